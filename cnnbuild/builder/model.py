@@ -1,0 +1,152 @@
+"""Spec -> ``keras.Model``: layers from the registry, then the loss and metrics that fit the labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cnnbuild.errors import CnnbuildError, PluginError
+from cnnbuild.plugins.manager import get_registry
+from cnnbuild.spec.checks import known_class_names
+from cnnbuild.spec.shapes import binary_labels, resolve_units
+
+if TYPE_CHECKING:
+    import keras
+
+    from cnnbuild.plugins.registry import Registry
+    from cnnbuild.spec.document import Spec
+
+PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
+
+
+@dataclass(frozen=True)
+class Labels:
+    """How labels are encoded and what the last layer outputs."""
+
+    mode: str  # int | binary | categorical
+    num_classes: int
+    from_logits: bool
+
+
+def resolve_num_classes(spec: Spec, num_classes: int | None, registry: Registry | None = None) -> int | None:
+    """``num_classes`` if given, else what the data source tells without loading, else None."""
+    if num_classes is not None:
+        return num_classes
+    names = known_class_names(spec, registry or get_registry())
+    return len(names) if names else None
+
+
+def label_encoding(spec: Spec, num_classes: int) -> Labels:
+    """The label mode and whether the model outputs logits, from the spec and the class count."""
+    mode = spec.data.label_mode or ("binary" if binary_labels(spec, num_classes) else "int")
+    activation = getattr(spec.model.layers[-1], "activation", None)
+    from_logits = spec.compile.loss.from_logits
+    if from_logits is None:
+        from_logits = activation not in PROBABILITY_ACTIVATIONS
+    return Labels(mode, num_classes, from_logits)
+
+
+def _layer(registry: Registry, entry: Any) -> Any:
+    import keras
+
+    registration = registry.layers[entry.type]
+    try:
+        layer = registration.factory(entry)
+    except CnnbuildError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{registration.plugin.describe()}: building layer {entry.type!r} failed: {type(exc).__name__}: {exc}") from None
+    if not isinstance(layer, keras.layers.Layer):
+        raise PluginError(f"{registration.plugin.describe()}: the factory of layer {entry.type!r} returned {type(layer).__name__}, not a keras.layers.Layer")
+    return layer
+
+
+def augmentation_layers(spec: Spec, registry: Registry | None = None) -> list[Any]:
+    """Fresh Keras layers for the spec's ``augmentation`` list."""
+    registry = registry or get_registry()
+    return [_layer(registry, entry) for entry in spec.augmentation]
+
+
+def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentation: bool | None = None, registry: Registry | None = None) -> keras.Model:
+    """A ``keras.Sequential`` for the spec's layer stack (not compiled).
+
+    ``num_classes`` fills ``units: auto``; without it the data source is asked. Augmentation
+    layers are included when ``augmentation_placement`` is ``model`` (or when
+    ``include_augmentation`` says so).
+    """
+    import keras
+
+    registry = registry or get_registry()
+    num_classes = resolve_num_classes(spec, num_classes, registry)
+    binary = binary_labels(spec, num_classes)
+    layers: list[Any] = []
+    if include_augmentation if include_augmentation is not None else spec.augmentation_placement == "model":
+        layers += augmentation_layers(spec, registry)
+    last = len(spec.model.layers) - 1
+    for index, entry in enumerate(spec.model.layers):
+        resolved = resolve_units(entry, num_classes, binary)
+        if resolved is None:
+            raise CnnbuildError(
+                f"model.layers[{index}].units is 'auto' but the number of classes is unknown: the data is not there yet; "
+                "pass --num-classes N (or num_classes=N), or point data at an existing folder"
+            )
+        layer = _layer(registry, resolved)
+        if index == last and keras.config.dtype_policy().name != "float32":
+            layer.dtype_policy = keras.DTypePolicy("float32")  # keep the outputs and the loss in float32
+        layers.append(layer)
+    model = keras.Sequential([keras.Input(shape=spec.data.input_shape), *layers], name=spec.name.replace(".", "_"))
+    return model
+
+
+def _metrics(spec: Spec, labels: Labels) -> list[Any]:
+    import keras
+
+    metrics: list[Any] = []
+    threshold = 0.0 if labels.from_logits else 0.5
+    for name in spec.compile.metrics:
+        if name == "accuracy":
+            metric = {
+                "binary": lambda: keras.metrics.BinaryAccuracy(name="accuracy", threshold=threshold),
+                "categorical": lambda: keras.metrics.CategoricalAccuracy(name="accuracy"),
+                "int": lambda: keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            }[labels.mode]()
+        elif name == "auc":
+            metric = keras.metrics.AUC(name="auc", from_logits=labels.from_logits)
+        elif name == "precision":
+            metric = keras.metrics.Precision(name="precision", thresholds=threshold)
+        elif name == "recall":
+            metric = keras.metrics.Recall(name="recall", thresholds=threshold)
+        else:
+            k = int(name.split("_")[1])
+            metric = keras.metrics.TopKCategoricalAccuracy(k, name=name) if labels.mode == "categorical" else keras.metrics.SparseTopKCategoricalAccuracy(k, name=name)
+        metrics.append(metric)
+    return metrics
+
+
+def make_loss(spec: Spec, labels: Labels) -> Any:
+    import keras
+
+    loss = spec.compile.loss
+    kind = loss.type
+    if kind == "auto":
+        kind = {"binary": "binary_crossentropy", "categorical": "categorical_crossentropy", "int": "sparse_categorical_crossentropy"}[labels.mode]
+    if kind == "binary_crossentropy":
+        return keras.losses.BinaryCrossentropy(from_logits=labels.from_logits, label_smoothing=loss.label_smoothing)
+    if kind == "categorical_crossentropy":
+        return keras.losses.CategoricalCrossentropy(from_logits=labels.from_logits, label_smoothing=loss.label_smoothing)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=labels.from_logits)
+
+
+def make_optimizer(spec: Spec) -> Any:
+    import keras
+
+    options = spec.compile.optimizer.model_dump(exclude={"type"}, exclude_none=True)
+    classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+    return classes[spec.compile.optimizer.type](**options)
+
+
+def compile_model(model: keras.Model, spec: Spec, labels: Labels) -> keras.Model:
+    """Compile with the spec's optimizer, the loss that fits the labels and matching metrics."""
+    jit = spec.compile.jit_compile
+    model.compile(optimizer=make_optimizer(spec), loss=make_loss(spec, labels), metrics=_metrics(spec, labels), jit_compile=jit)
+    return model

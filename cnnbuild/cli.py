@@ -1,0 +1,152 @@
+"""The ``cnnbuild`` command: parse arguments, call the library, turn errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cnnbuild.errors import CnnbuildError
+
+# TensorFlow's C++ start-up chatter hides what cnnbuild says; users can set it back.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _errors_to_exit(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Print a user error's message (no traceback) and exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except CnnbuildError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _warn_plugin_failures() -> None:
+    from cnnbuild.plugins.manager import get_registry
+
+    for failure in get_registry().failures:
+        click.echo(f"warning: {failure}", err=True)
+
+
+class _Commands(click.Group):
+    """Adds plugin commands (``register_commands``) the first time commands are listed or looked up."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        from cnnbuild.plugins.manager import get_plugin_manager, plugin_info
+
+        pm = get_plugin_manager()
+        for impl in pm.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(cli=self)
+            except Exception as exc:  # one broken plugin must not take the CLI down
+                click.echo(f"warning: {plugin_info(impl.plugin).describe()} failed to add commands: {type(exc).__name__}: {exc}", err=True)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None:
+            self._add_plugin_commands()
+            command = super().get_command(ctx, name)
+        return command
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="cnnbuild")
+def cli() -> None:
+    """Describe a convolutional image classifier in YAML, validate it, train it."""
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec value (repeatable).")
+def validate(specs: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
+    """Check specs without training (no TensorFlow); print every error as FILE:LINE:COL: path: message."""
+    from cnnbuild.spec import SpecError, load_spec
+
+    _warn_plugin_failures()
+    failed = False
+    for path in specs:
+        try:
+            load_spec(path, overrides)
+        except SpecError as exc:
+            failed = True
+            click.echo(str(exc), err=True)
+        else:
+            click.echo(f"{path}: ok")
+    sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--num-classes", type=click.IntRange(min=1), help="Class count for 'units: auto' when the data is not on disk yet.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec value (repeatable).")
+@_errors_to_exit
+def summary(spec_path: Path, as_json: bool, num_classes: int | None, overrides: tuple[str, ...]) -> None:
+    """Build the model and print its layers, output shapes and parameter counts."""
+    from cnnbuild.builder.inspect import model_summary
+    from cnnbuild.spec import load_spec
+
+    spec = load_spec(spec_path, overrides, num_classes=num_classes)
+    result = model_summary(spec, num_classes)
+    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else result.text)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def plugins(as_json: bool) -> None:
+    """List plugins with their distribution, version and what they register."""
+    from cnnbuild.plugins.manager import get_registry
+
+    registry = get_registry()
+    rows = [
+        {"name": info.name, "distribution": info.distribution, "version": info.version, "builtin": info.builtin, "registers": registry.registered_by(info)}
+        for info in registry.plugins
+    ]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "failures": registry.failures}, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['name']}  ({row['distribution']} {row['version']}{', builtin' if row['builtin'] else ''})")
+        for kind, names in row["registers"].items():
+            click.echo(f"  {kind}s: {', '.join(names)}")
+    for failure in registry.failures:
+        click.echo(f"error: {failure}", err=True)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of standard output.")
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema of the spec, with every registered type, for editors."""
+    from cnnbuild.spec.json_schema import spec_json_schema
+
+    text = json.dumps(spec_json_schema(), indent=2)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``cnnbuild`` console script."""
+    cli.main(args=argv, prog_name="cnnbuild")

@@ -1,0 +1,1 @@
+"""cnnbuild's own plugins, registered through the same plugin manager as third-party ones."""

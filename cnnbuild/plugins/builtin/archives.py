@@ -1,0 +1,125 @@
+"""Download a dataset archive and extract it without ever writing outside the target folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from cnnbuild.errors import DataError
+
+CACHE_ENV = "CNNBUILD_CACHE_DIR"
+
+
+def cache_root() -> Path:
+    """Where downloads and extracted datasets live (``$CNNBUILD_CACHE_DIR`` or ~/.cache/cnnbuild)."""
+    configured = os.environ.get(CACHE_ENV)
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "cnnbuild"
+
+
+def _archive_name(url: str) -> str:
+    name = Path(urllib.parse.urlparse(url).path).name or "dataset"
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def cache_dir_for(url: str) -> Path:
+    """The folder a dataset given only by ``url`` is extracted to."""
+    name = _archive_name(url)
+    for suffix in (".tar.gz", ".tgz", ".tar", ".zip", ".tar.bz2", ".tar.xz"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+    return cache_root() / "datasets" / f"{name}-{digest}"
+
+
+def download(url: str, sha256: str | None = None) -> Path:
+    """The archive at ``url`` in the download cache; a partial or mismatching file is never kept."""
+    target = cache_root() / "downloads" / f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{_archive_name(url)}"
+    if target.exists() and (sha256 is None or _sha256(target) == sha256.lower()):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, partial.open("wb") as out:  # noqa: S310 - scheme checked by the spec
+            expected = response.headers.get("Content-Length")
+            shutil.copyfileobj(response, out, length=1 << 20)
+        received = partial.stat().st_size
+        if expected is not None and received != int(expected):
+            raise DataError(f"{url}: download incomplete ({received} of {expected} bytes); run again to retry")
+        if sha256 is not None:
+            actual = _sha256(partial)
+            if actual != sha256.lower():
+                raise DataError(f"{url}: checksum mismatch: expected sha256 {sha256.lower()}, got {actual}; the file changed or the download is corrupt")
+        partial.replace(target)
+    except OSError as exc:
+        raise DataError(f"{url}: download failed: {getattr(exc, 'reason', None) or exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _inside(root: Path, path: Path) -> bool:
+    target = path.resolve()
+    return target == root or root in target.parents
+
+
+def extract(archive: Path, destination: Path) -> None:
+    """Extract a tar or zip archive into ``destination``, refusing entries that would escape it."""
+    destination.mkdir(parents=True, exist_ok=True)
+    root = destination.resolve()
+    if tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                problem = None
+                if member.name.startswith(("/", "\\")) or Path(member.name).is_absolute():
+                    problem = "absolute path"
+                elif not _inside(root, root / member.name):
+                    problem = "path outside the target folder"
+                elif member.issym() or member.islnk():
+                    link_base = (root / member.name).parent if member.issym() else root
+                    if os.path.isabs(member.linkname) or not _inside(root, link_base / member.linkname):
+                        problem = f"link to {member.linkname!r} outside the target folder"
+                elif member.isdev() or member.isfifo():
+                    problem = "device or FIFO entry"
+                if problem:
+                    raise DataError(f"{archive}: refusing entry {member.name!r}: {problem}; the archive is unsafe")
+            tar.extractall(destination, filter="data")
+        return
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zipped:
+            for name in zipped.namelist():
+                if name.startswith(("/", "\\")) or ":" in name.split("/")[0] or not _inside(root, root / name):
+                    raise DataError(f"{archive}: refusing entry {name!r}: path outside the target folder; the archive is unsafe")
+            zipped.extractall(destination)
+        return
+    raise DataError(f"{archive}: not a tar or zip archive")
+
+
+def fetch_and_extract(url: str, target: Path, sha256: str | None = None) -> Path:
+    """Download ``url`` and extract it so that ``target`` holds the class folders."""
+    archive = download(url, sha256)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
+    try:
+        extract(archive, staging)
+        entries = [p for p in staging.iterdir() if not p.name.startswith(".") and p.name != "__MACOSX"]
+        source = entries[0] if len(entries) == 1 and entries[0].is_dir() else staging
+        source.replace(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

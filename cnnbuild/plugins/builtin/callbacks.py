@@ -1,0 +1,167 @@
+"""The Keras callbacks a spec can list in ``train.callbacks``; file paths stay inside the run directory."""
+
+from __future__ import annotations
+
+import math
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
+
+from cnnbuild.plugins.contracts import CallbackContext
+from cnnbuild.plugins.hookspecs import hookimpl
+from cnnbuild.spec.types import Fraction01, NonNegativeInt, NonNegativeNumber, Number, Params, PositiveInt, PositiveNumber
+
+
+def _inside_run(value: str) -> str:
+    path = PurePosixPath(value.replace("\\", "/"))
+    if not value.strip() or path.is_absolute() or ".." in path.parts or "\x00" in value or ":" in value.split("/")[0]:
+        raise ValueError(f"must be a relative path inside the run directory, got {value!r}")
+    return value
+
+
+RunPath = Annotated[str, AfterValidator(_inside_run)]
+Mode = Literal["auto", "min", "max"]
+
+
+class EarlyStoppingParams(Params):
+    monitor: str = "val_loss"
+    min_delta: NonNegativeNumber = 0.0
+    patience: NonNegativeInt = 0
+    mode: Mode = "auto"
+    baseline: Number | None = None
+    restore_best_weights: bool = False
+    start_from_epoch: NonNegativeInt = 0
+
+
+class ModelCheckpointParams(Params):
+    filepath: RunPath = Field("checkpoints/best.keras", description="inside the run directory; may use {epoch} and metric names")
+    monitor: str = "val_loss"
+    save_best_only: bool = True
+    save_weights_only: bool = False
+    mode: Mode = "auto"
+
+
+class ReduceLROnPlateauParams(Params):
+    monitor: str = "val_loss"
+    factor: Fraction01 = 0.1
+    patience: NonNegativeInt = 10
+    mode: Mode = "auto"
+    min_delta: NonNegativeNumber = 0.0001
+    cooldown: NonNegativeInt = 0
+    min_lr: NonNegativeNumber = 0.0
+
+
+class CSVLoggerParams(Params):
+    filename: RunPath = "training_log.csv"
+    separator: str = ","
+
+
+class TensorBoardParams(Params):
+    log_dir: RunPath = "tensorboard"
+    histogram_freq: NonNegativeInt = 0
+    write_graph: bool = True
+    update_freq: Literal["epoch", "batch"] = "epoch"
+
+
+class BackupAndRestoreParams(Params):
+    backup_dir: RunPath = "backup"
+    save_freq: Literal["epoch"] = "epoch"
+    delete_checkpoint: bool = True
+
+
+class NoParams(Params):
+    pass
+
+
+class LearningRateSchedulerParams(Params):
+    schedule: Literal["cosine", "exponential", "step"]
+    warmup_epochs: NonNegativeInt = Field(0, description="epochs of linear warm-up from 0 to the optimizer's learning rate")
+    min_learning_rate: NonNegativeNumber = 0.0
+    decay_rate: PositiveNumber = Field(0.5, description="exponential: factor per decay_epochs; step: factor per step")
+    decay_epochs: PositiveInt = Field(10, description="exponential and step: epochs per decay_rate")
+
+
+def schedule_function(params: LearningRateSchedulerParams, base: float, epochs: int) -> Any:
+    """``epoch -> learning rate`` for the named schedule."""
+
+    def rate(epoch: int) -> float:
+        if epoch < params.warmup_epochs:
+            return base * (epoch + 1) / (params.warmup_epochs + 1)
+        progress = epoch - params.warmup_epochs
+        if params.schedule == "cosine":
+            span = max(1, epochs - params.warmup_epochs)
+            value = params.min_learning_rate + 0.5 * (base - params.min_learning_rate) * (1 + math.cos(math.pi * min(progress, span) / span))
+        elif params.schedule == "exponential":
+            value = base * params.decay_rate ** (progress / params.decay_epochs)
+        else:
+            value = base * params.decay_rate ** (progress // params.decay_epochs)
+        return float(max(value, params.min_learning_rate))
+
+    return rate
+
+
+def _path(context: CallbackContext, relative: str) -> str:
+    return str(context.run_dir / relative)
+
+
+def _early_stopping(p: EarlyStoppingParams, context: CallbackContext) -> Any:
+    import keras
+
+    return keras.callbacks.EarlyStopping(**p.model_dump(exclude={"type"}))
+
+
+def _checkpoint(p: ModelCheckpointParams, context: CallbackContext) -> Any:
+    import keras
+
+    target = context.run_dir / p.filepath
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return keras.callbacks.ModelCheckpoint(str(target), monitor=p.monitor, save_best_only=p.save_best_only, save_weights_only=p.save_weights_only, mode=p.mode)
+
+
+def _reduce_lr(p: ReduceLROnPlateauParams, context: CallbackContext) -> Any:
+    import keras
+
+    return keras.callbacks.ReduceLROnPlateau(**p.model_dump(exclude={"type"}))
+
+
+def _csv_logger(p: CSVLoggerParams, context: CallbackContext) -> Any:
+    import keras
+
+    return keras.callbacks.CSVLogger(_path(context, p.filename), separator=p.separator, append=True)
+
+
+def _tensorboard(p: TensorBoardParams, context: CallbackContext) -> Any:
+    import keras
+
+    return keras.callbacks.TensorBoard(log_dir=_path(context, p.log_dir), histogram_freq=p.histogram_freq, write_graph=p.write_graph, update_freq=p.update_freq)
+
+
+def _backup(p: BackupAndRestoreParams, context: CallbackContext) -> Any:
+    import keras
+
+    return keras.callbacks.BackupAndRestore(backup_dir=_path(context, p.backup_dir), save_freq=p.save_freq, delete_checkpoint=p.delete_checkpoint)
+
+
+def _terminate(p: NoParams, context: CallbackContext) -> Any:
+    import keras
+
+    return keras.callbacks.TerminateOnNaN()
+
+
+def _scheduler(p: LearningRateSchedulerParams, context: CallbackContext) -> Any:
+    import keras
+
+    return keras.callbacks.LearningRateScheduler(schedule_function(p, context.learning_rate, context.epochs))
+
+
+@hookimpl
+def register_callbacks(register) -> None:
+    register("EarlyStopping", EarlyStoppingParams, _early_stopping)
+    register("ModelCheckpoint", ModelCheckpointParams, _checkpoint)
+    register("ReduceLROnPlateau", ReduceLROnPlateauParams, _reduce_lr)
+    register("CSVLogger", CSVLoggerParams, _csv_logger)
+    register("TensorBoard", TensorBoardParams, _tensorboard)
+    register("BackupAndRestore", BackupAndRestoreParams, _backup)
+    register("TerminateOnNaN", NoParams, _terminate)
+    register("LearningRateScheduler", LearningRateSchedulerParams, _scheduler)

@@ -1,0 +1,117 @@
+"""Convolution and pooling layers: Conv2D, SeparableConv2D, DepthwiseConv2D and the poolings."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field
+
+from cnnbuild.plugins.contracts import LayerShape, Shape, ShapeError
+from cnnbuild.plugins.hookspecs import hookimpl
+from cnnbuild.spec.types import Activation, Initializer, Padding, Pair, Params, PositiveInt
+
+
+class Conv2DParams(Params):
+    filters: PositiveInt
+    kernel_size: Pair
+    strides: Pair = (1, 1)
+    padding: Padding = "valid"
+    dilation_rate: Pair = (1, 1)
+    activation: Activation | None = None
+    use_bias: bool = True
+    kernel_initializer: Initializer = "glorot_uniform"
+
+
+class SeparableConv2DParams(Conv2DParams):
+    depth_multiplier: PositiveInt = 1
+
+
+class DepthwiseConv2DParams(Params):
+    kernel_size: Pair
+    strides: Pair = (1, 1)
+    padding: Padding = "valid"
+    depth_multiplier: PositiveInt = 1
+    dilation_rate: Pair = (1, 1)
+    activation: Activation | None = None
+    use_bias: bool = True
+
+
+class PoolingParams(Params):
+    pool_size: Pair = (2, 2)
+    strides: Pair | None = Field(None, description="default: pool_size")
+    padding: Padding = "valid"
+
+
+class GlobalPoolingParams(Params):
+    keepdims: bool = False
+
+
+def _spatial(shape: Shape) -> tuple[int, int, int]:
+    if len(shape) != 3:
+        raise ShapeError(f"needs a (height, width, channels) input, got {shape}", "put it before Flatten and Dense")
+    return shape  # type: ignore[return-value]
+
+
+def window_output(size: int, window: int, stride: int, dilation: int, padding: str) -> int:
+    """Output length of a sliding window (Keras's formula for 'valid' and 'same')."""
+    if padding == "same":
+        return math.ceil(size / stride)
+    effective = (window - 1) * dilation + 1
+    return (size - effective) // stride + 1 if size >= effective else 0
+
+
+def _windowed(shape: Shape, window: tuple[int, int], strides: tuple[int, int], dilation: tuple[int, int], padding: str) -> tuple[int, int]:
+    height, width, _ = _spatial(shape)
+    out = (window_output(height, window[0], strides[0], dilation[0], padding), window_output(width, window[1], strides[1], dilation[1], padding))
+    if min(out) < 1:
+        hint = "use padding: same, a smaller kernel or stride, or a larger image_size" if padding == "valid" else "use a smaller stride or a larger image_size"
+        raise ShapeError(f"window {window} with strides {strides} shrinks ({height}, {width}) to {out}", hint)
+    return out
+
+
+def conv_shape(params: Conv2DParams, shape: Shape) -> LayerShape:
+    out = _windowed(shape, params.kernel_size, params.strides, params.dilation_rate, params.padding)
+    weights = params.kernel_size[0] * params.kernel_size[1] * shape[-1] * params.filters
+    return LayerShape((*out, params.filters), weights + (params.filters if params.use_bias else 0))
+
+
+def separable_shape(params: SeparableConv2DParams, shape: Shape) -> LayerShape:
+    out = _windowed(shape, params.kernel_size, params.strides, params.dilation_rate, params.padding)
+    depthwise = params.kernel_size[0] * params.kernel_size[1] * shape[-1] * params.depth_multiplier
+    pointwise = shape[-1] * params.depth_multiplier * params.filters
+    return LayerShape((*out, params.filters), depthwise + pointwise + (params.filters if params.use_bias else 0))
+
+
+def depthwise_shape(params: DepthwiseConv2DParams, shape: Shape) -> LayerShape:
+    out = _windowed(shape, params.kernel_size, params.strides, params.dilation_rate, params.padding)
+    channels = shape[-1] * params.depth_multiplier
+    weights = params.kernel_size[0] * params.kernel_size[1] * channels
+    return LayerShape((*out, channels), weights + (channels if params.use_bias else 0))
+
+
+def pool_shape(params: PoolingParams, shape: Shape) -> LayerShape:
+    out = _windowed(shape, params.pool_size, params.strides or params.pool_size, (1, 1), params.padding)
+    return LayerShape((*out, shape[-1]))
+
+
+def global_pool_shape(params: GlobalPoolingParams, shape: Shape) -> LayerShape:
+    _spatial(shape)
+    return LayerShape((1, 1, shape[-1]) if params.keepdims else (shape[-1],))
+
+
+def _keras(name: str, params: Params) -> object:
+    import keras
+
+    return getattr(keras.layers, name)(**params.model_dump(exclude={"type"}))
+
+
+@hookimpl
+def register_layers(register) -> None:
+    register("Conv2D", Conv2DParams, lambda p: _keras("Conv2D", p), shape=conv_shape, aliases=("Convolution2D",))
+    register("SeparableConv2D", SeparableConv2DParams, lambda p: _keras("SeparableConv2D", p), shape=separable_shape, aliases=("SeparableConvolution2D",))
+    register("DepthwiseConv2D", DepthwiseConv2DParams, lambda p: _keras("DepthwiseConv2D", p), shape=depthwise_shape)
+    register("MaxPooling2D", PoolingParams, lambda p: _keras("MaxPooling2D", p), shape=pool_shape, aliases=("MaxPool2D",))
+    register("AveragePooling2D", PoolingParams, lambda p: _keras("AveragePooling2D", p), shape=pool_shape, aliases=("AvgPool2D",))
+    register("GlobalAveragePooling2D", GlobalPoolingParams, lambda p: _keras("GlobalAveragePooling2D", p), shape=global_pool_shape, aliases=("GlobalAvgPool2D",))
+    register("GlobalMaxPooling2D", GlobalPoolingParams, lambda p: _keras("GlobalMaxPooling2D", p), shape=global_pool_shape, aliases=("GlobalMaxPool2D",))

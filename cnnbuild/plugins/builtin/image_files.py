@@ -1,0 +1,149 @@
+"""Find the images in a folder of class sub-folders and check each one before training.
+
+Every file is opened with Pillow (header only, plus a look at the file's end for truncation),
+so corrupt, truncated, empty and mislabelled files are skipped and listed before the first
+epoch instead of failing inside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnnbuild.errors import DataError
+from cnnbuild.plugins.contracts import SkippedFile
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+#: Formats and modes TensorFlow's decoders read directly; anything else is decoded by Pillow.
+NATIVE = {("JPEG", "RGB"), ("JPEG", "L"), ("PNG", "RGB"), ("PNG", "RGBA"), ("PNG", "L"), ("PNG", "LA"), ("PNG", "P"), ("BMP", "RGB"), ("GIF", "P"), ("GIF", "L")}
+MAX_PIXELS = 40_000_000
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """An image that passed the checks: its path, class index and whether TF can decode it."""
+
+    path: str
+    label: int
+    native: bool
+    size: int
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".") or name in ("Thumbs.db", "desktop.ini", "__MACOSX")
+
+
+def class_folders(root: Path) -> list[str]:
+    """Sorted names of the non-hidden sub-folders of ``root``."""
+    if not root.exists():
+        raise DataError(f"{root}: folder does not exist; set data.path to a folder of class sub-folders (or give data.url)")
+    if not root.is_dir():
+        raise DataError(f"{root}: is a file, not a folder of class sub-folders")
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as exc:
+        raise DataError(f"{root}: cannot list folder: {exc.strerror}") from None
+    return [e.name for e in entries if not _is_hidden(e.name) and e.is_dir(follow_symlinks=True)]
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Image-suffixed files under ``folder``, recursively, not following symlinked folders."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
+        for name in sorted(filenames):
+            if not _is_hidden(name) and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                found.append(Path(dirpath) / name)
+    return found
+
+
+def _truncated(path: Path, image_format: str, size: int) -> bool:
+    if image_format not in ("JPEG", "PNG") or size < 16:
+        return False
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - 64))
+        tail = handle.read()
+    if image_format == "JPEG":
+        return b"\xff\xd9" not in tail
+    return b"IEND" not in tail
+
+
+def check_image(path: Path) -> tuple[bool, str]:
+    """``(native, "")`` for a usable image, ``(False, reason)`` for one to skip."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return False, f"cannot read: {exc.strerror}"
+    if size == 0:
+        return False, "empty file (0 bytes)"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image_format, mode, (width, height) = image.format, image.mode, image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return False, f"image too large (over {Image.MAX_IMAGE_PIXELS} pixels, a possible decompression bomb)"
+    except UnidentifiedImageError:
+        return False, "not an image Pillow can read (corrupt or another file type)"
+    except (OSError, SyntaxError, ValueError) as exc:
+        return False, f"cannot decode: {exc}"
+    if width * height > MAX_PIXELS:
+        return False, f"image is {width}x{height} pixels, above the limit of {MAX_PIXELS} pixels"
+    if _truncated(path, image_format, size):
+        return False, f"truncated {image_format} file"
+    native = (image_format, mode) in NATIVE and Path(path).suffix.lower() != ".webp"
+    return native, ""
+
+
+@dataclass
+class Scan:
+    """The usable images of one folder, the files skipped and a fingerprint of the list."""
+
+    files: list[ImageFile]
+    skipped: list[SkippedFile]
+    class_names: list[str]
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for item in self.files:
+            digest.update(f"{item.label}\0{item.path}\0{item.size}\n".encode("utf-8", "surrogateescape"))
+        return digest.hexdigest()
+
+
+def scan(root: Path, class_names: list[str] | None = None, *, threads: int = 8) -> Scan:
+    """Check every image under ``root``'s class folders; errors when a class has no usable image."""
+    found = class_folders(root)
+    names = list(class_names) if class_names else found
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise DataError(f"{root}: class folders {missing} not found; folders there: {found or 'none'}")
+    if not names:
+        raise DataError(f"{root}: no class sub-folders found; put each class's images in a sub-folder named after the class (for example {root}/cats/*.jpg)")
+    if len(names) < 2:
+        raise DataError(f"{root}: only one class ({names[0]!r}); a classifier needs at least two class sub-folders")
+    candidates: list[tuple[Path, int]] = []
+    for label, name in enumerate(names):
+        candidates.extend((path, label) for path in _walk(root / name))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = list(pool.map(lambda item: check_image(item[0]), candidates))
+    files: list[ImageFile] = []
+    skipped: list[SkippedFile] = []
+    for (path, label), (native, reason) in zip(candidates, results):
+        if reason:
+            skipped.append(SkippedFile(str(path), reason))
+        else:
+            files.append(ImageFile(str(path), label, native, path.stat().st_size))
+    counts = {name: 0 for name in names}
+    for item in files:
+        counts[names[item.label]] += 1
+    empty = [name for name, count in counts.items() if count == 0]
+    if empty:
+        detail = f" ({len(skipped)} files skipped as unreadable)" if skipped else ""
+        raise DataError(f"{root}: class folders {empty} hold no usable images{detail}; add images (.jpg, .png, .bmp, .gif, .webp) or list the classes to use in data.class_names")
+    return Scan(files, skipped, names)

@@ -1,0 +1,55 @@
+"""The hooks a cnnbuild plugin can implement.
+
+A plugin is a module or object with functions decorated by ``@cnnbuild.hookimpl`` and named
+like the specs below. Registration hooks receive a ``register`` callback, so cnnbuild knows
+which plugin registered what.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("cnnbuild")
+hookimpl = pluggy.HookimplMarker("cnnbuild")
+
+
+@hookspec
+def register_layers(register: Any) -> None:
+    """Register layer types usable in ``model.layers`` (and in ``augmentation`` when marked).
+
+    :param register: ``register(name, params, factory, *, shape=None, aliases=(), augmentation=False)``
+        where ``params`` is a pydantic model of the layer's parameters (subclass
+        ``cnnbuild.Params``), ``factory(params)`` returns a ``keras.layers.Layer`` and
+        ``shape(params, input_shape)`` returns a ``cnnbuild.LayerShape`` without TensorFlow.
+    """
+
+
+@hookspec
+def register_data_sources(register: Any) -> None:
+    """Register data source types usable as ``data.type``.
+
+    :param register: ``register(name, params, factory, *, class_names=None)`` where ``params``
+        subclasses ``cnnbuild.DataParams``, ``factory(params, context)`` returns a
+        ``cnnbuild.Datasets`` and ``class_names(params, context)`` returns the class names
+        without loading the data, or None when they are only known after loading.
+    """
+
+
+@hookspec
+def register_callbacks(register: Any) -> None:
+    """Register callback types usable in ``train.callbacks``.
+
+    :param register: ``register(name, params, factory)`` where ``factory(params, context)``
+        returns a ``keras.callbacks.Callback``; ``context`` is a ``cnnbuild.CallbackContext``.
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add commands to the ``cnnbuild`` command line.
+
+    :param cli: the ``click.Group`` of the ``cnnbuild`` command; call ``cli.command()`` or
+        ``cli.add_command()`` on it.
+    """

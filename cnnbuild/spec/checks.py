@@ -1,0 +1,103 @@
+"""Checks that need the whole spec: shapes through the layer stack and loss/label consistency."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cnnbuild.spec.errors import SpecIssue, format_path
+from cnnbuild.spec.shapes import ShapeProblem, binary_labels, infer_layers, infer_spec
+from cnnbuild.spec.yaml_source import SpecSource
+
+if TYPE_CHECKING:
+    from cnnbuild.plugins.registry import Registry
+    from cnnbuild.spec.document import Spec
+
+
+def known_class_names(spec: Spec, registry: Registry) -> list[str] | None:
+    """Class names when the data source can tell them cheaply (no decoding), else None."""
+    from cnnbuild.plugins.contracts import DataContext
+
+    registration = registry.data_sources.get(spec.data.type)
+    if registration is None or registration.class_names is None:
+        return None
+    try:
+        names = registration.class_names(spec.data, DataContext(base_dir=spec.base_dir, seed=spec.seed))
+    except Exception:  # the data may not exist yet (downloaded at run time); checked when loaded
+        return None
+    return list(names) if names else None
+
+
+class _Issues:
+    def __init__(self, spec: Spec) -> None:
+        self.source = spec.source or SpecSource(None, "<dict>")
+        self.items: list[SpecIssue] = []
+
+    def add(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> None:
+        where, line, column = self.source.locate(path, key=key)
+        self.items.append(SpecIssue(where, line, column, format_path(path), message))
+
+
+def _shape_issues(spec: Spec, registry: Registry, num_classes: int | None, issues: _Issues) -> None:
+    try:
+        infer_spec(spec, registry, num_classes)
+    except ShapeProblem as problem:
+        row = problem.row
+        section = tuple(row.section.split("."))
+        hint = f"; {problem.hint}" if problem.hint else ""
+        issues.add((*section, row.index), f"{row.type} cannot take input shape {row.input_shape}: {problem.message}{hint}")
+    for index, entry in enumerate(spec.augmentation):
+        try:
+            rows = infer_layers([entry], spec.data.input_shape, registry, section="augmentation")
+        except ShapeProblem:
+            continue
+        output = rows[0].output_shape
+        if output is not None and output != spec.data.input_shape:
+            issues.add(("augmentation", index), f"{entry.type} changes the image shape from {spec.data.input_shape} to {output}; augmentation must keep the shape (put it in model.layers instead)")
+
+
+def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
+    layers = spec.model.layers
+    last = layers[-1]
+    for index, layer in enumerate(layers[:-1]):
+        if getattr(layer, "units", None) == "auto":
+            issues.add(("model", "layers", index, "units"), "'auto' is only allowed on the last layer (it means the number of classes)")
+    binary = binary_labels(spec, num_classes)
+    activation = getattr(last, "activation", None)
+    units = getattr(last, "units", None)
+    loss = spec.compile.loss
+    last_path = ("model", "layers", len(layers) - 1)
+    if activation in ("softmax", "sigmoid") and loss.from_logits:
+        issues.add(("compile", "loss", "from_logits"), f"the last layer applies {activation}, so its outputs are probabilities, not logits; set from_logits: false or remove the activation")
+    if activation == "softmax" and units == 1:
+        issues.add((*last_path, "activation"), "softmax over one unit always outputs 1; use sigmoid for a single binary output")
+    if binary and isinstance(units, int) and units != 1:
+        issues.add((*last_path, "units"), f"binary labels need one output unit, got {units}; use units: 1 (or auto) with sigmoid, or label_mode: int")
+    if num_classes is not None:
+        if spec.data.label_mode == "binary" and num_classes != 2:
+            issues.add(("data", "label_mode"), f"binary labels need exactly 2 classes, the data has {num_classes}")
+        if not binary and isinstance(units, int) and units != num_classes:
+            issues.add((*last_path, "units"), f"the data has {num_classes} classes but the last layer has {units} units; use units: auto")
+    label_mode = spec.data.label_mode
+    expected = {"sparse_categorical_crossentropy": "int", "categorical_crossentropy": "categorical", "binary_crossentropy": "binary"}.get(loss.type)
+    actual = label_mode or ("binary" if binary else ("int" if num_classes is not None or units != 1 else None))
+    if expected and actual and expected != actual:
+        issues.add(("compile", "loss", "type"), f"{loss.type} expects {expected} labels but the labels are {actual}; use loss: auto or set data.label_mode: {expected}")
+    for index, metric in enumerate(spec.compile.metrics):
+        if metric in ("auc", "precision", "recall") and not binary and (num_classes or 3) > 2:
+            issues.add(("compile", "metrics", index), f"{metric} needs binary labels; for several classes the run reports per-class precision and recall itself")
+    weights = spec.train.class_weight
+    if isinstance(weights, dict) and num_classes is not None:
+        for key in weights:
+            if not 0 <= key < num_classes:
+                issues.add(("train", "class_weight", key), f"class index {key} is outside 0..{num_classes - 1}", key=True)
+
+
+def check_spec(spec: Spec, registry: Registry, *, num_classes: int | None = None) -> list[SpecIssue]:
+    """Every shape and consistency problem in a spec that passed field validation."""
+    if num_classes is None:
+        names = known_class_names(spec, registry)
+        num_classes = len(names) if names else None
+    issues = _Issues(spec)
+    _shape_issues(spec, registry, num_classes, issues)
+    _label_issues(spec, num_classes, issues)
+    return issues.items

@@ -1,0 +1,173 @@
+"""The whole spec: its model (rebuilt from the registered types), loading and validation."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+
+from pydantic import Field, PrivateAttr, ValidationError, create_model
+
+from cnnbuild.spec.errors import SpecError, SpecIssue
+from cnnbuild.spec.normalize import normalize
+from cnnbuild.spec.sections import Compile, Output, Train
+from cnnbuild.spec.translate import translate
+from cnnbuild.spec.types import NonNegativeInt, Params
+from cnnbuild.spec.yaml_source import SpecSource, parse_yaml, read_yaml
+
+if TYPE_CHECKING:
+    from cnnbuild.plugins.registry import Registry
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+SECTION_ORDER = ("name", "seed", "data", "augmentation", "augmentation_placement", "model", "compile", "train", "output")
+
+
+class Spec(Params):
+    """A validated spec. Sections are typed models; entries keep their registered ``type``."""
+
+    name: str = Field("experiment", pattern=NAME_PATTERN, description="names the run directory: letters, digits, '.', '_' and '-'")
+    seed: NonNegativeInt | None = Field(None, description="seed for the split, shuffling, augmentation and weights")
+    augmentation_placement: Literal["pipeline", "model"] = Field("pipeline", description="pipeline: in the tf.data map (parallel, faster on CPU); model: inside the model")
+    compile: Compile = Field(default_factory=Compile)
+    output: Output = Field(default_factory=Output)
+
+    _source: SpecSource | None = PrivateAttr(None)
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    # Declared by the model built from the registry; listed here for type checkers.
+    if TYPE_CHECKING:
+        data: Any
+        augmentation: list[Any]
+        model: Any
+        train: Any
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder that relative paths in the spec are relative to (the spec file's folder)."""
+        return self._base_dir
+
+    @property
+    def source(self) -> SpecSource | None:
+        """The YAML the spec came from, with positions (None for specs built in Python)."""
+        return self._source
+
+    def resolve_path(self, value: str | Path) -> Path:
+        """``value`` relative to the spec file, with ``~`` expanded."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    def canonical(self) -> dict[str, Any]:
+        """Plain data in canonical form with every default filled in (what ``spec.yaml`` holds)."""
+        data = _canonical(self.model_dump(mode="json"))
+        return {key: data[key] for key in SECTION_ORDER if key in data} | data
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        ordered = {"type": value["type"]} if "type" in value else {}
+        ordered.update((k, _canonical(v)) for k, v in value.items() if k != "type")
+        return ordered
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _union(models: list[type]) -> Any:
+    if not models:
+        return None
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
+
+
+def spec_model(registry: Registry) -> type[Spec]:
+    """The :class:`Spec` subclass whose entries are the registry's types (cached per registry)."""
+    cached = getattr(registry, "_spec_model", None)
+    if cached is not None:
+        return cached
+    layers = [r.params for r in registry.layers.values()]
+    augmentations = [r.params for r in registry.layers.values() if r.augmentation]
+    data_sources = [r.params for r in registry.data_sources.values()]
+    callbacks = [r.params for r in registry.callbacks.values()]
+    layer_list = list[_union(layers)] if layers else list[dict]
+    model_section = create_model(
+        "Model",
+        __base__=Params,
+        layers=(Annotated[layer_list, Field(min_length=1, description="the layer stack, input first")], ...),
+    )
+    train_section = create_model("Train", __base__=Train, callbacks=(list[_union(callbacks)] if callbacks else list[dict], Field(default_factory=list)))
+    model = create_model(
+        "Spec",
+        __base__=Spec,
+        data=(_union(data_sources) if data_sources else dict, Field(description="where the images come from")),
+        augmentation=(list[_union(augmentations)] if augmentations else list[dict], Field(default_factory=list, description="random transforms applied only while training")),
+        model=(model_section, ...),
+        train=(train_section, Field(default_factory=train_section)),
+    )
+    registry._spec_model = model  # type: ignore[attr-defined]
+    return model
+
+
+def _default_name(filename: str) -> str | None:
+    stem = Path(filename).stem
+    return stem if re.match(NAME_PATTERN, stem) else None
+
+
+def validate_source(source: SpecSource, registry: Registry | None = None, *, num_classes: int | None = None, check: bool = True) -> Spec:
+    """Validate parsed YAML against the registered types, then check shapes and consistency.
+
+    Raises :class:`SpecError` with every issue found.
+    """
+    from cnnbuild.plugins.manager import get_registry
+
+    registry = registry or get_registry()
+    if not isinstance(source.data, dict):
+        what = "a list" if isinstance(source.data, list) else f"{type(source.data).__name__} {source.data!r}"[:80]
+        raise SpecError([SpecIssue(source.filename, 1, 1, "", f"a spec is a mapping with sections such as 'data' and 'model', got {what}")])
+    source = normalize(source, registry.aliases, _default_name(source.filename))
+    model = spec_model(registry)
+    try:
+        spec = model.model_validate(source.data)
+    except ValidationError as exc:
+        issues = translate(exc, source, model)
+        if registry.failures:
+            issues += [SpecIssue(source.filename, 0, 0, "", f"note: {failure}") for failure in registry.failures if "unknown" in str(issues)]
+        raise SpecError(issues) from None
+    except RecursionError:
+        raise SpecError([SpecIssue(source.filename, 1, 1, "", "spec nested too deeply")]) from None
+    spec._source = source
+    if source.filename not in ("<string>", "<dict>"):
+        spec._base_dir = Path(source.filename).resolve().parent
+    if check:
+        from cnnbuild.spec.checks import check_spec
+
+        issues = check_spec(spec, registry, num_classes=num_classes)
+        if issues:
+            raise SpecError(issues)
+    return spec
+
+
+def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, num_classes: int | None = None) -> Spec:
+    """Read, validate and check the spec file at ``path``; ``overrides`` are ``KEY=VALUE`` strings."""
+    source = read_yaml(path)
+    if overrides:
+        from cnnbuild.spec.overrides import apply_overrides
+
+        source = apply_overrides(source, overrides)
+    return validate_source(source, num_classes=num_classes)
+
+
+def spec_from_text(text: str, filename: str = "<string>", base_dir: Path | None = None) -> Spec:
+    """Validate a spec given as YAML text (relative paths are relative to ``base_dir``)."""
+    spec = validate_source(parse_yaml(text, filename))
+    if base_dir is not None:
+        spec._base_dir = Path(base_dir)
+    return spec
+
+
+def spec_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Spec:
+    """Validate a spec given as plain Python data."""
+    spec = validate_source(SpecSource(data, "<dict>"))
+    if base_dir is not None:
+        spec._base_dir = Path(base_dir)
+    return spec

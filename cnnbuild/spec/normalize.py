@@ -1,0 +1,72 @@
+"""Turn the shorthands people type into the canonical ``{type: ..., params...}`` form.
+
+Positions move with the values, so errors still point at what the user wrote.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnnbuild.spec.yaml_source import PathKey, Position, SpecSource
+
+#: The lists whose items are registry-backed entries.
+ENTRY_LISTS: tuple[PathKey, ...] = (("model", "layers"), ("augmentation",), ("train", "callbacks"))
+
+
+def _entry(item: Any, aliases: dict[str, str]) -> tuple[Any, str | None]:
+    """The canonical entry, and the shorthand key it came from (if any)."""
+    if isinstance(item, str):
+        return {"type": aliases.get(item, item)}, None
+    if isinstance(item, dict) and len(item) == 1 and "type" not in item:
+        (key, value), = item.items()
+        if isinstance(key, str) and (value is None or isinstance(value, dict)) and "type" not in (value or {}):
+            return {"type": aliases.get(key, key), **(value or {})}, key
+    if isinstance(item, dict) and isinstance(item.get("type"), str):
+        return {**item, "type": aliases.get(item["type"], item["type"])}, None
+    return item, None
+
+
+def _move(positions: dict[PathKey, Position], old: PathKey, new: PathKey) -> None:
+    for path in [p for p in positions if p[: len(old)] == old]:
+        positions[new + path[len(old) :]] = positions.pop(path)
+
+
+def normalize(source: SpecSource, aliases: dict[str, str], default_name: str | None = None) -> SpecSource:
+    """A new :class:`SpecSource` with every entry list in canonical form."""
+    data = source.data
+    if not isinstance(data, dict):
+        return source
+    data = dict(data)
+    positions = dict(source.positions)
+    if "name" not in data and default_name:
+        data["name"] = default_name
+    for list_path in ENTRY_LISTS:
+        parent: Any = data
+        for part in list_path[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict) or not isinstance(parent.get(list_path[-1]), list):
+            continue
+        items = []
+        for index, item in enumerate(parent[list_path[-1]]):
+            entry, shorthand_key = _entry(item, aliases)
+            item_path = list_path + (index,)
+            if shorthand_key is not None:
+                key_position = positions.get(item_path + (shorthand_key,))
+                _move(positions, item_path + (shorthand_key,), item_path + ("__params__",))
+                for path in [p for p in positions if p[: len(item_path) + 1] == item_path + ("__params__",)]:
+                    rest = path[len(item_path) + 1 :]
+                    position = positions.pop(path)
+                    if rest:
+                        positions[item_path + rest] = position
+                if key_position is not None:
+                    line, column = key_position.key_line or key_position.line, key_position.key_column or key_position.column
+                    positions[item_path + ("type",)] = Position(line, column, line, column)
+            elif isinstance(item, str) and item_path in positions:
+                positions[item_path + ("type",)] = positions[item_path]
+            items.append(entry)
+        # rebuild the parents so the caller's data stays untouched
+        if len(list_path) == 1:
+            data[list_path[0]] = items
+        else:
+            data[list_path[0]] = {**data[list_path[0]], list_path[1]: items}
+    return SpecSource(data, source.filename, positions)

@@ -1,0 +1,85 @@
+"""``--set dotted.key=value``: change any spec value from the command line, validated like the file."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from cnnbuild.spec.errors import SpecError, SpecIssue
+from cnnbuild.spec.yaml_source import PathKey, SpecSource, parse_yaml
+
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_key(key: str) -> PathKey:
+    """``model.layers[3].filters`` -> ``('model', 'layers', 3, 'filters')``."""
+    path: list[Any] = []
+    position = 0
+    key = key.strip()
+    while position < len(key):
+        if key[position] == "." and path:
+            position += 1
+        match = _PART.match(key, position)
+        if not match:
+            raise ValueError(f"cannot read key {key!r} at character {position + 1}; write it as section.key or model.layers[0].filters")
+        path.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
+        position = match.end()
+    if not path:
+        raise ValueError("empty key")
+    return tuple(path)
+
+
+def _set(data: Any, path: PathKey, value: Any) -> None:
+    current = data
+    for index, part in enumerate(path[:-1]):
+        following = path[index + 1]
+        if isinstance(current, dict):
+            if not isinstance(current.get(part), (dict, list)):
+                current[part] = [] if isinstance(following, int) else {}
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int):
+            if part >= len(current):
+                raise ValueError(f"index [{part}] is past the end of a list of {len(current)}")
+            current = current[part]
+        else:
+            raise ValueError(f"cannot set {part!r} inside a {type(current).__name__}")
+    last = path[-1]
+    if isinstance(current, dict) and isinstance(last, str):
+        current[last] = value
+    elif isinstance(current, list) and isinstance(last, int):
+        if last > len(current):
+            raise ValueError(f"index [{last}] is past the end of a list of {len(current)}")
+        current[last:last + 1] = [value]
+    else:
+        raise ValueError(f"cannot set {last!r} inside a {type(current).__name__}")
+
+
+def apply_overrides(source: SpecSource, overrides: list[str] | tuple[str, ...]) -> SpecSource:
+    """A copy of ``source`` with each ``KEY=VALUE`` applied; values are read as YAML (``[64, 64]``, ``true``, ``1/255``)."""
+    data = copy.deepcopy(source.data) if isinstance(source.data, dict) else {}
+    positions = dict(source.positions)
+    applied: dict[PathKey, str] = dict(source.overrides)
+    issues: list[SpecIssue] = []
+    for option in overrides:
+        where = f"--set {option}"
+        key, sep, text = option.partition("=")
+        if not sep:
+            issues.append(SpecIssue(where, 0, 0, "", "expected KEY=VALUE, for example --set train.epochs=3"))
+            continue
+        try:
+            path = parse_key(key)
+            value = parse_yaml(text or "null", where).data
+            _set(data, path, value)
+        except SpecError as exc:
+            issues.extend(SpecIssue(where, 0, 0, key, issue.message) for issue in exc.issues)
+            continue
+        except ValueError as exc:
+            issues.append(SpecIssue(where, 0, 0, key, str(exc)))
+            continue
+        applied[path] = option
+        for stale in [p for p in positions if p[: len(path)] == path]:
+            del positions[stale]
+    if issues:
+        raise SpecError(issues)
+    return SpecSource(data, source.filename, positions, applied)

@@ -1,0 +1,139 @@
+"""The fixed sections of a spec: data parameters' base, compile, train, output, distribute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator
+
+from cnnbuild.spec.types import (
+    CHANNELS,
+    ColorMode,
+    Fraction01,
+    LabelMode,
+    NonNegativeInt,
+    NonNegativeNumber,
+    Pair,
+    Params,
+    PositiveInt,
+    PositiveNumber,
+)
+
+
+class DataParams(Params):
+    """Parameters every data source has; plugin data sources subclass this."""
+
+    image_size: Pair = Field((180, 180), description="[height, width] the images are resized to")
+    color_mode: ColorMode = Field("rgb", description="rgb (3 channels), grayscale (1) or rgba (4)")
+    batch_size: PositiveInt = 32
+    validation_split: Fraction01 = Field(0.2, description="fraction of the data held out for validation")
+    label_mode: LabelMode | None = Field(None, description="int, binary or categorical; default: binary for two classes with a one-unit output, else int")
+    shuffle_buffer: NonNegativeInt = Field(1000, description="training examples shuffled at a time; 0 turns shuffling off")
+    cache: str = Field("memory", description="memory, none, or a file path for decoded images (relative to the spec file)")
+
+    @field_validator("cache")
+    @classmethod
+    def _cache(cls, value: str) -> str:
+        if not value.strip() or "\x00" in value:
+            raise ValueError("must be 'memory', 'none' or a file path")
+        return value
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """Model input shape (height, width, channels)."""
+        return (*self.image_size, CHANNELS[self.color_mode])
+
+
+# Optimizers: one model per name, the tag in `type`.
+class _Optimizer(Params):
+    learning_rate: PositiveNumber = 0.001
+    weight_decay: NonNegativeNumber | None = None
+    clipnorm: PositiveNumber | None = None
+    global_clipnorm: PositiveNumber | None = None
+
+
+class Adam(_Optimizer):
+    type: Literal["adam"]
+    beta_1: Fraction01 = 0.9
+    beta_2: Fraction01 = 0.999
+    epsilon: PositiveNumber = 1e-7
+    amsgrad: bool = False
+
+
+class AdamW(_Optimizer):
+    type: Literal["adamw"]
+    weight_decay: NonNegativeNumber | None = 0.004
+    beta_1: Fraction01 = 0.9
+    beta_2: Fraction01 = 0.999
+    epsilon: PositiveNumber = 1e-7
+
+
+class SGD(_Optimizer):
+    type: Literal["sgd"]
+    learning_rate: PositiveNumber = 0.01
+    momentum: Fraction01 = 0.0
+    nesterov: bool = False
+
+
+class RMSprop(_Optimizer):
+    type: Literal["rmsprop"]
+    rho: Fraction01 = 0.9
+    momentum: Fraction01 = 0.0
+    epsilon: PositiveNumber = 1e-7
+    centered: bool = False
+
+
+def _tagged(value: Any) -> Any:
+    """A bare name is the short form of ``{type: name}``."""
+    return {"type": value} if isinstance(value, str) else value
+
+
+Optimizer = Annotated[Adam | AdamW | SGD | RMSprop, Field(discriminator="type"), BeforeValidator(_tagged)]
+
+LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy")
+
+
+class Loss(Params):
+    """``auto`` picks the loss from the labels and the last layer's activation."""
+
+    type: Literal["auto", "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy"] = "auto"
+    from_logits: bool | None = Field(None, description="default: true when the last layer has no activation")
+    label_smoothing: Fraction01 = 0.0
+
+
+METRICS = ("accuracy", "auc", "precision", "recall", "top_3_accuracy", "top_5_accuracy")
+BINARY_ONLY_METRICS = ("auc", "precision", "recall")
+
+
+class Compile(Params):
+    optimizer: Optimizer = Field(default_factory=lambda: Adam(type="adam"))
+    loss: Annotated[Loss, BeforeValidator(_tagged)] = Field(default_factory=Loss)
+    metrics: list[Literal[METRICS]] = Field(default_factory=lambda: ["accuracy"])  # type: ignore[valid-type]
+    jit_compile: bool | Literal["auto"] = Field(False, description="XLA compilation; off by default because it slows CPU training")
+
+
+class Train(Params):
+    epochs: Annotated[int, Field(ge=1, le=100_000)] = 10
+    steps_per_epoch: PositiveInt | None = None
+    class_weight: Literal["auto", "none"] | dict[int, PositiveNumber] = Field("none", description="auto balances classes by frequency; or a mapping class index -> weight")
+    precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = Field("auto", description="auto: bfloat16 where the CPU computes it natively, float16 on GPUs of compute capability 7.0+, else float32")
+    verbose: Literal["auto", "bar", "line", "quiet"] = Field("auto", description="auto: progress bar on a terminal, one line per epoch otherwise")
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _weights(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {int(k) if isinstance(k, str) and k.isdigit() else k: v for k, v in value.items()}
+        return value
+
+
+def _safe_dir(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("path contains a NUL character")
+    return value
+
+
+class Output(Params):
+    dir: Annotated[Path, BeforeValidator(_safe_dir)] = Field(Path("runs"), description="runs are written to DIR/<name>/<timestamp>/; relative to the spec file")
+    keep_checkpoints: PositiveInt = 2

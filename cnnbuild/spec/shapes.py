@@ -1,0 +1,102 @@
+"""Output shapes and parameter counts of a layer stack, in pure Python (no TensorFlow)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cnnbuild.plugins.registry import ShapeError
+
+if TYPE_CHECKING:
+    from cnnbuild.plugins.registry import Registry
+    from cnnbuild.spec.document import Spec
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One layer as ``summary`` and ``diff`` show it; None where it is only known once built."""
+
+    index: int
+    type: str
+    input_shape: tuple[int | None, ...] | None
+    output_shape: tuple[int | None, ...] | None
+    params: int | None
+    non_trainable: int | None = 0
+    section: str = "model.layers"
+
+
+class ShapeProblem(Exception):
+    """A layer cannot take its input shape."""
+
+    def __init__(self, row: LayerRow, params: Any, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.row, self.params, self.message, self.hint = row, params, message, hint
+
+
+def resolve_units(params: Any, num_classes: int | None, binary: bool) -> Any:
+    """``units: auto`` -> the number of outputs the labels need (1 for binary labels)."""
+    if getattr(params, "units", None) != "auto":
+        return params
+    if binary:
+        return params.model_copy(update={"units": 1})
+    if num_classes is None:
+        return None
+    return params.model_copy(update={"units": num_classes})
+
+
+def infer_layers(
+    entries: list[Any],
+    input_shape: tuple[int, ...],
+    registry: Registry,
+    *,
+    num_classes: int | None = None,
+    binary: bool = False,
+    section: str = "model.layers",
+) -> list[LayerRow]:
+    """Shape rows for ``entries``; stops knowing shapes after a layer without a shape function.
+
+    Raises :class:`ShapeProblem` for the first layer whose input cannot go through it.
+    """
+    rows: list[LayerRow] = []
+    shape: tuple[int, ...] | None = tuple(input_shape)
+    for index, entry in enumerate(entries):
+        registration = registry.layers.get(entry.type)
+        params = resolve_units(entry, num_classes, binary)
+        row = LayerRow(index, entry.type, shape, None, None, None, section)
+        if shape is None or registration is None or registration.shape is None:
+            rows.append(row)
+            shape = None
+            continue
+        if params is None:  # units: auto with an unknown class count
+            rows.append(LayerRow(index, entry.type, shape, (*shape[:-1], None), None, None, section))
+            shape = None
+            continue
+        try:
+            result = registration.shape(params, shape)
+        except ShapeError as exc:
+            raise ShapeProblem(row, entry, str(exc), exc.hint) from None
+        output = tuple(result.output_shape)
+        if any(dim is not None and dim < 1 for dim in output):
+            raise ShapeProblem(row, entry, f"output shape {output} has a dimension below 1", "")
+        rows.append(LayerRow(index, entry.type, shape, output, result.params, result.non_trainable, section))
+        shape = output
+    return rows
+
+
+def infer_spec(spec: Spec, registry: Registry, num_classes: int | None = None) -> list[LayerRow]:
+    """Rows for the augmentation (when it sits in the model) and the model layers."""
+    data = spec.data
+    binary = binary_labels(spec, num_classes)
+    rows: list[LayerRow] = []
+    if spec.augmentation_placement == "model" and spec.augmentation:
+        rows += infer_layers(spec.augmentation, data.input_shape, registry, section="augmentation")
+    rows += infer_layers(spec.model.layers, data.input_shape, registry, num_classes=num_classes, binary=binary)
+    return rows
+
+
+def binary_labels(spec: Spec, num_classes: int | None) -> bool:
+    """Whether labels are one 0/1 value: ``label_mode: binary``, or unset with two classes and
+    a last layer of ``units: auto`` or 1."""
+    if spec.data.label_mode is not None:
+        return spec.data.label_mode == "binary"
+    return num_classes == 2 and getattr(spec.model.layers[-1], "units", None) in ("auto", 1)

@@ -1,0 +1,147 @@
+"""Turn pydantic's validation errors into :class:`SpecIssue` lines a user can act on."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from cnnbuild.spec.errors import SpecIssue, format_path, suggest
+from cnnbuild.spec.yaml_source import SpecSource
+
+_KIND_BY_LIST = {("model", "layers"): "layer", ("augmentation",): "augmentation layer", ("train", "callbacks"): "callback"}
+
+
+def _kind(path: tuple[Any, ...]) -> str:
+    if path[:1] == ("data",):
+        return "data source"
+    if path[:2] == ("compile", "optimizer"):
+        return "optimizer"
+    if path[:2] == ("compile", "loss"):
+        return "loss"
+    for prefix, kind in _KIND_BY_LIST.items():
+        if path[: len(prefix)] == prefix:
+            return kind
+    return "type"
+
+
+def _data_path(data: Any, loc: tuple[Any, ...], error_type: str) -> tuple[Any, ...]:
+    """Drop pydantic's internal steps (union tags, validator names) from ``loc``."""
+    path: list[Any] = []
+    current = data
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(current, dict) and part in current:
+            path.append(part)
+            current = current[part]
+        elif isinstance(current, (list, tuple)) and isinstance(part, int) and 0 <= part < len(current):
+            path.append(part)
+            current = current[part]
+        elif isinstance(current, dict) and current.get("type") == part:
+            continue  # discriminated-union tag
+        elif isinstance(part, str) and ("[" in part or part in ("int", "str", "float", "bool", "dict", "list", "literal")):
+            continue  # union member names such as 'tuple[int, int]' or 'function-after[...]'
+        elif last and error_type == "missing":
+            path.append(part)
+        elif isinstance(current, dict):
+            path.append(part)
+            current = None
+    return tuple(path)
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The concrete types behind Annotated, Optional, Union and list annotations."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+    if origin in (list, tuple, dict):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+    return [annotation]
+
+
+def _model_at(root: type[BaseModel], data: Any, path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that validates the mapping at ``path`` (for 'did you mean' on keys)."""
+    candidates: list[Any] = [root]
+    current = data
+    for part in path:
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            current = current[part]
+        else:
+            current = None
+        if not isinstance(part, int):
+            next_candidates = []
+            for candidate in candidates:
+                if isinstance(candidate, type) and issubclass(candidate, BaseModel) and part in candidate.model_fields:
+                    next_candidates.extend(_unwrap(candidate.model_fields[part].annotation))
+            candidates = [c for c in next_candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if isinstance(current, dict) and "type" in current and len(candidates) > 1:
+            tagged = [c for c in candidates if "type" in c.model_fields and current["type"] in typing.get_args(c.model_fields["type"].annotation)]
+            candidates = tagged or candidates
+    models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+    return models[0] if len(models) == 1 else None
+
+
+def _got(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _message(error: dict[str, Any], path: tuple[Any, ...], root: type[BaseModel], data: Any) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        model = _model_at(root, data, path[:-1])
+        choices = [name for name in model.model_fields if name != "type"] if model else []
+        hint = suggest(path[-1], choices)
+        if not hint and choices:
+            hint = "; allowed keys: " + ", ".join(choices)
+        return f"unknown key{hint}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        tag = ctx.get("tag")
+        expected = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
+        hint = suggest(tag, expected) or f"; known: {', '.join(expected)}"
+        return f"unknown {_kind(path)} type {tag!r}{hint}"
+    if kind == "union_tag_not_found":
+        return f"missing key 'type' (which {_kind(path)} this is)"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping of keys to values, got {_got(value)}"
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", ""))
+        choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",") if c.strip()]
+        if len(choices) > 8:
+            return f"{_got(value)} is not one of the {len(choices)} allowed values{suggest(value, choices)} (allowed: {', '.join(choices[:8])}, ...)"
+        return f"must be one of {expected}, got {_got(value)}{suggest(value, choices)}"
+    if kind == "bool_parsing":
+        return f"must be true or false, got {_got(value)}"
+    message = error["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    message = message.replace("Input should be", "must be").replace("Input", "value")
+    if kind not in ("value_error", "assertion_error") and value is not None and not isinstance(value, (dict, list)):
+        message += f", got {_got(value)}"
+    return message
+
+
+def translate(exc: ValidationError, source: SpecSource, root: type[BaseModel]) -> list[SpecIssue]:
+    """One issue per distinct problem, each with the line and column of the offending node."""
+    issues: list[SpecIssue] = []
+    seen: set[tuple[str, str]] = set()
+    for error in exc.errors(include_url=False):
+        path = _data_path(source.data, tuple(error["loc"]), error["type"])
+        message = _message(error, path, root, source.data)
+        dotted = format_path(path)
+        if (dotted, message) in seen:
+            continue
+        seen.add((dotted, message))
+        where, line, column = source.locate(path, key=error["type"] == "extra_forbidden")
+        issues.append(SpecIssue(where, line, column, dotted, message))
+    return issues
