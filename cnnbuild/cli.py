@@ -147,6 +147,49 @@ def schema(out: Path | None) -> None:
         click.echo(f"wrote {out}")
 
 
+@cli.command("run")
+@click.argument("spec_path", metavar="SPEC", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec value, e.g. --set train.epochs=3 (repeatable).")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Write the run to exactly this (new or empty) folder.")
+@click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Continue the interrupted run in this folder.")
+@click.option("--verbose", type=click.Choice(["auto", "bar", "line", "quiet"]), help="Progress display (default: the spec's train.verbose).")
+@_errors_to_exit
+def run_command(spec_path: Path | None, overrides: tuple[str, ...], output: Path | None, resume: Path | None, verbose: str | None) -> None:
+    """Train SPEC and write a run directory (or continue one with --resume)."""
+    from cnnbuild.builder.training import run
+
+    if (spec_path is None) == (resume is None):
+        raise click.UsageError("give either SPEC or --resume RUN_DIR")
+    _warn_plugin_failures()
+    result = run(spec_path, overrides, output=output, resume=resume, verbose=verbose)
+    for skipped in result.skipped:
+        click.echo(f"skipped {skipped['path']}: {skipped['reason']}", err=True)
+    if result.skipped:
+        click.echo(f"{len(result.skipped)} file(s) skipped; listed in {result.run_dir / 'skipped.json'}", err=True)
+    if not result.completed:
+        done = result.metrics.get("completed_epochs", 0)
+        click.echo(f"interrupted after {done} complete epoch(s); resume with: cnnbuild run --resume {result.run_dir}", err=True)
+        sys.exit(130)
+    click.echo(format_run_summary(result))
+
+
+def format_run_summary(result: Any) -> str:
+    """The lines printed when a run finishes."""
+    metrics = result.metrics
+    lines = [f"run complete: {result.run_dir}"]
+    final = metrics.get("final", {})
+    shown = "  ".join(f"{key} {value:.4f}" for key, value in final.items() if key.startswith("val_"))
+    if shown:
+        lines.append(f"final  {shown}")
+    best = metrics.get("best", {})
+    for key in ("val_accuracy", "val_loss"):
+        if key in best:
+            lines.append(f"best   {key} {best[key]['value']:.4f} at epoch {best[key]['epoch']}")
+    if metrics.get("train_images_per_second"):
+        lines.append(f"epochs {metrics['epochs_run']}/{metrics['epochs']}  wall {metrics['wall_seconds']:.1f}s  {metrics['train_images_per_second']:.0f} training images/s  precision {metrics.get('precision')}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cnnbuild`` console script."""
     cli.main(args=argv, prog_name="cnnbuild")

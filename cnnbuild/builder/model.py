@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cnnbuild.builder.runtime import import_tensorflow
 from cnnbuild.errors import CnnbuildError, PluginError
 from cnnbuild.plugins.manager import get_registry
 from cnnbuild.spec.checks import known_class_names
@@ -74,6 +75,7 @@ def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentat
     layers are included when ``augmentation_placement`` is ``model`` (or when
     ``include_augmentation`` says so).
     """
+    import_tensorflow()
     import keras
 
     registry = registry or get_registry()

@@ -1,0 +1,119 @@
+"""Spec -> tf.data pipelines: the data source's examples, cached, shuffled, batched, augmented, prefetched."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cnnbuild.builder.model import Labels, augmentation_layers, label_encoding
+from cnnbuild.builder.runtime import import_tensorflow
+from cnnbuild.errors import CnnbuildError, DataError, PluginError
+from cnnbuild.plugins.contracts import DataContext, Datasets
+from cnnbuild.plugins.manager import get_registry
+
+if TYPE_CHECKING:
+    from cnnbuild.spec.document import Spec
+
+
+@dataclass
+class PreparedData:
+    """Batched pipelines ready for ``fit`` and what is known about the data."""
+
+    train: Any
+    validation: Any | None
+    test: Any | None
+    source: Datasets
+    labels: Labels
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.source.class_names
+
+
+def load_source(spec: Spec, *, work_dir: Path | None = None, shard: tuple[int, int] = (0, 1)) -> Datasets:
+    """Call the spec's data source; its failures become errors naming the plugin."""
+    registration = get_registry().data_sources[spec.data.type]
+    context = DataContext(base_dir=spec.base_dir, seed=spec.seed, work_dir=work_dir, shard=shard)
+    try:
+        datasets = registration.factory(spec.data, context)
+    except CnnbuildError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{registration.plugin.describe()}: data source {spec.data.type!r} failed: {type(exc).__name__}: {exc}") from None
+    if not isinstance(datasets, Datasets):
+        raise PluginError(f"{registration.plugin.describe()}: data source {spec.data.type!r} returned {type(datasets).__name__}, not a cnnbuild.Datasets")
+    if len(datasets.class_names) < 2:
+        raise DataError(f"data source {spec.data.type!r} found {len(datasets.class_names)} class(es); a classifier needs at least two")
+    if datasets.train is None or datasets.train_count == 0:
+        raise DataError(f"data source {spec.data.type!r} has no training examples")
+    return datasets
+
+
+def _cache(dataset: Any, setting: str, spec: Spec, split: str) -> Any:
+    if setting == "none":
+        return dataset
+    if setting == "memory":
+        return dataset.cache()
+    path = spec.resolve_path(setting)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return dataset.cache(f"{path}.{split}")
+
+
+def encode_labels(labels: Labels) -> Any:
+    """A tf.data map function turning int labels into what the loss expects."""
+    tf = import_tensorflow()
+
+    def encode(images: Any, label: Any) -> tuple[Any, Any]:
+        if labels.mode == "binary":
+            return images, tf.cast(tf.reshape(label, (-1, 1)), tf.float32)
+        if labels.mode == "categorical":
+            return images, tf.one_hot(label, labels.num_classes)
+        return images, label
+
+    return encode
+
+
+def build_pipelines(spec: Spec, source: Datasets, *, augment: bool = True) -> PreparedData:
+    """Batched ``(images, labels)`` pipelines; augmentation is mapped in when placement is ``pipeline``."""
+    tf = import_tensorflow()
+    data = spec.data
+    labels = label_encoding(spec, len(source.class_names))
+    encode = encode_labels(labels)
+
+    train = _cache(source.train, data.cache, spec, "train")
+    if data.shuffle_buffer > 0:
+        train = train.shuffle(min(data.shuffle_buffer, max(source.train_count, 1)), seed=spec.seed, reshuffle_each_iteration=True)
+    train = train.batch(data.batch_size)
+    if augment and spec.augmentation and spec.augmentation_placement == "pipeline":
+        layers = augmentation_layers(spec)
+
+        def augment_batch(images: Any, label: Any) -> tuple[Any, Any]:
+            for layer in layers:
+                images = layer(images, training=True)
+            return images, label
+
+        train = train.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    train = train.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def evaluation(dataset: Any, split: str) -> Any:
+        if dataset is None:
+            return None
+        dataset = _cache(dataset, data.cache, spec, split).batch(data.batch_size)
+        return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    return PreparedData(train, evaluation(source.validation, "validation"), evaluation(source.test, "test"), source, labels)
+
+
+def class_weights(setting: Any, train_labels: list[int] | None, num_classes: int) -> dict[int, float] | None:
+    """``auto``: weights inversely proportional to class frequency (mean weight 1); a mapping is used as given."""
+    if setting == "none" or setting is None:
+        return None
+    if isinstance(setting, dict):
+        return {int(k): float(v) for k, v in setting.items()}
+    if not train_labels:
+        raise DataError("class_weight: auto needs the training labels, and this data source does not report them; give a mapping instead")
+    counts = Counter(train_labels)
+    total = len(train_labels)
+    return {label: total / (num_classes * counts[label]) if counts[label] else 1.0 for label in range(num_classes)}
