@@ -173,6 +173,50 @@ def run_command(spec_path: Path | None, overrides: tuple[str, ...], output: Path
     click.echo(format_run_summary(result))
 
 
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--data", type=click.Path(file_okay=False, exists=True, path_type=Path), help="A folder of class sub-folders to evaluate on (default: the run's validation split).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--allow-unsafe-model", is_flag=True, help="Load a model that contains Python code (Lambda layers). Only for files you trust.")
+@_errors_to_exit
+def evaluate(run_dir: Path, data: Path | None, as_json: bool, allow_unsafe_model: bool) -> None:
+    """Evaluate a finished run's model on its validation split or on another folder."""
+    from cnnbuild.builder.inference import evaluate as evaluate_run
+
+    results = evaluate_run(run_dir, data, allow_unsafe=allow_unsafe_model)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    click.echo(f"{results.pop('examples')} examples from {results.pop('data')}")
+    for key, value in results.items():
+        click.echo(f"{key} {value:.4f}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--top-k", type=click.IntRange(min=1), default=1, show_default=True, help="How many classes to show per image.")
+@click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
+@click.option("--allow-unsafe-model", is_flag=True, help="Load a model that contains Python code (Lambda layers). Only for files you trust.")
+@_errors_to_exit
+def predict(run_dir: Path, images: tuple[Path, ...], top_k: int, as_json: bool, allow_unsafe_model: bool) -> None:
+    """Predict the classes of images (files or folders) with a finished run's model."""
+    from cnnbuild.builder.inference import predict as predict_images
+
+    results = predict_images(run_dir, list(images), top_k=top_k, allow_unsafe=allow_unsafe_model)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    else:
+        for result in results:
+            if "error" in result:
+                click.echo(f"{result['path']}: skipped: {result['error']}", err=True)
+                continue
+            shown = ", ".join(f"{p['class']} {p['probability']:.1%}" for p in result["predictions"])
+            click.echo(f"{result['path']}: {shown}")
+    if any("error" in result for result in results):
+        sys.exit(1)
+
+
 def format_run_summary(result: Any) -> str:
     """The lines printed when a run finishes."""
     metrics = result.metrics
@@ -192,4 +236,9 @@ def format_run_summary(result: Any) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cnnbuild`` console script."""
+    import warnings
+
+    # Keras warns about arguments cnnbuild passes on purpose; keep the output for what matters.
+    warnings.filterwarnings("ignore", message=".*shuffle=True. was passed.*")
+    warnings.filterwarnings("ignore", message=".*Your input ran out of data.*")
     cli.main(args=argv, prog_name="cnnbuild")

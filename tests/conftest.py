@@ -1,0 +1,79 @@
+"""Shared fixtures: tiny generated image folders and spec files, and a clean plugin state."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+FLOWERS = REPO.parent / "shared" / "data" / "flowers"
+
+
+def make_images(folder: Path, classes: dict[str, int], *, size: tuple[int, int] = (24, 24), formats: tuple[str, ...] = ("JPEG", "PNG"), seed: int = 0) -> Path:
+    """Write ``count`` small images per class: each class gets its own colour and stripe
+    direction, so a small CNN can learn them in an epoch or two."""
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(seed)
+    palette = [(220, 40, 40), (40, 200, 60), (40, 80, 220), (230, 200, 40), (160, 60, 200), (30, 200, 200)]
+    for label, (name, count) in enumerate(classes.items()):
+        target = folder / name
+        target.mkdir(parents=True, exist_ok=True)
+        for index in range(count):
+            base = palette[label % len(palette)]
+            colour = tuple(max(0, min(255, c + rng.randint(-30, 30))) for c in base)
+            image = Image.new("RGB", size, (rng.randint(0, 40),) * 3)
+            draw = ImageDraw.Draw(image)
+            for offset in range(-size[0], size[0] * 2, 6):
+                if label % 2:
+                    draw.line([(offset, 0), (offset, size[1])], fill=colour, width=2)
+                else:
+                    draw.line([(0, offset), (size[0], offset)], fill=colour, width=2)
+            image_format = formats[index % len(formats)]
+            suffix = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "GIF": ".gif", "WEBP": ".webp"}[image_format]
+            image.save(target / f"{name}_{index:03d}{suffix}", format=image_format)
+    return folder
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    """Three classes of 12 small images each, JPEG and PNG mixed."""
+    return make_images(tmp_path / "images", {"circles": 12, "squares": 12, "stripes": 12})
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write dedented YAML to ``tmp_path/name`` and return its path."""
+
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+        return path
+
+    return write
+
+
+SMALL_MODEL = """
+model:
+  layers:
+    - {type: Rescaling, scale: 1/255}
+    - {type: Conv2D, filters: 8, kernel_size: 3, padding: same, activation: relu}
+    - MaxPooling2D
+    - Flatten
+    - {type: Dense, units: auto}
+"""
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``cnnbuild ARGS`` in a real subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "cnnbuild", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
