@@ -15,7 +15,7 @@ from cnnbuild.spec import DataParams, Params, Spec, SpecError, load_spec
 __all__ = [
     "CallbackContext", "CnnbuildError", "DataContext", "DataError", "DataParams", "Datasets",
     "LayerShape", "Params", "PluginError", "RunError", "ShapeError", "SkippedFile", "Spec",
-    "SpecError", "build_model", "hookimpl", "load_spec", "run",
+    "SpecError", "build_model", "datasets_from_arrays", "hookimpl", "load_spec", "run",
 ]  # fmt: skip
 
 
@@ -29,4 +29,8 @@ def __getattr__(name: str) -> Any:
         from cnnbuild.builder.training import run
 
         return run
+    if name == "datasets_from_arrays":
+        from cnnbuild.plugins.builtin.array_sources import from_arrays
+
+        return from_arrays
     raise AttributeError(f"module 'cnnbuild' has no attribute {name!r}")

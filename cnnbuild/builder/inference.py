@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cnnbuild.builder.model import load_saved_model
 from cnnbuild.builder.run_directory import RunDirectory
-from cnnbuild.builder.runtime import import_tensorflow
 from cnnbuild.errors import DataError, RunError
 from cnnbuild.spec.document import Spec, spec_from_text
 
@@ -25,9 +25,6 @@ class FinishedRun:
 def load_run(run_dir: str | Path, *, allow_unsafe: bool = False) -> FinishedRun:
     """Load a completed run. The model is loaded with Keras safe mode on unless ``allow_unsafe``:
     a model file holding Python code (a Lambda layer) is refused."""
-    import_tensorflow()
-    import keras
-
     run = RunDirectory(Path(run_dir))
     if not run.path.is_dir():
         raise RunError(f"{run.path}: no such run directory")
@@ -38,14 +35,7 @@ def load_run(run_dir: str | Path, *, allow_unsafe: bool = False) -> FinishedRun:
     model_file = run.file("model.keras")
     if not model_file.exists():
         raise RunError(f"{run.path}: model.keras is missing; the run did not finish (resume it with cnnbuild run --resume {run.path})")
-    try:
-        model = keras.saving.load_model(model_file, safe_mode=not allow_unsafe)
-    except ValueError as exc:
-        if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
-            raise RunError(f"{model_file}: refused to load: the model contains Python code (a Lambda layer), which could run anything; pass --allow-unsafe-model only if you trust where this file came from") from None
-        raise RunError(f"{model_file}: cannot load model: {exc}") from None
-    except Exception as exc:
-        raise RunError(f"{model_file}: cannot load model: {type(exc).__name__}: {exc}") from None
+    model = load_saved_model(model_file, allow_unsafe=allow_unsafe)
     return FinishedRun(run, spec, class_names, model)
 
 

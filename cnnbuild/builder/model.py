@@ -152,3 +152,33 @@ def compile_model(model: keras.Model, spec: Spec, labels: Labels) -> keras.Model
     jit = spec.compile.jit_compile
     model.compile(optimizer=make_optimizer(spec), loss=make_loss(spec, labels), metrics=_metrics(spec, labels), jit_compile=jit)
     return model
+
+
+def load_saved_model(path: Any, *, allow_unsafe: bool = False) -> Any:
+    """Load a ``.keras`` file with safe mode on (unless ``allow_unsafe``) and plugin objects known.
+
+    A file holding Python code (a Lambda layer) is refused with a message saying why.
+    """
+    import_tensorflow()
+    import keras
+
+    from cnnbuild.errors import RunError
+    from cnnbuild.plugins.manager import keras_objects
+
+    try:
+        return keras.saving.load_model(path, custom_objects=keras_objects(), safe_mode=not allow_unsafe)
+    except ValueError as exc:
+        if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
+            raise RunError(
+                f"{path}: refused to load: the model contains Python code (a Lambda layer), which could run anything; "
+                "pass --allow-unsafe-model only if you trust where this file came from"
+            ) from None
+        raise RunError(f"{path}: cannot load model: {_first_lines(exc)}") from None
+    except (OSError, KeyError, TypeError) as exc:
+        raise RunError(f"{path}: cannot load model: {type(exc).__name__}: {_first_lines(exc)}") from None
+
+
+def _first_lines(exc: Exception, limit: int = 400) -> str:
+    """Keras load errors embed the whole model config; keep what a person can read."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip() and not line.lstrip().startswith("config="))
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -17,7 +17,7 @@ import yaml
 
 from cnnbuild.builder.data import PreparedData, build_pipelines, class_weights, load_source
 from cnnbuild.builder.inspect import describe_model
-from cnnbuild.builder.model import build_model, compile_model
+from cnnbuild.builder.model import build_model, compile_model, load_saved_model
 from cnnbuild.builder.run_callbacks import CHECKPOINT_STATE, Interruption, make_checkpointer, make_epoch_clock, make_epoch_lines
 from cnnbuild.builder.run_directory import RunDirectory
 from cnnbuild.builder.runtime import import_tensorflow, resolve_precision
@@ -141,15 +141,9 @@ class Trainer:
 
     # -- the run ----------------------------------------------------------------------
     def _model(self, labels: Any) -> Any:
-        import keras
-
         if self.completed_epochs:
             state = self.run.read_json(CHECKPOINT_STATE)
-            path = self.run.file(state["checkpoint"])
-            try:
-                return keras.saving.load_model(path, safe_mode=True)
-            except Exception as exc:
-                raise RunError(f"{path}: cannot load the checkpoint to resume from: {exc}") from None
+            return load_saved_model(self.run.file(state["checkpoint"]))
         model = build_model(self.spec, len(self.source.class_names))
         return compile_model(model, self.spec, labels)
 

@@ -47,6 +47,18 @@ def register_callbacks(register: Any) -> None:
 
 
 @hookspec
+def keras_objects() -> dict[str, Any]:
+    """Custom Keras classes or functions that saved models holding this plugin's layers need.
+
+    Called only when cnnbuild loads a saved model (resume, evaluate, predict), so a plugin can
+    keep TensorFlow out of its import. Classes registered with
+    ``keras.saving.register_keras_serializable`` need only be imported here.
+
+    :return: a mapping of names to objects, passed to ``keras.saving.load_model(custom_objects=...)``.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``cnnbuild`` command line.
 

@@ -143,3 +143,15 @@ def get_registry() -> Registry:
     if _registry_cache is None or _registry_cache[0] != key:
         _registry_cache = (key, build_registry(pm))
     return _registry_cache[1]
+
+
+def keras_objects() -> dict[str, Any]:
+    """Every plugin's custom Keras objects, for loading saved models; a failing plugin is named."""
+    objects: dict[str, Any] = {}
+    pm = get_plugin_manager()
+    for impl in pm.hook.keras_objects.get_hookimpls():
+        try:
+            objects.update(impl.function() or {})
+        except Exception as exc:
+            raise PluginError(f"{plugin_info(impl.plugin).describe()} failed in keras_objects: {type(exc).__name__}: {exc}") from None
+    return objects
