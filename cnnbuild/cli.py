@@ -231,6 +231,12 @@ def format_run_summary(result: Any) -> str:
             lines.append(f"best   {key} {best[key]['value']:.4f} at epoch {best[key]['epoch']}")
     if metrics.get("train_images_per_second"):
         lines.append(f"epochs {metrics['epochs_run']}/{metrics['epochs']}  wall {metrics['wall_seconds']:.1f}s  {metrics['train_images_per_second']:.0f} training images/s  precision {metrics.get('precision')}")
+    if metrics.get("validation"):
+        lines.append("saved model on the validation split: " + "  ".join(f"{key} {value:.4f}" for key, value in metrics["validation"].items()))
+    if metrics.get("per_class"):
+        from cnnbuild.builder.evaluation import format_class_table
+
+        lines += ["", format_class_table(metrics["per_class"])]
     return "\n".join(lines)
 
 

@@ -27,6 +27,7 @@ def make_epoch_clock(images_per_epoch: int) -> Any:
             super().__init__()
             self.started = time.perf_counter()
             self.first_batch_seconds: float | None = None
+            self.first_batch_at: float | None = None  # Unix time, to compare with when the process started
             self.train_seconds: list[float] = []
             self.epoch_seconds: list[float] = []
             self._epoch_start = 0.0
@@ -39,6 +40,7 @@ def make_epoch_clock(images_per_epoch: int) -> Any:
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             if self.first_batch_seconds is None:
                 self.first_batch_seconds = time.perf_counter() - self.started
+                self.first_batch_at = time.time()
 
         def on_test_begin(self, logs: Any = None) -> None:
             if self._train_end is None:

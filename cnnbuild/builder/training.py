@@ -220,6 +220,8 @@ class Trainer:
             "wall_seconds": round(wall, 3),
             "train_images_per_second": clock.images_per_second(),
             "first_batch_seconds": clock.first_batch_seconds,
+            "first_batch_at": clock.first_batch_at,
+            "epoch_train_seconds": [round(seconds, 4) for seconds in clock.train_seconds],
             "train_examples": self.source.train_count,
             "validation_examples": self.source.validation_count,
             "skipped_files": len(self.source.skipped),
@@ -230,6 +232,9 @@ class Trainer:
         run.write_bytes_with("model.keras", lambda path: model.save(path))
         run.write_json("history.json", self.history)
         run.write_text("history.csv", _history_csv(self.history))
+        from cnnbuild.builder.run_visuals import record_run_visuals  # figures, confusion matrix, per-class table
+
+        metrics.update(record_run_visuals(run, model, prepared, self.history, spec.name))
         run.write_json("metrics.json", metrics)
         run.set_status("completed", completed_epochs=metrics["epochs_run"], epochs=epochs)
         return self._result("completed", metrics)

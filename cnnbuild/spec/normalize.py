@@ -69,4 +69,4 @@ def normalize(source: SpecSource, aliases: dict[str, str], default_name: str | N
             data[list_path[0]] = items
         else:
             data[list_path[0]] = {**data[list_path[0]], list_path[1]: items}
-    return SpecSource(data, source.filename, positions)
+    return SpecSource(data, source.filename, positions, source.overrides)

@@ -135,9 +135,18 @@ def translate(exc: ValidationError, source: SpecSource, root: type[BaseModel]) -
     """One issue per distinct problem, each with the line and column of the offending node."""
     issues: list[SpecIssue] = []
     seen: set[tuple[str, str]] = set()
-    for error in exc.errors(include_url=False):
-        path = _data_path(source.data, tuple(error["loc"]), error["type"])
-        message = _message(error, path, root, source.data)
+    errors = exc.errors(include_url=False)
+    located = [(error, _data_path(source.data, tuple(error["loc"]), error["type"])) for error in errors]
+    messages = [_message(error, path, root, source.data) for error, path in located]
+    # "unknown key 'kernal_size'; did you mean 'kernel_size'?" already explains the missing key
+    explained = {
+        (path[:-1], message.split("'")[-2])
+        for (error, path), message in zip(located, messages)
+        if error["type"] == "extra_forbidden" and "did you mean" in message
+    }
+    for (error, path), message in zip(located, messages):
+        if error["type"] == "missing" and (path[:-1], path[-1]) in explained:
+            continue
         dotted = format_path(path)
         if (dotted, message) in seen:
             continue

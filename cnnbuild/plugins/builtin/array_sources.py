@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from cnnbuild.errors import DataError
 from cnnbuild.plugins.builtin.splitting import stratified_split
@@ -31,9 +31,16 @@ class DigitsParams(DataParams):
 
 class KerasDatasetParams(DataParams):
     name: Literal["mnist", "fashion_mnist", "cifar10", "cifar100"]
-    image_size: Pair = Field((28, 28), description="resized to this size (mnist: 28x28, cifar: 32x32)")
-    color_mode: ColorMode = "grayscale"
+    image_size: Pair = Field((28, 28), description="default: the dataset's own size (mnist 28x28, cifar 32x32)")
+    color_mode: ColorMode = Field("grayscale", description="default: the dataset's own (mnist grayscale, cifar rgb)")
     interpolation: Interpolation = "bilinear"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _native_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and str(data.get("name", "")).startswith("cifar"):
+            data = {"image_size": (32, 32), "color_mode": "rgb", **data}
+        return data
 
 
 class NpzParams(DataParams):

@@ -35,7 +35,7 @@ class EarlyStoppingParams(Params):
 
 
 class ModelCheckpointParams(Params):
-    filepath: RunPath = Field("checkpoints/best.keras", description="inside the run directory; may use {epoch} and metric names")
+    filepath: RunPath = Field("best.keras", description="inside the run directory; may use {epoch} and metric names")
     monitor: str = "val_loss"
     save_best_only: bool = True
     save_weights_only: bool = False

@@ -23,8 +23,15 @@ class Conv2DParams(Params):
     kernel_initializer: Initializer = "glorot_uniform"
 
 
-class SeparableConv2DParams(Conv2DParams):
+class SeparableConv2DParams(Params):
+    filters: PositiveInt
+    kernel_size: Pair
+    strides: Pair = (1, 1)
+    padding: Padding = "valid"
     depth_multiplier: PositiveInt = 1
+    dilation_rate: Pair = (1, 1)
+    activation: Activation | None = None
+    use_bias: bool = True
 
 
 class DepthwiseConv2DParams(Params):

@@ -1,0 +1,170 @@
+"""Matplotlib figures of runs and data, written as PNG files.
+
+Figures are built with ``matplotlib.figure.Figure`` (the Agg canvas), never through pyplot, so
+drawing changes no global state: a notebook keeps its own backend. Every drawing function
+returns the figure's title texts (suptitle first), which tests and reports can check.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+DPI = 100
+TRAIN_STYLE = {"color": "#08306b", "linestyle": "-", "marker": "o"}  # dark: reads in greyscale
+VALIDATION_STYLE = {"color": "#e6850e", "linestyle": "--", "marker": "s"}  # light, dashed
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def _save(figure: Any, path: Path, title: str) -> list[str]:
+    titles = [title, *(axes.get_title() for axes in figure.axes if axes.get_title())]
+    figure.savefig(path, format="png", dpi=DPI)
+    return titles
+
+
+def metric_panels(history: dict[str, list[float]]) -> list[str]:
+    """Metric names to draw, one panel each: training metrics (with their ``val_`` twin), loss
+    after the others, then metrics only validation has, and ``learning_rate`` last."""
+    names = [key for key in history if not key.startswith("val_") and key != "learning_rate"]
+    names += [key[4:] for key in history if key.startswith("val_") and key[4:] not in history]
+    names = [name for _, name in sorted(enumerate(names), key=lambda item: ("loss" in item[1], item[0]))]
+    if "learning_rate" in history:
+        names.append("learning_rate")
+    return names
+
+
+def _label(metric: str) -> str:
+    return metric.replace("_", " ")
+
+
+def draw_curves(history: dict[str, list[float]], path: Path, *, title: str = "Training curves") -> list[str]:
+    """One panel per metric, training (solid) against validation (dashed), epochs on x."""
+    from matplotlib.ticker import MaxNLocator
+
+    panels = metric_panels(history) or ["loss"]
+    columns = min(len(panels), 3)
+    rows = math.ceil(len(panels) / columns)
+    figure = _figure(4.6 * columns, 3.4 * rows + 0.4)
+    figure.suptitle(title, fontsize=13)
+    for number, metric in enumerate(panels, start=1):
+        axes = figure.add_subplot(rows, columns, number)
+        for key, label, style in ((metric, "training", TRAIN_STYLE), (f"val_{metric}", "validation", VALIDATION_STYLE)):
+            values = history.get(key) or []
+            if values:
+                epochs = range(1, len(values) + 1)
+                axes.plot(epochs, values, label=label, markersize=4, linewidth=1.6, **style)
+        axes.set_title(_label(metric))
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(_label(metric))
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(True, alpha=0.3)
+        if axes.lines:
+            axes.legend(frameon=False)
+        else:
+            axes.text(0.5, 0.5, "no values recorded", ha="center", va="center", transform=axes.transAxes)
+    return _save(figure, path, title)
+
+
+def draw_confusion_matrix(confusion: Sequence[Sequence[int]], class_names: list[str], path: Path, *, title: str = "Confusion matrix") -> list[str]:
+    """Counts in each cell, shaded by the fraction of the true class (row-normalised, 'Blues')."""
+    import numpy as np
+
+    counts = np.asarray(confusion, dtype="int64")
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros(counts.shape, dtype="float64"), where=totals > 0)
+    n = len(class_names)
+    side = min(max(4.5, 0.55 * n + 2.5), 18)
+    figure = _figure(side + 1.2, side)
+    axes = figure.add_subplot()
+    image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    colorbar = figure.colorbar(image, ax=axes, shrink=0.8)
+    colorbar.set_label("fraction of the true class")
+    slanted = n > 3 and max(len(name) for name in class_names) > 2  # long names would overlap
+    axes.set_xticks(range(n), class_names, rotation=45 if slanted else 0, ha="right" if slanted else "center")
+    axes.set_yticks(range(n), class_names)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(title)
+    if n <= 30:  # beyond that the numbers no longer fit in the cells
+        size = 10 if n <= 12 else 7
+        for row in range(n):
+            for column in range(n):
+                colour = "white" if shares[row, column] > 0.5 else "black"
+                axes.text(column, row, str(counts[row, column]), ha="center", va="center", color=colour, fontsize=size)
+    return _save(figure, path, title)
+
+
+def _display(image: Any) -> tuple[Any, dict[str, Any]]:
+    """An array imshow shows as the pipeline sees it (values 0..255), and its imshow options."""
+    import numpy as np
+
+    array = np.clip(np.asarray(image, dtype="float32"), 0, 255)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        return array[..., 0], {"cmap": "gray", "vmin": 0, "vmax": 255}
+    return array.astype("uint8"), {}
+
+
+def draw_image_grid(images: Sequence[Any], titles: Sequence[str], path: Path, *, title: str, columns: int = 3, empty_message: str = "no images") -> list[str]:
+    """Images (float 0..255, height x width x channels) in a grid, each with its title."""
+    count = len(images)
+    if count == 0:
+        figure = _figure(6, 2.2)
+        figure.suptitle(title, fontsize=13)
+        figure.text(0.5, 0.45, empty_message, ha="center", va="center", fontsize=12)
+        return _save(figure, path, title)
+    columns = max(1, min(columns, count))
+    rows = math.ceil(count / columns)
+    lines = max((str(t).count("\n") + 1 for t in titles), default=1)
+    cell = 2.3
+    figure = _figure(cell * columns, (cell + 0.22 * lines) * rows + 0.5)
+    figure.suptitle(title, fontsize=13)
+    for number, (image, text) in enumerate(zip(images, titles), start=1):
+        axes = figure.add_subplot(rows, columns, number)
+        array, options = _display(image)
+        axes.imshow(array, interpolation="nearest" if min(array.shape[:2]) < 64 else "antialiased", **options)
+        axes.set_title(text, fontsize=10)
+        axes.axis("off")
+    return _save(figure, path, title)
+
+
+def draw_compare(histories: dict[str, dict[str, list[float]]], path: Path, *, title: str = "Validation curves") -> list[str]:
+    """Each validation metric in its own panel, one line per run."""
+    from matplotlib import colormaps
+    from matplotlib.ticker import MaxNLocator
+
+    metrics: list[str] = []
+    for history in histories.values():
+        metrics += [key for key in history if key.startswith("val_") and key not in metrics]
+    metrics = [name for _, name in sorted(enumerate(metrics), key=lambda item: ("loss" in item[1], item[0]))]
+    if not metrics:
+        metrics = ["val_loss"]
+    columns = min(len(metrics), 3)
+    rows = math.ceil(len(metrics) / columns)
+    figure = _figure(5.2 * columns, 3.8 * rows + 0.4)
+    figure.suptitle(title, fontsize=13)
+    colours = colormaps["viridis"]
+    markers = "osD^vP*X"
+    linestyles = ["-", "--", "-.", ":"]
+    count = len(histories)
+    for number, metric in enumerate(metrics, start=1):
+        axes = figure.add_subplot(rows, columns, number)
+        for index, (label, history) in enumerate(histories.items()):
+            values = history.get(metric) or []
+            if values:
+                colour = colours(0.85 * index / max(count - 1, 1))
+                axes.plot(range(1, len(values) + 1), values, label=label, color=colour, marker=markers[index % len(markers)], linestyle=linestyles[index % len(linestyles)], markersize=4, linewidth=1.6)
+        axes.set_title(_label(metric))
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(_label(metric))
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(True, alpha=0.3)
+        if axes.lines:
+            axes.legend(frameon=False, fontsize=8)
+    return _save(figure, path, title)

@@ -1,0 +1,157 @@
+"""Plugins register types through hooks; failures name the plugin; the registry follows registrations."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import Field
+
+import cnnbuild
+from cnnbuild.plugins import hookspecs
+from cnnbuild.plugins.manager import get_plugin_manager, get_registry
+from cnnbuild.spec import SpecError, spec_from_text
+
+from ..conftest import run_cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class ScaleParams(cnnbuild.Params):
+    factor: float = Field(gt=0)
+
+
+class ScalePlugin:
+    @cnnbuild.hookimpl
+    def register_layers(self, register):
+        register("Scale", ScaleParams, lambda p: _scale_layer(p.factor), shape=lambda p, s: cnnbuild.LayerShape(s), aliases=("Multiply2",))
+
+
+def _scale_layer(factor):
+    import keras
+
+    return keras.layers.Rescaling(factor)
+
+
+@pytest.fixture
+def plugin():
+    """Register a plugin object for one test, unregister it after."""
+    registered = []
+
+    def register(obj, name):
+        get_plugin_manager().register(obj, name=name)
+        registered.append(obj)
+        return get_registry()
+
+    yield register
+    for obj in registered:
+        get_plugin_manager().unregister(obj)
+
+
+def test_registered_layer_is_validated_and_built_like_a_builtin(plugin):
+    plugin(ScalePlugin(), "scale-test")
+    text = "data: {type: digits}\nmodel:\n  layers:\n    - {type: Scale, factor: 2}\n    - Multiply2: {factor: 0.5}\n    - Flatten\n    - {type: Dense, units: auto}\n"
+    spec = spec_from_text(text)
+    assert [layer.type for layer in spec.model.layers[:2]] == ["Scale", "Scale"]
+    with pytest.raises(SpecError) as caught:
+        spec_from_text(text.replace("factor: 2", "factr: 2"))
+    assert "<string>:4:21: model.layers[0].factr: unknown key; did you mean 'factor'?" in str(caught.value)
+    model = cnnbuild.build_model(spec, num_classes=10)
+    assert model.count_params() == 8 * 8 * 10 + 10
+
+
+def test_registry_forgets_unregistered_plugins():
+    plugin_object = ScalePlugin()
+    get_plugin_manager().register(plugin_object, name="scale-test")
+    try:
+        assert "Scale" in get_registry().layers
+    finally:
+        get_plugin_manager().unregister(plugin_object)
+    assert "Scale" not in get_registry().layers
+    with pytest.raises(SpecError, match="unknown layer type 'Scale'"):
+        spec_from_text("data: {type: digits}\nmodel: {layers: [{type: Scale, factor: 2}]}\n")
+
+
+def test_duplicate_name_names_both_plugins(plugin):
+    class Duplicate:
+        @cnnbuild.hookimpl
+        def register_layers(self, register):
+            register("Conv2D", ScaleParams, _scale_layer)
+
+    registry = plugin(Duplicate(), "dup-test")
+    assert any("layer 'Conv2D' is registered twice: by plugin 'convolution_layers' (cnnbuild" in f and "plugin 'dup-test'" in f for f in registry.failures)
+    assert registry.layers["Conv2D"].plugin.name == "convolution_layers"
+
+
+def test_hook_that_raises_is_named_and_others_still_work(plugin):
+    class Broken:
+        @cnnbuild.hookimpl
+        def register_callbacks(self, register):
+            raise RuntimeError("boom")
+
+    registry = plugin(Broken(), "broken-test")
+    assert any(f.startswith("plugin 'broken-test'") and "RuntimeError: boom" in f for f in registry.failures)
+    assert "EarlyStopping" in registry.callbacks
+
+
+@pytest.mark.parametrize(
+    "params, fragment",
+    [(dict, "expected a pydantic model class"), (type("HasType", (cnnbuild.Params,), {"__annotations__": {"type": str}}), "has a field 'type'")],
+)
+def test_invalid_parameter_models_are_refused(plugin, params, fragment):
+    class Bad:
+        @cnnbuild.hookimpl
+        def register_layers(self, register):
+            register("BadLayer", params, _scale_layer)
+
+    registry = plugin(Bad(), "bad-test")
+    assert "BadLayer" not in registry.layers
+    assert any("plugin 'bad-test'" in f and fragment in f for f in registry.failures)
+
+
+def test_data_source_params_must_extend_data_params(plugin):
+    class BadSource:
+        @cnnbuild.hookimpl
+        def register_data_sources(self, register):
+            register("bad_source", ScaleParams, lambda p, c: None)
+
+    registry = plugin(BadSource(), "bad-source-test")
+    assert any("does not subclass cnnbuild.DataParams" in f for f in registry.failures)
+
+
+def test_factory_returning_a_non_layer_is_a_plugin_error(plugin):
+    class NotALayer:
+        @cnnbuild.hookimpl
+        def register_layers(self, register):
+            register("NotALayer", cnnbuild.Params, lambda p: "a string")
+
+    plugin(NotALayer(), "not-a-layer")
+    spec = spec_from_text("data: {type: digits}\nmodel: {layers: [NotALayer, Flatten, {type: Dense, units: auto}]}\n")
+    with pytest.raises(cnnbuild.PluginError, match="plugin 'not-a-layer'.*returned str, not a keras.layers.Layer"):
+        cnnbuild.build_model(spec, num_classes=10)
+
+
+def test_load_plugins_variable_turns_entry_points_off():
+    listed = json.loads(run_cli("plugins", "--json", env={"CNNBUILD_LOAD_PLUGINS": ""}).stdout)
+    assert all(p["builtin"] for p in listed["plugins"])
+    assert {"core_layers", "image_directory", "callbacks"} <= {p["name"] for p in listed["plugins"]}
+
+
+def _hook_names() -> list[str]:
+    return [name for name in dir(hookspecs) if name.startswith(("register_", "keras_"))]
+
+
+def test_every_hook_is_tested_and_documented():
+    """A meta-test: each hook appears in some test and its signature in the README's plugin guide."""
+    tests_text = "".join(p.read_text() for p in (REPO / "tests").rglob("*.py") if p.name != "test_manager.py")
+    tests_text += Path(__file__).read_text().split("def _hook_names")[0]
+    readme = (REPO / "README.md").read_text()
+    tree = ast.parse((REPO / "cnnbuild" / "plugins" / "hookspecs.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            assert node.name in tests_text, f"hook {node.name} has no test"
+            signature = f"{node.name}({', '.join(a.arg for a in node.args.args)})"
+            assert signature in readme, f"README does not document {signature}"
+    assert _hook_names()

@@ -1,0 +1,232 @@
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cnnbuild.spec import SpecError, load_spec, spec_from_text
+
+REPO = Path(__file__).resolve().parents[2]
+
+CANONICAL = """\
+name: flowers
+seed: 123
+data:
+  type: image_directory
+  path: data/flower_photos
+  image_size: [180, 180]
+  batch_size: 32
+  validation_split: 0.2
+augmentation:
+  - {type: RandomFlip, mode: horizontal}
+  - {type: RandomRotation, factor: 0.1}
+  - {type: RandomZoom, height_factor: 0.1}
+model:
+  layers:
+    - {type: Rescaling, scale: 1/255}
+    - {type: Conv2D, filters: 16, kernel_size: 3, padding: same, activation: relu}
+    - {type: MaxPooling2D}
+    - {type: Conv2D, filters: 32, kernel_size: 3, padding: same, activation: relu}
+    - {type: MaxPooling2D}
+    - {type: Conv2D, filters: 64, kernel_size: 3, padding: same, activation: relu}
+    - {type: MaxPooling2D}
+    - {type: Dropout, rate: 0.2}
+    - {type: Flatten}
+    - {type: Dense, units: 128, activation: relu}
+    - {type: Dense, units: auto}
+compile:
+  optimizer: adam                      # or {type: adam, learning_rate: 0.001}
+  loss: {type: sparse_categorical_crossentropy, from_logits: true}   # or a bare name, or auto
+  metrics: [accuracy]
+train:
+  epochs: 15
+  callbacks:
+    - {type: EarlyStopping, monitor: val_loss, patience: 10}
+output:
+  dir: runs
+"""
+
+
+def errors(text: str, name: str = "spec.yaml") -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        spec_from_text(textwrap.dedent(text), name)
+    return str(caught.value).splitlines()
+
+
+def test_canonical_form_is_accepted_as_written():
+    spec = spec_from_text(CANONICAL, "flowers.yaml")
+    assert spec.name == "flowers"
+    assert spec.data.input_shape == (180, 180, 3)
+    assert [layer.type for layer in spec.model.layers][:3] == ["Rescaling", "Conv2D", "MaxPooling2D"]
+    assert spec.model.layers[0].scale == pytest.approx(1 / 255)
+    assert spec.model.layers[1].kernel_size == (3, 3)
+    assert spec.compile.optimizer.type == "adam"
+    assert spec.compile.loss.from_logits is True
+    assert spec.train.callbacks[0].patience == 10
+
+
+def test_typo_in_key_points_at_the_key_with_suggestion():
+    text = CANONICAL.replace("{type: Conv2D, filters: 32, kernel_size: 3", "{type: Conv2D, filters: 32, kernal_size: 3")
+    lines = errors(text, "flowers.yaml")
+    # the suggestion explains the missing kernel_size, so that is not reported separately
+    assert lines == ["flowers.yaml:18:35: model.layers[3].kernal_size: unknown key; did you mean 'kernel_size'?"]
+
+
+def test_every_error_is_reported_at_once_in_file_order():
+    lines = errors(
+        """\
+        data: {type: digits}
+        model:
+          layers:
+            - {type: Conv2d, filters: 8, kernel_size: 3}
+            - {type: Dropout, rate: 1.5}
+            - {type: Conv2D, filters: 0, kernel_size: 3, padding: vaild}
+        train: {epochs: 0}
+        """
+    )
+    assert lines == [
+        "spec.yaml:4:7: model.layers[0]: unknown layer type 'Conv2d'; did you mean 'Conv2D'?",
+        "spec.yaml:5:29: model.layers[1].rate: must be less than 1, got 1.5",
+        "spec.yaml:6:31: model.layers[2].filters: must be greater than or equal to 1, got 0",
+        "spec.yaml:6:59: model.layers[2].padding: must be one of 'valid' or 'same', got 'vaild'; did you mean 'valid'?",
+        "spec.yaml:7:17: train.epochs: must be greater than or equal to 1, got 0",
+    ]
+
+
+def test_shorthands_and_aliases_normalise_to_canonical_form():
+    spec = spec_from_text(
+        textwrap.dedent(
+            """\
+            data: {type: digits, image_size: [16, 16]}
+            model:
+              layers:
+                - Conv2D: {filters: 4, kernel_size: [3, 1]}
+                - MaxPool2D
+                - Flatten:
+                - {type: Dense, units: auto}
+            """
+        )
+    )
+    assert [layer.type for layer in spec.model.layers] == ["Conv2D", "MaxPooling2D", "Flatten", "Dense"]
+    assert spec.model.layers[0].kernel_size == (3, 1)
+    canonical = spec.canonical()
+    assert canonical["model"]["layers"][1] == {"type": "MaxPooling2D", "pool_size": [2, 2], "strides": None, "padding": "valid"}
+    assert list(canonical)[:3] == ["name", "seed", "data"]
+
+
+def test_errors_inside_a_shorthand_point_at_what_the_user_wrote():
+    lines = errors(
+        """\
+        data: {type: digits}
+        model:
+          layers:
+            - Conv2D: {filters: 4, kernel_size: 3, strides: -1}
+            - Dense: {units: auto}
+        """
+    )
+    assert lines == ["spec.yaml:4:53: model.layers[0].strides: must be greater than or equal to 1, got -1"]
+
+
+@pytest.mark.parametrize(
+    "layers, expected",
+    [
+        ("- {type: Dense, units: auto}\n    - {type: Dense, units: 3}", "model.layers[0].units: 'auto' is only allowed on the last layer"),
+        ("- Flatten\n    - {type: Dense, units: auto, activation: softmax}", "compile.loss.from_logits: the last layer applies softmax"),
+    ],
+)
+def test_consistency_checks(layers, expected):
+    text = f"""\
+data: {{type: digits}}
+compile: {{loss: {{type: auto, from_logits: true}}}}
+model:
+  layers:
+    {layers}
+"""
+    assert any(expected in line for line in errors(text))
+
+
+def test_binary_labels_with_several_outputs_is_an_error(tmp_path):
+    for name in ("cats", "dogs"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "data: {type: image_directory, path: data, label_mode: binary, image_size: [8, 8]}\n"
+        "model:\n  layers:\n    - Flatten\n    - {type: Dense, units: 2}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec)
+    assert "model.layers[1].units: binary labels need one output unit, got 2" in str(caught.value)
+
+
+def test_shrinking_convolution_names_layer_shape_and_hint():
+    lines = errors(
+        """\
+        data: {type: digits, image_size: [8, 8]}
+        model:
+          layers:
+            - {type: Conv2D, filters: 4, kernel_size: 5}
+            - {type: Conv2D, filters: 4, kernel_size: 5}
+            - Flatten
+            - {type: Dense, units: auto}
+        """
+    )
+    assert lines == [
+        "spec.yaml:5:7: model.layers[1]: Conv2D cannot take input shape (4, 4, 4): window (5, 5) with strides (1, 1) "
+        "shrinks (4, 4) to (0, 0); use padding: same, a smaller kernel or stride, or a larger image_size"
+    ]
+
+
+def test_fractions_and_units_auto():
+    spec = spec_from_text("data: {type: digits}\nmodel:\n  layers:\n    - {type: Rescaling, scale: 2/4, offset: -1/2}\n    - Flatten\n    - {type: Dense, units: auto}\n")
+    assert spec.model.layers[0].scale == 0.5
+    assert spec.model.layers[0].offset == -0.5
+    assert spec.model.layers[-1].units == "auto"
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("[1, 2]\n", "a spec is a mapping"),
+        ("data: {type: digits}\n", "spec.yaml:1:1: model: required key is missing"),
+        ("data: {type: nope}\nmodel: {layers: [Flatten]}\n", "unknown data source type 'nope'"),
+        ("data: {type: digits}\nmodel: {layers: [Flatten, {type: Dense, units: 2, activation: rellu}]}\n", "did you mean 'relu'?"),
+        ("data: {type: digits}\nmodel: {layers: [Flatten]}\ntrain: {callbacks: [EarlyStoping]}\n", "unknown callback type 'EarlyStoping'; did you mean 'EarlyStopping'?"),
+        ("name: ../../etc\ndata: {type: digits}\nmodel: {layers: [Flatten]}\n", "name: String should match pattern"),
+        ("data: {type: digits, batch_size: .nan}\nmodel: {layers: [Flatten]}\n", "data.batch_size"),
+    ],
+)
+def test_rejected_values(text, fragment):
+    assert fragment in "\n".join(errors(text))
+
+
+def test_relative_paths_are_relative_to_the_spec_file(tmp_path):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    spec_path = folder / "s.yaml"
+    spec_path.write_text("data: {type: image_directory, path: imgs}\nmodel: {layers: [Flatten, {type: Dense, units: 2}]}\n")
+    spec = load_spec(spec_path)
+    assert spec.resolve_path(spec.data.path) == folder / "imgs"
+    assert spec.name == "s"
+
+
+def test_overrides_are_validated_and_named():
+    path = REPO / "examples" / "digits.yaml"
+    spec = load_spec(path, ["train.epochs=3", "data.image_size=[12, 12]", "model.layers[1].filters=8"])
+    assert spec.train.epochs == 3
+    assert spec.data.image_size == (12, 12)
+    assert spec.model.layers[1].filters == 8
+    with pytest.raises(SpecError) as caught:
+        load_spec(path, ["train.epochs=lots", "train.epoch=3", "nokey"])
+    text = str(caught.value)
+    assert "--set nokey: expected KEY=VALUE" in text
+    with pytest.raises(SpecError) as caught:
+        load_spec(path, ["train.epochs=lots", "train.epoch=3"])
+    lines = str(caught.value).splitlines()
+    assert "--set train.epochs=lots: train.epochs: must be a valid integer, unable to parse string as an integer, got 'lots'" in lines
+    assert "--set train.epoch=3: train.epoch: unknown key; did you mean 'epochs'?" in lines
+
+
+@pytest.mark.parametrize("example", ["digits", "flowers", "malaria"])
+def test_examples_are_valid(example):
+    load_spec(REPO / "examples" / f"{example}.yaml")
