@@ -32,6 +32,7 @@ class Measured:
     started_at: float
     wall_seconds: float
     peak_rss_mb: float
+    cpu_seconds: float  # user + system time of the process: less sensitive than wall time to other load
     returncode: int
     output_tail: str
     result: dict[str, Any] = field(default_factory=dict)
@@ -58,7 +59,7 @@ def run_measured(argv: Sequence[str], *, cwd: Path = REPO, env: dict[str, str] |
         process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
         output.seek(0)
         tail = output.read()[-4000:].decode("utf-8", "replace")
-    return Measured(list(argv), started_at, wall, usage.ru_maxrss / 1024, process.returncode, tail)
+    return Measured(list(argv), started_at, wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, process.returncode, tail)
 
 
 @dataclass

@@ -153,15 +153,34 @@ def schema(out: Path | None) -> None:
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Write the run to exactly this (new or empty) folder.")
 @click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Continue the interrupted run in this folder.")
 @click.option("--verbose", type=click.Choice(["auto", "bar", "line", "quiet"]), help="Progress display (default: the spec's train.verbose).")
+@click.option("--process-id", type=click.IntRange(min=0), help="distribute.mode machines: this process's index, 0 on the machine that writes the run (or KERAS_DISTRIBUTION_PROCESS_ID, JOB_COMPLETION_INDEX).")
+@click.option("--num-processes", type=click.IntRange(min=1), help="distribute.mode machines: how many processes train together (or KERAS_DISTRIBUTION_NUM_PROCESSES).")
+@click.option("--coordinator", metavar="HOST:PORT", help="distribute.mode machines: process 0's address, which the others connect to (or KERAS_DISTRIBUTION_JOB_ADDRESSES).")
 @_errors_to_exit
-def run_command(spec_path: Path | None, overrides: tuple[str, ...], output: Path | None, resume: Path | None, verbose: str | None) -> None:
-    """Train SPEC and write a run directory (or continue one with --resume)."""
+def run_command(
+    spec_path: Path | None, overrides: tuple[str, ...], output: Path | None, resume: Path | None, verbose: str | None, process_id: int | None, num_processes: int | None, coordinator: str | None
+) -> None:
+    """Train SPEC and write a run directory (or continue one with --resume).
+
+    With ``distribute: {mode: machines}`` start the same command on every machine, each with its own --process-id.
+    """
+    from cnnbuild.builder import distribution
     from cnnbuild.builder.training import run
 
     if (spec_path is None) == (resume is None):
         raise click.UsageError("give either SPEC or --resume RUN_DIR")
+    for name, value in ((distribution.PROCESS_ID_ENV, process_id), (distribution.NUM_PROCESSES_ENV, num_processes), (distribution.COORDINATOR_ENV, coordinator)):
+        if value is not None:
+            os.environ[name] = str(value)  # where the engine reads them; options win over the spec
+    # Keras reads its backend once, at import; plugins (loaded next) may import it.
+    distribution.select_backend_for_file(resume / "spec.yaml" if resume else spec_path, () if resume else overrides)
     _warn_plugin_failures()
     result = run(spec_path, overrides, output=output, resume=resume, verbose=verbose)
+    if result.process[0] != 0:
+        index, count = result.process
+        state = "finished" if result.completed else "stopped"
+        click.echo(f"process {index} of {count} {state}; process 0 writes the run directory")
+        sys.exit(0 if result.completed else 130)
     for skipped in result.skipped:
         click.echo(f"skipped {skipped['path']}: {skipped['reason']}", err=True)
     if result.skipped:
@@ -215,6 +234,79 @@ def predict(run_dir: Path, images: tuple[Path, ...], top_k: int, as_json: bool, 
             click.echo(f"{result['path']}: {shown}")
     if any("error" in result for result in results):
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True, help="Folder for samples.png and augmentation.png.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec value (repeatable).")
+@_errors_to_exit
+def preview(spec_path: Path, out: Path, overrides: tuple[str, ...]) -> None:
+    """Show the data: nine training images, nine augmentation draws, and a dataset report."""
+    from cnnbuild.builder.preview import preview as write_preview
+    from cnnbuild.spec import load_spec
+
+    _warn_plugin_failures()
+    result = write_preview(load_spec(spec_path, overrides), out)
+    click.echo(result.report.text())
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    for path in result.files.values():
+        click.echo(f"wrote {path}")
+
+
+@cli.command("plot-model")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("model.png"), show_default=True, help="Image file (.png, .svg, .pdf).")
+@click.option("--num-classes", type=click.IntRange(min=1), help="Class count for 'units: auto' when the data is not on disk yet.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec value (repeatable).")
+@_errors_to_exit
+def plot_model_command(spec_path: Path, out: Path, num_classes: int | None, overrides: tuple[str, ...]) -> None:
+    """Draw the layer stack with output shapes (needs pydot and Graphviz)."""
+    from cnnbuild.builder.model_diagram import plot_model
+    from cnnbuild.spec import load_spec
+
+    click.echo(f"wrote {plot_model(load_spec(spec_path, overrides, num_classes=num_classes), out, num_classes=num_classes)}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="HTML file to write (default: RUN_DIR/report.html).")
+@_errors_to_exit
+def report(run_dir: Path, out: Path | None) -> None:
+    """Write one self-contained HTML page about a run: spec, model, curves, confusion matrix, mistakes."""
+    from cnnbuild.builder.html_report import write_report
+
+    click.echo(f"wrote {write_report(run_dir, out)}")
+
+
+@cli.command()
+@click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("compare.png"), show_default=True, help="Where to draw the overlaid validation curves.")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@_errors_to_exit
+def compare(run_dirs: tuple[Path, ...], out: Path, as_json: bool) -> None:
+    """Compare finished runs side by side and overlay their validation curves."""
+    from cnnbuild.builder.compare import compare_runs
+
+    result = compare_runs(list(run_dirs), out)
+    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else f"{result.table}\nwrote {result.figure}")
+
+
+@cli.command()
+@click.argument("spec_a", metavar="SPEC_A", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("spec_b", metavar="SPEC_B", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--num-classes", type=click.IntRange(min=1), help="Class count for 'units: auto' when the data is not on disk yet.")
+@click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON.")
+@_errors_to_exit
+def diff(spec_a: Path, spec_b: Path, num_classes: int | None, as_json: bool) -> None:
+    """Show what changed between two specs: layers (with shapes and parameters) and settings. No TensorFlow needed."""
+    from cnnbuild.spec import load_spec
+    from cnnbuild.spec.diff import diff_specs
+
+    result = diff_specs(load_spec(spec_a, num_classes=num_classes), load_spec(spec_b, num_classes=num_classes), num_classes=num_classes)
+    result.name_a, result.name_b = str(spec_a), str(spec_b)
+    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else result.text())
 
 
 def format_run_summary(result: Any) -> str:

@@ -91,7 +91,7 @@ def draw_confusion_matrix(confusion: Sequence[Sequence[int]], class_names: list[
     axes.set_yticks(range(n), class_names)
     axes.set_xlabel("predicted class")
     axes.set_ylabel("true class")
-    axes.set_title(title)
+    figure.suptitle(title, fontsize=12)
     if n <= 30:  # beyond that the numbers no longer fit in the cells
         size = 10 if n <= 12 else 7
         for row in range(n):

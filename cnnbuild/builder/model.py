@@ -96,7 +96,12 @@ def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentat
         if index == last and keras.config.dtype_policy().name != "float32":
             layer.dtype_policy = keras.DTypePolicy("float32")  # keep the outputs and the loss in float32
         layers.append(layer)
-    model = keras.Sequential([keras.Input(shape=spec.data.input_shape), *layers], name=spec.name.replace(".", "_"))
+    try:
+        model = keras.Sequential([keras.Input(shape=spec.data.input_shape), *layers], name=spec.name.replace(".", "_"))
+    except (MemoryError, import_tensorflow().errors.ResourceExhaustedError) as exc:
+        raise CnnbuildError(f"not enough memory to build the model's weights ({type(exc).__name__}); use fewer units or filters, or a smaller image_size") from None
+    except (TypeError, ValueError, NotImplementedError) as exc:  # a plugin layer failing in build() or call()
+        raise PluginError(f"building the model failed: {type(exc).__name__}: {_first_lines(exc)}") from None
     return model
 
 

@@ -87,7 +87,12 @@ class Interruption:
             signal.signal(signum, signal.SIG_DFL)
             raise KeyboardInterrupt
         self.requested = True
-        print("\ninterrupt received: stopping after the current batch (press Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+        print(
+            "\ninterrupt received: stopping after the current batch, or after this epoch's validation if its training is done "
+            "(press Ctrl-C again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def __enter__(self) -> Interruption:
         try:
@@ -105,9 +110,23 @@ class Interruption:
         interruption = self
 
         class StopOnInterrupt(keras_callback_base()):
+            cut_short = False
+
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                self.cut_short = False
+
             def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
                 if interruption.requested:
                     self.model.stop_training = True
+                    self.cut_short = True
+
+            def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
+                if interruption.requested and self.cut_short:
+                    self.model.stop_evaluating = True  # this epoch is repeated on resume: its validation is moot
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                if interruption.requested:
+                    self.model.stop_training = True  # asked during validation: this epoch is kept, the next not started
 
         return StopOnInterrupt()
 
@@ -120,8 +139,26 @@ def make_checkpointer(run: RunDirectory, interruption: Interruption, history: di
     """
 
     class EpochCheckpoint(keras_callback_base()):
+        # An epoch counts when its training part ran to the end; an interruption that arrives
+        # during training cuts it short (resume repeats it), one during validation does not.
+        requested_while_training = False
+        last_batch = -1
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.requested_while_training = interruption.requested
+            self.last_batch = -1
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            self.last_batch = batch
+            self.requested_while_training = self.requested_while_training or interruption.requested
+
+        def _cut_short(self) -> bool:
+            steps = (self.params or {}).get("steps")
+            ran_all = steps is not None and self.last_batch + 1 >= steps
+            return self.requested_while_training and not ran_all
+
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            if interruption.requested:
+            if self._cut_short():
                 return  # the epoch was cut short; resume repeats it
             for key, value in (logs or {}).items():
                 history.setdefault(key, []).append(float(value))

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from cnnbuild.builder.data import PreparedData, build_pipelines, class_weights, load_source
+from cnnbuild.builder.distribution import Placement, placement_for
 from cnnbuild.builder.inspect import describe_model
 from cnnbuild.builder.model import build_model, compile_model, load_saved_model
 from cnnbuild.builder.run_callbacks import CHECKPOINT_STATE, Interruption, make_checkpointer, make_epoch_clock, make_epoch_lines
@@ -39,6 +40,8 @@ class RunResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     class_names: list[str] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    #: (index, count) of this process; only process 0 writes ``run_dir``, the others a private folder
+    process: tuple[int, int] = (0, 1)
 
     @property
     def completed(self) -> bool:
@@ -101,10 +104,13 @@ def _user_callbacks(spec: Spec, run: RunDirectory, steps: int | None) -> list[An
 class Trainer:
     """Runs one spec in one run directory; ``start`` a new run or ``resume`` an interrupted one."""
 
-    def __init__(self, spec: Spec, run: RunDirectory, source: Datasets, *, completed_epochs: int = 0, history: dict[str, list[float]] | None = None, verbose: str | None = None) -> None:
+    def __init__(
+        self, spec: Spec, run: RunDirectory, source: Datasets, *, completed_epochs: int = 0, history: dict[str, list[float]] | None = None, verbose: str | None = None, placement: Placement | None = None
+    ) -> None:
         self.spec = spec
         self.run = run
         self.source = source
+        self.placement = placement or Placement()
         self.completed_epochs = completed_epochs
         self.history = history or {}
         self.verbose = verbose or spec.train.verbose
@@ -112,15 +118,16 @@ class Trainer:
     # -- construction -------------------------------------------------------------------
     @classmethod
     def start(cls, spec: Spec, output: Path | None = None, overrides: tuple[str, ...] = (), verbose: str | None = None) -> Trainer:
+        placement = placement_for(spec)  # before Keras starts: the engine may pick the backend and devices
         _seed(spec)
-        source = load_source(spec)  # data problems surface before a run directory exists
+        source = placement.balance(load_source(spec, shard=placement.shard))  # data problems surface before a run directory exists
         parent = spec.resolve_path(spec.output.dir)
-        run = RunDirectory.create(parent, spec.name, exact=output)
+        run = RunDirectory.create(parent, spec.name, exact=output) if placement.is_chief else placement.worker_directory()
         run.write_json(RUN_INFO, {"spec_file": spec.source.filename if spec.source else None, "base_dir": str(spec.base_dir), "overrides": list(overrides), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         run.write_text("spec.yaml", yaml.safe_dump(spec.canonical(), sort_keys=False, allow_unicode=True))
         run.write_json("class_names.json", source.class_names)
         run.write_json("skipped.json", [{"path": s.path, "reason": s.reason} for s in source.skipped])
-        return cls(spec, run, source, verbose=verbose)
+        return cls(spec, run, source, verbose=verbose, placement=placement)
 
     @classmethod
     def resume(cls, run_dir: Path, verbose: str | None = None) -> Trainer:
@@ -134,10 +141,12 @@ class Trainer:
         except OSError as exc:
             raise RunError(f"{spec_file}: cannot read: {exc.strerror}") from None
         spec = spec_from_text(text, str(spec_file), base_dir=Path(info["base_dir"]))
+        placement = placement_for(spec)
+        run = placement.resume_directory(run, CHECKPOINT_STATE)
         state = run.read_json(CHECKPOINT_STATE) if run.file(CHECKPOINT_STATE).exists() else {"completed_epochs": 0, "history": {}}
         _seed(spec)
-        source = load_source(spec)
-        return cls(spec, run, source, completed_epochs=state["completed_epochs"], history=state.get("history", {}), verbose=verbose)
+        source = placement.balance(load_source(spec, shard=placement.shard))
+        return cls(spec, run, source, completed_epochs=state["completed_epochs"], history=state.get("history", {}), verbose=verbose, placement=placement)
 
     # -- the run ----------------------------------------------------------------------
     def _model(self, labels: Any) -> Any:
@@ -159,11 +168,12 @@ class Trainer:
         precision = resolve_precision(spec.train.precision)
         keras.config.set_dtype_policy(precision)
         try:
-            prepared = build_pipelines(spec, self.source)
-            model = self._model(prepared.labels)
-            run.write_text("summary.txt", describe_model(model).text + "\n")
-            run.write_json("environment.json", self._environment(precision))
-            return self._fit(model, prepared, tf)
+            prepared = build_pipelines(self.placement.pipeline_spec(spec), self.source)
+            with self.placement.scope():  # variables are created, updated and saved by the engine
+                model = self.placement.adapt_model(self._model(prepared.labels))
+                run.write_text("summary.txt", describe_model(model).text + "\n")
+                run.write_json("environment.json", self._environment(precision))
+                return self._fit(model, prepared, tf)
         finally:
             keras.config.set_dtype_policy(previous_policy)
 
@@ -185,7 +195,7 @@ class Trainer:
             callbacks = [
                 *_user_callbacks(spec, run, steps),
                 clock,
-                interruption.callback(),
+                self.placement.stop_callback(interruption),
                 make_checkpointer(run, interruption, self.history, spec.output.keep_checkpoints),
             ]
             if mode == "line":
@@ -204,9 +214,10 @@ class Trainer:
                 )
             except KeyboardInterrupt:
                 interruption.requested = True
-            except tf.errors.OpError as exc:
-                run.set_status("failed", error=exc.message)
-                raise RunError(f"training failed: {exc.message}") from None
+            except self.placement.runtime_errors as exc:
+                message = getattr(exc, "message", None) or str(exc)
+                run.set_status("failed", error=message)
+                raise RunError(f"training failed: {message}") from None
         wall = time.perf_counter() - started
         state = run.read_json(CHECKPOINT_STATE) if run.file(CHECKPOINT_STATE).exists() else {"completed_epochs": 0}
         if interruption.requested:
@@ -246,6 +257,7 @@ class Trainer:
             "platform": platform.platform(),
             "processor": platform.machine(),
             "precision": precision,
+            "distribute": self.placement.describe(self.spec),
             "plugins": [{"name": p.name, "distribution": p.distribution, "version": p.version} for p in registry.plugins],
             "data": {
                 "type": self.spec.data.type,
@@ -265,6 +277,7 @@ class Trainer:
             metrics=metrics,
             class_names=self.source.class_names,
             skipped=[{"path": s.path, "reason": s.reason} for s in self.source.skipped],
+            process=self.placement.shard,
         )
 
 

@@ -56,7 +56,7 @@ def spec_model(kind: str, name: str, params: Any, plugin: PluginInfo) -> type[Ba
         "model_config": config,
     }
     try:
-        return type(f"{params.__name__}_{kind}", (params,), namespace)
+        return type(f"{name}_{kind.replace(' ', '_')}", (params,), namespace)
     except Exception as exc:  # pydantic raises many kinds for a broken model
         raise PluginError(f"{plugin.describe()} registered {kind} {name!r} with an invalid parameter model: {exc}") from None
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.spec.errors import SpecIssue, format_path
-from cnnbuild.spec.shapes import ShapeProblem, binary_labels, infer_layers, infer_spec
+from cnnbuild.spec.shapes import LayerRow, ShapeFunctionFailed, ShapeProblem, binary_labels, infer_layers, infer_spec
 from cnnbuild.spec.yaml_source import SpecSource
 
 if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
     from cnnbuild.spec.document import Spec
+
+#: Above this, building the model would allocate gigabytes of weights (4 GiB at the limit).
+MAX_PARAMETERS = 1_000_000_000
 
 
 def known_class_names(spec: Spec, registry: Registry) -> list[str] | None:
@@ -37,9 +40,25 @@ class _Issues:
         self.items.append(SpecIssue(where, line, column, format_path(path), message))
 
 
+def _size_issues(rows: list[LayerRow], issues: _Issues) -> None:
+    """A model too large to allocate fails here, by name, instead of inside Keras (or the kernel's OOM killer)."""
+    total = sum(row.params or 0 for row in rows)
+    if total <= MAX_PARAMETERS:
+        return
+    largest = max(rows, key=lambda row: row.params or 0)
+    issues.add(
+        (*largest.section.split("."), largest.index),
+        f"the model would have {total:,} parameters ({total * 4 / 2**30:,.1f} GiB as float32), above the limit of {MAX_PARAMETERS:,}; "
+        f"this {largest.type} alone has {largest.params:,}: use fewer units or filters, pool before Flatten, or a smaller image_size",
+    )
+
+
 def _shape_issues(spec: Spec, registry: Registry, num_classes: int | None, issues: _Issues) -> None:
     try:
-        infer_spec(spec, registry, num_classes)
+        _size_issues(infer_spec(spec, registry, num_classes), issues)
+    except ShapeFunctionFailed as problem:
+        row = problem.row
+        issues.add((*row.section.split("."), row.index), f"{problem.message}; {problem.hint}")
     except ShapeProblem as problem:
         row = problem.row
         section = tuple(row.section.split("."))

@@ -10,7 +10,7 @@ from pydantic import Field, PrivateAttr, ValidationError, create_model
 
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.normalize import normalize
-from cnnbuild.spec.sections import Compile, Output, Train
+from cnnbuild.spec.sections import Compile, Distribute, Output, Train
 from cnnbuild.spec.translate import translate
 from cnnbuild.spec.types import NonNegativeInt, Params
 from cnnbuild.spec.yaml_source import SpecSource, parse_yaml, read_yaml
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-SECTION_ORDER = ("name", "seed", "data", "augmentation", "augmentation_placement", "model", "compile", "train", "output")
+SECTION_ORDER = ("name", "seed", "data", "augmentation", "augmentation_placement", "model", "compile", "train", "output", "distribute")
 
 
 class Spec(Params):
@@ -30,6 +30,7 @@ class Spec(Params):
     augmentation_placement: Literal["pipeline", "model"] = Field("pipeline", description="pipeline: in the tf.data map (parallel, faster on CPU); model: inside the model")
     compile: Compile = Field(default_factory=Compile)
     output: Output = Field(default_factory=Output)
+    distribute: Distribute = Field(default_factory=Distribute, description="data-parallel training over devices or machines; default: one device")
 
     _source: SpecSource | None = PrivateAttr(None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)

@@ -43,7 +43,7 @@ def format_path(path: Sequence[Any]) -> str:
     """``('model', 'layers', 3, 'filters')`` -> ``model.layers[3].filters``."""
     text = ""
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             text += f"[{part}]"
         else:
             text += f".{part}" if text else str(part)

@@ -10,13 +10,39 @@ from cnnbuild.spec.document import spec_model
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
+def _names(schema: dict[str, Any]) -> list[str]:
+    mapping = schema.get("discriminator", {}).get("mapping", {})
+    return sorted(mapping) if mapping else []
+
+
 def _allow_shorthands(schema: dict[str, Any]) -> None:
-    """Entries may also be written as a bare type name (``- Flatten``)."""
+    """Accept what the loader normalises: ``- Flatten``, ``- Conv2D: {...}``, ``optimizer: adam``, ``loss: auto``."""
     definitions = schema.get("$defs", {})
-    for section in ("layers",):
-        model = definitions.get("Model", {}).get("properties", {}).get(section)
-        if model and "items" in model:
-            model["items"] = {"anyOf": [model["items"], {"type": "string"}]}
+    entry_lists = [
+        schema["properties"].get("augmentation"),
+        definitions.get("Model", {}).get("properties", {}).get("layers"),
+        definitions.get("Train", {}).get("properties", {}).get("callbacks"),
+    ]
+    for holder in entry_lists:
+        if not holder or "items" not in holder:
+            continue
+        names = _names(holder["items"])
+        if names:
+            holder["items"] = {
+                "anyOf": [
+                    holder["items"],
+                    {"type": "string", "enum": names},
+                    {"type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": {"enum": names}},
+                ]
+            }
+    compile_properties = definitions.get("Compile", {}).get("properties", {})
+    optimizer = compile_properties.get("optimizer")
+    if optimizer:
+        compile_properties["optimizer"] = {"anyOf": [optimizer, {"type": "string", "enum": _names(optimizer)}], "description": "a name or {type: name, ...}"}
+    loss = compile_properties.get("loss")
+    loss_names = definitions.get("Loss", {}).get("properties", {}).get("type", {}).get("enum")
+    if loss and loss_names:
+        compile_properties["loss"] = {"anyOf": [loss, {"type": "string", "enum": loss_names}], "description": "a name, auto, or {type: name, ...}"}
 
 
 def spec_json_schema() -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from cnnbuild.spec.types import (
     CHANNELS,
@@ -137,3 +137,46 @@ def _safe_dir(value: Any) -> Any:
 class Output(Params):
     dir: Annotated[Path, BeforeValidator(_safe_dir)] = Field(Path("runs"), description="runs are written to DIR/<name>/<timestamp>/; relative to the spec file")
     keep_checkpoints: PositiveInt = 2
+
+
+def _device_count(value: Any) -> Any:
+    if value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected 'auto' or a positive number of devices, got {value!r}")
+    return value
+
+
+def _host_port(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT with a port from 1 to 65535, such as trainer-0.trainer:5555, got {value!r}")
+    return value
+
+
+DeviceCount = Annotated[int | Literal["auto"], BeforeValidator(_device_count), WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}]})]
+
+
+class Distribute(Params):
+    """Data-parallel training: the same keys whichever engine runs them (see docs/distributed.md)."""
+
+    mode: Literal["single", "devices", "machines"] = Field(
+        "single", description="single: one device; devices: every device of one machine; machines: one process per machine, started with the same command on each"
+    )
+    devices: DeviceCount = Field(
+        "auto", description="devices each process trains on: auto = every GPU (one CPU without GPUs); N = the first N GPUs, or N logical CPU devices where there is no GPU (for testing)"
+    )
+    coordinator: Annotated[str, BeforeValidator(_host_port)] | None = Field(
+        None, description="machines: HOST:PORT of process 0, which the others connect to (or --coordinator, KERAS_DISTRIBUTION_JOB_ADDRESSES, Slurm)"
+    )
+    num_processes: PositiveInt | None = Field(None, description="machines: how many processes train together (or --num-processes, KERAS_DISTRIBUTION_NUM_PROCESSES, Slurm)")
+
+    @model_validator(mode="after")
+    def _machines_only(self) -> Distribute:
+        given = [key for key in ("coordinator", "num_processes") if getattr(self, key) is not None]
+        if given and self.mode != "machines":
+            verb = "applies" if len(given) == 1 else "apply"
+            raise ValueError(f"{' and '.join(given)} {verb} only to mode: machines (mode is {self.mode}); set mode: machines or remove {' and '.join(given)}")
+        return self

@@ -33,6 +33,22 @@ class ShapeProblem(Exception):
         self.row, self.params, self.message, self.hint = row, params, message, hint
 
 
+class ShapeFunctionFailed(ShapeProblem):
+    """A plugin's shape function raised something other than ShapeError or returned nonsense."""
+
+
+def _checked_shape(result: Any) -> tuple[tuple[int, ...], int, int]:
+    """``(output_shape, params, non_trainable)`` from a shape function's result, or ValueError."""
+    output, params, non_trainable = result.output_shape, result.params, result.non_trainable
+    output = tuple(output)
+    if not output or not all(d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in output):
+        raise ValueError(f"output_shape {output!r} is not a tuple of integers")
+    for name, count in (("params", params), ("non_trainable", non_trainable)):
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ValueError(f"{name} {count!r} is not a non-negative integer")
+    return output, params, non_trainable
+
+
 def resolve_units(params: Any, num_classes: int | None, binary: bool) -> Any:
     """``units: auto`` -> the number of outputs the labels need (1 for binary labels)."""
     if getattr(params, "units", None) != "auto":
@@ -72,13 +88,17 @@ def infer_layers(
             shape = None
             continue
         try:
-            result = registration.shape(params, shape)
+            output, count, non_trainable = _checked_shape(registration.shape(params, shape))
         except ShapeError as exc:
             raise ShapeProblem(row, entry, str(exc), exc.hint) from None
-        output = tuple(result.output_shape)
+        except Exception as exc:  # a broken plugin must give a message, not a traceback
+            raise ShapeFunctionFailed(
+                row, entry, f"the shape function of {registration.plugin.describe()} failed: {type(exc).__name__}: {exc}",
+                "fix or update the plugin, or set CNNBUILD_LOAD_PLUGINS to run without it",
+            ) from None
         if any(dim is not None and dim < 1 for dim in output):
             raise ShapeProblem(row, entry, f"output shape {output} has a dimension below 1", "")
-        rows.append(LayerRow(index, entry.type, shape, output, result.params, result.non_trainable, section))
+        rows.append(LayerRow(index, entry.type, shape, output, count, non_trainable, section))
         shape = output
     return rows
 

@@ -110,14 +110,21 @@ class _Builder:
                     raise self.fail(k_node, "mapping keys must be plain strings")
                 if k_node.tag not in _PLAIN_TAGS:
                     raise self.fail(k_node, f"tag {k_node.tag!r} is not allowed in a key")
-                key = self.loader.construct_object(k_node)
+                key = self.scalar(k_node)
                 if key in result:
                     raise self.fail(k_node, f"duplicate key {key!r}")
                 result[key] = self.build(v_node, path + (key,), k_node)
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
-        return self.loader.construct_object(node)
+        return self.scalar(node)
+
+    def scalar(self, node: yaml.Node) -> Any:
+        try:
+            return self.loader.construct_object(node)
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits, an impossible date
+            reason = str(exc).split(";")[0]  # drop Python's advice on interpreter settings
+            raise self.fail(node, f"cannot read value {str(node.value)[:40]!r}: {reason}") from None
 
 
 def parse_yaml(text: str | bytes, filename: str = "<string>") -> SpecSource:
@@ -133,8 +140,9 @@ def parse_yaml(text: str | bytes, filename: str = "<string>") -> SpecSource:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SpecError([SpecIssue(filename, 1, 1, "", f"not UTF-8 text (byte {exc.start}); a spec is a YAML text file")]) from None
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # reads the whole text: control characters fail here
         node = loader.get_single_node()
         if node is None:
             raise SpecError([SpecIssue(filename, 1, 1, "", "the file is empty; a spec is a YAML mapping with at least 'data' and 'model'")])
@@ -157,7 +165,8 @@ def parse_yaml(text: str | bytes, filename: str = "<string>") -> SpecSource:
     except RecursionError:
         raise SpecError([SpecIssue(filename, 1, 1, "", f"document nested deeper than {MAX_DEPTH} levels")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return SpecSource(data, filename, builder.positions)
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
+import lzma
 import os
 import shutil
 import tarfile
 import tempfile
+import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 from cnnbuild.errors import DataError
@@ -58,8 +62,10 @@ def download(url: str, sha256: str | None = None) -> Path:
             if actual != sha256.lower():
                 raise DataError(f"{url}: checksum mismatch: expected sha256 {sha256.lower()}, got {actual}; the file changed or the download is corrupt")
         partial.replace(target)
-    except OSError as exc:
-        raise DataError(f"{url}: download failed: {getattr(exc, 'reason', None) or exc}") from None
+    except urllib.error.HTTPError as exc:
+        raise DataError(f"{url}: download failed: HTTP {exc.code} {exc.reason}") from None
+    except (OSError, http.client.HTTPException) as exc:  # HTTPException: the connection broke mid-body
+        raise DataError(f"{url}: download failed: {getattr(exc, 'reason', None) or exc or type(exc).__name__}") from None
     finally:
         partial.unlink(missing_ok=True)
     return target
@@ -98,7 +104,10 @@ def extract(archive: Path, destination: Path) -> None:
                     problem = "device or FIFO entry"
                 if problem:
                     raise DataError(f"{archive}: refusing entry {member.name!r}: {problem}; the archive is unsafe")
-            tar.extractall(destination, filter="data")
+            try:
+                tar.extractall(destination, filter="data")
+            except tarfile.FilterError as exc:  # e.g. a path that only escapes through a symlink extracted before it
+                raise DataError(f"{archive}: refusing entry {exc.tarinfo.name!r}: {exc}; the archive is unsafe") from None
         return
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zipped:
@@ -110,13 +119,32 @@ def extract(archive: Path, destination: Path) -> None:
     raise DataError(f"{archive}: not a tar or zip archive")
 
 
+def _discard(url: str, archive: Path, problem: str) -> None:
+    """Remove a cached download that cannot be used, so the next run fetches it again.
+
+    A server that sends no Content-Length can cut a body short unnoticed; without this, the
+    short file would be reused (and fail) on every run.
+    """
+    archive.unlink(missing_ok=True)
+    raise DataError(f"{url}: {problem}; the cached copy was removed, run again to download it afresh")
+
+
 def fetch_and_extract(url: str, target: Path, sha256: str | None = None) -> Path:
     """Download ``url`` and extract it so that ``target`` holds the class folders."""
     archive = download(url, sha256)
     target.parent.mkdir(parents=True, exist_ok=True)
+    if not (tarfile.is_tarfile(archive) or zipfile.is_zipfile(archive)):
+        _discard(url, archive, "it is not a tar or zip archive (an error page instead of the file?)")
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
     try:
-        extract(archive, staging)
+        try:
+            extract(archive, staging)
+        except OSError as exc:
+            if exc.errno is not None:  # the disk, not the archive: keep the download
+                raise DataError(f"{url}: cannot extract into {target.parent}: {exc.strerror}; free disk space or set {CACHE_ENV}") from None
+            _discard(url, archive, f"the archive is corrupt or incomplete ({type(exc).__name__}: {exc})")
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as exc:
+            _discard(url, archive, f"the archive is corrupt or incomplete ({type(exc).__name__}: {exc})")
         entries = [p for p in staging.iterdir() if not p.name.startswith(".") and p.name != "__MACOSX"]
         source = entries[0] if len(entries) == 1 and entries[0].is_dir() else staging
         source.replace(target)

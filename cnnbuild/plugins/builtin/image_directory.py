@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -77,16 +78,16 @@ def decode_files(files: list[ImageFile], params: ImageDirectoryParams) -> Any:
     def pillow_decode(path: Any) -> np.ndarray:
         from PIL import Image
 
-        with Image.open(path.numpy().decode("utf-8", "surrogateescape")) as image:
-            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-                array = np.asarray(image, dtype=np.float32)
-                image = Image.fromarray((array / max(float(array.max()), 1.0) * 255).astype(np.uint8))
+        with Image.open(os.fsdecode(path.numpy())) as image:
+            image = _eight_bit(image)
             return np.asarray(image.convert(pil_mode), dtype=np.uint8).reshape(image.size[1], image.size[0], channels)
 
     def load(path: Any, native: Any, label: Any) -> tuple[Any, Any]:
         def native_decode() -> Any:
-            image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False, dtype=tf.uint8)
-            return image
+            # channels=0 keeps the file's own channels: asking JPEG for 4 or BMP and GIF for 1
+            # fails inside TensorFlow, so the conversion to the spec's color_mode is done here.
+            image = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False, dtype=tf.uint8)
+            return to_channels(image, channels)
 
         def fallback_decode() -> Any:
             image = tf.py_function(pillow_decode, [path], tf.uint8)
@@ -100,7 +101,7 @@ def decode_files(files: list[ImageFile], params: ImageDirectoryParams) -> Any:
         image.set_shape((height, width, channels))
         return image, label
 
-    paths = [f.path for f in files]
+    paths = [os.fsencode(f.path) for f in files]  # bytes: names that are not valid UTF-8 still open
     natives = [f.native for f in files]
     labels = [f.label for f in files]
     dataset = tf.data.Dataset.from_tensor_slices((paths, natives, tf.constant(labels, dtype=tf.int32)))
@@ -108,6 +109,37 @@ def decode_files(files: list[ImageFile], params: ImageDirectoryParams) -> Any:
     # The scan already skipped unreadable files; this keeps a file that changed since then
     # from stopping training mid-epoch.
     return dataset.ignore_errors(log_warning=True)
+
+
+def _eight_bit(image: Any) -> Any:
+    """16- and 32-bit grey images scaled to 8 bits by their bit depth (not by their brightest pixel)."""
+    import numpy as np
+    from PIL import Image
+
+    if image.mode.startswith("I;16") or image.mode == "I":
+        array = np.asarray(image, dtype=np.float64)
+        scale = 257.0 if image.mode.startswith("I;16") or float(array.max(initial=0)) <= 65535 else float(array.max()) / 255.0
+        return Image.fromarray(np.clip(np.round(array / scale), 0, 255).astype(np.uint8))
+    if image.mode == "F":
+        return Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8))
+    return image
+
+
+def to_channels(image: Any, channels: int) -> Any:
+    """A uint8 image of 1 to 4 channels (grey, grey+alpha, RGB, RGBA) as ``channels`` channels,
+    converting the way Pillow's ``convert`` does: alpha dropped, grey = ITU-R 601 luma."""
+    import tensorflow as tf
+
+    have = tf.shape(image)[-1]
+    colour = tf.cond(have >= 3, lambda: image[..., :3], lambda: tf.repeat(image[..., :1], 3, axis=-1))
+    if channels == 3:
+        return tf.ensure_shape(colour, [None, None, 3])
+    if channels == 1:
+        grey = tf.cond(have >= 3, lambda: tf.image.rgb_to_grayscale(image[..., :3]), lambda: image[..., :1])
+        return tf.ensure_shape(grey, [None, None, 1])
+    opaque = tf.fill(tf.concat([tf.shape(image)[:-1], [1]], 0), tf.constant(255, tf.uint8))
+    alpha = tf.case([(tf.equal(have, 4), lambda: image[..., 3:4]), (tf.equal(have, 2), lambda: image[..., 1:2])], default=lambda: opaque)
+    return tf.ensure_shape(tf.concat([colour, alpha], -1), [None, None, 4])
 
 
 def _crop_to_aspect(image: Any, ratio: float) -> Any:

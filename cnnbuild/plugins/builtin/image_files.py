@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -72,8 +73,12 @@ def _truncated(path: Path, image_format: str, size: int) -> bool:
     return b"IEND" not in tail
 
 
-def check_image(path: Path) -> tuple[bool, str]:
-    """``(native, "")`` for a usable image, ``(False, reason)`` for one to skip."""
+def check_image(path: Path, *, decode: bool = True) -> tuple[bool, str]:
+    """``(native, "")`` for a usable image, ``(False, reason)`` for one to skip.
+
+    ``native`` says TensorFlow's decoder reads it; otherwise the pipeline decodes it with Pillow.
+    With ``decode`` the whole image is decoded once, so only files that decode are kept.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -92,13 +97,46 @@ def check_image(path: Path) -> tuple[bool, str]:
     except UnidentifiedImageError:
         return False, "not an image Pillow can read (corrupt or another file type)"
     except (OSError, SyntaxError, ValueError) as exc:
+        if "truncated" in str(exc).lower():
+            return False, "truncated image file"
         return False, f"cannot decode: {exc}"
     if width * height > MAX_PIXELS:
         return False, f"image is {width}x{height} pixels, above the limit of {MAX_PIXELS} pixels"
-    if _truncated(path, image_format, size):
-        return False, f"truncated {image_format} file"
     native = (image_format, mode) in NATIVE and Path(path).suffix.lower() != ".webp"
-    return native, ""
+    if not decode:
+        # Without decoding, a missing end marker is the cheap sign of a cut-off file (it also
+        # flags cameras' trailers after the JPEG end, which the full decode below accepts).
+        return (False, f"truncated {image_format} file") if _truncated(path, image_format, size) else (native, "")
+    # A header can be fine while the pixel data is not: decode now, with the decoder training
+    # will use, so a broken file is listed here instead of silently dropped mid-epoch.
+    if native and tensorflow_decode_error(path) is None:
+        return True, ""
+    problem = pillow_decode_error(path)
+    return (False, "") if problem is None else (False, f"cannot decode: {problem}")
+
+
+def tensorflow_decode_error(path: Path) -> str | None:
+    """Why TensorFlow's decoder (as the training pipeline calls it) fails on ``path``, or None."""
+    import tensorflow as tf
+
+    try:
+        tf.io.decode_image(tf.io.read_file(os.fsencode(path)), channels=0, expand_animations=False)
+    except tf.errors.OpError as exc:
+        message = re.sub(r"\{\{[^}]*\}\}\s*", "", exc.message.split("\n")[0])  # TensorFlow's op and device names
+        return message.split(" [Op:")[0].strip()
+    return None
+
+
+def pillow_decode_error(path: Path) -> str | None:
+    """Why Pillow fails to decode every pixel of ``path``, or None."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except Exception as exc:  # Pillow's decoders raise OSError, ValueError, SyntaxError, struct.error, ...
+        return f"{type(exc).__name__}: {exc}" if not isinstance(exc, OSError) else str(exc)
+    return None
 
 
 @dataclass

@@ -1,0 +1,311 @@
+"""``cnnbuild diff``: what changed between two specs, layer by layer, with shapes and parameter counts.
+
+Layers are aligned by type (as ``difflib`` aligns lines), so an inserted layer shows as one
+addition rather than a change to every layer after it. Shapes and parameter counts come from
+the pure-Python inference in :mod:`cnnbuild.spec.shapes`: no TensorFlow is imported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cnnbuild.spec.shapes import LayerRow, ShapeProblem, infer_layers
+
+if TYPE_CHECKING:
+    from cnnbuild.plugins.registry import Registry
+    from cnnbuild.spec.document import Spec
+
+#: Sections whose entries are diffed as layers; everything else is diffed as settings.
+LAYER_SECTIONS = ("augmentation", "model.layers")
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(not set)"
+
+
+MISSING: Any = _Missing()
+
+
+def show(value: Any) -> str:
+    """A setting's value as a user would write it in YAML-ish JSON."""
+    if value is MISSING:
+        return "(not set)"
+    return json.dumps(value, default=str)
+
+
+@dataclass(frozen=True)
+class LayerChange:
+    """One layer added, removed, changed (parameters or type), or affected by a change above it."""
+
+    kind: str  # added | removed | changed | affected
+    section: str
+    index_a: int | None
+    index_b: int | None
+    type_a: str | None
+    type_b: str | None
+    params: tuple[tuple[str, Any, Any], ...] = ()  # (name, before, after)
+    settings: dict[str, Any] = field(default_factory=dict)  # non-default parameters of an added/removed layer
+    shape_a: tuple[int | None, ...] | None = None
+    shape_b: tuple[int | None, ...] | None = None
+    count_a: int | None = None
+    count_b: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "section": self.section, "index_a": self.index_a, "index_b": self.index_b,
+            "type_a": self.type_a, "type_b": self.type_b,
+            "params": [{"name": n, "before": None if a is MISSING else a, "after": None if b is MISSING else b} for n, a, b in self.params],
+            "settings": self.settings,
+            "output_shape_a": list(self.shape_a) if self.shape_a else None, "output_shape_b": list(self.shape_b) if self.shape_b else None,
+            "params_a": self.count_a, "params_b": self.count_b,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    path: str
+    before: Any
+    after: Any
+
+
+@dataclass
+class SpecDiff:
+    """Layer changes, setting changes, and the totals before and after."""
+
+    name_a: str
+    name_b: str
+    layers: list[LayerChange]
+    settings: list[SettingChange]
+    total_a: int | None
+    total_b: int | None
+    output_a: tuple[int | None, ...] | None
+    output_b: tuple[int | None, ...] | None
+
+    @property
+    def same(self) -> bool:
+        return not self.layers and not self.settings
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "a": self.name_a,
+            "b": self.name_b,
+            "layers": [change.as_dict() for change in self.layers],
+            "settings": [{"path": s.path, "before": None if s.before is MISSING else s.before, "after": None if s.after is MISSING else s.after} for s in self.settings],
+            "total_params": {"a": self.total_a, "b": self.total_b},
+            "output_shape": {"a": list(self.output_a) if self.output_a else None, "b": list(self.output_b) if self.output_b else None},
+        }
+
+    def text(self) -> str:
+        return format_diff(self)
+
+
+def _params(entry: Any) -> dict[str, Any]:
+    return {key: value for key, value in entry.model_dump(mode="json").items() if key != "type"}
+
+
+def _non_default(entry: Any) -> dict[str, Any]:
+    return {key: value for key, value in entry.model_dump(mode="json", exclude_defaults=True).items() if key != "type"}
+
+
+def _param_changes(a: dict[str, Any], b: dict[str, Any]) -> tuple[tuple[str, Any, Any], ...]:
+    keys = list(a) + [key for key in b if key not in a]
+    return tuple((key, a.get(key, MISSING), b.get(key, MISSING)) for key in keys if a.get(key, MISSING) != b.get(key, MISSING))
+
+
+def _rows(spec: Spec, registry: Registry, section: str, num_classes: int | None) -> list[LayerRow | None]:
+    """Shape rows of one section, or Nones where shapes cannot be inferred."""
+    from cnnbuild.spec.shapes import binary_labels
+
+    entries = spec.augmentation if section == "augmentation" else spec.model.layers
+    try:
+        if section == "augmentation":
+            return list(infer_layers(entries, spec.data.input_shape, registry, section=section))
+        return list(infer_layers(entries, spec.data.input_shape, registry, num_classes=num_classes, binary=binary_labels(spec, num_classes), section=section))
+    except ShapeProblem:
+        return [None] * len(entries)
+
+
+def _section_changes(section: str, a: Spec, b: Spec, rows_a: list[LayerRow | None], rows_b: list[LayerRow | None]) -> list[LayerChange]:
+    entries_a = a.augmentation if section == "augmentation" else a.model.layers
+    entries_b = b.augmentation if section == "augmentation" else b.model.layers
+
+    def facts(rows: list[LayerRow | None], index: int) -> tuple[Any, Any]:
+        row = rows[index] if index < len(rows) else None
+        return (row.output_shape, row.params) if row else (None, None)
+
+    def removed(i: int) -> LayerChange:
+        shape, count = facts(rows_a, i)
+        return LayerChange("removed", section, i, None, entries_a[i].type, None, settings=_non_default(entries_a[i]), shape_a=shape, count_a=count)
+
+    def added(j: int) -> LayerChange:
+        shape, count = facts(rows_b, j)
+        return LayerChange("added", section, None, j, None, entries_b[j].type, settings=_non_default(entries_b[j]), shape_b=shape, count_b=count)
+
+    def paired(i: int, j: int) -> LayerChange | None:
+        shape_a, count_a = facts(rows_a, i)
+        shape_b, count_b = facts(rows_b, j)
+        ea, eb = entries_a[i], entries_b[j]
+        changes = _param_changes(_params(ea), _params(eb))
+        if ea.type == eb.type and not changes:
+            if shape_a == shape_b and count_a == count_b:
+                return None
+            kind = "affected"
+        else:
+            kind = "changed"
+        settings = _non_default(eb) if ea.type != eb.type else {}
+        return LayerChange(kind, section, i, j, ea.type, eb.type, changes if ea.type == eb.type else (), settings, shape_a, shape_b, count_a, count_b)
+
+    def align(tag: str, a0: int, a1: int, b0: int, b1: int) -> list[LayerChange | None]:
+        if tag == "equal":
+            return [paired(a0 + k, b0 + k) for k in range(a1 - a0)]
+        if tag == "delete":
+            return [removed(i) for i in range(a0, a1)]
+        if tag == "insert":
+            return [added(j) for j in range(b0, b1)]
+        common = min(a1 - a0, b1 - b0)  # replace: pair one for one, the rest are removals or additions
+        return [paired(a0 + k, b0 + k) for k in range(common)] + [removed(i) for i in range(a0 + common, a1)] + [added(j) for j in range(b0 + common, b1)]
+
+    def signature(entry: Any) -> str:
+        return json.dumps(entry.model_dump(mode="json"), sort_keys=True)
+
+    # First align whole entries, then, inside each differing stretch, align by type so that a
+    # layer whose parameters changed pairs with its old self.
+    changes: list[LayerChange | None] = []
+    outer = difflib.SequenceMatcher(None, [signature(e) for e in entries_a], [signature(e) for e in entries_b], autojunk=False)
+    for tag, a0, a1, b0, b1 in outer.get_opcodes():
+        if tag != "replace":
+            changes += align(tag, a0, a1, b0, b1)
+            continue
+        inner = difflib.SequenceMatcher(None, [e.type for e in entries_a[a0:a1]], [e.type for e in entries_b[b0:b1]], autojunk=False)
+        for inner_tag, i0, i1, j0, j1 in inner.get_opcodes():
+            changes += align(inner_tag, a0 + i0, a0 + i1, b0 + j0, b0 + j1)
+    return [change for change in changes if change is not None]
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted paths to scalar values (lists of scalars stay whole; lists of mappings get ``[i]``)."""
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat or {prefix: {}}
+    if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+        flat = {}
+        for index, item in enumerate(value):
+            flat.update(flatten(item, f"{prefix}[{index}]"))
+        return flat or {prefix: []}
+    return {prefix: value}
+
+
+def _setting_changes(a: Spec, b: Spec) -> list[SettingChange]:
+    def settings(spec: Spec) -> dict[str, Any]:
+        data = spec.canonical()
+        data.pop("augmentation", None)
+        model = dict(data.pop("model", {}))
+        model.pop("layers", None)
+        if model:
+            data["model"] = model
+        return flatten(data)
+
+    flat_a, flat_b = settings(a), settings(b)
+    keys = list(flat_a) + [key for key in flat_b if key not in flat_a]
+    return [SettingChange(key, flat_a.get(key, MISSING), flat_b.get(key, MISSING)) for key in keys if flat_a.get(key, MISSING) != flat_b.get(key, MISSING)]
+
+
+def _total(rows: list[LayerRow | None]) -> int | None:
+    if any(row is None or row.params is None for row in rows):
+        return None
+    return sum(row.params for row in rows)  # type: ignore[misc]
+
+
+def diff_specs(a: Spec, b: Spec, registry: Registry | None = None, *, num_classes: int | None = None) -> SpecDiff:
+    """Compare two validated specs. ``num_classes`` fills ``units: auto`` where the data source
+    cannot tell its classes without loading the data."""
+    from cnnbuild.plugins.manager import get_registry
+    from cnnbuild.spec.checks import known_class_names
+
+    registry = registry or get_registry()
+
+    def classes(spec: Spec) -> int | None:
+        if num_classes is not None:
+            return num_classes
+        names = known_class_names(spec, registry)
+        return len(names) if names else None
+
+    layers: list[LayerChange] = []
+    totals: dict[str, Any] = {}
+    outputs: dict[str, Any] = {}
+    for section in LAYER_SECTIONS:
+        rows_a = _rows(a, registry, section, classes(a))
+        rows_b = _rows(b, registry, section, classes(b))
+        layers += _section_changes(section, a, b, rows_a, rows_b)
+        if section == "model.layers":
+            totals = {"a": _total(rows_a), "b": _total(rows_b)}
+            outputs = {"a": rows_a[-1].output_shape if rows_a and rows_a[-1] else None, "b": rows_b[-1].output_shape if rows_b and rows_b[-1] else None}
+    return SpecDiff(a.name, b.name, layers, _setting_changes(a, b), totals["a"], totals["b"], outputs["a"], outputs["b"])
+
+
+def _shape(shape: tuple[int | None, ...] | None) -> str:
+    if shape is None:
+        return "?"
+    return "(" + ", ".join("?" if dim is None else str(dim) for dim in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def _count(count: int | None) -> str:
+    return "?" if count is None else f"{count:,}"
+
+
+def _settings(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {show(value)}" for key, value in settings.items())
+
+
+def _before_after(change: LayerChange) -> str:
+    shape = f"output {_shape(change.shape_a)}" if change.shape_a == change.shape_b else f"output {_shape(change.shape_a)} -> {_shape(change.shape_b)}"
+    params = f"params {_count(change.count_a)}" if change.count_a == change.count_b else f"params {_count(change.count_a)} -> {_count(change.count_b)}"
+    return f"{shape}, {params}"
+
+
+def format_change(change: LayerChange) -> list[str]:
+    """The lines ``cnnbuild diff`` prints for one layer change."""
+    if change.kind == "added":
+        what = f" ({_settings(change.settings)})" if change.settings else ""
+        return [f"  + added    [{change.index_b}] {change.type_b}{what}", f"      output {_shape(change.shape_b)}, params {_count(change.count_b)}"]
+    if change.kind == "removed":
+        what = f" ({_settings(change.settings)})" if change.settings else ""
+        return [f"  - removed  [{change.index_a}] {change.type_a}{what}", f"      was: output {_shape(change.shape_a)}, params {_count(change.count_a)}"]
+    where = f"[{change.index_a}]" if change.index_a == change.index_b else f"[{change.index_a} -> {change.index_b}]"
+    if change.kind == "affected":
+        return [f"  ~ affected {where} {change.type_b} (same parameters; follows from the changes above)", f"      {_before_after(change)}"]
+    if change.type_a != change.type_b:
+        what = f" ({_settings(change.settings)})" if change.settings else ""
+        head = f"  ~ replaced {where} {change.type_a} -> {change.type_b}{what}"
+    else:
+        head = f"  ~ changed  {where} {change.type_b}: " + ", ".join(f"{name} {show(before)} -> {show(after)}" for name, before, after in change.params)
+    return [head, f"      {_before_after(change)}"]
+
+
+def format_diff(diff: SpecDiff) -> str:
+    """The diff as text: layers by section, totals, then settings."""
+    if diff.same:
+        return f"{diff.name_a} and {diff.name_b}: no differences"
+    lines = [f"--- {diff.name_a}", f"+++ {diff.name_b}"]
+    for section in LAYER_SECTIONS:
+        changes = [c for c in diff.layers if c.section == section]
+        if changes:
+            lines.append(f"{section}:")
+            for change in changes:
+                lines += format_change(change)
+    if diff.total_a != diff.total_b or diff.output_a != diff.output_b:
+        delta = f" ({diff.total_b - diff.total_a:+,})" if diff.total_a is not None and diff.total_b is not None else ""
+        lines.append(f"parameters: {_count(diff.total_a)} -> {_count(diff.total_b)}{delta}")
+        lines.append(f"model output: {_shape(diff.output_a)} -> {_shape(diff.output_b)}")
+    elif diff.layers:
+        lines.append(f"parameters: {_count(diff.total_a)} (unchanged); model output {_shape(diff.output_a)}")
+    if diff.settings:
+        lines.append("settings:")
+        lines += [f"  {s.path}: {show(s.before)} -> {show(s.after)}" for s in diff.settings]
+    return "\n".join(lines)

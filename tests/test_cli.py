@@ -1,0 +1,93 @@
+"""The command line: exit codes, messages, and no TensorFlow where none is needed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import run_cli
+
+REPO = Path(__file__).resolve().parent.parent
+BLOCK_TF = "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None\nfrom cnnbuild.cli import main\n"
+
+
+def run_without_tensorflow(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", BLOCK_TF + f"main({list(args)!r})"], capture_output=True, text=True, timeout=60)
+
+
+def test_validate_works_with_tensorflow_unavailable(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: {type: digits}\nmodel:\n  layers:\n    - {type: Conv2D, filters: 4, kernel_size: 9}\n    - Flatten\n")
+    result = run_without_tensorflow("validate", str(REPO / "examples" / "flowers.yaml"), str(bad))
+    assert result.returncode == 1
+    assert f"{REPO / 'examples' / 'flowers.yaml'}: ok" in result.stdout
+    assert f"{bad}:4:7: model.layers[0]: Conv2D cannot take input shape (8, 8, 1)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_and_validate_do_not_import_tensorflow():
+    script = "import sys\nfrom cnnbuild.cli import main\ntry:\n    main(['validate', %r])\nexcept SystemExit:\n    pass\nprint('tensorflow' in sys.modules, 'keras' in sys.modules)\n" % str(REPO / "examples" / "digits.yaml")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_validate_exit_codes_and_all_errors_at_once(tmp_path):
+    good = run_cli("validate", str(REPO / "examples" / "digits.yaml"), str(REPO / "examples" / "malaria.yaml"))
+    assert good.returncode == 0 and good.stdout.count(": ok") == 2
+    missing = run_cli("validate", str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 1 and "nope.yaml: cannot read spec" in missing.stderr
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    result = run_cli("validate", str(empty))
+    assert result.returncode == 1 and f"{empty}:1:1: the file is empty" in result.stderr
+
+
+def test_summary_json_reports_the_tutorial_parameter_count():
+    result = run_cli("summary", str(REPO / "examples" / "flowers.yaml"), "--json", "--num-classes", "5", "--set", "data.path=/nowhere")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["total_params"] == 3_989_285
+    assert summary["layers"][-1] == {"name": summary["layers"][-1]["name"], "type": "Dense", "output_shape": [5], "params": 645}
+    assert summary["input_shape"] == [180, 180, 3]
+
+
+def test_summary_needs_a_class_count_when_the_data_is_absent():
+    result = run_cli("summary", str(REPO / "examples" / "flowers.yaml"), "--set", "data.path=/nowhere")
+    assert result.returncode == 1
+    assert "--num-classes" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_schema_lists_every_registered_type():
+    result = run_cli("schema")
+    schema = json.loads(result.stdout)
+    assert schema["$schema"].endswith("2020-12/schema")
+    text = json.dumps(schema)
+    for name in ("Conv2D", "RandomZoom", "image_directory", "digits", "EarlyStopping", "LearningRateScheduler"):
+        assert f'"{name}"' in text
+    layer_items = schema["$defs"]["Model"]["properties"]["layers"]["items"]
+    shorthand = next(item for item in layer_items["anyOf"] if item.get("type") == "string")
+    assert "Flatten" in shorthand["enum"] and "MaxPooling2D" in shorthand["enum"]
+
+
+def test_schema_validates_the_examples():
+    jsonschema = __import__("pytest").importorskip("jsonschema")
+    import yaml
+
+    schema = json.loads(run_cli("schema").stdout)
+    for example in ("digits", "flowers", "malaria"):
+        jsonschema.validate(yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text()), schema)
+
+
+def test_run_needs_a_spec_or_resume():
+    result = run_cli("run")
+    assert result.returncode == 2 and "give either SPEC or --resume RUN_DIR" in result.stderr
+
+
+def test_user_errors_never_show_a_traceback(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("data: {type: image_directory, path: missing}\nmodel: {layers: [Flatten, {type: Dense, units: 2}]}\n")
+    result = run_cli("run", str(spec))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"{tmp_path / 'missing'}: folder does not exist; set data.path to a folder of class sub-folders (or give data.url)"
