@@ -175,7 +175,12 @@ def run_command(
     # Keras reads its backend once, at import; plugins (loaded next) may import it.
     distribution.select_backend_for_file(resume / "spec.yaml" if resume else spec_path, () if resume else overrides)
     _warn_plugin_failures()
-    result = run(spec_path, overrides, output=output, resume=resume, verbose=verbose)
+    try:
+        result = run(spec_path, overrides, output=output, resume=resume, verbose=verbose)
+    except KeyboardInterrupt:  # Ctrl-C while the data is scanned or the model built: nothing trained yet
+        again = f"cnnbuild run --resume {resume}" if resume else "the same command"
+        click.echo(f"\ninterrupted before training started; nothing new was trained, run {again} to start again", err=True)
+        sys.exit(130)
     if result.process[0] != 0:
         index, count = result.process
         state = "finished" if result.completed else "stopped"

@@ -139,6 +139,7 @@ class Placement:
     replicas: int = 1
     strategy: Any = None  # a tf.distribute strategy or a keras.distribution.Distribution
     _scratch: Path | None = None
+    _whole_validation: tuple[Any, int] = (None, 0)
 
     @property
     def is_chief(self) -> bool:
@@ -199,6 +200,7 @@ class Placement:
                 return None, 0
             return (dataset.shard(n, self.process_id) if n > 1 else dataset).take(each), each * n
 
+        self._whole_validation = (source.validation, source.validation_count)
         validation, validation_count = divide(source.validation, source.validation_count)
         test, test_count = divide(source.test, source.test_count)
         labels = source.train_labels[:train] if source.train_labels else source.train_labels
@@ -207,6 +209,19 @@ class Placement:
             train=source.train.take(train), train_count=train * n, train_labels=labels,
             validation=validation, validation_count=validation_count, test=test, test_count=test_count,
         )  # fmt: skip
+
+    def for_reports(self, prepared: Any, spec: Spec) -> Any:
+        """Pipelines for the figures and per-class table made after training: with several processes,
+        the whole validation split on every process (each one's predictions then cover all of it)."""
+        if self.num_processes == 1 or self._whole_validation[0] is None:
+            return prepared
+        from cnnbuild.builder.data import build_pipelines
+
+        dataset, count = self._whole_validation
+        count = count // self.local_devices * self.local_devices
+        local = self.pipeline_spec(spec)
+        local = local.model_copy(update={"data": local.data.model_copy(update={"cache": "none"})})  # a cache file holds the shard
+        return build_pipelines(local, dataclasses.replace(prepared.source, validation=dataset.take(count), validation_count=count, test=None, test_count=0))
 
     # -- agreeing across processes -------------------------------------------------------------
     def gather(self, values: list[int]) -> Any:

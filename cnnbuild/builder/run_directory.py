@@ -13,6 +13,8 @@ from typing import Any
 from cnnbuild.errors import RunError
 
 STATUS_FILE = "status.json"
+#: Temporary files start with this; one left behind was cut off by a kill and is never read.
+PARTIAL_PREFIX = ".partial-"
 
 
 class RunDirectory:
@@ -59,19 +61,29 @@ class RunDirectory:
         target = self.file(relative)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=target.parent)
+            handle, temporary = tempfile.mkstemp(prefix=f"{PARTIAL_PREFIX}{target.name}.", suffix=suffix or target.suffix, dir=target.parent)
             os.close(handle)
             try:
                 writer(Path(temporary))
                 with open(temporary, "rb+") as synced:
                     os.fsync(synced.fileno())
                 os.replace(temporary, target)
+                _sync_directory(target.parent)  # the rename itself survives a power cut
             finally:
                 if os.path.exists(temporary):
                     os.unlink(temporary)
         except OSError as exc:
             raise RunError(f"cannot write {target}: {exc.strerror or exc}; free disk space or choose another output folder") from None
         return target
+
+    def remove_partial_files(self) -> list[Path]:
+        """Delete temporary files a killed process left behind (they never replaced anything)."""
+        removed = []
+        for stale in sorted(self.path.rglob(f"{PARTIAL_PREFIX}*")):
+            if stale.is_file() and not stale.is_symlink():
+                stale.unlink(missing_ok=True)
+                removed.append(stale)
+        return removed
 
     def write_text(self, relative: str, text: str) -> Path:
         return self.write_bytes_with(relative, lambda path: path.write_text(text, encoding="utf-8"))
@@ -89,3 +101,16 @@ class RunDirectory:
 
     def set_status(self, state: str, **details: Any) -> None:
         self.write_json(STATUS_FILE, {"state": state, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **details})
+
+
+def _sync_directory(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # some file systems (and Windows) cannot open folders; the rename is still atomic
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -143,6 +143,7 @@ class Trainer:
         spec = spec_from_text(text, str(spec_file), base_dir=Path(info["base_dir"]))
         placement = placement_for(spec)
         run = placement.resume_directory(run, CHECKPOINT_STATE)
+        run.remove_partial_files()  # what a kill cut off mid-write
         state = run.read_json(CHECKPOINT_STATE) if run.file(CHECKPOINT_STATE).exists() else {"completed_epochs": 0, "history": {}}
         _seed(spec)
         source = placement.balance(load_source(spec, shard=placement.shard))
@@ -218,6 +219,8 @@ class Trainer:
                 message = getattr(exc, "message", None) or str(exc)
                 run.set_status("failed", error=message)
                 raise RunError(f"training failed: {message}") from None
+            except Exception as exc:  # a plugin layer or callback raising mid-epoch, a full disk at a checkpoint, ...
+                raise _failure(run, exc) from None
         wall = time.perf_counter() - started
         state = run.read_json(CHECKPOINT_STATE) if run.file(CHECKPOINT_STATE).exists() else {"completed_epochs": 0}
         if interruption.requested:
@@ -245,7 +248,7 @@ class Trainer:
         run.write_text("history.csv", _history_csv(self.history))
         from cnnbuild.builder.run_visuals import record_run_visuals  # figures, confusion matrix, per-class table
 
-        metrics.update(record_run_visuals(run, model, prepared, self.history, spec.name))
+        metrics.update(record_run_visuals(run, model, self.placement.for_reports(prepared, spec), self.history, spec.name))
         run.write_json("metrics.json", metrics)
         run.set_status("completed", completed_epochs=metrics["epochs_run"], epochs=epochs)
         return self._result("completed", metrics)
@@ -279,6 +282,23 @@ class Trainer:
             skipped=[{"path": s.path, "reason": s.reason} for s in self.source.skipped],
             process=self.placement.shard,
         )
+
+
+def _failure(run: RunDirectory, exc: Exception) -> CnnbuildError:
+    """Mark the run failed and return the one-message error to raise; completed epochs stay resumable."""
+    if isinstance(exc, CnnbuildError):
+        error = exc
+    else:
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        error = RunError(
+            f"training stopped by {type(exc).__name__}: {first}; the epochs completed before it are saved: "
+            f"fix the cause, then continue with cnnbuild run --resume {run.path}"
+        )
+    try:
+        run.set_status("failed", error=str(error))
+    except CnnbuildError:
+        pass  # the disk may be what failed; the status then still says running, never completed
+    return error
 
 
 def _seed(spec: Spec) -> None:

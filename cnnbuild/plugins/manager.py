@@ -87,7 +87,7 @@ def plugin_info(plugin: object) -> PluginInfo:
     return PluginInfo(name, "not installed", "-", False)
 
 
-def _register_callback(staged: list[Registration], kind: str, info: PluginInfo) -> Callable[..., None]:
+def _register_function(staged: list[Registration], kind: str, info: PluginInfo) -> Callable[..., None]:
     def register(name: str, params: Any, factory: Callable[..., Any], **options: Any) -> None:
         if not isinstance(name, str) or not name.isidentifier():
             raise PluginError(f"{info.describe()} registered a {kind} with an invalid name {name!r}; use an identifier such as 'MyLayer'")
@@ -123,7 +123,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
             for hook_name, kind in _HOOKS:
                 for impl in getattr(pm.hook, hook_name).get_hookimpls():
                     if impl.plugin is plugin:
-                        impl.function(register=_register_callback(staged, kind, info))
+                        impl.function(register=_register_function(staged, kind, info))
             for registration in staged:
                 registry.add(registration)
         except PluginError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -166,8 +167,17 @@ def _section_changes(section: str, a: Spec, b: Spec, rows_a: list[LayerRow | Non
             return [removed(i) for i in range(a0, a1)]
         if tag == "insert":
             return [added(j) for j in range(b0, b1)]
-        common = min(a1 - a0, b1 - b0)  # replace: pair one for one, the rest are removals or additions
-        return [paired(a0 + k, b0 + k) for k in range(common)] + [removed(i) for i in range(a0 + common, a1)] + [added(j) for j in range(b0 + common, b1)]
+        # replace: pair one for one where the layers are alike, the rest are removals and additions
+        common = min(a1 - a0, b1 - b0)
+        result: list[LayerChange | None] = []
+        for k in range(common):
+            result += [paired(a0 + k, b0 + k)] if alike(entries_a[a0 + k], entries_b[b0 + k]) else [removed(a0 + k), added(b0 + k)]
+        return result + [removed(i) for i in range(a0 + common, a1)] + [added(j) for j in range(b0 + common, b1)]
+
+    def alike(a: Any, b: Any) -> bool:
+        """Most parameter names shared (MaxPooling2D and AveragePooling2D, not Dropout and Dense)."""
+        keys_a, keys_b = set(_params(a)), set(_params(b))
+        return a.type == b.type or len(keys_a & keys_b) * 2 >= len(keys_a | keys_b) > 0
 
     def signature(entry: Any) -> str:
         return json.dumps(entry.model_dump(mode="json"), sort_keys=True)
@@ -213,7 +223,42 @@ def _setting_changes(a: Spec, b: Spec) -> list[SettingChange]:
 
     flat_a, flat_b = settings(a), settings(b)
     keys = list(flat_a) + [key for key in flat_b if key not in flat_a]
-    return [SettingChange(key, flat_a.get(key, MISSING), flat_b.get(key, MISSING)) for key in keys if flat_a.get(key, MISSING) != flat_b.get(key, MISSING)]
+    changed = [key for key in keys if flat_a.get(key, MISSING) != flat_b.get(key, MISSING)]
+    # an empty list whose other side has items is shown by those items alone
+    changed = [key for key in changed if not any(other.startswith(f"{key}[") for other in changed)]
+    result: list[SettingChange] = []
+    items_done: set[str] = set()
+    for key in changed:
+        match = re.match(r"^(.*?\[\d+\])\.", key)
+        item = match.group(1) if match else None
+        if item and (item in items_done or _one_sided(item, flat_a, flat_b)):
+            # an entry only one spec has (a callback): one line with its type and non-default values
+            if item not in items_done:
+                items_done.add(item)
+                result.append(SettingChange(item, _entry_summary(a, item), _entry_summary(b, item)))
+            continue
+        result.append(SettingChange(key, flat_a.get(key, MISSING), flat_b.get(key, MISSING)))
+    return result
+
+
+def _one_sided(item: str, flat_a: dict[str, Any], flat_b: dict[str, Any]) -> bool:
+    in_a = any(key.startswith(f"{item}.") for key in flat_a)
+    in_b = any(key.startswith(f"{item}.") for key in flat_b)
+    return in_a != in_b
+
+
+def _entry_summary(spec: Spec, item: str) -> Any:
+    """``{type, non-default parameters}`` of the list entry at a path like ``train.callbacks[0]``, or MISSING."""
+    value: Any = spec
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", item):
+        try:
+            value = value[int(index)] if index else getattr(value, name)
+        except (IndexError, AttributeError):
+            return MISSING
+    if not hasattr(value, "model_dump"):
+        return value
+    summary = value.model_dump(mode="json", exclude_defaults=True)
+    return {"type": summary.pop("type", getattr(value, "type", None)), **summary}
 
 
 def _total(rows: list[LayerRow | None]) -> int | None:

@@ -131,8 +131,9 @@ def validate_source(source: SpecSource, registry: Registry | None = None, *, num
         spec = model.model_validate(source.data)
     except ValidationError as exc:
         issues = translate(exc, source, model)
-        if registry.failures:
-            issues += [SpecIssue(source.filename, 0, 0, "", f"note: {failure}") for failure in registry.failures if "unknown" in str(issues)]
+        if registry.failures and any(" type '" in issue.message and issue.message.startswith("unknown") for issue in issues):
+            # an unknown type may belong to a plugin that failed to load: say so
+            issues += [SpecIssue(source.filename, 0, 0, "", f"note: {failure}") for failure in registry.failures]
         raise SpecError(issues) from None
     except RecursionError:
         raise SpecError([SpecIssue(source.filename, 1, 1, "", "spec nested too deeply")]) from None
