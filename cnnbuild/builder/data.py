@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cnnbuild.builder.augment import augmenter
 from cnnbuild.builder.model import Labels, augmentation_layers, label_encoding
 from cnnbuild.builder.runtime import import_tensorflow
 from cnnbuild.errors import CnnbuildError, DataError, PluginError
@@ -51,14 +52,21 @@ def load_source(spec: Spec, *, work_dir: Path | None = None, shard: tuple[int, i
     return datasets
 
 
-def _cache(dataset: Any, setting: str, spec: Spec, split: str) -> Any:
+def _cache(dataset: Any, setting: str, spec: Spec, split: str, fingerprint: str = "") -> Any:
     if setting == "none":
         return dataset
     if setting == "memory":
         return dataset.cache()
-    path = spec.resolve_path(setting)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return dataset.cache(f"{path}.{split}")
+    from cnnbuild.builder.data_cache import cache_prefix
+
+    try:
+        prefix = cache_prefix(spec.resolve_path(setting), spec.data, fingerprint, split)
+    except OSError as exc:
+        raise DataError(f"data.cache {setting!r}: cannot use {spec.resolve_path(setting).parent}: {exc.strerror or exc}; choose a writable folder, or cache: memory") from None
+    if prefix is None:
+        print(f"note: the {split} cache at {spec.resolve_path(setting)} is in use by another run; this run caches in memory", flush=True)
+        return dataset.cache()
+    return dataset.cache(str(prefix))
 
 
 def encode_labels(labels: Labels) -> Any:
@@ -82,17 +90,15 @@ def build_pipelines(spec: Spec, source: Datasets, *, augment: bool = True) -> Pr
     labels = label_encoding(spec, len(source.class_names))
     encode = encode_labels(labels)
 
-    train = _cache(source.train, data.cache, spec, "train")
+    train = _cache(source.train, data.cache, spec, "train", source.fingerprint)
     if data.shuffle_buffer > 0:
         train = train.shuffle(min(data.shuffle_buffer, max(source.train_count, 1)), seed=spec.seed, reshuffle_each_iteration=True)
     train = train.batch(data.batch_size)
     if augment and spec.augmentation and spec.augmentation_placement == "pipeline":
-        layers = augmentation_layers(spec)
+        augment_images = augmenter(augmentation_layers(spec), fuse=spec.train.fuse_augmentation)
 
         def augment_batch(images: Any, label: Any) -> tuple[Any, Any]:
-            for layer in layers:
-                images = layer(images, training=True)
-            return images, label
+            return augment_images(images), label
 
         train = train.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
     train = train.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
@@ -100,7 +106,7 @@ def build_pipelines(spec: Spec, source: Datasets, *, augment: bool = True) -> Pr
     def evaluation(dataset: Any, split: str) -> Any:
         if dataset is None:
             return None
-        dataset = _cache(dataset, data.cache, spec, split).batch(data.batch_size)
+        dataset = _cache(dataset, data.cache, spec, split, source.fingerprint).batch(data.batch_size)
         return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     return PreparedData(train, evaluation(source.validation, "validation"), evaluation(source.test, "test"), source, labels)

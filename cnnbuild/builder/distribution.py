@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.run_directory import RunDirectory
-from cnnbuild.builder.runtime import import_tensorflow
+from cnnbuild.builder.runtime import import_tensorflow, resolve_precision
 from cnnbuild.errors import RunError
 
 if TYPE_CHECKING:
@@ -116,7 +116,14 @@ def _env_int(name: str) -> int | None:
 
 def cluster_settings(spec: Spec) -> Cluster:
     """Options and environment variables first (the CLI puts its options there), then the spec."""
+    from cnnbuild.spec.sections import check_host_port
+
     coordinator = os.environ.get(COORDINATOR_ENV, "").split(",")[0].strip() or spec.distribute.coordinator
+    try:
+        if coordinator:
+            check_host_port(coordinator)
+    except ValueError as exc:
+        raise DistributeError(f"coordinator: {exc}") from None
     num_processes = _env_int(NUM_PROCESSES_ENV) or spec.distribute.num_processes
     process_id = _env_int(PROCESS_ID_ENV)
     if process_id is None:
@@ -210,18 +217,25 @@ class Placement:
             validation=validation, validation_count=validation_count, test=test, test_count=test_count,
         )  # fmt: skip
 
-    def for_reports(self, prepared: Any, spec: Spec) -> Any:
-        """Pipelines for the figures and per-class table made after training: with several processes,
-        the whole validation split on every process (each one's predictions then cover all of it)."""
+    def for_reports(self, model: Any, prepared: Any, spec: Spec) -> tuple[Any, Any]:
+        """The model and pipelines for the figures and per-class table made after training.
+
+        With several processes every process predicts the whole validation split (so each one's
+        predictions cover all of it). Under MirroredStrategy, Keras 3.15's ``predict_on_batch``
+        gives the whole batch to every replica and concatenates the results (N rows per image),
+        so batches are predicted through ``predict``, which splits them.
+        """
+        if self.strategy is not None and self.backend == "tensorflow" and self.replicas > 1:
+            model = _SplitBatches(model)
         if self.num_processes == 1 or self._whole_validation[0] is None:
-            return prepared
+            return model, prepared
         from cnnbuild.builder.data import build_pipelines
 
         dataset, count = self._whole_validation
         count = count // self.local_devices * self.local_devices
         local = self.pipeline_spec(spec)
         local = local.model_copy(update={"data": local.data.model_copy(update={"cache": "none"})})  # a cache file holds the shard
-        return build_pipelines(local, dataclasses.replace(prepared.source, validation=dataset.take(count), validation_count=count, test=None, test_count=0))
+        return model, build_pipelines(local, dataclasses.replace(prepared.source, validation=dataset.take(count), validation_count=count, test=None, test_count=0))
 
     # -- agreeing across processes -------------------------------------------------------------
     def gather(self, values: list[int]) -> Any:
@@ -266,6 +280,21 @@ class Placement:
             model.jit_compile = True
         return model
 
+    def precision(self, setting: str) -> str:
+        """``train.precision``; on JAX, ``auto`` asks JAX about its devices and keeps float32 on CPUs,
+        where XLA ran mixed_bfloat16 about 4x slower than float32 (docs/distributed.md)."""
+        if self.backend != "jax" or setting != "auto":
+            return resolve_precision(setting)
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform == "tpu":
+            return "mixed_bfloat16"
+        if device.platform == "gpu":
+            major = str(getattr(device, "compute_capability", "0")).split(".")[0]
+            return "mixed_float16" if major.isdigit() and int(major) >= 7 else "float32"
+        return "float32"
+
     @property
     def runtime_errors(self) -> tuple[type[BaseException], ...]:
         """Exceptions that mean training failed at run time (data, collectives), not a bug."""
@@ -308,6 +337,19 @@ class Placement:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(run.file(name), target)
         return scratch
+
+
+class _SplitBatches:
+    """A model whose ``predict_on_batch`` goes through ``predict`` (see :meth:`Placement.for_reports`)."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def predict_on_batch(self, images: Any) -> Any:
+        return self._model.predict(images, verbose=0)
 
 
 _machines: Placement | None = None  # JAX joins the processes once per Python process
@@ -368,9 +410,9 @@ def _configure_jax(devices: int | str, collectives: bool) -> None:
         raise DistributeError("JAX was used before cnnbuild could configure its devices; run the spec in a new process") from None
 
 
-def _check_batch(spec: Spec, replicas: int) -> None:
-    if spec.data.batch_size % replicas:
-        raise DistributeError(f"data.batch_size {spec.data.batch_size} is the global batch and must divide evenly over {replicas} devices; use a multiple of {replicas}")
+def _check_batch(spec: Spec, count: int, what: str = "devices") -> None:
+    if spec.data.batch_size % count:
+        raise DistributeError(f"data.batch_size {spec.data.batch_size} is the global batch and must divide evenly over {count} {what}; use a multiple of {count}")
 
 
 def _jax_devices(spec: Spec) -> Placement:
@@ -400,6 +442,8 @@ def _jax_machines(spec: Spec) -> Placement:
     with contextlib.suppress(RuntimeError):
         tf.config.set_visible_devices([], "GPU")  # TensorFlow only feeds tf.data; the accelerators are JAX's
     cluster = cluster_settings(spec)
+    if cluster.num_processes:
+        _check_batch(spec, cluster.num_processes, "processes")  # before waiting for the others
     if cluster.num_processes != 1:
         where = cluster.coordinator or "the coordinator Slurm names"
         print(f"process {cluster.process_id if cluster.process_id is not None else '?'}: joining {cluster.num_processes or '?'} processes at {where}", file=sys.stderr, flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -15,6 +16,28 @@ from cnnbuild.errors import RunError
 STATUS_FILE = "status.json"
 #: Temporary files start with this; one left behind was cut off by a kill and is never read.
 PARTIAL_PREFIX = ".partial-"
+#: What cnnbuild itself writes in a run directory; a spec's callback paths may not name them.
+ARTIFACTS = (
+    "run.json", "spec.yaml", "class_names.json", "skipped.json", "summary.txt", "environment.json", STATUS_FILE,
+    "model.keras", "history.json", "history.csv", "metrics.json", "curves.png", "confusion_matrix.png",
+    "misclassified.png", "report.html", "checkpoints", "checkpoints/state.json",
+)  # fmt: skip
+_FOLDERS = ("checkpoints",)
+_RESERVED = re.compile("|".join([*(re.escape(name) for name in ARTIFACTS), r"checkpoints/epoch-.*\.keras", re.escape(PARTIAL_PREFIX) + ".*"]))
+
+
+def reserved_reason(relative: str) -> str | None:
+    """Why a relative path a spec names (a callback's file or folder) would clobber the run
+    itself, or None. ``{...}`` placeholders (ModelCheckpoint's ``{epoch}``) count as anything."""
+    parts = [part for part in re.sub(r"\{[^}]*\}", "X", relative.replace("\\", "/")).split("/") if part not in ("", ".")]
+    if not parts:
+        return "is the run directory itself (a callback could overwrite or delete the whole run)"
+    for length in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:length])
+        inside_folder = length < len(parts) and prefix in _FOLDERS  # a file of one's own inside checkpoints/ is fine
+        if _RESERVED.fullmatch(prefix) and not inside_folder:
+            return f"{prefix!r} is cnnbuild's own run file or folder"
+    return None
 
 
 class RunDirectory:

@@ -15,13 +15,14 @@ from typing import Any
 
 import yaml
 
+from cnnbuild.builder.callback_guard import guard_callback
 from cnnbuild.builder.data import PreparedData, build_pipelines, class_weights, load_source
 from cnnbuild.builder.distribution import Placement, placement_for
 from cnnbuild.builder.inspect import describe_model
 from cnnbuild.builder.model import build_model, compile_model, load_saved_model
 from cnnbuild.builder.run_callbacks import CHECKPOINT_STATE, Interruption, make_checkpointer, make_epoch_clock, make_epoch_lines
 from cnnbuild.builder.run_directory import RunDirectory
-from cnnbuild.builder.runtime import import_tensorflow, resolve_precision
+from cnnbuild.builder.runtime import import_tensorflow
 from cnnbuild.errors import CnnbuildError, PluginError, RunError
 from cnnbuild.plugins.contracts import CallbackContext, Datasets
 from cnnbuild.plugins.manager import get_registry
@@ -97,7 +98,7 @@ def _user_callbacks(spec: Spec, run: RunDirectory, steps: int | None) -> list[An
             raise PluginError(f"{registration.plugin.describe()}: building callback {entry.type!r} failed: {type(exc).__name__}: {exc}") from None
         if not isinstance(callback, keras.callbacks.Callback):
             raise PluginError(f"{registration.plugin.describe()}: the factory of callback {entry.type!r} returned {type(callback).__name__}, not a keras.callbacks.Callback")
-        callbacks.append(callback)
+        callbacks.append(guard_callback(callback, registration.plugin.describe(), entry.type))
     return callbacks
 
 
@@ -166,7 +167,7 @@ class Trainer:
             print(f"{run.path}: this run is already complete", file=sys.stderr)
             return self._result("completed", json.loads(run.file("metrics.json").read_text()))
         previous_policy = keras.config.dtype_policy()
-        precision = resolve_precision(spec.train.precision)
+        precision = self.placement.precision(spec.train.precision)
         keras.config.set_dtype_policy(precision)
         try:
             prepared = build_pipelines(self.placement.pipeline_spec(spec), self.source)
@@ -248,7 +249,7 @@ class Trainer:
         run.write_text("history.csv", _history_csv(self.history))
         from cnnbuild.builder.run_visuals import record_run_visuals  # figures, confusion matrix, per-class table
 
-        metrics.update(record_run_visuals(run, model, self.placement.for_reports(prepared, spec), self.history, spec.name))
+        metrics.update(record_run_visuals(run, *self.placement.for_reports(model, prepared, spec), self.history, spec.name))
         run.write_json("metrics.json", metrics)
         run.set_status("completed", completed_epochs=metrics["epochs_run"], epochs=epochs)
         return self._result("completed", metrics)

@@ -29,7 +29,7 @@ BUILTIN_PLUGINS = (
 _pm: pluggy.PluginManager | None = None
 _infos: dict[int, PluginInfo] = {}
 _load_failures: list[str] = []
-_registry_cache: tuple[tuple[int, ...], Registry] | None = None
+_registry_cache: tuple[frozenset[int], Registry, tuple[object, ...]] | None = None
 
 
 def _version() -> str:
@@ -115,10 +115,12 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     """Call every registration hook, one plugin at a time, so each failure names its plugin."""
     registry = Registry(failures=list(_load_failures))
     seen: list[PluginInfo] = []
-    for plugin in pm.get_plugins():
+    # builtins first, then by name: which plugin keeps a contested name must not depend on set order
+    for plugin in sorted(pm.get_plugins(), key=lambda p: (not plugin_info(p).builtin, plugin_info(p).name)):
         info = plugin_info(plugin)
         seen.append(info)
         staged: list[Registration] = []
+        before = registry.snapshot()
         try:
             for hook_name, kind in _HOOKS:
                 for impl in getattr(pm.hook, hook_name).get_hookimpls():
@@ -127,8 +129,10 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
             for registration in staged:
                 registry.add(registration)
         except PluginError as exc:
+            registry.restore(before)  # all of a plugin or none of it: no half-registered plugin
             registry.failures.append(str(exc))
         except Exception as exc:
+            registry.restore(before)
             registry.failures.append(f"{info.describe()} raised in a registration hook: {type(exc).__name__}: {exc}; set {LOAD_PLUGINS_ENV} to run without it")
     builtin_first = sorted(seen, key=lambda info: (not info.builtin, info.name))
     registry.plugins = builtin_first
@@ -139,9 +143,11 @@ def get_registry() -> Registry:
     """The registry of the currently registered plugins (rebuilt when the set changes)."""
     global _registry_cache
     pm = get_plugin_manager()
-    key = tuple(id(plugin) for plugin in pm.get_plugins())
+    plugins = tuple(pm.get_plugins())
+    key = frozenset(id(plugin) for plugin in plugins)
     if _registry_cache is None or _registry_cache[0] != key:
-        _registry_cache = (key, build_registry(pm))
+        # the cache keeps the plugin objects alive, so an id in the key cannot be reused by a new plugin
+        _registry_cache = (key, build_registry(pm), plugins)
     return _registry_cache[1]
 
 

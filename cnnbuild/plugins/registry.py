@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from cnnbuild.errors import PluginError
 from cnnbuild.plugins.contracts import LayerShape, Shape, ShapeError
@@ -49,11 +50,26 @@ def spec_model(kind: str, name: str, params: Any, plugin: PluginInfo) -> type[Ba
     if "type" in params.model_fields:
         raise PluginError(f"{plugin.describe()} registered {kind} {name!r} whose parameter model has a field 'type'; cnnbuild adds that field itself")
     config = ConfigDict(**{**params.model_config, "extra": "forbid", "title": name})
+
+    def guard(cls: type, data: Any, handler: Any) -> Any:
+        # pydantic turns ValueError into an error at the entry's line; anything else a plugin's
+        # validator raises would escape as a traceback, so it becomes such an error too.
+        try:
+            return handler(data)
+        except (ValidationError, PydanticCustomError, ValueError, AssertionError):
+            raise
+        except Exception as exc:
+            raise ValueError(
+                f"{plugin.describe()} raised {type(exc).__name__}: {exc} while checking the parameters of {kind} {name!r}; "
+                "fix or update the plugin, or set CNNBUILD_LOAD_PLUGINS to run without it"
+            ) from None
+
     namespace = {
         "__module__": params.__module__,
         "__annotations__": {"type": Literal[name]},  # type: ignore[valid-type]
         "type": Field(description=f"{kind} type"),
         "model_config": config,
+        "_cnnbuild_guard": model_validator(mode="wrap")(guard),
     }
     try:
         return type(f"{name}_{kind.replace(' ', '_')}", (params,), namespace)
@@ -88,6 +104,13 @@ class Registry:
         table[registration.name] = registration
         for alias in registration.aliases:
             self.aliases[alias] = registration.name
+
+    def snapshot(self) -> tuple[dict[str, Any], ...]:
+        """The registered types, to :meth:`restore` when a plugin fails halfway through registering."""
+        return (dict(self.layers), dict(self.data_sources), dict(self.callbacks), dict(self.aliases))
+
+    def restore(self, snapshot: tuple[dict[str, Any], ...]) -> None:
+        self.layers, self.data_sources, self.callbacks, self.aliases = (dict(table) for table in snapshot)
 
     def canonical_layer(self, name: str) -> str:
         return self.aliases.get(name, name)

@@ -25,9 +25,9 @@ def known_class_names(spec: Spec, registry: Registry) -> list[str] | None:
         return None
     try:
         names = registration.class_names(spec.data, DataContext(base_dir=spec.base_dir, seed=spec.seed))
-    except Exception:  # the data may not exist yet (downloaded at run time); checked when loaded
+        return [str(name) for name in names] if names else None
+    except Exception:  # the data may not exist yet (downloaded at run time), or a plugin returned nonsense; checked when loaded
         return None
-    return list(names) if names else None
 
 
 class _Issues:

@@ -119,6 +119,9 @@ class Train(Params):
     class_weight: Literal["auto", "none"] | dict[int, PositiveNumber] = Field("none", description="auto balances classes by frequency; or a mapping class index -> weight")
     precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = Field("auto", description="auto: bfloat16 where the CPU computes it natively, float16 on GPUs of compute capability 7.0+, else float32")
     verbose: Literal["auto", "bar", "line", "quiet"] = Field("auto", description="auto: progress bar on a terminal, one line per epoch otherwise")
+    fuse_augmentation: bool = Field(
+        True, description="pipeline augmentation: consecutive RandomFlip/RandomRotation/RandomZoom/RandomTranslation resample the batch once (about half the CPU); false: each layer in turn"
+    )
 
     @field_validator("class_weight", mode="before")
     @classmethod
@@ -147,7 +150,8 @@ def _device_count(value: Any) -> Any:
     return value
 
 
-def _host_port(value: Any) -> Any:
+def check_host_port(value: Any) -> Any:
+    """``value`` if it is HOST:PORT; ValueError otherwise."""
     if not isinstance(value, str):
         raise ValueError(f"expected HOST:PORT, got {value!r}")
     host, _, port = value.rpartition(":")
@@ -168,7 +172,7 @@ class Distribute(Params):
     devices: DeviceCount = Field(
         "auto", description="devices each process trains on: auto = every GPU (one CPU without GPUs); N = the first N GPUs, or N logical CPU devices where there is no GPU (for testing)"
     )
-    coordinator: Annotated[str, BeforeValidator(_host_port)] | None = Field(
+    coordinator: Annotated[str, BeforeValidator(check_host_port)] | None = Field(
         None, description="machines: HOST:PORT of process 0, which the others connect to (or --coordinator, KERAS_DISTRIBUTION_JOB_ADDRESSES, Slurm)"
     )
     num_processes: PositiveInt | None = Field(None, description="machines: how many processes train together (or --num-processes, KERAS_DISTRIBUTION_NUM_PROCESSES, Slurm)")

@@ -14,9 +14,14 @@ from cnnbuild.spec.types import Fraction01, NonNegativeInt, NonNegativeNumber, N
 
 
 def _inside_run(value: str) -> str:
+    from cnnbuild.builder.run_directory import reserved_reason
+
     path = PurePosixPath(value.replace("\\", "/"))
     if not value.strip() or path.is_absolute() or ".." in path.parts or "\x00" in value or ":" in value.split("/")[0]:
         raise ValueError(f"must be a relative path inside the run directory, got {value!r}")
+    reason = reserved_reason(value)
+    if reason:
+        raise ValueError(f"{value!r}: {reason}; choose another name, such as a sub-folder of its own")
     return value
 
 
