@@ -1,8 +1,10 @@
 """Run commands as separate processes, alternating between variants, and measure each run.
 
 Every run is its own process (nothing is shared between variants: no warm TensorFlow, no cached
-files in a parent), its wall time is taken around the process, and its peak resident memory
-comes from ``wait4`` for that process alone.
+files in a parent), its wall time is taken around the process, its CPU time comes from ``wait4``
+for that process alone, and its peak resident memory from /proc/PID/status (VmHWM), read while
+it runs. ``ru_maxrss`` is not used where /proc exists: Linux carries the parent's peak into a
+child's at exec, so a small command started from a large process would report the parent's size.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class Measured:
 
 
 def run_measured(argv: Sequence[str], *, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 900) -> Measured:
-    """Run ``argv`` to completion; wall time, peak RSS (``ru_maxrss`` of this child only) and exit status."""
+    """Run ``argv`` to completion: wall time, CPU time, peak resident memory and exit status."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     with tempfile.TemporaryFile(mode="w+b") as output:
         started_at = time.time()
@@ -51,15 +53,46 @@ def run_measured(argv: Sequence[str], *, cwd: Path = REPO, env: dict[str, str] |
         process = subprocess.Popen(list(argv), cwd=cwd, env=full_env, stdout=output, stderr=subprocess.STDOUT)
         timer = threading.Timer(timeout, process.kill)
         timer.start()
+        watcher = _PeakMemory(process.pid)
         try:
             _, status, usage = os.wait4(process.pid, 0)
         finally:
             timer.cancel()
+            watcher.stop()
         wall = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
         output.seek(0)
         tail = output.read()[-4000:].decode("utf-8", "replace")
-    return Measured(list(argv), started_at, wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, process.returncode, tail)
+    peak_kb = watcher.peak_kb or usage.ru_maxrss
+    return Measured(list(argv), started_at, wall, peak_kb / 1024, usage.ru_utime + usage.ru_stime, process.returncode, tail)
+
+
+class _PeakMemory:
+    """Reads a process's VmHWM (its own peak resident set) every 20 ms until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        self.path = f"/proc/{pid}/status"
+        self.peak_kb = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while True:
+            try:
+                with open(self.path, encoding="ascii", errors="replace") as handle:
+                    for line in handle:
+                        if line.startswith("VmHWM:"):
+                            self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+                            break
+            except (OSError, ValueError):
+                pass
+            if self._done.wait(0.02):
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 @dataclass

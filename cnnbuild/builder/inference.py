@@ -8,7 +8,7 @@ from typing import Any
 
 from cnnbuild.builder.model import load_saved_model
 from cnnbuild.builder.run_directory import RunDirectory
-from cnnbuild.errors import DataError, RunError
+from cnnbuild.errors import CnnbuildError, DataError, RunError
 from cnnbuild.spec.document import Spec, spec_from_text
 
 
@@ -56,7 +56,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, *, allow_unsaf
     dataset = prepared.validation if data is None else prepared.train
     if dataset is None:
         raise DataError("the run's data has no validation split (validation_split: 0); pass --data FOLDER")
-    results = finished.model.evaluate(dataset, verbose=0, return_dict=True)
+    results = _call_model(finished, lambda model: model.evaluate(dataset, verbose=0, return_dict=True))
     count = source.validation_count if data is None else source.train_count
     return {"examples": count, "data": str(data) if data else "validation split", **{k: float(v) for k, v in results.items()}}
 
@@ -108,7 +108,7 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
             results.append({"path": str(path)})
     if usable:
         images = decode_files(usable, params).map(lambda image, label: image).batch(spec.data.batch_size)
-        outputs = np.asarray(finished.model.predict(images, verbose=0), dtype="float64")
+        outputs = np.asarray(_call_model(finished, lambda model: model.predict(images, verbose=0)), dtype="float64")
         labels = label_encoding(spec, len(finished.class_names))
         probabilities = _probabilities(outputs, labels)
         rows = iter(probabilities)
@@ -119,6 +119,18 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
             order = np.argsort(-row)[: max(1, min(top_k, len(row)))]
             result["predictions"] = [{"class": finished.class_names[i], "probability": float(row[i])} for i in order]
     return results
+
+
+def _call_model(finished: FinishedRun, use: Any) -> Any:
+    """``use(model)``; a model that loads but fails on the data (a custom layer's bug, a shape
+    that does not fit) gives one message naming the file, not a traceback."""
+    try:
+        return use(finished.model)
+    except CnnbuildError:
+        raise
+    except Exception as exc:
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")[:300]
+        raise RunError(f"{finished.run.file('model.keras')}: the model failed on the data: {type(exc).__name__}: {first}") from None
 
 
 def _probabilities(outputs: Any, labels: Any) -> Any:

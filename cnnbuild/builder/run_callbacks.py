@@ -165,9 +165,19 @@ def make_checkpointer(run: RunDirectory, interruption: Interruption, history: di
             name = f"checkpoints/epoch-{epoch + 1:04d}.keras"
             run.write_bytes_with(name, lambda path: self.model.save(path))
             previous = run.read_json(CHECKPOINT_STATE) if run.file(CHECKPOINT_STATE).exists() else {"files": []}
-            files = [*previous.get("files", []), name]
-            run.write_json(CHECKPOINT_STATE, {"completed_epochs": epoch + 1, "checkpoint": name, "files": files[-keep:], "history": history})
-            for stale in files[:-keep]:
-                run.file(stale).unlink(missing_ok=True)
+            files = list(dict.fromkeys([*previous.get("files", []), name]))[-keep:]
+            run.write_json(CHECKPOINT_STATE, {"completed_epochs": epoch + 1, "checkpoint": name, "files": files, "history": history})
+            _remove_unlisted(run, files)  # only now is an older checkpoint unneeded
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            # A kill between writing state.json and deleting the checkpoint it replaced leaves that file behind.
+            if run.file(CHECKPOINT_STATE).exists():
+                _remove_unlisted(run, run.read_json(CHECKPOINT_STATE).get("files", []))
 
     return EpochCheckpoint()
+
+
+def _remove_unlisted(run: RunDirectory, files: list[str]) -> None:
+    for stale in sorted(run.file("checkpoints").glob("epoch-*.keras")):
+        if f"checkpoints/{stale.name}" not in files:
+            stale.unlink(missing_ok=True)

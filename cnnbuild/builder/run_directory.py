@@ -68,7 +68,8 @@ class RunDirectory:
                 except FileExistsError:
                     continue
         except OSError as exc:
-            raise RunError(f"cannot create the run directory under {parent}: {exc.strerror or exc}; set output.dir (or --output) to a writable folder") from None
+            where = f"{exact}" if exact is not None else f"under {parent}"
+            raise RunError(f"cannot create the run directory {where}: {exc.strerror or exc}; set output.dir (or --output) to a writable folder") from None
         raise RunError(f"{base}: could not find a free run directory name")
 
     def file(self, relative: str) -> Path:

@@ -31,7 +31,9 @@ class DataContext:
 
     ``base_dir`` is the spec file's folder (resolve relative paths against it), ``seed`` the
     spec's seed, ``work_dir`` a folder the source may write downloads and caches to, and
-    ``shard`` this process's ``(index, count)`` when training runs in several processes.
+    ``shard`` this process's ``(index, count)`` when training runs in several processes:
+    return only that slice of the training split (``train[index::count]`` after the usual,
+    seed-determined split) and the whole validation and test splits, which cnnbuild divides.
     """
 
     base_dir: Path

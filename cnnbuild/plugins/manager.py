@@ -70,7 +70,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
             if pm.is_registered(plugin):
                 continue
             pm.register(plugin, name=entry_point.name)
-        except Exception as exc:  # a broken plugin must not break every command
+        except (Exception, SystemExit) as exc:  # a broken plugin must not break (or end) every command
             _load_failures.append(f"{info.describe()} failed to load: {type(exc).__name__}: {exc}; set {LOAD_PLUGINS_ENV} to a comma-separated list of the plugins to load (empty for none) to run without it")
             continue
         _infos[id(plugin)] = info

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -93,7 +95,8 @@ def test_the_spec_switch_reaches_the_pipeline(image_folder, write_spec, monkeypa
     original = augment.fused_transform
     monkeypatch.setattr(augment, "fused_transform", lambda group, images: calls.append(len(group)) or original(group, images))
     path = write_spec(
-        f"""
+        textwrap.dedent(
+            f"""
         name: fused
         seed: 1
         data: {{type: image_directory, path: {image_folder}, image_size: [24, 24], batch_size: 8}}
@@ -101,7 +104,8 @@ def test_the_spec_switch_reaches_the_pipeline(image_folder, write_spec, monkeypa
           - {{type: RandomFlip, mode: horizontal}}
           - {{type: RandomRotation, factor: 0.1}}
           - {{type: RandomZoom, height_factor: 0.1}}
-        """
+            """
+        )
         + SMALL_MODEL
     )
     spec = load_spec(path, [f"train.fuse_augmentation={str(fuse).lower()}"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -95,12 +96,47 @@ def test_balance_gives_every_device_the_same_number_of_examples() -> None:
     def dataset(count: int) -> tf.data.Dataset:
         return tf.data.Dataset.from_tensor_slices((np.arange(count, dtype="float32"), np.zeros(count, dtype="int32")))
 
-    source = Datasets(train=dataset(7), validation=dataset(5), class_names=["a", "b"], train_count=7, validation_count=5, test=dataset(1), test_count=1, train_labels=[0] * 7)
+    source = Datasets(
+        train=dataset(7), validation=dataset(5), class_names=["a", "b"], train_count=7, validation_count=5, test=dataset(1), test_count=1, train_labels=[0] * 7
+    )
     balanced = Placement("devices", "jax", local_devices=2, replicas=2).balance(source)
     assert (balanced.train_count, balanced.validation_count, balanced.test_count) == (6, 4, 0)
     assert [float(x) for x, _ in balanced.train] == [0, 1, 2, 3, 4, 5]
     assert balanced.test is None and len(balanced.train_labels) == 6
     assert Placement("devices", "tensorflow", local_devices=2, replicas=2).balance(source) is source  # MirroredStrategy splits batches itself
+
+
+def test_a_stop_asked_on_one_process_stops_all_of_them_at_the_same_batch() -> None:
+    from types import SimpleNamespace
+
+    from cnnbuild.builder.run_callbacks import Interruption
+
+    calls: list[list[int]] = []
+
+    class OtherProcessAsks(Placement):
+        asked_elsewhere = False
+
+        def gather(self, values: list[int]):  # what every process would receive from the all-gather
+            import numpy as np
+
+            calls.append(values)
+            return np.array([values, [int(self.asked_elsewhere)]])
+
+    placement = OtherProcessAsks("machines", "jax", process_id=0, num_processes=2)
+    interruption = Interruption()
+    callback = placement.stop_callback(interruption)
+    callback.set_model(SimpleNamespace(stop_training=False))
+    for batch in range(distribution.AGREE_EVERY - 1):  # nobody asked: one exchange, no stop
+        callback.on_train_batch_end(batch)
+    callback.on_train_batch_end(distribution.AGREE_EVERY - 1)
+    assert calls == [[0]] and callback.model.stop_training is False
+    placement.asked_elsewhere = True
+    callback.on_train_batch_end(distribution.AGREE_EVERY)  # between exchanges: nothing happens yet
+    assert callback.model.stop_training is False
+    callback.on_train_batch_end(2 * distribution.AGREE_EVERY - 1)
+    assert callback.model.stop_training is True and interruption.requested is True  # the checkpointer then skips this cut-short epoch
+    single = Placement().stop_callback(interruption)
+    assert type(single).__name__ == "StopOnInterrupt"
 
 
 def test_machines_mode_is_refused_when_keras_already_runs_on_tensorflow() -> None:
@@ -109,7 +145,11 @@ def test_machines_mode_is_refused_when_keras_already_runs_on_tensorflow() -> Non
     if keras.backend.backend() != "tensorflow":
         pytest.skip("this test process runs Keras on another backend")
     spec = spec_from_text(DIGITS + "distribute: {mode: machines}\n")
-    expected = "needs Keras's jax backend, and Keras is already loaded with tensorflow" if distribution.importlib.util.find_spec("jax") else "jax is not installed: pip install"
+    expected = (
+        "needs Keras's jax backend, and Keras is already loaded with tensorflow"
+        if importlib.util.find_spec("jax")
+        else "jax is not installed: pip install"
+    )
     with pytest.raises(DistributeError, match=expected):
         distribution.placement_for(spec)
 
@@ -130,7 +170,7 @@ def test_cnnbuild_run_selects_jax_before_keras_is_imported(tmp_path: Path) -> No
     spec = _spec(tmp_path, "{mode: machines}")
     code = f"from cnnbuild.builder.distribution import select_backend_for_file as s; s({str(spec)!r}); import keras; print(keras.backend.backend())"
     env = {**os.environ, distribution.BACKEND_ENV: "tensorflow"}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout.strip().splitlines()[-1] == "jax", done.stderr[-2000:]
 
 
@@ -140,7 +180,16 @@ def test_devices_mode_trains_on_two_logical_cpus_with_mirrored_strategy(tmp_path
     done = run_cli("run", str(_spec(tmp_path, "{mode: devices, devices: 2}")), "--output", str(out), env={distribution.BACKEND_ENV: "tensorflow"})
     assert done.returncode == 0, done.stderr[-3000:]
     placed = json.loads((out / "environment.json").read_text())["distribute"]
-    assert placed == {"mode": "devices", "engine": "tf.distribute.MirroredStrategy", "backend": "tensorflow", "processes": 1, "devices_per_process": 2, "replicas": 2, "global_batch_size": 32, "batch_size_per_process": 32}
+    assert placed == {
+        "mode": "devices",
+        "engine": "tf.distribute.MirroredStrategy",
+        "backend": "tensorflow",
+        "processes": 1,
+        "devices_per_process": 2,
+        "replicas": 2,
+        "global_batch_size": 32,
+        "batch_size_per_process": 32,
+    }
     history = _history(out)
     assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
     assert history["val_accuracy"][-1] > 0.6
@@ -161,8 +210,20 @@ def test_devices_mode_on_the_jax_backend_uses_keras_data_parallel(tmp_path: Path
 
 def test_machines_mode_without_a_coordinator_says_how_to_give_one(tmp_path: Path) -> None:
     pytest.importorskip("jax")
-    command = [sys.executable, "-m", "cnnbuild", "run", str(_spec(tmp_path, "{mode: machines}")), "--num-processes", "2", "--process-id", "0", "--output", str(tmp_path / "run")]
-    done = subprocess.run(command, env=_without_cluster_env(), capture_output=True, text=True, timeout=120)
+    command = [
+        sys.executable,
+        "-m",
+        "cnnbuild",
+        "run",
+        str(_spec(tmp_path, "{mode: machines}")),
+        "--num-processes",
+        "2",
+        "--process-id",
+        "0",
+        "--output",
+        str(tmp_path / "run"),
+    ]
+    done = subprocess.run(command, env=_without_cluster_env(), capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("cannot join the other processes:") and "--coordinator HOST:PORT" in last, done.stderr[-2000:]
@@ -181,7 +242,9 @@ def test_machines_mode_refuses_a_batch_the_processes_cannot_share(tmp_path: Path
 def _launch(spec: Path, out: Path, count: int, port: int, workers: Path) -> list[subprocess.Popen[str]]:
     env = {**_without_cluster_env(), distribution.WORKER_DIR_ENV: str(workers)}
     command = [sys.executable, "-m", "cnnbuild", "run", str(spec), "--output", str(out), "--num-processes", str(count), "--coordinator", f"localhost:{port}"]
-    return [subprocess.Popen([*command, "--process-id", str(index)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for index in range(count)]
+    return [
+        subprocess.Popen([*command, "--process-id", str(index)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for index in range(count)
+    ]
 
 
 def _finish(processes: list[subprocess.Popen[str]], timeout: float = 400) -> list[tuple[int, str, str]]:

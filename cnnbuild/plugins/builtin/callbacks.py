@@ -133,11 +133,19 @@ def _reduce_lr(p: ReduceLROnPlateauParams, context: CallbackContext) -> Any:
 def _csv_logger(p: CSVLoggerParams, context: CallbackContext) -> Any:
     import keras
 
+    (context.run_dir / p.filename).parent.mkdir(parents=True, exist_ok=True)  # filename may name a sub-folder
     return keras.callbacks.CSVLogger(_path(context, p.filename), separator=p.separator, append=True)
 
 
 def _tensorboard(p: TensorBoardParams, context: CallbackContext) -> Any:
+    import importlib.util
+
     import keras
+
+    if importlib.util.find_spec("tensorboard") is None:  # Keras would fail only at the first batch
+        from cnnbuild.errors import CnnbuildError
+
+        raise CnnbuildError("the TensorBoard callback needs the tensorboard package: pip install tensorboard (or remove the callback)")
 
     return keras.callbacks.TensorBoard(log_dir=_path(context, p.log_dir), histogram_freq=p.histogram_freq, write_graph=p.write_graph, update_freq=p.update_freq)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -99,9 +100,12 @@ def _check_header(path: Path) -> tuple[bool, str, str, int]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        size = path.stat().st_size
+        status = path.stat()
     except OSError as exc:
         return False, f"cannot read: {exc.strerror}", "", 0
+    if not stat.S_ISREG(status.st_mode):  # opening a pipe would wait forever, a device never ends
+        return False, "not a regular file (a pipe, device or socket)", "", 0
+    size = status.st_size
     if size == 0:
         return False, "empty file (0 bytes)", "", 0
     try:
