@@ -69,6 +69,12 @@ def _cache(dataset: Any, setting: str, spec: Spec, split: str, fingerprint: str 
     return dataset.cache(str(prefix))
 
 
+def deterministic(spec: Spec) -> bool:
+    """Whether the run must repeat exactly: ``train.deterministic``, or ``auto`` with a seed."""
+    setting = spec.train.deterministic
+    return spec.seed is not None if setting == "auto" else setting
+
+
 def encode_labels(labels: Labels) -> Any:
     """A tf.data map function turning int labels into what the loss expects."""
     tf = import_tensorflow()
@@ -100,7 +106,9 @@ def build_pipelines(spec: Spec, source: Datasets, *, augment: bool = True) -> Pr
         def augment_batch(images: Any, label: Any) -> tuple[Any, Any]:
             return augment_images(images), label
 
-        train = train.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
+        # random layers draw from one shared state: a parallel map makes the draws race
+        parallel = 1 if deterministic(spec) else tf.data.AUTOTUNE
+        train = train.map(augment_batch, num_parallel_calls=parallel)
     train = train.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     def evaluation(dataset: Any, split: str) -> Any:

@@ -119,6 +119,9 @@ class Train(Params):
     class_weight: Literal["auto", "none"] | dict[int, PositiveNumber] = Field("none", description="auto balances classes by frequency; or a mapping class index -> weight")
     precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = Field("auto", description="auto: bfloat16 where the CPU computes it natively, float16 on GPUs of compute capability 7.0+, else float32")
     verbose: Literal["auto", "bar", "line", "quiet"] = Field("auto", description="auto: progress bar on a terminal, one line per epoch otherwise")
+    deterministic: Literal["auto"] | bool = Field(
+        "auto", description="repeatable results: augmentation draws in one stream instead of in parallel; auto: when a seed is set"
+    )
     fuse_augmentation: bool = Field(
         True, description="pipeline augmentation: consecutive RandomFlip/RandomRotation/RandomZoom/RandomTranslation resample the batch once (about half the CPU); false: each layer in turn"
     )

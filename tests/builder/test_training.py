@@ -154,6 +154,14 @@ def test_python_api_on_digits(tmp_path):
     assert result.metrics["best"]["val_accuracy"]["value"] > 0.5
 
 
+def test_seeded_runs_repeat_exactly(tmp_path):
+    import cnnbuild
+
+    overrides = ["train.epochs=2", "data.image_size=[8,8]", "train.verbose=quiet", "train.callbacks=[]"]
+    first, second = (cnnbuild.run(REPO / "examples" / "digits.yaml", overrides=overrides, output=tmp_path / name) for name in ("a", "b"))
+    assert first.history == second.history
+
+
 def _wait_for_epochs(run_dir: Path, count: int, process: subprocess.Popen, timeout: float = 240) -> None:
     state = run_dir / "checkpoints" / "state.json"
     deadline = time.monotonic() + timeout
