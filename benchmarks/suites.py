@@ -117,7 +117,8 @@ def flowers(settings: Settings, machine: dict[str, Any], log: Log) -> dict[str, 
         rate = row["train_images_per_second"]
         bf16 = (row["precision"] or "").endswith("bfloat16")
         row["training_gflops"] = rate * flops["training_flops"] / 1e9 if rate else None
-        row["fraction_of_peak"] = ratio(row["training_gflops"] * 1e9 if rate else None, peak["bfloat16_flops" if bf16 else "float32_flops"])
+        # The peak is the CPU's; on a GPU the FLOP/s are reported without a fraction.
+        row["fraction_of_peak"] = None if machine.get("gpus") else ratio(row["training_gflops"] * 1e9 if rate else None, peak["bfloat16_flops" if bf16 else "float32_flops"])
     ablations = {
         name: {
             "speedup_from_default": paired_ratio(runs, "cnnbuild", f"cnnbuild, {name}"),

@@ -12,7 +12,7 @@ from pydantic import field_validator
 
 import cnnbuild
 from cnnbuild.errors import PluginError
-from cnnbuild.plugins.contracts import Datasets, LayerShape
+from cnnbuild.plugins.contracts import LayerShape
 from cnnbuild.plugins.manager import get_plugin_manager, get_registry
 from cnnbuild.spec import SpecError, spec_from_text
 
