@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from cnnbuild.builder.augment import augmenter
 from cnnbuild.builder.model import Labels, augmentation_layers, label_encoding
 from cnnbuild.builder.runtime import import_tensorflow
-from cnnbuild.errors import CnnbuildError, DataError, PluginError
+from cnnbuild.errors import DataError
 from cnnbuild.plugins.contracts import DataContext, Datasets
 from cnnbuild.plugins.manager import get_registry
 
@@ -37,14 +37,7 @@ def load_source(spec: Spec, *, work_dir: Path | None = None, shard: tuple[int, i
     """Call the spec's data source; its failures become errors naming the plugin."""
     registration = get_registry().data_sources[spec.data.type]
     context = DataContext(base_dir=spec.base_dir, seed=spec.seed, work_dir=work_dir, shard=shard)
-    try:
-        datasets = registration.factory(spec.data, context)
-    except CnnbuildError:
-        raise
-    except Exception as exc:
-        raise PluginError(f"{registration.plugin.describe()}: data source {spec.data.type!r} failed: {type(exc).__name__}: {exc}") from None
-    if not isinstance(datasets, Datasets):
-        raise PluginError(f"{registration.plugin.describe()}: data source {spec.data.type!r} returned {type(datasets).__name__}, not a cnnbuild.Datasets")
+    datasets = registration.make(Datasets, "a cnnbuild.Datasets", spec.data, context)
     if len(datasets.class_names) < 2:
         raise DataError(f"data source {spec.data.type!r} found {len(datasets.class_names)} class(es); a classifier needs at least two")
     if datasets.train is None or datasets.train_count == 0:

@@ -50,16 +50,7 @@ def label_encoding(spec: Spec, num_classes: int) -> Labels:
 def _layer(registry: Registry, entry: Any) -> Any:
     import keras
 
-    registration = registry.layers[entry.type]
-    try:
-        layer = registration.factory(entry)
-    except CnnbuildError:
-        raise
-    except Exception as exc:
-        raise PluginError(f"{registration.plugin.describe()}: building layer {entry.type!r} failed: {type(exc).__name__}: {exc}") from None
-    if not isinstance(layer, keras.layers.Layer):
-        raise PluginError(f"{registration.plugin.describe()}: the factory of layer {entry.type!r} returned {type(layer).__name__}, not a keras.layers.Layer")
-    return layer
+    return registry.layers[entry.type].make(keras.layers.Layer, "a keras.layers.Layer", entry)
 
 
 def augmentation_layers(spec: Spec, registry: Registry | None = None) -> list[Any]:

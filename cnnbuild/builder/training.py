@@ -23,7 +23,7 @@ from cnnbuild.builder.model import build_model, compile_model, load_saved_model
 from cnnbuild.builder.run_callbacks import CHECKPOINT_STATE, Interruption, make_checkpointer, make_epoch_clock, make_epoch_lines
 from cnnbuild.builder.run_directory import RunDirectory
 from cnnbuild.builder.runtime import import_tensorflow
-from cnnbuild.errors import CnnbuildError, PluginError, RunError
+from cnnbuild.errors import CnnbuildError, RunError
 from cnnbuild.plugins.contracts import CallbackContext, Datasets
 from cnnbuild.plugins.manager import get_registry
 from cnnbuild.spec.document import Spec, load_spec, spec_from_text
@@ -90,14 +90,7 @@ def _user_callbacks(spec: Spec, run: RunDirectory, steps: int | None) -> list[An
     callbacks = []
     for entry in spec.train.callbacks:
         registration = registry.callbacks[entry.type]
-        try:
-            callback = registration.factory(entry, context)
-        except CnnbuildError:
-            raise
-        except Exception as exc:
-            raise PluginError(f"{registration.plugin.describe()}: building callback {entry.type!r} failed: {type(exc).__name__}: {exc}") from None
-        if not isinstance(callback, keras.callbacks.Callback):
-            raise PluginError(f"{registration.plugin.describe()}: the factory of callback {entry.type!r} returned {type(callback).__name__}, not a keras.callbacks.Callback")
+        callback = registration.make(keras.callbacks.Callback, "a keras.callbacks.Callback", entry, context)
         callbacks.append(guard_callback(callback, registration.plugin.describe(), entry.type))
     return callbacks
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from cnnbuild.errors import PluginError
+from cnnbuild.errors import CnnbuildError, PluginError
 from cnnbuild.plugins.contracts import LayerShape, Shape, ShapeError
 
 __all__ = ["LayerShape", "PluginInfo", "Registration", "Registry", "Shape", "ShapeError", "spec_model"]
@@ -41,6 +41,19 @@ class Registration:
     aliases: tuple[str, ...] = ()
     augmentation: bool = False
     class_names: Callable[..., list[str] | None] | None = None
+
+    def make(self, expected: type, expected_name: str, *args: Any) -> Any:
+        """``factory(*args)``; an exception or a result that is not ``expected`` becomes a
+        :class:`PluginError` naming the plugin (a :class:`CnnbuildError` passes through)."""
+        try:
+            made = self.factory(*args)
+        except CnnbuildError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"{self.plugin.describe()}: building {self.kind} {self.name!r} failed: {type(exc).__name__}: {exc}") from None
+        if not isinstance(made, expected):
+            raise PluginError(f"{self.plugin.describe()}: the factory of {self.kind} {self.name!r} returned {type(made).__name__}, not {expected_name}")
+        return made
 
 
 def spec_model(kind: str, name: str, params: Any, plugin: PluginInfo) -> type[BaseModel]:

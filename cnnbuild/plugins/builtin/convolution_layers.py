@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 from pydantic import Field
 
@@ -12,36 +11,29 @@ from cnnbuild.plugins.hookspecs import hookimpl
 from cnnbuild.spec.types import Activation, Initializer, Padding, Pair, Params, PositiveInt
 
 
-class Conv2DParams(Params):
-    filters: PositiveInt
+class _WindowParams(Params):
+    """What every convolution shares."""
+
     kernel_size: Pair
     strides: Pair = (1, 1)
     padding: Padding = "valid"
     dilation_rate: Pair = (1, 1)
     activation: Activation | None = None
     use_bias: bool = True
+
+
+class Conv2DParams(_WindowParams):
+    filters: PositiveInt
     kernel_initializer: Initializer = "glorot_uniform"
 
 
-class SeparableConv2DParams(Params):
+class SeparableConv2DParams(_WindowParams):
     filters: PositiveInt
-    kernel_size: Pair
-    strides: Pair = (1, 1)
-    padding: Padding = "valid"
     depth_multiplier: PositiveInt = 1
-    dilation_rate: Pair = (1, 1)
-    activation: Activation | None = None
-    use_bias: bool = True
 
 
-class DepthwiseConv2DParams(Params):
-    kernel_size: Pair
-    strides: Pair = (1, 1)
-    padding: Padding = "valid"
+class DepthwiseConv2DParams(_WindowParams):
     depth_multiplier: PositiveInt = 1
-    dilation_rate: Pair = (1, 1)
-    activation: Activation | None = None
-    use_bias: bool = True
 
 
 class PoolingParams(Params):
