@@ -179,7 +179,9 @@ def read_cnnbuild_run(measured: Measured, folder: Path) -> dict[str, Any]:
     first_batch_at = metrics.get("first_batch_at")
     return {
         "train_images_per_second": metrics.get("train_images_per_second"),
+        "train_images": metrics.get("train_examples"),
         "epoch_train_seconds": metrics.get("epoch_train_seconds"),
+        "epoch_train_cpu_seconds": metrics.get("epoch_train_cpu_seconds"),
         "seconds_to_first_batch": first_batch_at - measured.started_at if first_batch_at else None,
         "val_accuracy": metrics.get("final", {}).get("val_accuracy"),
         "precision": metrics.get("precision"),
@@ -193,7 +195,9 @@ def read_script_result(measured: Measured, folder: Path) -> dict[str, Any]:
     first_batch_at = result.get("first_batch_at")
     return {
         "train_images_per_second": result.get("train_images_per_second"),
+        "train_images": result.get("train_images"),
         "epoch_train_seconds": result.get("epoch_train_seconds"),
+        "epoch_train_cpu_seconds": result.get("epoch_train_cpu_seconds"),
         "seconds_to_first_batch": first_batch_at - measured.started_at if first_batch_at else None,
         "val_accuracy": result.get("final", {}).get("val_accuracy"),
         "precision": result.get("precision"),

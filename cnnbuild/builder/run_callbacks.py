@@ -29,13 +29,18 @@ def make_epoch_clock(images_per_epoch: int) -> Any:
             self.first_batch_seconds: float | None = None
             self.first_batch_at: float | None = None  # Unix time, to compare with when the process started
             self.train_seconds: list[float] = []
+            self.train_cpu_seconds: list[float] = []  # CPU time of the whole process (all threads) over the same span
             self.epoch_seconds: list[float] = []
             self._epoch_start = 0.0
+            self._epoch_cpu_start = 0.0
             self._train_end: float | None = None
+            self._train_cpu_end: float | None = None
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self._epoch_start = time.perf_counter()
+            self._epoch_cpu_start = time.process_time()
             self._train_end = None
+            self._train_cpu_end = None
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             if self.first_batch_seconds is None:
@@ -45,10 +50,12 @@ def make_epoch_clock(images_per_epoch: int) -> Any:
         def on_test_begin(self, logs: Any = None) -> None:
             if self._train_end is None:
                 self._train_end = time.perf_counter()
+                self._train_cpu_end = time.process_time()
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             now = time.perf_counter()
             self.train_seconds.append((self._train_end or now) - self._epoch_start)
+            self.train_cpu_seconds.append((self._train_cpu_end or time.process_time()) - self._epoch_cpu_start)
             self.epoch_seconds.append(now - self._epoch_start)
 
         def images_per_second(self) -> float | None:

@@ -230,6 +230,7 @@ class Trainer:
             "first_batch_seconds": clock.first_batch_seconds,
             "first_batch_at": clock.first_batch_at,
             "epoch_train_seconds": [round(seconds, 4) for seconds in clock.train_seconds],
+            "epoch_train_cpu_seconds": [round(seconds, 4) for seconds in clock.train_cpu_seconds],
             "train_examples": self.source.train_count,
             "validation_examples": self.source.validation_count,
             "skipped_files": len(self.source.skipped),
