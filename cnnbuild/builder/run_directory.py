@@ -40,6 +40,15 @@ def reserved_reason(relative: str) -> str | None:
     return None
 
 
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 class RunDirectory:
     """A folder holding one run's artifacts; writes go to a temporary file, then a rename."""
 
@@ -89,6 +98,7 @@ class RunDirectory:
             os.close(handle)
             try:
                 writer(Path(temporary))
+                os.chmod(temporary, _FILE_MODE)  # mkstemp makes owner-only files; artifacts are ordinary files
                 with open(temporary, "rb+") as synced:
                     os.fsync(synced.fileno())
                 os.replace(temporary, target)

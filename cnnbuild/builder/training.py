@@ -118,7 +118,7 @@ class Trainer:
         parent = spec.resolve_path(spec.output.dir)
         run = RunDirectory.create(parent, spec.name, exact=output) if placement.is_chief else placement.worker_directory()
         run.write_json(RUN_INFO, {"spec_file": spec.source.filename if spec.source else None, "base_dir": str(spec.base_dir), "overrides": list(overrides), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        run.write_text("spec.yaml", yaml.safe_dump(spec.canonical(), sort_keys=False, allow_unicode=True))
+        run.write_text("spec.yaml", yaml.safe_dump(spec.canonical(absolute_paths=True), sort_keys=False, allow_unicode=True))
         run.write_json("class_names.json", source.class_names)
         run.write_json("skipped.json", [{"path": s.path, "reason": s.reason} for s in source.skipped])
         return cls(spec, run, source, verbose=verbose, placement=placement)

@@ -57,9 +57,22 @@ class Spec(Params):
         path = Path(value).expanduser()
         return path if path.is_absolute() else self.base_dir / path
 
-    def canonical(self) -> dict[str, Any]:
-        """Plain data in canonical form with every default filled in (what ``spec.yaml`` holds)."""
+    def canonical(self, *, absolute_paths: bool = False) -> dict[str, Any]:
+        """Plain data in canonical form with every default filled in (what ``spec.yaml`` holds).
+
+        ``absolute_paths`` resolves the folder and file settings (``data.path``,
+        ``data.test_path``, a ``data.cache`` file, ``output.dir``) against the spec's folder, so
+        the result runs from anywhere.
+        """
         data = _canonical(self.model_dump(mode="json"))
+        if absolute_paths:
+            section = data.get("data", {})
+            for key in ("path", "test_path"):
+                if isinstance(section.get(key), str):
+                    section[key] = str(self.resolve_path(section[key]))
+            if section.get("cache") not in (None, "memory", "none"):
+                section["cache"] = str(self.resolve_path(section["cache"]))
+            data["output"]["dir"] = str(self.resolve_path(data["output"]["dir"]))
         return {key: data[key] for key in SECTION_ORDER if key in data} | data
 
 

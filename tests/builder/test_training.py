@@ -40,6 +40,12 @@ def folder_spec(write_spec, data_path: Path, extra: str = "", epochs: int = 2) -
     )
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def add_bad_files(folder: Path) -> dict[str, str]:
     """A truncated JPEG, a zero-byte .jpg, a text file named .png and files that are not images."""
     first = sorted((folder / "circles").glob("*.jpg"))[0]
@@ -78,6 +84,10 @@ def test_run_writes_every_artifact_and_skips_bad_files(image_folder, write_spec,
     resolved = yaml.safe_load((run_dir / "spec.yaml").read_text())
     assert resolved["data"]["shuffle_buffer"] == 1000 and resolved["model"]["layers"][1]["strides"] == [1, 1]
     assert resolved["train"]["callbacks"] == []
+    assert resolved["data"]["path"] == str(image_folder)
+    assert oct((run_dir / "metrics.json").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    rerun = run_cli("validate", str(run_dir / "spec.yaml"))  # the resolved spec runs from anywhere
+    assert rerun.returncode == 0, rerun.stderr
     assert json.loads((run_dir / "class_names.json").read_text()) == ["circles", "squares", "stripes"]
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
