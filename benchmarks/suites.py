@@ -48,6 +48,7 @@ ABLATIONS = {
     "augmentation in model": ["augmentation_placement=model"],
     "augmentation unfused": ["train.fuse_augmentation=false"],
     "no cache": ["data.cache=none"],
+    "pipeline per epoch": ["train.continuous_pipeline=false"],
 }
 
 

@@ -108,7 +108,14 @@ def build_pipelines(spec: Spec, source: Datasets, *, augment: bool = True) -> Pr
         if dataset is None:
             return None
         dataset = _cache(dataset, data.cache, spec, split, source.fingerprint).batch(data.batch_size)
-        return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        if spec.train.continuous_pipeline:
+            # Keras makes a new evaluation iterator every epoch, so autotuning never pays off here,
+            # and dropping an iterator while its autotuner runs stalled training by up to 0.9 s.
+            options = tf.data.Options()
+            options.autotune.enabled = False
+            dataset = dataset.with_options(options)
+        return dataset
 
     return PreparedData(train, evaluation(source.validation, "validation"), evaluation(source.test, "test"), source, labels)
 

@@ -176,7 +176,8 @@ class Trainer:
         spec, run = self.spec, self.run
         epochs = spec.train.epochs
         steps = spec.train.steps_per_epoch
-        train = prepared.train.repeat() if steps else prepared.train
+        passes = self._batches_per_pass() if steps is None else None
+        train = prepared.train.repeat() if steps or passes else prepared.train
         images_per_epoch = steps * spec.data.batch_size if steps else self.source.train_count
         clock = make_epoch_clock(images_per_epoch)
         mode = self.verbose
@@ -201,7 +202,7 @@ class Trainer:
                     validation_data=prepared.validation,
                     epochs=epochs,
                     initial_epoch=self.completed_epochs,
-                    steps_per_epoch=steps,
+                    steps_per_epoch=steps or passes,
                     class_weight=class_weights(spec.train.class_weight, self.source.train_labels, len(self.source.class_names)),
                     callbacks=callbacks,
                     verbose=1 if mode == "bar" else 0,
@@ -247,6 +248,20 @@ class Trainer:
         run.write_json("metrics.json", metrics)
         run.set_status("completed", completed_epochs=metrics["epochs_run"], epochs=epochs)
         return self._result("completed", metrics)
+
+    def _batches_per_pass(self) -> int | None:
+        """Batches in one pass over the training data, when epochs run as passes over one repeated pipeline.
+
+        Keras otherwise makes a new tf.data iterator every epoch and drops the old one; dropping
+        an autotuned iterator while tf.data's autotuner is at work stalled epochs by up to 0.9 s,
+        and each new iterator refills the shuffle buffer before its first batch
+        (benchmarks/BENCHMARKS.md). One iterator keeps preparing the next epoch's batches while an
+        epoch ends and validation runs. Only in a single process, where the batch count is exact
+        (``train.continuous_pipeline: false`` turns it off).
+        """
+        if not self.spec.train.continuous_pipeline or self.placement.num_processes != 1 or not self.source.train_count:
+            return None
+        return -(-self.source.train_count // self.spec.data.batch_size)
 
     def _environment(self, precision: str) -> dict[str, Any]:
         registry = get_registry()

@@ -125,6 +125,11 @@ class Train(Params):
     fuse_augmentation: bool = Field(
         True, description="pipeline augmentation: consecutive RandomFlip/RandomRotation/RandomZoom/RandomTranslation resample the batch once (about half the CPU); false: each layer in turn"
     )
+    continuous_pipeline: bool = Field(
+        True,
+        description="one training iterator for the whole run (epochs are passes over the repeated data) and no tf.data autotuning of the "
+        "validation data, so epochs do not wait for iterators to be torn down and refilled; false: a new iterator every epoch, as Keras does",
+    )
 
     @field_validator("class_weight", mode="before")
     @classmethod
