@@ -1,7 +1,7 @@
 """Run cnnbuild's benchmark suite: a table on screen, JSON in benchmarks/results/.
 
     python benchmarks/run.py --quick          # a few minutes: 1 round, 3 epochs, 1k and 10k images
-    python benchmarks/run.py                  # the full suite BENCHMARKS.md reports (about 20 minutes on 2 cores)
+    python benchmarks/run.py                  # the full suite BENCHMARKS.md (repository root) reports (13 to 20 minutes on 2 cores)
     python benchmarks/run.py --only flowers,startup --rounds 2
 
 Every measurement is a separate process; the two sides of a comparison run alternately
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -94,8 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         results["total_seconds"] = time.perf_counter() - clock
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
-        import shutil
-
         shutil.rmtree(scratch, ignore_errors=True)
     print("\n" + render(results))
     print(f"total {results['total_seconds'] / 60:.1f} min; results written to {out}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from collections.abc import Callable
@@ -235,8 +236,6 @@ def scale(settings: Settings, log: Log) -> dict[str, Any]:
         measured = run_measured(python_script("scale_probe.py", "--data", str(folder), "--cache", cache, "--result", str(out)))
         if not measured.ok:
             raise RuntimeError(f"scale probe at {size} images failed: {measured.output_tail[-1500:]}")
-        import json
-
         result = json.loads(out.read_text(encoding="utf-8"))
         row = {"images": size, "cache": cache, "wall_seconds": measured.wall_seconds, "peak_rss_mb": measured.peak_rss_mb, **result}
         first, second = result["epoch_train_seconds"][0], result["epoch_train_seconds"][-1]
@@ -250,8 +249,6 @@ def scale(settings: Settings, log: Log) -> dict[str, Any]:
 
 def builder(settings: Settings, log: Log) -> dict[str, Any]:
     """build_model against the hand-written keras.Sequential: build time and per-step training time."""
-    import json
-
     out = settings.scratch / "builder.json"
     measured = run_measured(python_script("builder_probe.py", *settings.builder_args, "--result", str(out)))
     if not measured.ok:

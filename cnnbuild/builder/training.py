@@ -255,7 +255,7 @@ class Trainer:
         Keras otherwise makes a new tf.data iterator every epoch and drops the old one; dropping
         an autotuned iterator while tf.data's autotuner is at work stalled epochs by up to 0.9 s,
         and each new iterator refills the shuffle buffer before its first batch
-        (benchmarks/BENCHMARKS.md). One iterator keeps preparing the next epoch's batches while an
+        (BENCHMARKS.md). One iterator keeps preparing the next epoch's batches while an
         epoch ends and validation runs. Only in a single process, where the batch count is exact
         (``train.continuous_pipeline: false`` turns it off).
         """
