@@ -70,7 +70,7 @@ def predict_validation(model: Any, dataset: Any, labels: Labels, class_names: li
     import numpy as np
     from sklearn.metrics import confusion_matrix
 
-    from cnnbuild.builder.inference import _probabilities
+    from cnnbuild.builder.model import output_probabilities
 
     trues: list[Any] = []
     predictions: list[Any] = []
@@ -78,7 +78,7 @@ def predict_validation(model: Any, dataset: Any, labels: Labels, class_names: li
     seen = 0
     for images, encoded in dataset.as_numpy_iterator():
         outputs = np.asarray(model.predict_on_batch(images), dtype="float64")
-        probabilities = _probabilities(outputs, labels)
+        probabilities = output_probabilities(outputs, labels)
         predicted = probabilities.argmax(axis=1)
         true = decode_labels(encoded, labels)
         trues.append(true)

@@ -90,7 +90,7 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
     """For each image: its top-k classes with probabilities (unreadable files get an ``error``)."""
     import numpy as np
 
-    from cnnbuild.builder.model import label_encoding
+    from cnnbuild.builder.model import label_encoding, output_probabilities
     from cnnbuild.plugins.builtin.image_directory import ImageFile, decode_files
     from cnnbuild.plugins.builtin.image_files import check_image
 
@@ -110,7 +110,7 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
         images = decode_files(usable, params).map(lambda image, label: image).batch(spec.data.batch_size)
         outputs = np.asarray(_call_model(finished, lambda model: model.predict(images, verbose=0)), dtype="float64")
         labels = label_encoding(spec, len(finished.class_names))
-        probabilities = _probabilities(outputs, labels)
+        probabilities = output_probabilities(outputs, labels)
         rows = iter(probabilities)
         for result in results:
             if "error" in result:
@@ -131,18 +131,3 @@ def _call_model(finished: FinishedRun, use: Any) -> Any:
     except Exception as exc:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")[:300]
         raise RunError(f"{finished.run.file('model.keras')}: the model failed on the data: {type(exc).__name__}: {first}") from None
-
-
-def _probabilities(outputs: Any, labels: Any) -> Any:
-    import numpy as np
-
-    if labels.mode == "binary":
-        positive = outputs.reshape(-1)
-        if labels.from_logits:
-            positive = 1 / (1 + np.exp(-positive))
-        return np.stack([1 - positive, positive], axis=1)
-    if labels.from_logits:
-        shifted = outputs - outputs.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        return exp / exp.sum(axis=1, keepdims=True)
-    return outputs

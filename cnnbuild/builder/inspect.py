@@ -20,6 +20,7 @@ class ModelSummary:
     non_trainable_params: int = 0
     input_shape: list[int] = field(default_factory=list)
     num_classes: int | None = None
+    name: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -32,7 +33,6 @@ class ModelSummary:
             "non_trainable_params": self.non_trainable_params,
         }
 
-    name: str = ""
 
 
 def describe_model(model: Any) -> ModelSummary:

@@ -47,6 +47,22 @@ def label_encoding(spec: Spec, num_classes: int) -> Labels:
     return Labels(mode, num_classes, from_logits)
 
 
+def output_probabilities(outputs: Any, labels: Labels) -> Any:
+    """Model outputs (logits or probabilities) as a ``(N, classes)`` array of class probabilities."""
+    import numpy as np
+
+    if labels.mode == "binary":
+        positive = outputs.reshape(-1)
+        if labels.from_logits:
+            positive = 1 / (1 + np.exp(-positive))
+        return np.stack([1 - positive, positive], axis=1)
+    if labels.from_logits:
+        shifted = outputs - outputs.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        return exp / exp.sum(axis=1, keepdims=True)
+    return outputs
+
+
 def _layer(registry: Registry, entry: Any) -> Any:
     import keras
 

@@ -1,8 +1,8 @@
 """Find the images in a folder of class sub-folders and check each one before training.
 
-Every file is opened with Pillow (header only, plus a look at the file's end for truncation),
-so corrupt, truncated, empty and mislabelled files are skipped and listed before the first
-epoch instead of failing inside it.
+Every file's header is read with Pillow and every image is decoded once with the decoder
+training uses (in one parallel tf.data pass), so corrupt, truncated, empty and mislabelled
+files are skipped and listed before the first epoch instead of failing inside it.
 """
 
 from __future__ import annotations
