@@ -176,7 +176,8 @@ def cnnbuild_command(*args: str) -> list[str]:
 def read_cnnbuild_run(measured: Measured, folder: Path) -> dict[str, Any]:
     """Result fields of a ``cnnbuild run --output FOLDER/run`` from its metrics.json."""
     metrics = json.loads((folder / "run" / "metrics.json").read_text(encoding="utf-8"))
-    first_batch_at = metrics.get("first_batch_at")
+    environment = json.loads((folder / "run" / "environment.json").read_text(encoding="utf-8"))
+    first_batch_at = metrics.get("first_batch_at")  # the end of the first call: steps_per_execution batches
     return {
         "train_images_per_second": metrics.get("train_images_per_second"),
         "train_images": metrics.get("train_examples"),
@@ -186,6 +187,7 @@ def read_cnnbuild_run(measured: Measured, folder: Path) -> dict[str, Any]:
         "val_accuracy": metrics.get("final", {}).get("val_accuracy"),
         "precision": metrics.get("precision"),
         "epochs_run": metrics.get("epochs_run"),
+        "steps_per_execution": environment.get("execution", {}).get("steps_per_execution"),
     }
 
 

@@ -130,34 +130,10 @@ def visible_gpus() -> list[str]:
 
 
 def forward_flops_per_image(spec: Any, num_classes: int) -> dict[str, Any]:
-    """Multiply-adds x 2 of the convolution and dense layers, from cnnbuild's pure-Python shape inference.
+    """cnnbuild's own estimate (``ModelSummary.forward_flops``: 2 x parameters x output positions
+    per layer), and training taken as 3x forward (forward, then the gradients for both the inputs
+    and the weights)."""
+    from cnnbuild.builder.inspect import model_summary
 
-    Pooling, activations, dropout and normalisation are left out (a few percent at most for the
-    models benchmarked here). Training is taken as about 3x forward (forward, then the gradients
-    for both the inputs and the weights).
-    """
-    from cnnbuild.plugins.manager import get_registry
-    from cnnbuild.spec.shapes import infer_layers, resolve_units, binary_labels
-
-    binary = binary_labels(spec, num_classes)
-    rows = infer_layers(spec.model.layers, spec.data.input_shape, get_registry(), num_classes=num_classes, binary=binary)
-    per_layer = []
-    total = 0
-    for row, entry in zip(rows, spec.model.layers):
-        params = resolve_units(entry, num_classes, binary)
-        flops = 0
-        if row.input_shape is None or row.output_shape is None:
-            pass
-        elif row.type == "Conv2D":
-            kernel_h, kernel_w = params.kernel_size
-            out_h, out_w, out_c = row.output_shape
-            flops = 2 * out_h * out_w * out_c * kernel_h * kernel_w * row.input_shape[-1]
-        elif row.type == "Dense":
-            positions = 1
-            for dim in row.input_shape[:-1]:
-                positions *= dim
-            flops = 2 * positions * row.input_shape[-1] * params.units
-        if flops:
-            per_layer.append({"index": row.index, "type": row.type, "flops": flops})
-        total += flops
-    return {"forward_flops": total, "training_flops": 3 * total, "layers": per_layer}
+    forward = model_summary(spec, num_classes).forward_flops
+    return {"forward_flops": forward, "training_flops": 3 * forward}

@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="one round, 3 epochs, 1k and 10k images: a few minutes")
     parser.add_argument("--only", help=f"comma-separated sections to run: {','.join(SECTIONS)}")
     parser.add_argument("--data", type=Path, default=DEFAULT_FLOWERS, help="the flower photos: a folder of class sub-folders (default: %(default)s)")
+    parser.add_argument("--cells", type=Path, help="the NIH malaria cell_images folder (Parasitized/, Uninfected/) for the legacy comparison; default: PNG crops of two flower classes")
     parser.add_argument("--rounds", type=int, help="alternating rounds per comparison (default: 1 quick, 3 full)")
     parser.add_argument("--epochs", type=int, help="epochs of the flowers runs (default: 3 quick, 6 full)")
     parser.add_argument("--out", type=Path, help="result file (default: benchmarks/results/<mode>-<time>.json)")
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="cnnbuild-bench-"))
     settings = suites.Settings(
         flowers=args.data.resolve(),
+        cells=args.cells.resolve() if args.cells else None,
         scratch=scratch,
         rounds=args.rounds or (1 if args.quick else 3),
         flowers_epochs=args.epochs or (3 if args.quick else 6),

@@ -34,6 +34,7 @@ class Settings:
     """What a section may spend: rounds of alternating runs, epochs, sizes."""
 
     flowers: Path
+    cells: Path | None
     scratch: Path
     rounds: int
     flowers_epochs: int
@@ -174,28 +175,47 @@ def _difference(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
+def legacy_datasets(settings: Settings) -> dict[str, tuple[Path, list[str]]]:
+    """The image sets of the legacy comparison: name -> (folder of class sub-folders, the two classes).
+
+    Malaria-like cells: the NIH cell_images folder when ``--cells`` gives it, else small PNG crops
+    of two flower classes (``cell_images.py``), the same kind of file. Photos: the daisy and roses
+    photos themselves (JPEGs of about 320x240), which cost the generator far more to decode.
+    """
+    from cell_images import CLASSES, ensure_cell_images
+
+    cells = (settings.cells, ["Parasitized", "Uninfected"]) if settings.cells else (ensure_cell_images(settings.flowers), list(CLASSES))
+    return {"cells": cells, "photos": (settings.flowers, list(CLASSES))}
+
+
 def legacy(settings: Settings, log: Log) -> dict[str, Any]:
-    """The malaria model fed by ImageDataGenerator.flow_from_directory against cnnbuild, on two flower classes."""
-    classes = ["daisy", "roses"]
-    sets = [f"data.path={settings.flowers}", f"data.class_names=[{','.join(classes)}]", f"train.epochs={settings.legacy_epochs}"]
-    variants = [
-        Variant("cnnbuild", _cnnbuild_run("examples/malaria.yaml", sets, 42), read_cnnbuild_run),
-        Variant(
-            "ImageDataGenerator",
-            lambda r, folder: python_script(
-                "legacy_generator_keras.py", "--data", str(settings.flowers), "--classes", *classes, "--epochs", str(settings.legacy_epochs), "--seed", str(42 + r), "--result", str(folder / "result.json")
+    """The malaria model fed by ImageDataGenerator.flow_from_directory against cnnbuild, on cell-like PNGs and on photos."""
+    result: dict[str, Any] = {"epochs": settings.legacy_epochs, "rounds": settings.rounds, "datasets": {}}
+    for name, (folder, classes) in legacy_datasets(settings).items():
+        sets = [f"data.path={folder}", f"data.class_names=[{','.join(classes)}]", f"train.epochs={settings.legacy_epochs}"]
+        variants = [
+            Variant("cnnbuild", _cnnbuild_run("examples/malaria.yaml", sets, 42), read_cnnbuild_run),
+            Variant(
+                "ImageDataGenerator",
+                lambda r, out, folder=folder, classes=classes: python_script(
+                    "legacy_generator_keras.py", "--data", str(folder), "--classes", *classes, "--epochs", str(settings.legacy_epochs), "--seed", str(42 + r), "--result", str(out / "result.json")
+                ),
+                read_script_result,
             ),
-            read_script_result,
-        ),
-    ]
-    log(f"legacy input flow: 2 variants x {settings.rounds} rounds, {settings.legacy_epochs} epochs each")
-    runs = alternate(variants, settings.rounds, settings.scratch / "legacy", log=log)
-    return {
-        "epochs": settings.legacy_epochs,
-        "classes": classes,
-        "variants": {name: summarize_runs(measured) for name, measured in runs.items()},
-        "speedup": speedups(runs, "cnnbuild", "ImageDataGenerator"),
-    }
+            Variant("cnnbuild, steps_per_execution 1", _cnnbuild_run("examples/malaria.yaml", [*sets, "train.steps_per_execution=1"], 42), read_cnnbuild_run),
+        ]
+        log(f"legacy input flow on {name} ({folder}): {len(variants)} variants x {settings.rounds} rounds, {settings.legacy_epochs} epochs each")
+        runs = alternate(variants, settings.rounds, settings.scratch / f"legacy-{name}", log=log)
+        summary = {variant: summarize_runs(measured) for variant, measured in runs.items()}
+        result["datasets"][name] = {
+            "data": str(folder),
+            "classes": classes,
+            "variants": summary,
+            "speedup": speedups(runs, "cnnbuild", "ImageDataGenerator"),
+            "steps_per_execution": [run.result.get("steps_per_execution") for run in runs["cnnbuild"] if run.ok],
+            "speedup_from_steps_per_execution": speedups(runs, "cnnbuild", "cnnbuild, steps_per_execution 1"),
+        }
+    return result
 
 
 def startup(settings: Settings, log: Log) -> dict[str, Any]:

@@ -108,7 +108,10 @@ def summary(spec_path: Path, as_json: bool, num_classes: int | None, overrides: 
 
     spec = load_spec(spec_path, overrides, num_classes=num_classes)
     result = model_summary(spec, num_classes)
-    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else result.text)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo(f"{result.text}\n Forward pass: about {result.forward_flops / 1e6:,.1f} MFLOP per image (2 x parameters x output positions)")
 
 
 @cli.command()

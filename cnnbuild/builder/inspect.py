@@ -21,6 +21,7 @@ class ModelSummary:
     input_shape: list[int] = field(default_factory=list)
     num_classes: int | None = None
     name: str = ""
+    forward_flops: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -31,8 +32,25 @@ class ModelSummary:
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,
+            "forward_flops": self.forward_flops,
         }
 
+
+def estimate_forward_flops(layers: list[dict[str, Any]]) -> int:
+    """Estimated floating-point operations of one example's forward pass through ``layers`` (as ``describe_model`` lists them).
+
+    Each layer counts 2 x its parameters x its output positions (every output dimension but the
+    last): exact for Conv2D, DepthwiseConv2D and Dense apart from the bias, close for
+    SeparableConv2D and BatchNormalization. Layers without weights (pooling, activations,
+    dropout, resizing, augmentation) count as free, which they nearly are next to convolutions.
+    """
+    total = 0
+    for layer in layers:
+        positions = 1
+        for dim in layer["output_shape"][:-1]:
+            positions *= dim or 1
+        total += 2 * layer["params"] * positions
+    return total
 
 
 def describe_model(model: Any) -> ModelSummary:
@@ -55,6 +73,7 @@ def describe_model(model: Any) -> ModelSummary:
         non_trainable_params=non_trainable,
         input_shape=list(model.input_shape[1:]),
         name=model.name,
+        forward_flops=estimate_forward_flops(layers),
     )
 
 

@@ -18,6 +18,7 @@ import yaml
 from cnnbuild.builder.callback_guard import guard_callback
 from cnnbuild.builder.data import PreparedData, build_pipelines, class_weights, load_source
 from cnnbuild.builder.distribution import Placement, placement_for
+from cnnbuild.builder.execution import ExecutionPlan, plan_execution
 from cnnbuild.builder.inspect import describe_model
 from cnnbuild.builder.model import build_model, compile_model, load_saved_model
 from cnnbuild.builder.run_callbacks import CHECKPOINT_STATE, Interruption, make_checkpointer, make_epoch_clock, make_epoch_lines
@@ -166,17 +167,32 @@ class Trainer:
             prepared = build_pipelines(self.placement.pipeline_spec(spec), self.source)
             with self.placement.scope():  # variables are created, updated and saved by the engine
                 model = self.placement.adapt_model(self._model(prepared.labels))
-                run.write_text("summary.txt", describe_model(model).text + "\n")
-                run.write_json("environment.json", self._environment(precision))
-                return self._fit(model, prepared, tf)
+                summary = describe_model(model)
+                plan = self._execution_plan(summary.forward_flops, bool(tf.config.list_physical_devices("GPU")))
+                run.write_text("summary.txt", summary.text + "\n")
+                run.write_json("environment.json", {**self._environment(precision), "execution": plan.as_dict()})
+                return self._fit(model, prepared, plan)
         finally:
             keras.config.set_dtype_policy(previous_policy)
 
-    def _fit(self, model: Any, prepared: PreparedData, tf: Any) -> RunResult:
+    def _execution_plan(self, forward_flops: int, on_gpu: bool) -> ExecutionPlan:
+        steps = self.spec.train.steps_per_epoch
+        passes = self._batches_per_pass() if steps is None else None
+        return plan_execution(
+            self.spec.train.steps_per_execution,
+            training_flops_per_batch=3 * forward_flops * self.placement.pipeline_spec(self.spec).data.batch_size,  # forward + two gradients
+            batches_per_epoch=steps or passes,
+            exact_epochs=bool(steps or passes),
+            continuous_pipeline=passes is not None,
+            on_gpu=on_gpu,
+        )
+
+    def _fit(self, model: Any, prepared: PreparedData, plan: ExecutionPlan) -> RunResult:
         spec, run = self.spec, self.run
         epochs = spec.train.epochs
         steps = spec.train.steps_per_epoch
-        passes = self._batches_per_pass() if steps is None else None
+        passes = self._batches_per_pass() if steps is None and plan.continuous_pipeline else None
+        model.steps_per_execution = plan.steps_per_execution  # read by Keras when fit makes its train function
         train = prepared.train.repeat() if steps or passes else prepared.train
         images_per_epoch = steps * spec.data.batch_size if steps else self.source.train_count
         clock = make_epoch_clock(images_per_epoch)

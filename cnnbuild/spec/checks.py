@@ -111,6 +111,18 @@ def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
                 issues.add(("train", "class_weight", key), f"class index {key} is outside 0..{num_classes - 1}", key=True)
 
 
+def _training_issues(spec: Spec, issues: _Issues) -> None:
+    steps, per_execution = spec.train.steps_per_epoch, spec.train.steps_per_execution
+    if steps is not None and isinstance(per_execution, int) and steps % per_execution:
+        below = max(n for n in range(1, per_execution) if steps % n == 0)
+        above = [n for n in range(per_execution + 1, steps + 1) if steps % n == 0][:1]
+        issues.add(
+            ("train", "steps_per_execution"),
+            f"{per_execution} does not divide steps_per_epoch ({steps}), so epochs would run {-(-steps // per_execution) * per_execution} batches instead of {steps}; "
+            f"use a divisor of {steps} such as {' or '.join(map(str, [below, *above]))}, or auto",
+        )
+
+
 def check_spec(spec: Spec, registry: Registry, *, num_classes: int | None = None) -> list[SpecIssue]:
     """Every shape and consistency problem in a spec that passed field validation."""
     if num_classes is None:
@@ -119,4 +131,5 @@ def check_spec(spec: Spec, registry: Registry, *, num_classes: int | None = None
     issues = _Issues(spec)
     _shape_issues(spec, registry, num_classes, issues)
     _label_issues(spec, num_classes, issues)
+    _training_issues(spec, issues)
     return issues.items

@@ -116,6 +116,11 @@ class Compile(Params):
 class Train(Params):
     epochs: Annotated[int, Field(ge=1, le=100_000)] = 10
     steps_per_epoch: PositiveInt | None = None
+    steps_per_execution: Literal["auto"] | Annotated[int, Field(ge=1, le=10_000)] = Field(
+        "auto",
+        description="training batches run per call into TensorFlow (Keras's compile argument); callbacks see every Nth batch. "
+        "auto: as many batches as keep a call short by the model's estimated FLOPs (up to 16), dividing the batches of an epoch",
+    )
     class_weight: Literal["auto", "none"] | dict[int, PositiveNumber] = Field("none", description="auto balances classes by frequency; or a mapping class index -> weight")
     precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = Field("auto", description="auto: bfloat16 where the CPU computes it natively, float16 on GPUs of compute capability 7.0+, else float32")
     verbose: Literal["auto", "bar", "line", "quiet"] = Field("auto", description="auto: progress bar on a terminal, one line per epoch otherwise")

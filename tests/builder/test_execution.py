@@ -1,0 +1,90 @@
+"""train.steps_per_execution: how many batches one call runs, and that epochs stay exact."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cnnbuild.builder.execution import CPU_CALL_FLOPS, MAX_AUTO_STEPS, plan_execution
+from tests.conftest import REPO
+
+MALARIA_BATCH = 3 * 17_383_746 * 64  # training FLOPs of a batch of 64 through the malaria model (3x forward)
+FLOWERS_BATCH = 3 * 187_038_602 * 32
+
+
+def plan(setting="auto", flops=MALARIA_BATCH, batches=30, exact=True, continuous=True, gpu=False):
+    return plan_execution(setting, training_flops_per_batch=flops, batches_per_epoch=batches, exact_epochs=exact, continuous_pipeline=continuous, on_gpu=gpu)
+
+
+def test_auto_groups_cheap_batches_up_to_the_budget():
+    assert int(CPU_CALL_FLOPS // MALARIA_BATCH) == 5
+    assert plan().steps_per_execution == 5  # 5 divides 30
+    assert plan(batches=28).steps_per_execution == 4  # the largest divisor of 28 not above 5: epochs stay 28 batches
+    assert plan(batches=29).steps_per_execution == 1  # a prime count of batches: one at a time
+    assert plan(batches=3).steps_per_execution == 3  # never more than an epoch
+
+
+def test_auto_leaves_expensive_batches_alone_and_caps_tiny_ones():
+    assert plan(flops=FLOWERS_BATCH, batches=15).steps_per_execution == 1
+    assert plan(flops=1e6, batches=1000).steps_per_execution == 10  # capped at 16, then the largest divisor of 1000
+    assert plan(flops=1e6, batches=None, exact=False).steps_per_execution == MAX_AUTO_STEPS
+    assert plan(flops=FLOWERS_BATCH, batches=15, gpu=True).steps_per_execution == 15  # a GPU gets through far more per call
+
+
+def test_auto_with_per_epoch_iterators_needs_no_divisor():
+    # the last call of an epoch stops where the data ends, so any count works
+    assert plan(batches=29, exact=False, continuous=False).steps_per_execution == 5
+
+
+def test_a_set_count_is_kept_even_when_it_does_not_divide_the_epoch():
+    kept = plan(setting=4, batches=30)
+    assert (kept.steps_per_execution, kept.continuous_pipeline) == (4, False)  # epochs end on their own iterator instead
+    assert "does not divide the 30 batches" in kept.reason
+    divides = plan(setting=6, batches=30)
+    assert (divides.steps_per_execution, divides.continuous_pipeline) == (6, True)
+
+
+def test_a_count_that_does_not_divide_steps_per_epoch_is_a_spec_error(write_spec):
+    from cnnbuild.spec import SpecError, load_spec
+
+    path = write_spec("name: x\ndata: {type: digits}\nmodel: {layers: [Flatten, {type: Dense, units: auto}]}\ntrain:\n  steps_per_epoch: 10\n  steps_per_execution: 4\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    message = str(caught.value)
+    assert f"{path}:6:24: train.steps_per_execution: 4 does not divide steps_per_epoch (10)" in message
+    assert "epochs would run 12 batches instead of 10; use a divisor of 10 such as 2 or 5, or auto" in message
+
+
+def test_runs_use_the_plan_and_give_the_same_history(tmp_path, monkeypatch):
+    """Grouping batches changes how often Keras is called, not what it trains on."""
+    import keras
+
+    import cnnbuild
+
+    seen: list[dict] = []
+    original_fit = keras.Model.fit
+
+    def recording_fit(self, x=None, *args, **kwargs):
+        seen.append({"per_call": self.steps_per_execution, "steps": kwargs.get("steps_per_epoch")})
+        return original_fit(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", recording_fit)
+    overrides = ["train.epochs=2", "data.image_size=[8,8]", "train.verbose=quiet", "train.callbacks=[]"]
+    runs = {
+        name: cnnbuild.run(REPO / "examples" / "digits.yaml", overrides=[*overrides, *sets], output=tmp_path / name)
+        for name, sets in {
+            "1": ["train.steps_per_execution=1"],
+            "auto": [],
+            "4": ["train.steps_per_execution=4"],
+            "1, per-epoch iterators": ["train.steps_per_execution=1", "train.continuous_pipeline=false"],
+        }.items()
+    }
+    # 1,438 training digits in batches of 32: 45 batches a pass; auto takes all 16 a call allows, as the largest divisor: 15.
+    # 4 does not divide 45: epochs get their own iterators, and each epoch's last call runs the one batch left.
+    assert seen == [{"per_call": 1, "steps": 45}, {"per_call": 15, "steps": 45}, {"per_call": 4, "steps": None}, {"per_call": 1, "steps": None}]
+    assert json.loads((tmp_path / "4" / "environment.json").read_text())["execution"]["continuous_pipeline"] is False
+    for name, reference in (("auto", "1"), ("4", "1, per-epoch iterators")):
+        for key, values in runs[reference].history.items():
+            assert runs[name].history[key] == pytest.approx(values, rel=1e-4), (name, key)
+
