@@ -46,6 +46,13 @@ class Placement:
         return self.process_id == 0
 
     @property
+    def runs_several_steps_per_call(self) -> bool:
+        """Whether fit can take ``steps_per_execution`` above 1 here: Keras 3.15's multi-step loop
+        fails under a tf.distribute strategy (InvalidArgumentError: "You must feed a value for
+        placeholder tensor" in ``multi_step_on_iterator``), so MirroredStrategy runs one step per call."""
+        return not (self.backend == "tensorflow" and self.strategy is not None)
+
+    @property
     def shard(self) -> tuple[int, int]:
         """``(index, count)`` for :class:`~cnnbuild.plugins.contracts.DataContext`."""
         return (self.process_id, self.num_processes)

@@ -178,6 +178,8 @@ class Trainer:
     def _execution_plan(self, forward_flops: int, on_gpu: bool) -> ExecutionPlan:
         steps = self.spec.train.steps_per_epoch
         passes = self._batches_per_pass() if steps is None else None
+        if not self.placement.runs_several_steps_per_call:  # the spec check refuses a number above 1 with mode: devices
+            return ExecutionPlan(1, passes is not None, f"{self.placement.engine} runs one step per call (Keras 3.15 fails with more)")
         return plan_execution(
             self.spec.train.steps_per_execution,
             training_flops_per_batch=3 * forward_flops * self.placement.pipeline_spec(self.spec).data.batch_size,  # forward + two gradients

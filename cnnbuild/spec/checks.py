@@ -113,6 +113,12 @@ def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
 
 def _training_issues(spec: Spec, issues: _Issues) -> None:
     steps, per_execution = spec.train.steps_per_epoch, spec.train.steps_per_execution
+    if spec.distribute.mode == "devices" and isinstance(per_execution, int) and per_execution > 1:
+        issues.add(
+            ("train", "steps_per_execution"),
+            f"{per_execution} batches per call do not work with distribute.mode: devices (Keras 3.15 fails under MirroredStrategy "
+            "with more than one step per call); use 1 or auto, which is 1 there",
+        )
     if steps is not None and isinstance(per_execution, int) and steps % per_execution:
         below = max(n for n in range(1, per_execution) if steps % n == 0)
         above = [n for n in range(per_execution + 1, steps + 1) if steps % n == 0][:1]

@@ -77,14 +77,23 @@ def test_runs_use_the_plan_and_give_the_same_history(tmp_path, monkeypatch):
             "1": ["train.steps_per_execution=1"],
             "auto": [],
             "4": ["train.steps_per_execution=4"],
-            "1, per-epoch iterators": ["train.steps_per_execution=1", "train.continuous_pipeline=false"],
+            "1-per-epoch-iterators": ["train.steps_per_execution=1", "train.continuous_pipeline=false"],
         }.items()
     }
     # 1,438 training digits in batches of 32: 45 batches a pass; auto takes all 16 a call allows, as the largest divisor: 15.
     # 4 does not divide 45: epochs get their own iterators, and each epoch's last call runs the one batch left.
     assert seen == [{"per_call": 1, "steps": 45}, {"per_call": 15, "steps": 45}, {"per_call": 4, "steps": None}, {"per_call": 1, "steps": None}]
     assert json.loads((tmp_path / "4" / "environment.json").read_text())["execution"]["continuous_pipeline"] is False
-    for name, reference in (("auto", "1"), ("4", "1, per-epoch iterators")):
+    for name, reference in (("auto", "1"), ("4", "1-per-epoch-iterators")):
         for key, values in runs[reference].history.items():
             assert runs[name].history[key] == pytest.approx(values, rel=1e-4), (name, key)
 
+
+
+def test_more_than_one_step_per_call_is_refused_with_mirrored_strategy(write_spec):
+    from cnnbuild.spec import SpecError, load_spec
+
+    path = write_spec("name: x\ndata: {type: digits}\nmodel: {layers: [Flatten, {type: Dense, units: auto}]}\ntrain: {steps_per_execution: 2}\ndistribute: {mode: devices}\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert f"{path}:4:30: train.steps_per_execution: 2 batches per call do not work with distribute.mode: devices" in str(caught.value)
