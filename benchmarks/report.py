@@ -123,7 +123,7 @@ def legacy_section(result: dict[str, Any]) -> str:
                     _f(row["val_accuracy_mean"], 3),
                 ]
             )
-        images = dataset["variants"]["cnnbuild"]["per_run"][0].get("train_images") if dataset["variants"]["cnnbuild"]["per_run"] else None
+        images = next((run.get("train_images") for run in dataset["variants"]["cnnbuild"].get("per_run", []) if run.get("train_images")), None)
         executions = sorted(set(dataset.get("steps_per_execution") or []))
         lines.append(
             f"- {label} ({images or '?'} training images, {', '.join(dataset['classes'])}): cnnbuild over ImageDataGenerator **{_speedups(dataset['speedup'])}**; "

@@ -51,6 +51,9 @@ def test_summary_json_reports_the_tutorial_parameter_count():
     assert summary["total_params"] == 3_989_285
     assert summary["layers"][-1] == {"name": summary["layers"][-1]["name"], "type": "Dense", "output_shape": [5], "params": 645}
     assert summary["input_shape"] == [180, 180, 3]
+    # 2 x parameters x output positions: convolutions of 448, 4,640 and 18,496 parameters at 180x180, 90x90 and 45x45,
+    # then Dense layers of 3,965,056 and 645 parameters
+    assert summary["forward_flops"] == 2 * (448 * 180 * 180 + 4_640 * 90 * 90 + 18_496 * 45 * 45 + 3_965_056 + 645) == 187_038_602
 
 
 def test_summary_needs_a_class_count_when_the_data_is_absent():

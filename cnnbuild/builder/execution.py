@@ -2,8 +2,8 @@
 
 Keras pays a fixed cost per training step outside the model's own work (a Python loop, a call
 into the traced function, the callbacks): about 1.3 ms on the 2-core benchmark machine. For
-the malaria model (3.3 GFLOP a batch of 64) that is an eighth of the step, for the flowers model
-(18 GFLOP a batch of 32) under 2%. Running several batches per call spreads that cost; in
+the malaria model (3.3 GFLOP a batch of 64, a 16.7 ms step) that is 8% of the step, for the
+flowers model (18 GFLOP a batch of 32, about 110 ms) about 1%. Running several batches per call spreads that cost; in
 exchange, callbacks see only every Nth batch, and Ctrl-C stops after the call in progress. So
 ``auto`` groups batches only while a call stays short: up to ``CPU_CALL_FLOPS`` of estimated
 training work (about a tenth of a second on that CPU), at most ``MAX_AUTO_STEPS`` batches.
@@ -17,7 +17,7 @@ from typing import Literal
 #: Estimated training work per call that ``auto`` allows: about 0.1 s at the 170 to 190 GFLOP/s
 #: the benchmark machine's CPU reaches (BENCHMARKS.md); a GPU gets through far more in that time.
 CPU_CALL_FLOPS = 20e9
-GPU_CALL_FLOPS = 2e12
+GPU_CALL_FLOPS = 2e12  # a guess: not yet measured on a GPU
 #: Past 8 batches per call the gain flattens (malaria model, 2-core CPU: 3,824 img/s at 1,
 #: 4,090 at 4, 4,135 at 8, 4,150 at 16); 16 keeps some margin for faster machines.
 MAX_AUTO_STEPS = 16

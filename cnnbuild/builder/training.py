@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -83,11 +84,13 @@ def summarize_history(history: dict[str, list[float]]) -> dict[str, Any]:
     return {"final": final, "best": best}
 
 
-def _user_callbacks(spec: Spec, run: RunDirectory, steps: int | None) -> list[Any]:
+def _user_callbacks(spec: Spec, run: RunDirectory, steps: int | None, history: dict[str, list[float]]) -> list[Any]:
     import keras
 
     registry = get_registry()
-    context = CallbackContext(run_dir=run.path, epochs=spec.train.epochs, learning_rate=spec.compile.optimizer.learning_rate, steps_per_epoch=steps)
+    context = CallbackContext(
+        run_dir=run.path, epochs=spec.train.epochs, learning_rate=spec.compile.optimizer.learning_rate, steps_per_epoch=steps, history=copy.deepcopy(history)
+    )
     callbacks = []
     for entry in spec.train.callbacks:
         registration = registry.callbacks[entry.type]
@@ -207,7 +210,7 @@ class Trainer:
             print(f"resuming {run.path} after epoch {self.completed_epochs} of {epochs}", flush=True)
         with Interruption() as interruption:
             callbacks = [
-                *_user_callbacks(spec, run, steps),
+                *_user_callbacks(spec, run, steps, self.history),
                 clock,
                 self.placement.stop_callback(interruption),
                 make_checkpointer(run, interruption, self.history, spec.output.keep_checkpoints),

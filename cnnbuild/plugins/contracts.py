@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 Shape = tuple[int, ...]
@@ -81,3 +82,5 @@ class CallbackContext:
     epochs: int
     learning_rate: float
     steps_per_epoch: int | None = None
+    #: The logs of the epochs completed before this start (``--resume``), key -> one value per epoch; empty for a new run.
+    history: Mapping[str, list[float]] = field(default_factory=dict)

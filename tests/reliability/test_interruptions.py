@@ -52,6 +52,7 @@ model:
 compile: {{optimizer: {{type: adam, learning_rate: 0.003}}}}
 train:
   epochs: {epochs}
+  steps_per_execution: 1  # HoldAt marks exact batches; grouped calls would skip them
   verbose: line
   callbacks:{listed}
 """,

@@ -193,4 +193,4 @@ def test_tensorboard_without_its_package_stops_before_training(tmp_path):
 
     spec = spec_from_text(SPEC.format(cache="", epochs=1, callbacks="\n    - {type: TensorBoard, log_dir: tb}"), "spec.yaml")
     with pytest.raises(CnnbuildError, match="needs the tensorboard package"):
-        _user_callbacks(spec, RunDirectory(tmp_path), None)  # built before the first epoch, not failing at its first batch
+        _user_callbacks(spec, RunDirectory(tmp_path), None, {})  # built before the first epoch, not failing at its first batch

@@ -332,4 +332,4 @@ def test_a_callback_factory_returning_something_else_is_named(plugin, tmp_path):
     plugin(Faulty(), "faulty")
     spec = spec_from_text(_spec(callbacks="[{type: FaultyCallback, mode: wrong}]").replace("{type: Faulty, mode: ok}", "{type: Rescaling, scale: 1/255}"), "spec.yaml")
     with pytest.raises(PluginError, match=r"plugin 'faulty' \(not installed -\): the factory of callback 'FaultyCallback' returned object"):
-        _user_callbacks(spec, RunDirectory(tmp_path), None)
+        _user_callbacks(spec, RunDirectory(tmp_path), None, {})

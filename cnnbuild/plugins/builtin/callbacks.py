@@ -113,7 +113,28 @@ def _path(context: CallbackContext, relative: str) -> str:
 def _early_stopping(p: EarlyStoppingParams, context: CallbackContext) -> Any:
     import keras
 
-    return keras.callbacks.EarlyStopping(**p.model_dump(exclude={"type"}))
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+        """Keras's EarlyStopping that, after ``--resume``, counts patience and the best value from the epochs before it.
+
+        The earlier epochs' monitor values are replayed at the first epoch's end (when Keras can
+        tell the metric's direction). Their weights are gone, so with restore_best_weights the
+        weights restored are the best of the epochs since the resume.
+        """
+
+        replayed = not context.history
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if not self.replayed:
+                self.replayed = True
+                restore, self.restore_best_weights = self.restore_best_weights, False
+                try:
+                    for earlier, value in enumerate(context.history.get(self.monitor, [])):
+                        super().on_epoch_end(earlier, {self.monitor: value})
+                finally:
+                    self.restore_best_weights = restore
+            super().on_epoch_end(epoch, logs)
+
+    return ResumableEarlyStopping(**p.model_dump(exclude={"type"}))
 
 
 def _checkpoint(p: ModelCheckpointParams, context: CallbackContext) -> Any:
