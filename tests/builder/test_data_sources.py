@@ -119,3 +119,22 @@ def test_precision_auto_follows_the_hardware(monkeypatch):
     monkeypatch.setattr(runtime, "cpu_has_native_bfloat16", lambda: False)
     assert runtime.resolve_precision("auto") == "float32"
     assert runtime.resolve_precision("mixed_float16") == "mixed_float16"
+
+
+def test_a_48_megapixel_phone_photo_is_kept_and_resized_like_a_small_one(tmp_path):
+    """8000x6000 is what 48 MP phone cameras write; it decodes (as uint8, resized before any
+    float copy) to the same pixels as the same picture saved small, give or take JPEG and resampling."""
+    from PIL import Image
+
+    from tests.conftest import make_images
+
+    folder = make_images(tmp_path / "photos", {"a": 4, "b": 4})
+    gradient = np.linspace(0, 255, 80, dtype=np.float32)
+    picture = np.stack([np.tile(gradient, (60, 1)), np.tile(gradient[:60, None], (1, 80)), np.full((60, 80), 128.0)], axis=-1).astype(np.uint8)
+    Image.fromarray(picture).resize((8000, 6000), Image.BILINEAR).save(folder / "a" / "phone.jpg", quality=92)
+    s = spec_from_text(f"seed: 1\ndata: {{type: image_directory, path: {folder}, image_size: [30, 40], validation_split: 0.5, batch_size: 9}}\n{HEAD}")
+    source = load_source(s)
+    assert source.skipped == [] and source.train_count + source.validation_count == 9
+    expected = np.asarray(Image.fromarray(picture).resize((40, 30), Image.BILINEAR), dtype=np.float32)
+    differences = sorted(float(np.abs(image.numpy() - expected).mean()) for image, _ in source.train.concatenate(source.validation))
+    assert differences[0] < 3 < 30 < differences[1]  # the phone photo, then the generated images, nothing like it

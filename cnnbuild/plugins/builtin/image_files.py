@@ -22,7 +22,6 @@ from cnnbuild.plugins.contracts import SkippedFile
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 #: Formats and modes TensorFlow's decoders read directly; anything else is decoded by Pillow.
 NATIVE = {("JPEG", "RGB"), ("JPEG", "L"), ("PNG", "RGB"), ("PNG", "RGBA"), ("PNG", "L"), ("PNG", "LA"), ("PNG", "P"), ("BMP", "RGB"), ("GIF", "P"), ("GIF", "L")}
-MAX_PIXELS = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -114,15 +113,13 @@ def _check_header(path: Path) -> tuple[bool, str, str, int]:
             with Image.open(path) as image:
                 image_format, mode, (width, height) = image.format, image.mode, image.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return False, f"image too large (over {Image.MAX_IMAGE_PIXELS} pixels, a possible decompression bomb)", "", size
+        return False, f"image too large: over {Image.MAX_IMAGE_PIXELS:,} pixels, Pillow's limit against a decompression bomb; resize it below that to train on it", "", size
     except UnidentifiedImageError:
         return False, "not an image Pillow can read (corrupt or another file type)", "", size
     except (OSError, SyntaxError, ValueError) as exc:
         if "truncated" in str(exc).lower():
             return False, "truncated image file", "", size
         return False, f"cannot decode: {exc}", "", size
-    if width * height > MAX_PIXELS:
-        return False, f"image is {width}x{height} pixels, above the limit of {MAX_PIXELS} pixels", image_format, size
     native = (image_format, mode) in NATIVE and Path(path).suffix.lower() != ".webp"
     return native, "", image_format, size
 
