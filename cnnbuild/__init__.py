@@ -11,11 +11,12 @@ from cnnbuild.errors import CnnbuildError, DataError, PluginError, RunError
 from cnnbuild.plugins.contracts import CallbackContext, DataContext, Datasets, LayerShape, ShapeError, SkippedFile
 from cnnbuild.plugins.hookspecs import hookimpl
 from cnnbuild.spec import DataParams, Params, Spec, SpecError, load_spec
+from cnnbuild.spec.types import SpecPath
 
 __all__ = [
     "CallbackContext", "CnnbuildError", "DataContext", "DataError", "DataParams", "Datasets",
     "LayerShape", "Params", "PluginError", "RunError", "ShapeError", "SkippedFile", "Spec",
-    "SpecError", "build_model", "datasets_from_arrays", "hookimpl", "load_spec", "run",
+    "SpecError", "SpecPath", "build_model", "datasets_from_arrays", "hookimpl", "load_spec", "run",
 ]  # fmt: skip
 
 

@@ -42,6 +42,11 @@ class DataContext:
     work_dir: Path | None = None
     shard: tuple[int, int] = (0, 1)
 
+    def resolve_path(self, value: str | Path) -> Path:
+        """A path parameter (``cnnbuild.SpecPath``) as the spec means it: ``~`` expanded, relative to ``base_dir``."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
 
 @dataclass(frozen=True)
 class SkippedFile:

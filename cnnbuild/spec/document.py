@@ -6,13 +6,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Field, PrivateAttr, ValidationError, create_model
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, create_model
 
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.normalize import normalize
 from cnnbuild.spec.sections import Compile, Distribute, Output, Train
 from cnnbuild.spec.translate import translate
-from cnnbuild.spec.types import NonNegativeInt, Params
+from cnnbuild.spec.types import NonNegativeInt, Params, is_spec_path
 from cnnbuild.spec.yaml_source import SpecSource, parse_yaml, read_yaml
 
 if TYPE_CHECKING:
@@ -60,20 +60,34 @@ class Spec(Params):
     def canonical(self, *, absolute_paths: bool = False) -> dict[str, Any]:
         """Plain data in canonical form with every default filled in (what ``spec.yaml`` holds).
 
-        ``absolute_paths`` resolves the folder and file settings (``data.path``,
-        ``data.test_path``, a ``data.cache`` file, ``output.dir``) against the spec's folder, so
-        the result runs from anywhere.
+        ``absolute_paths`` resolves every path setting against the spec's folder (each
+        :data:`~cnnbuild.spec.types.SpecPath` parameter, builtin or a plugin's, a ``data.cache``
+        file and ``output.dir``), so the result runs from anywhere.
         """
         data = _canonical(self.model_dump(mode="json"))
         if absolute_paths:
+            _resolve_spec_paths(self, data, self.resolve_path)
             section = data.get("data", {})
-            for key in ("path", "test_path"):
-                if isinstance(section.get(key), str):
-                    section[key] = str(self.resolve_path(section[key]))
             if section.get("cache") not in (None, "memory", "none"):
                 section["cache"] = str(self.resolve_path(section["cache"]))
             data["output"]["dir"] = str(self.resolve_path(data["output"]["dir"]))
         return {key: data[key] for key in SECTION_ORDER if key in data} | data
+
+
+def _resolve_spec_paths(model: BaseModel, data: dict[str, Any], resolve: Any) -> None:
+    """Replace, in ``data`` (``model`` dumped), each SpecPath value of ``model`` and its nested models with ``resolve(value)``."""
+    for name, field in type(model).model_fields.items():
+        value, dumped = getattr(model, name), data.get(name)
+        if isinstance(value, str) and is_spec_path(field):
+            data[name] = str(resolve(value))
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(item, str) for item in value) and is_spec_path(field):
+            data[name] = [str(resolve(item)) for item in value]
+        elif isinstance(value, BaseModel) and isinstance(dumped, dict):
+            _resolve_spec_paths(value, dumped, resolve)
+        elif isinstance(value, (list, tuple)) and isinstance(dumped, list):
+            for item, item_dumped in zip(value, dumped):
+                if isinstance(item, BaseModel) and isinstance(item_dumped, dict):
+                    _resolve_spec_paths(item, item_dumped, resolve)
 
 
 def _canonical(value: Any) -> Any:

@@ -23,6 +23,30 @@ ACTIVATIONS = (
 _FRACTION = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?)\s*/\s*(\d+(?:\.\d*)?)\s*$")
 
 
+class RelativeToSpec:
+    """Marks a parameter as a file or folder path, relative to the spec file's folder (see :data:`SpecPath`)."""
+
+    def __repr__(self) -> str:
+        return "RelativeToSpec()"
+
+
+#: A file or folder path in a spec, relative to the spec file's folder. Plugins use it for their
+#: own path parameters: the ``spec.yaml`` a run keeps then holds it made absolute, so
+#: ``cnnbuild run RUN_DIR/spec.yaml`` finds the same file (resolve it with ``DataContext.resolve_path``).
+SpecPath = Annotated[str, RelativeToSpec(), Field(json_schema_extra={"format": "path"})]
+
+
+def is_spec_path(field: Any) -> bool:
+    """Whether a pydantic field holds :data:`SpecPath` values: ``SpecPath`` itself (pydantic moves
+    its marker into the field's metadata), or inside ``SpecPath | None``, ``list[SpecPath]`` and the like."""
+    from typing import get_args
+
+    def marked(annotation: Any) -> bool:
+        return any(isinstance(item, RelativeToSpec) for item in getattr(annotation, "__metadata__", ())) or any(marked(arg) for arg in get_args(annotation))
+
+    return any(isinstance(item, RelativeToSpec) for item in field.metadata) or marked(field.annotation)
+
+
 class Params(BaseModel):
     """Base for every spec section and parameter model: unknown keys and NaN are errors."""
 

@@ -56,6 +56,17 @@ def test_keras_dataset_defaults_follow_the_dataset():
     assert spec("{type: keras_dataset, name: mnist}").data.input_shape == (28, 28, 1)
 
 
+def test_keras_dataset_class_names_are_the_datasets_own():
+    from cnnbuild.spec.checks import known_class_names
+    from cnnbuild.plugins.manager import get_registry
+
+    names = known_class_names(spec("{type: keras_dataset, name: cifar100}"), get_registry())
+    # CIFAR-100's fine labels are numbered in the alphabetical order of their names
+    assert len(names) == len(set(names)) == 100 and names == sorted(names)
+    assert (names[0], names[1], names[48], names[99]) == ("apple", "aquarium_fish", "motorcycle", "worm")
+    assert known_class_names(spec("{type: keras_dataset, name: cifar10}"), get_registry())[:3] == ["airplane", "automobile", "bird"]
+
+
 @pytest.mark.parametrize("color_mode, channels", [("grayscale", 1), ("rgb", 3), ("rgba", 4)])
 def test_image_directory_color_modes(image_folder, color_mode, channels):
     source = load_source(spec(f"{{type: image_directory, path: {image_folder}, image_size: [10, 14], color_mode: {color_mode}}}"))

@@ -181,3 +181,42 @@ def test_register_commands_adds_a_command(plugin):
     finally:
         cli.commands.pop("hello", None)
         cli._plugins_added = False
+
+
+class LabelledFilesParams(cnnbuild.DataParams):
+    labels_csv: cnnbuild.SpecPath
+    extra_folders: list[cnnbuild.SpecPath] = []
+
+
+class NotesParams(cnnbuild.Params):
+    notes_file: cnnbuild.SpecPath | None = None
+    title: str = "notes.txt"  # a plain string stays as written
+
+
+class PathPlugin:
+    @cnnbuild.hookimpl
+    def register_data_sources(self, register):
+        register("labelled_files", LabelledFilesParams, lambda params, context: context.resolve_path(params.labels_csv))
+
+    @cnnbuild.hookimpl
+    def register_callbacks(self, register):
+        register("Notes", NotesParams, lambda params, context: None)
+
+
+def test_plugin_path_parameters_become_absolute_in_the_run_spec(plugin, tmp_path):
+    """A plugin's SpecPath parameters are rewritten like data.path, so RUN_DIR/spec.yaml reruns from anywhere."""
+    plugin(PathPlugin(), "path-test")
+    text = (
+        "data: {type: labelled_files, labels_csv: labels/train.csv, image_size: [8, 8]}\n"
+        "model: {layers: [Flatten, {type: Dense, units: 3}]}\n"
+        "train: {callbacks: [{type: Notes, notes_file: ~/notes.md}, {type: Notes}]}\n"
+    )
+    spec = spec_from_text(text, base_dir=tmp_path)
+    resolved = spec.canonical(absolute_paths=True)
+    assert resolved["data"]["labels_csv"] == str(tmp_path / "labels" / "train.csv")
+    assert resolved["data"]["extra_folders"] == []
+    assert resolved["train"]["callbacks"][0]["notes_file"] == str(Path.home() / "notes.md")
+    assert resolved["train"]["callbacks"][0]["title"] == "notes.txt" and resolved["train"]["callbacks"][1]["notes_file"] is None
+    assert spec.canonical()["data"]["labels_csv"] == "labels/train.csv"  # only the run's copy is rewritten
+    lists = spec_from_text(text.replace("labels_csv: labels/train.csv", "labels_csv: a.csv, extra_folders: [more, /abs]"), base_dir=tmp_path)
+    assert lists.canonical(absolute_paths=True)["data"]["extra_folders"] == [str(tmp_path / "more"), "/abs"]

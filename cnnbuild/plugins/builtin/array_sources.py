@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -13,13 +12,23 @@ from cnnbuild.plugins.builtin.splitting import stratified_split
 from cnnbuild.plugins.contracts import DataContext, Datasets
 from cnnbuild.plugins.hookspecs import hookimpl
 from cnnbuild.spec.sections import DataParams
-from cnnbuild.spec.types import CHANNELS, ColorMode, Interpolation, Pair
+from cnnbuild.spec.types import CHANNELS, ColorMode, Interpolation, Pair, SpecPath
 
 CLASS_NAMES = {
     "mnist": [str(i) for i in range(10)],
     "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
     "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
-    "cifar100": [f"class_{i:02d}" for i in range(100)],
+    # the fine labels of keras.datasets.cifar100.load_data(), 0 to 99: the dataset's names, in alphabetical order
+    "cifar100": """
+        apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly
+        camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup
+        dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo keyboard lamp lawn_mower
+        leopard lion lizard lobster man maple_tree motorcycle mountain mouse mushroom oak_tree orange orchid
+        otter palm_tree pear pickup_truck pine_tree plain plate poppy porcupine possum rabbit raccoon ray
+        road rocket rose sea seal shark shrew skunk skyscraper snail snake spider squirrel streetcar
+        sunflower sweet_pepper table tank telephone television tiger tractor train trout tulip turtle
+        wardrobe whale willow_tree wolf woman worm
+    """.split(),
 }
 
 
@@ -44,7 +53,7 @@ class KerasDatasetParams(DataParams):
 
 
 class NpzParams(DataParams):
-    path: str = Field(description=".npz file with x_train, y_train and optionally x_val/y_val and x_test/y_test")
+    path: SpecPath = Field(description=".npz file with x_train, y_train and optionally x_val/y_val and x_test/y_test; relative to the spec file")
     class_names: list[str] | None = Field(None, min_length=2, description="names of label 0, 1, ...; default: the label numbers")
     interpolation: Interpolation = "bilinear"
 
@@ -152,8 +161,7 @@ def load_keras_dataset(params: KerasDatasetParams, context: DataContext) -> Data
 def load_npz(params: NpzParams, context: DataContext) -> Datasets:
     import numpy as np
 
-    path = Path(params.path).expanduser()
-    path = path if path.is_absolute() else context.base_dir / path
+    path = context.resolve_path(params.path)
     try:
         arrays = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:

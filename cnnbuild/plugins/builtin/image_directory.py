@@ -14,17 +14,17 @@ from cnnbuild.plugins.builtin.splitting import stratified_split
 from cnnbuild.plugins.contracts import DataContext, Datasets
 from cnnbuild.plugins.hookspecs import hookimpl
 from cnnbuild.spec.sections import DataParams
-from cnnbuild.spec.types import Interpolation
+from cnnbuild.spec.types import Interpolation, SpecPath
 
 
 class ImageDirectoryParams(DataParams):
-    path: str | None = Field(None, description="folder of class sub-folders, relative to the spec file")
+    path: SpecPath | None = Field(None, description="folder of class sub-folders, relative to the spec file")
     url: str | None = Field(None, description="archive (.tgz, .tar.gz, .zip) downloaded and extracted when path does not exist")
     sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$", description="expected checksum of the archive")
     class_names: list[str] | None = Field(None, min_length=2, description="classes to use, in label order; default: every sub-folder, sorted")
     interpolation: Interpolation = "bilinear"
     crop_to_aspect_ratio: bool = Field(False, description="center-crop to the target aspect ratio before resizing instead of stretching")
-    test_path: str | None = Field(None, description="separate folder with the same class sub-folders, evaluated after training")
+    test_path: SpecPath | None = Field(None, description="separate folder with the same class sub-folders, evaluated after training")
 
     @field_validator("url")
     @classmethod
@@ -50,8 +50,7 @@ class ImageDirectoryParams(DataParams):
 def data_root(params: ImageDirectoryParams, context: DataContext) -> Path:
     """The folder the images are in: ``path``, or where ``url`` is extracted to."""
     if params.path is not None:
-        path = Path(params.path).expanduser()
-        return path if path.is_absolute() else context.base_dir / path
+        return context.resolve_path(params.path)
     from cnnbuild.plugins.builtin.archives import cache_dir_for
 
     return cache_dir_for(params.url)
@@ -172,8 +171,7 @@ def load(params: ImageDirectoryParams, context: DataContext) -> Datasets:
     test_files: list[ImageFile] = []
     skipped = list(found.skipped)
     if params.test_path:
-        test_root = Path(params.test_path).expanduser()
-        test_root = test_root if test_root.is_absolute() else context.base_dir / test_root
+        test_root = context.resolve_path(params.test_path)
         test_scan = scan(test_root, found.class_names)
         test_files = test_scan.files
         skipped += test_scan.skipped
