@@ -151,8 +151,8 @@ class Placement:
         return np.asarray(multihost_utils.process_allgather(local[0])).reshape(self.num_processes, -1)
 
     def stop_callback(self, interruption: Any) -> Any:
-        """Stop on Ctrl-C/SIGTERM: alone, after the current batch; with several processes, all of them
-        at the same batch (checked every ``AGREE_EVERY`` batches and at each epoch's end), since one
+        """Stop on Ctrl-C/SIGTERM: alone, after the current call; with several processes, all of them
+        at the same call (checked once every ``AGREE_EVERY`` batches and at each epoch's end), since one
         process stopping alone would leave the others waiting for it."""
         if self.num_processes == 1:
             return interruption.callback()
@@ -161,13 +161,21 @@ class Placement:
         placement = self
 
         class AgreeToStop(keras.callbacks.Callback):
+            agreed_at = 0  # batches of this epoch, in whole AGREE_EVERY blocks, last agreed on
+
             def _agree(self) -> None:
                 if placement.gather([int(interruption.requested)]).max() > 0:
                     interruption.requested = True
                     self.model.stop_training = True
 
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                self.agreed_at = 0
+
             def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-                if (batch + 1) % AGREE_EVERY == 0:
+                # ``batch`` is the last index of a call of train.steps_per_execution batches; every
+                # process sees the same indices, so all of them agree at the same calls.
+                if (batch + 1) // AGREE_EVERY > self.agreed_at:
+                    self.agreed_at = (batch + 1) // AGREE_EVERY
                     self._agree()
 
             def on_epoch_end(self, epoch: int, logs: Any = None) -> None:

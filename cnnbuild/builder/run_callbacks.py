@@ -83,7 +83,8 @@ def make_epoch_lines(total_epochs: int, clock: Any, images_per_epoch: int, strea
 
 
 class Interruption:
-    """First Ctrl-C (or SIGTERM) asks training to stop after the current batch; a second one stops at once."""
+    """First Ctrl-C (or SIGTERM) asks training to stop after the current batch (the current call of
+    ``train.steps_per_execution`` batches); a second one stops at once."""
 
     def __init__(self) -> None:
         self.requested = False
@@ -95,7 +96,7 @@ class Interruption:
             raise KeyboardInterrupt
         self.requested = True
         print(
-            "\ninterrupt received: stopping after the current batch, or after this epoch's validation if its training is done "
+            "\ninterrupt received: stopping after the current batch (or call of batches), or after this epoch's validation if its training is done "
             "(press Ctrl-C again to stop at once)",
             file=sys.stderr,
             flush=True,
@@ -125,7 +126,10 @@ class Interruption:
             def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
                 if interruption.requested:
                     self.model.stop_training = True
-                    self.cut_short = True
+                    # Asked during the epoch's last call, training still ran to the end: the epoch is
+                    # kept (EpochCheckpoint), so its validation must run whole.
+                    steps = (self.params or {}).get("steps")
+                    self.cut_short = steps is None or batch + 1 < steps
 
             def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
                 if interruption.requested and self.cut_short:

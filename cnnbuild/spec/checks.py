@@ -117,11 +117,11 @@ def _training_issues(spec: Spec, issues: _Issues) -> None:
         issues.add(
             ("train", "steps_per_execution"),
             f"{per_execution} batches per call do not work with distribute.mode: devices (Keras 3.15 fails under MirroredStrategy "
-            "with more than one step per call); use 1 or auto, which is 1 there",
+            "with more than one step per call); use 1, or auto, which groups batches only where the engine can",
         )
     if steps is not None and isinstance(per_execution, int) and steps % per_execution:
         below = max(n for n in range(1, per_execution) if steps % n == 0)
-        above = [n for n in range(per_execution + 1, steps + 1) if steps % n == 0][:1]
+        above = [n for n in range(per_execution + 1, min(steps, 4 * per_execution) + 1) if steps % n == 0][:1]  # bounded: steps may be huge
         issues.add(
             ("train", "steps_per_execution"),
             f"{per_execution} does not divide steps_per_epoch ({steps}), so epochs would run {-(-steps // per_execution) * per_execution} batches instead of {steps}; "

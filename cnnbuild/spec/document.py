@@ -12,7 +12,7 @@ from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.normalize import normalize
 from cnnbuild.spec.sections import Compile, Distribute, Output, Train
 from cnnbuild.spec.translate import translate
-from cnnbuild.spec.types import NonNegativeInt, Params, is_spec_path
+from cnnbuild.spec.types import NonNegativeInt, Params, is_spec_path, literal_values
 from cnnbuild.spec.yaml_source import SpecSource, parse_yaml, read_yaml
 
 if TYPE_CHECKING:
@@ -68,6 +68,9 @@ class Spec(Params):
         if absolute_paths:
             _resolve_spec_paths(self, data, self.resolve_path)
             section = data.get("data", {})
+            for key in ("path", "test_path"):  # also for a plugin data source that declares them as plain str
+                if isinstance(section.get(key), str):
+                    section[key] = str(self.resolve_path(section[key]))
             if section.get("cache") not in (None, "memory", "none"):
                 section["cache"] = str(self.resolve_path(section["cache"]))
             data["output"]["dir"] = str(self.resolve_path(data["output"]["dir"]))
@@ -78,14 +81,22 @@ def _resolve_spec_paths(model: BaseModel, data: dict[str, Any], resolve: Any) ->
     """Replace, in ``data`` (``model`` dumped), each SpecPath value of ``model`` and its nested models with ``resolve(value)``."""
     for name, field in type(model).model_fields.items():
         value, dumped = getattr(model, name), data.get(name)
-        if isinstance(value, str) and is_spec_path(field):
-            data[name] = str(resolve(value))
-        elif isinstance(value, (list, tuple)) and value and all(isinstance(item, str) for item in value) and is_spec_path(field):
-            data[name] = [str(resolve(item)) for item in value]
-        elif isinstance(value, BaseModel) and isinstance(dumped, dict):
+        keywords = literal_values(field.annotation)  # ``Literal["none"] | SpecPath``: "none" is not a path
+        if is_spec_path(field):
+            if isinstance(value, str) and value not in keywords:
+                data[name] = str(resolve(value))
+            elif isinstance(value, (list, tuple)) and isinstance(dumped, list):
+                data[name] = [str(resolve(item)) if isinstance(item, str) and item not in keywords else item_dumped for item, item_dumped in zip(value, dumped)]
+            elif isinstance(value, dict) and isinstance(dumped, dict):
+                data[name] = {
+                    key: str(resolve(item)) if isinstance(item, str) and item not in keywords else item_dumped
+                    for (_, item), (key, item_dumped) in zip(value.items(), dumped.items())  # dumped keys are JSON strings
+                }
+        if isinstance(value, BaseModel) and isinstance(dumped, dict):
             _resolve_spec_paths(value, dumped, resolve)
-        elif isinstance(value, (list, tuple)) and isinstance(dumped, list):
-            for item, item_dumped in zip(value, dumped):
+        elif isinstance(value, (list, tuple, dict)) and isinstance(dumped, (list, dict)):
+            pairs = zip(value.values(), dumped.values()) if isinstance(value, dict) and isinstance(dumped, dict) else zip(value, dumped)
+            for item, item_dumped in pairs:
                 if isinstance(item, BaseModel) and isinstance(item_dumped, dict):
                     _resolve_spec_paths(item, item_dumped, resolve)
 

@@ -47,6 +47,15 @@ def is_spec_path(field: Any) -> bool:
     return any(isinstance(item, RelativeToSpec) for item in field.metadata) or marked(field.annotation)
 
 
+def literal_values(annotation: Any) -> set[Any]:
+    """The values of every ``Literal`` in ``annotation`` and its unions."""
+    from typing import get_args, get_origin
+
+    if get_origin(annotation) is Literal:
+        return set(get_args(annotation))
+    return set().union(*(literal_values(arg) for arg in get_args(annotation)))
+
+
 class Params(BaseModel):
     """Base for every spec section and parameter model: unknown keys and NaN are errors."""
 

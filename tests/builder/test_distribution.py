@@ -137,6 +137,12 @@ def test_a_stop_asked_on_one_process_stops_all_of_them_at_the_same_batch() -> No
     assert callback.model.stop_training is True and interruption.requested is True  # the checkpointer then skips this cut-short epoch
     single = Placement().stop_callback(interruption)
     assert type(single).__name__ == "StopOnInterrupt"
+    # calls of 16 batches end at indices 15, 31, 47, ...: the processes still agree once every 20 batches, at the first call past each block
+    calls.clear()
+    callback.on_epoch_begin(1)
+    for last in (15, 31, 47, 63):
+        callback.on_train_batch_end(last)
+    assert len(calls) == 3  # at 31 (batch 32 > 20), 47 (48 > 40) and 63 (64 > 60); not at 15
 
 
 def test_machines_mode_is_refused_when_keras_already_runs_on_tensorflow() -> None:

@@ -97,3 +97,42 @@ def test_more_than_one_step_per_call_is_refused_with_mirrored_strategy(write_spe
     with pytest.raises(SpecError) as caught:
         load_spec(path)
     assert f"{path}:4:30: train.steps_per_execution: 2 batches per call do not work with distribute.mode: devices" in str(caught.value)
+
+
+def test_huge_steps_per_epoch_is_checked_at_once(write_spec):
+    from cnnbuild.spec import SpecError, load_spec
+
+    # 2**31 - 1 is prime: the only divisors are 1 and itself, and the search for one above 3 is bounded
+    path = write_spec("name: x\ndata: {type: digits}\nmodel: {layers: [Flatten, {type: Dense, units: auto}]}\ntrain: {steps_per_epoch: 2147483647, steps_per_execution: 3}\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert "use a divisor of 2147483647 such as 1, or auto" in str(caught.value)
+
+
+@pytest.mark.parametrize("asked_after, validation_calls", [(7, [1, 3]), (3, [1])])
+def test_ctrl_c_in_an_epochs_last_call_keeps_its_whole_validation(asked_after, validation_calls):
+    """Asked during the last call, training has run to the end and the epoch is kept, so its validation runs whole;
+    asked earlier, the epoch is repeated on resume and its validation stops after one batch."""
+    import keras
+    import numpy as np
+
+    from cnnbuild.builder.run_callbacks import Interruption
+
+    interruption = Interruption()
+    seen: list[int] = []
+
+    class AskAt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch >= asked_after:
+                interruption.requested = True
+
+        def on_test_batch_end(self, batch, logs=None):
+            seen.append(batch)
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=2)
+    x = np.ones((32, 2), "float32")
+    model.fit(x, x[:, :1], batch_size=4, validation_data=(x[:12], x[:12, :1]), epochs=3, callbacks=[AskAt(), interruption.callback()], verbose=0)
+    # 8 training batches in calls of 2 (the last call ends at index 7); 3 validation batches in two calls,
+    # which Keras reports as ending at indices 1 and 3. Before the fix, a stop asked in the last call cut validation to [1].
+    assert seen == validation_calls

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from pydantic import Field
@@ -220,3 +221,22 @@ def test_plugin_path_parameters_become_absolute_in_the_run_spec(plugin, tmp_path
     assert spec.canonical()["data"]["labels_csv"] == "labels/train.csv"  # only the run's copy is rewritten
     lists = spec_from_text(text.replace("labels_csv: labels/train.csv", "labels_csv: a.csv, extra_folders: [more, /abs]"), base_dir=tmp_path)
     assert lists.canonical(absolute_paths=True)["data"]["extra_folders"] == [str(tmp_path / "more"), "/abs"]
+
+
+class KeywordOrPathParams(cnnbuild.Params):
+    store: Literal["none", "memory"] | cnnbuild.SpecPath = "none"
+    by_name: dict[str, cnnbuild.SpecPath] = {}
+
+
+class KeywordPlugin:
+    @cnnbuild.hookimpl
+    def register_callbacks(self, register):
+        register("Store", KeywordOrPathParams, lambda params, context: None)
+
+
+def test_keywords_beside_a_path_stay_and_mappings_of_paths_resolve(plugin, tmp_path):
+    plugin(KeywordPlugin(), "keyword-test")
+    text = "data: {type: digits}\nmodel: {layers: [Flatten, {type: Dense, units: auto}]}\ntrain: {callbacks: [{type: Store}, {type: Store, store: cache.bin, by_name: {a: x/a.txt}}]}\n"
+    callbacks = spec_from_text(text, base_dir=tmp_path).canonical(absolute_paths=True)["train"]["callbacks"]
+    assert callbacks[0]["store"] == "none"
+    assert callbacks[1]["store"] == str(tmp_path / "cache.bin") and callbacks[1]["by_name"] == {"a": str(tmp_path / "x" / "a.txt")}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from pathlib import PurePosixPath
+import re
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
@@ -113,12 +114,19 @@ def _path(context: CallbackContext, relative: str) -> str:
 def _early_stopping(p: EarlyStoppingParams, context: CallbackContext) -> Any:
     import keras
 
+    from cnnbuild.builder.run_directory import RunDirectory
+
+    run = RunDirectory(context.run_dir)
+    stem = f"checkpoints/early-stopping-{re.sub(r'[^A-Za-z0-9_.-]', '_', p.monitor)}-epoch-"
+
     class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-        """Keras's EarlyStopping that, after ``--resume``, counts patience and the best value from the epochs before it.
+        """Keras's EarlyStopping that carries on across ``--resume`` as if the run had not stopped.
 
         The earlier epochs' monitor values are replayed at the first epoch's end (when Keras can
-        tell the metric's direction). Their weights are gone, so with restore_best_weights the
-        weights restored are the best of the epochs since the resume.
+        tell the metric's direction), so patience and the best value continue. With
+        restore_best_weights, each new best's weights are kept in ``checkpoints/`` (this file
+        and the previous best's, so a kill before the epoch's checkpoint loses neither), and the
+        resumed run picks up the file of the best epoch it replayed.
         """
 
         replayed = not context.history
@@ -132,7 +140,30 @@ def _early_stopping(p: EarlyStoppingParams, context: CallbackContext) -> Any:
                         super().on_epoch_end(earlier, {self.monitor: value})
                 finally:
                     self.restore_best_weights = restore
+                if restore and self.best is not None:
+                    self.best_weights = self._saved_weights(self.best_epoch)
+            best = self.best
             super().on_epoch_end(epoch, logs)
+            if self.restore_best_weights and self.best is not best:  # a new best this epoch
+                self._save_weights(epoch)
+
+        def _save_weights(self, epoch: int) -> None:
+            import numpy as np
+
+            run.write_bytes_with(f"{stem}{epoch + 1:04d}.npz", lambda path: np.savez(path, *self.best_weights))
+            saved = [path for path in run.file("checkpoints").glob(f"{Path(stem).name}*.npz") if path.stem.rsplit("-", 1)[1].isdigit()]
+            kept = sorted(saved, key=lambda path: int(path.stem.rsplit("-", 1)[1]))
+            for stale in kept[:-2]:  # by epoch number: names grow past 4 digits after epoch 9999
+                stale.unlink(missing_ok=True)
+
+        def _saved_weights(self, epoch: int) -> list[Any] | None:
+            import numpy as np
+
+            saved = run.file(f"{stem}{epoch + 1:04d}.npz")
+            if not saved.exists():
+                return None  # Keras then takes the first resumed epoch's weights as the best so far
+            with np.load(saved) as arrays:
+                return [arrays[f"arr_{index}"] for index in range(len(arrays.files))]
 
     return ResumableEarlyStopping(**p.model_dump(exclude={"type"}))
 
