@@ -10,7 +10,6 @@ batch, alternately step by step, to show the per-step cost is the same model's.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -56,6 +55,7 @@ def main() -> None:
     tf = import_tensorflow()
     import keras
     import numpy as np
+    from handwritten_clock import emit_result
 
     from cnnbuild.builder.model import build_model
     from cnnbuild.spec import load_spec
@@ -111,10 +111,7 @@ def main() -> None:
         "params": params,
         "tensorflow": tf.__version__,
     }
-    text = json.dumps(result)
-    print(text)
-    if args.result:
-        Path(args.result).write_text(text + "\n", encoding="utf-8")
+    emit_result(result, args.result)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,11 @@ def write_result(path: str | None, clock: EpochClock, history: dict[str, list[fl
         "final": {key: float(values[-1]) for key, values in history.items() if values},
         **extra,
     }
+    emit_result(result, path)
+
+
+def emit_result(result: dict[str, Any], path: str | None) -> None:
+    """A benchmark process's result: one JSON line on stdout, and the same in ``path`` (when given) for the harness."""
     text = json.dumps(result)
     print(text, flush=True)
     if path:

@@ -173,6 +173,18 @@ def cnnbuild_command(*args: str) -> list[str]:
     return [str(script), *args] if script.exists() else [sys.executable, "-m", "cnnbuild", *args]
 
 
+def model_flops(spec: str | Path, num_classes: int, *sets: str) -> dict[str, int]:
+    """Forward and training FLOPs per image of a spec's model, from ``cnnbuild summary --json``
+    (its estimate: 2 x parameters x output positions per layer), training taken as 3x forward.
+    In a subprocess, so the harness itself never imports TensorFlow."""
+    options = [item for value in sets for item in ("--set", value)]
+    done = subprocess.run([*cnnbuild_command("summary", str(spec), "--json", "--num-classes", str(num_classes), *options)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"cnnbuild summary {spec} failed: {done.stderr[-1500:]}")
+    forward = json.loads(done.stdout)["forward_flops"]
+    return {"forward_flops": forward, "training_flops": 3 * forward}
+
+
 def read_cnnbuild_run(measured: Measured, folder: Path) -> dict[str, Any]:
     """Result fields of a ``cnnbuild run --output FOLDER/run`` from its metrics.json."""
     metrics = json.loads((folder / "run" / "metrics.json").read_text(encoding="utf-8"))

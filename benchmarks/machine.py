@@ -127,13 +127,3 @@ def visible_gpus() -> list[str]:
     except (OSError, subprocess.SubprocessError):
         return []
     return [line for line in done.stdout.splitlines() if line.strip()]
-
-
-def forward_flops_per_image(spec: Any, num_classes: int) -> dict[str, Any]:
-    """cnnbuild's own estimate (``ModelSummary.forward_flops``: 2 x parameters x output positions
-    per layer), and training taken as 3x forward (forward, then the gradients for both the inputs
-    and the weights)."""
-    from cnnbuild.builder.inspect import model_summary
-
-    forward = model_summary(spec, num_classes).forward_flops
-    return {"forward_flops": forward, "training_flops": 3 * forward}

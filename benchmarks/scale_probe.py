@@ -11,7 +11,6 @@ second reads the cache (or decodes again with ``cache: none``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import time
@@ -34,11 +33,11 @@ def main() -> None:
 
     import_tensorflow()
     import keras
+    from handwritten_clock import EpochClock, emit_result
 
     from cnnbuild.builder.data import build_pipelines, load_source
     from cnnbuild.builder.model import build_model, compile_model
     from cnnbuild.spec import load_spec
-    from handwritten_clock import EpochClock
 
     spec = load_spec(SPEC, [f"data.path={args.data}", f"data.cache={args.cache}", f"train.epochs={args.epochs}"])
     keras.utils.set_random_seed(spec.seed)
@@ -66,10 +65,7 @@ def main() -> None:
         "rss_after_scan_mb": rss_after_scan,
         "final_accuracy": float(history.history["accuracy"][-1]),
     }
-    text = json.dumps(result)
-    print(text)
-    if args.result:
-        Path(args.result).write_text(text + "\n", encoding="utf-8")
+    emit_result(result, args.result)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from harness import (
     cnnbuild_command,
     mean,
     median,
+    model_flops,
     python_script,
     ratio,
     read_cnnbuild_run,
@@ -126,10 +127,6 @@ def speedups(runs: dict[str, list[Measured]], faster: str, slower: str) -> dict[
 
 def flowers(settings: Settings, machine: dict[str, Any], log: Log) -> dict[str, Any]:
     """cnnbuild run examples/flowers.yaml against the TensorFlow tutorial's script, plus each default switched off."""
-    from machine import forward_flops_per_image
-
-    from cnnbuild.spec import load_spec
-
     base = [f"data.path={settings.flowers}", f"train.epochs={settings.flowers_epochs}"]
     spec = "examples/flowers.yaml"
     variants = [
@@ -144,7 +141,7 @@ def flowers(settings: Settings, machine: dict[str, Any], log: Log) -> dict[str, 
     log(f"flowers: {len(variants)} variants x {settings.rounds} rounds, {settings.flowers_epochs} epochs each")
     runs = alternate(variants, settings.rounds, settings.scratch / "flowers", log=log)
     summary = {name: summarize_runs(measured) for name, measured in runs.items()}
-    flops = forward_flops_per_image(load_spec(REPO / spec, [f"data.path={settings.flowers}"]), 5)
+    flops = model_flops(REPO / spec, 5, f"data.path={settings.flowers}")
     peak = machine["peak"]
     for name, row in summary.items():
         rate = row["best_images_per_second"]  # the speed with the machine to itself, as near as it was measured

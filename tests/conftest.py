@@ -7,7 +7,7 @@ import random
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -77,3 +77,20 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     """Run ``cnnbuild ARGS`` in a real subprocess."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "cnnbuild", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def plugin() -> Iterator[Callable[[object, str], object]]:
+    """Register plugin objects for one test (``plugin(obj, name)`` returns the registry); unregister them after."""
+    from cnnbuild.plugins.manager import get_plugin_manager, get_registry
+
+    registered = []
+
+    def register(obj: object, name: str) -> object:
+        get_plugin_manager().register(obj, name=name)
+        registered.append(obj)
+        return get_registry()
+
+    yield register
+    for obj in registered:
+        get_plugin_manager().unregister(obj)

@@ -25,9 +25,11 @@ MAX_AUTO_STEPS = 16
 
 @dataclass(frozen=True)
 class ExecutionPlan:
-    """What the fit runs: batches per call, and whether epochs stay passes over one repeated iterator."""
+    """What ``fit`` runs: batches per call, and the epoch's batch count over a repeated dataset
+    (``steps_per_epoch``, or one pass of the continuous pipeline; None: a new iterator each epoch)."""
 
     steps_per_execution: int
+    steps_per_epoch: int | None
     continuous_pipeline: bool
     reason: str
 
@@ -43,27 +45,31 @@ def plan_execution(
     setting: Literal["auto"] | int,
     *,
     training_flops_per_batch: float,
-    batches_per_epoch: int | None,
-    exact_epochs: bool,
-    continuous_pipeline: bool,
+    steps_per_epoch: int | None,
+    batches_per_pass: int | None,
     on_gpu: bool,
+    several_per_call: bool = True,
 ) -> ExecutionPlan:
-    """Batches per call for ``train.steps_per_execution``.
+    """Batches per call for ``train.steps_per_execution``, and the steps per epoch ``fit`` gets.
 
-    ``batches_per_epoch`` is the count of an epoch when known; ``exact_epochs`` says the epoch is
-    counted in batches of a repeated dataset (``steps_per_epoch``, or the continuous pipeline),
-    where Keras would run whole calls past the epoch's end, so the count must divide it. With a
-    per-epoch iterator the last call of an epoch simply stops when the data runs out.
+    ``steps_per_epoch`` is the spec's, ``batches_per_pass`` one pass of the continuous pipeline
+    (None when it is off). Over a repeated dataset Keras would run whole calls past the epoch's
+    end, so the count must divide the epoch; with a per-epoch iterator the last call of an epoch
+    simply stops when the data runs out. ``several_per_call`` False (MirroredStrategy) means 1.
     """
+    epoch = steps_per_epoch or batches_per_pass
+    continuous = steps_per_epoch is None and batches_per_pass is not None
+    if not several_per_call:
+        return ExecutionPlan(1, epoch, continuous, "one step per call under tf.distribute (Keras 3.15 fails with more)")
     if setting != "auto":
-        if exact_epochs and batches_per_epoch and batches_per_epoch % setting and continuous_pipeline:
+        if continuous and batches_per_pass % setting:
             # The spec check already refuses a steps_per_epoch it does not divide; here the count
             # comes from the data, so keep the user's value and let each epoch end on its own iterator.
-            return ExecutionPlan(setting, False, f"steps_per_execution {setting} does not divide the {batches_per_epoch} batches of an epoch: a new iterator each epoch")
-        return ExecutionPlan(setting, continuous_pipeline, "set in the spec")
+            return ExecutionPlan(setting, None, False, f"steps_per_execution {setting} does not divide the {batches_per_pass} batches of an epoch: a new iterator each epoch")
+        return ExecutionPlan(setting, epoch, continuous, "set in the spec")
     budget = GPU_CALL_FLOPS if on_gpu else CPU_CALL_FLOPS
     steps = max(1, min(MAX_AUTO_STEPS, int(budget // max(training_flops_per_batch, 1.0))))
-    if batches_per_epoch:
-        steps = _largest_divisor_up_to(batches_per_epoch, steps) if exact_epochs else min(steps, batches_per_epoch)
+    if epoch:
+        steps = _largest_divisor_up_to(epoch, steps)
     work = training_flops_per_batch / 1e9
-    return ExecutionPlan(steps, continuous_pipeline, f"auto: about {work:.3g} GFLOP of training per batch, {budget / 1e9:,.0f} GFLOP per call at most")
+    return ExecutionPlan(steps, epoch, continuous, f"auto: about {work:.3g} GFLOP of training per batch, {budget / 1e9:,.0f} GFLOP per call at most")

@@ -179,26 +179,21 @@ class Trainer:
             keras.config.set_dtype_policy(previous_policy)
 
     def _execution_plan(self, forward_flops: int, on_gpu: bool) -> ExecutionPlan:
-        steps = self.spec.train.steps_per_epoch
-        passes = self._batches_per_pass() if steps is None else None
-        if not self.placement.runs_several_steps_per_call:  # the spec check refuses a number above 1 with mode: devices
-            return ExecutionPlan(1, passes is not None, f"{self.placement.engine} runs one step per call (Keras 3.15 fails with more)")
         return plan_execution(
             self.spec.train.steps_per_execution,
             training_flops_per_batch=3 * forward_flops * self.placement.pipeline_spec(self.spec).data.batch_size,  # forward + two gradients
-            batches_per_epoch=steps or passes,
-            exact_epochs=bool(steps or passes),
-            continuous_pipeline=passes is not None,
+            steps_per_epoch=self.spec.train.steps_per_epoch,
+            batches_per_pass=self._batches_per_pass(),
             on_gpu=on_gpu,
+            several_per_call=self.placement.runs_several_steps_per_call,  # the spec check refuses a number above 1 with mode: devices
         )
 
     def _fit(self, model: Any, prepared: PreparedData, plan: ExecutionPlan) -> RunResult:
         spec, run = self.spec, self.run
         epochs = spec.train.epochs
         steps = spec.train.steps_per_epoch
-        passes = self._batches_per_pass() if steps is None and plan.continuous_pipeline else None
         model.steps_per_execution = plan.steps_per_execution  # read by Keras when fit makes its train function
-        train = prepared.train.repeat() if steps or passes else prepared.train
+        train = prepared.train.repeat() if plan.steps_per_epoch else prepared.train
         images_per_epoch = steps * spec.data.batch_size if steps else self.source.train_count
         clock = make_epoch_clock(images_per_epoch)
         mode = self.verbose
@@ -223,7 +218,7 @@ class Trainer:
                     validation_data=prepared.validation,
                     epochs=epochs,
                     initial_epoch=self.completed_epochs,
-                    steps_per_epoch=steps or passes,
+                    steps_per_epoch=plan.steps_per_epoch,
                     class_weight=class_weights(spec.train.class_weight, self.source.train_labels, len(self.source.class_names)),
                     callbacks=callbacks,
                     verbose=1 if mode == "bar" else 0,

@@ -80,25 +80,22 @@ class Spec(Params):
 def _resolve_spec_paths(model: BaseModel, data: dict[str, Any], resolve: Any) -> None:
     """Replace, in ``data`` (``model`` dumped), each SpecPath value of ``model`` and its nested models with ``resolve(value)``."""
     for name, field in type(model).model_fields.items():
-        value, dumped = getattr(model, name), data.get(name)
-        keywords = literal_values(field.annotation)  # ``Literal["none"] | SpecPath``: "none" is not a path
-        if is_spec_path(field):
-            if isinstance(value, str) and value not in keywords:
-                data[name] = str(resolve(value))
-            elif isinstance(value, (list, tuple)) and isinstance(dumped, list):
-                data[name] = [str(resolve(item)) if isinstance(item, str) and item not in keywords else item_dumped for item, item_dumped in zip(value, dumped)]
-            elif isinstance(value, dict) and isinstance(dumped, dict):
-                data[name] = {
-                    key: str(resolve(item)) if isinstance(item, str) and item not in keywords else item_dumped
-                    for (_, item), (key, item_dumped) in zip(value.items(), dumped.items())  # dumped keys are JSON strings
-                }
-        if isinstance(value, BaseModel) and isinstance(dumped, dict):
-            _resolve_spec_paths(value, dumped, resolve)
-        elif isinstance(value, (list, tuple, dict)) and isinstance(dumped, (list, dict)):
-            pairs = zip(value.values(), dumped.values()) if isinstance(value, dict) and isinstance(dumped, dict) else zip(value, dumped)
-            for item, item_dumped in pairs:
-                if isinstance(item, BaseModel) and isinstance(item_dumped, dict):
-                    _resolve_spec_paths(item, item_dumped, resolve)
+        if name in data:
+            # ``Literal["none"] | SpecPath``: "none" is a keyword, not a path
+            data[name] = _resolved(getattr(model, name), data[name], resolve, is_spec_path(field), literal_values(field.annotation))
+
+
+def _resolved(value: Any, dumped: Any, resolve: Any, path: bool, keywords: set[Any]) -> Any:
+    """``dumped`` with the path strings in ``value`` (a field's value, or an item of it) resolved."""
+    if isinstance(value, BaseModel) and isinstance(dumped, dict):
+        _resolve_spec_paths(value, dumped, resolve)
+    elif path and isinstance(value, str) and value not in keywords:
+        return str(resolve(value))
+    elif isinstance(value, dict) and isinstance(dumped, dict):  # dumped keys are JSON strings: pair them by position
+        return {key: _resolved(item, item_dumped, resolve, path, keywords) for (_, item), (key, item_dumped) in zip(value.items(), dumped.items())}
+    elif isinstance(value, (list, tuple)) and isinstance(dumped, list):
+        return [_resolved(item, item_dumped, resolve, path, keywords) for item, item_dumped in zip(value, dumped)]
+    return dumped
 
 
 def _canonical(value: Any) -> Any:

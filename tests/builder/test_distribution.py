@@ -16,22 +16,13 @@ from cnnbuild.builder import distribution
 from cnnbuild.builder.distribution import DistributeError, Placement, cluster_settings
 from cnnbuild.spec import spec_from_text
 
-from ..conftest import run_cli
+from ..conftest import SMALL_MODEL, run_cli
 
-DIGITS = """\
-name: digits
-seed: 7
-data: {type: digits, image_size: [8, 8], batch_size: 32, validation_split: 0.2}
-model:
-  layers:
-    - {type: Rescaling, scale: 1/255}
-    - {type: Conv2D, filters: 8, kernel_size: 3, padding: same, activation: relu}
-    - MaxPooling2D
-    - Flatten
-    - {type: Dense, units: auto}
-compile: {optimizer: {type: adam, learning_rate: 0.005}}
-train: {epochs: 2, verbose: line}
-"""
+DIGITS = (
+    "name: digits\nseed: 7\ndata: {type: digits, image_size: [8, 8], batch_size: 32, validation_split: 0.2}"
+    + SMALL_MODEL
+    + "compile: {optimizer: {type: adam, learning_rate: 0.005}}\ntrain: {epochs: 2, verbose: line}\n"
+)
 CLUSTER_ENV = (distribution.COORDINATOR_ENV, distribution.NUM_PROCESSES_ENV, distribution.PROCESS_ID_ENV, distribution.JOB_INDEX_ENV)
 
 

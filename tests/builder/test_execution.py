@@ -13,36 +13,44 @@ MALARIA_BATCH = 3 * 17_383_746 * 64  # training FLOPs of a batch of 64 through t
 FLOWERS_BATCH = 3 * 187_038_602 * 32
 
 
-def plan(setting="auto", flops=MALARIA_BATCH, batches=30, exact=True, continuous=True, gpu=False):
-    return plan_execution(setting, training_flops_per_batch=flops, batches_per_epoch=batches, exact_epochs=exact, continuous_pipeline=continuous, on_gpu=gpu)
+def plan(setting="auto", flops=MALARIA_BATCH, passes=30, steps=None, gpu=False, several=True):
+    return plan_execution(setting, training_flops_per_batch=flops, steps_per_epoch=steps, batches_per_pass=passes, on_gpu=gpu, several_per_call=several)
 
 
 def test_auto_groups_cheap_batches_up_to_the_budget():
     assert int(CPU_CALL_FLOPS // MALARIA_BATCH) == 5
-    assert plan().steps_per_execution == 5  # 5 divides 30
-    assert plan(batches=28).steps_per_execution == 4  # the largest divisor of 28 not above 5: epochs stay 28 batches
-    assert plan(batches=29).steps_per_execution == 1  # a prime count of batches: one at a time
-    assert plan(batches=3).steps_per_execution == 3  # never more than an epoch
+    assert (plan().steps_per_execution, plan().steps_per_epoch, plan().continuous_pipeline) == (5, 30, True)  # 5 divides 30
+    assert plan(passes=28).steps_per_execution == 4  # the largest divisor of 28 not above 5: epochs stay 28 batches
+    assert plan(passes=29).steps_per_execution == 1  # a prime count of batches: one at a time
+    assert plan(passes=3).steps_per_execution == 3  # never more than an epoch
+    by_spec = plan(passes=None, steps=28)  # the spec's steps_per_epoch over the repeated data
+    assert (by_spec.steps_per_execution, by_spec.steps_per_epoch, by_spec.continuous_pipeline) == (4, 28, False)
 
 
 def test_auto_leaves_expensive_batches_alone_and_caps_tiny_ones():
-    assert plan(flops=FLOWERS_BATCH, batches=15).steps_per_execution == 1
-    assert plan(flops=1e6, batches=1000).steps_per_execution == 10  # capped at 16, then the largest divisor of 1000
-    assert plan(flops=1e6, batches=None, exact=False).steps_per_execution == MAX_AUTO_STEPS
-    assert plan(flops=FLOWERS_BATCH, batches=15, gpu=True).steps_per_execution == 15  # a GPU gets through far more per call
+    assert plan(flops=FLOWERS_BATCH, passes=15).steps_per_execution == 1
+    assert plan(flops=1e6, passes=1000).steps_per_execution == 10  # capped at 16, then the largest divisor of 1000
+    assert plan(flops=1e6, passes=None).steps_per_execution == MAX_AUTO_STEPS
+    assert plan(flops=FLOWERS_BATCH, passes=15, gpu=True).steps_per_execution == 15  # a GPU gets through far more per call
 
 
 def test_auto_with_per_epoch_iterators_needs_no_divisor():
-    # the last call of an epoch stops where the data ends, so any count works
-    assert plan(batches=29, exact=False, continuous=False).steps_per_execution == 5
+    # continuous pipeline off: the last call of an epoch stops where the data ends, so any count works
+    per_epoch = plan(passes=None)
+    assert (per_epoch.steps_per_execution, per_epoch.steps_per_epoch) == (5, None)
 
 
 def test_a_set_count_is_kept_even_when_it_does_not_divide_the_epoch():
-    kept = plan(setting=4, batches=30)
-    assert (kept.steps_per_execution, kept.continuous_pipeline) == (4, False)  # epochs end on their own iterator instead
+    kept = plan(setting=4)
+    assert (kept.steps_per_execution, kept.steps_per_epoch, kept.continuous_pipeline) == (4, None, False)  # epochs end on their own iterator
     assert "does not divide the 30 batches" in kept.reason
-    divides = plan(setting=6, batches=30)
-    assert (divides.steps_per_execution, divides.continuous_pipeline) == (6, True)
+    divides = plan(setting=6)
+    assert (divides.steps_per_execution, divides.steps_per_epoch, divides.continuous_pipeline) == (6, 30, True)
+
+
+def test_one_step_per_call_where_the_engine_cannot_run_more():
+    mirrored = plan(several=False)
+    assert (mirrored.steps_per_execution, mirrored.steps_per_epoch, mirrored.continuous_pipeline) == (1, 30, True)
 
 
 def test_a_count_that_does_not_divide_steps_per_epoch_is_a_spec_error(write_spec):

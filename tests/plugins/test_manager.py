@@ -35,21 +35,6 @@ def _scale_layer(factor):
     return keras.layers.Rescaling(factor)
 
 
-@pytest.fixture
-def plugin():
-    """Register a plugin object for one test, unregister it after."""
-    registered = []
-
-    def register(obj, name):
-        get_plugin_manager().register(obj, name=name)
-        registered.append(obj)
-        return get_registry()
-
-    yield register
-    for obj in registered:
-        get_plugin_manager().unregister(obj)
-
-
 def test_registered_layer_is_validated_and_built_like_a_builtin(plugin):
     plugin(ScalePlugin(), "scale-test")
     text = "data: {type: digits}\nmodel:\n  layers:\n    - {type: Scale, factor: 2}\n    - Multiply2: {factor: 0.5}\n    - Flatten\n    - {type: Dense, units: auto}\n"

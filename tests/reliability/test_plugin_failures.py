@@ -4,7 +4,6 @@ of cnnbuild keeps working, and CNNBUILD_LOAD_PLUGINS runs without the culprit.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from pydantic import field_validator
 import cnnbuild
 from cnnbuild.errors import PluginError
 from cnnbuild.plugins.contracts import LayerShape
-from cnnbuild.plugins.manager import get_plugin_manager, get_registry
 from cnnbuild.spec import SpecError, spec_from_text
 
 from ..conftest import run_cli
@@ -21,21 +19,6 @@ from .processes import install_plugin
 
 DIGITS = Path(__file__).resolve().parents[2] / "examples" / "digits.yaml"
 HINT = "CNNBUILD_LOAD_PLUGINS"
-
-
-@pytest.fixture
-def plugin() -> Iterator:
-    """Register plugin objects for one test; unregister them after."""
-    registered = []
-
-    def register(obj: object, name: str):
-        get_plugin_manager().register(obj, name=name)
-        registered.append(obj)
-        return get_registry()
-
-    yield register
-    for obj in registered:
-        get_plugin_manager().unregister(obj)
 
 
 class SizeParams(cnnbuild.Params):

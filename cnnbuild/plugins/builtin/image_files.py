@@ -111,7 +111,7 @@ def _check_header(path: Path) -> tuple[bool, str, str, int]:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                image_format, mode, (width, height) = image.format, image.mode, image.size
+                image_format, mode = image.format, image.mode
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return False, f"image too large: over {Image.MAX_IMAGE_PIXELS:,} pixels, Pillow's limit against a decompression bomb; resize it below that to train on it", "", size
     except UnidentifiedImageError:
