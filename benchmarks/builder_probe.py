@@ -57,7 +57,7 @@ def main() -> None:
     import numpy as np
     from handwritten_clock import emit_result
 
-    from cnnbuild.builder.model import build_model
+    from cnnbuild.builder.model.build import build_model
     from cnnbuild.spec import load_spec
 
     keras.config.set_dtype_policy("float32")  # the hand-written model has no policy; compare like with like

@@ -1,6 +1,6 @@
 """Timing for the hand-written Keras scripts, measured exactly as cnnbuild's run metrics are.
 
-cnnbuild's EpochClock (cnnbuild/builder/run_callbacks.py) times each epoch's training part
+cnnbuild's EpochClock (cnnbuild/builder/training/callbacks.py) times each epoch's training part
 (from epoch start to the start of validation) in wall and process CPU time, takes the median of
 the epochs after the first as the steady state, and notes when the first training batch finished. This callback does the
 same, so the two sides of a comparison are measured by the same rule.

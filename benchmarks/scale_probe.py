@@ -35,8 +35,10 @@ def main() -> None:
     import keras
     from handwritten_clock import EpochClock, emit_result
 
-    from cnnbuild.builder.data import build_pipelines, load_source
-    from cnnbuild.builder.model import build_model, compile_model
+    from cnnbuild.builder.data.pipelines import build_pipelines
+    from cnnbuild.builder.data.source import load_source
+    from cnnbuild.builder.model.build import build_model
+    from cnnbuild.builder.model.compile import compile_model
     from cnnbuild.spec import load_spec
 
     spec = load_spec(SPEC, [f"data.path={args.data}", f"data.cache={args.cache}", f"train.epochs={args.epochs}"])

@@ -1,29 +1,49 @@
 """cnnbuild: declarative CNN image classifiers, from a YAML spec to a trained Keras model.
 
-Importing cnnbuild is light: TensorFlow is imported only by what trains or builds models.
+Importing cnnbuild is light: TensorFlow is imported only by what trains or builds models. The
+library prints nothing: it logs to ``logging.getLogger("cnnbuild")``, and the ``cnnbuild``
+command decides what reaches the terminal.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from cnnbuild.contracts import (
+    CallbackContext,
+    DataContext,
+    DataParams,
+    Datasets,
+    Factor,
+    LayerShape,
+    Number,
+    Pair,
+    Params,
+    RunPath,
+    ShapeError,
+    SkippedFile,
+    SpecPath,
+)
 from cnnbuild.errors import CnnbuildError, DataError, PluginError, RunError
-from cnnbuild.plugins.contracts import CallbackContext, DataContext, Datasets, LayerShape, ShapeError, SkippedFile
 from cnnbuild.plugins.hookspecs import hookimpl
-from cnnbuild.spec import DataParams, Params, Spec, SpecError, load_spec
-from cnnbuild.spec.types import SpecPath
+from cnnbuild.runs import RunRecord, load_run
+from cnnbuild.spec import Spec, SpecError, load_spec
+
+logging.getLogger("cnnbuild").addHandler(logging.NullHandler())
 
 __all__ = [
-    "CallbackContext", "CnnbuildError", "DataContext", "DataError", "DataParams", "Datasets",
-    "LayerShape", "Params", "PluginError", "RunError", "ShapeError", "SkippedFile", "Spec",
-    "SpecError", "SpecPath", "build_model", "datasets_from_arrays", "hookimpl", "load_spec", "run",
+    "CallbackContext", "CnnbuildError", "DataContext", "DataError", "DataParams", "Datasets", "Factor",
+    "LayerShape", "Number", "Pair", "Params", "PluginError", "RunError", "RunPath", "RunRecord", "ShapeError",
+    "SkippedFile", "Spec", "SpecError", "SpecPath", "build_model", "datasets_from_arrays", "hookimpl",
+    "load_run", "load_spec", "run",
 ]  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
     # build_model and run need TensorFlow; import them only when asked for.
     if name == "build_model":
-        from cnnbuild.builder.model import build_model
+        from cnnbuild.builder.model.build import build_model
 
         return build_model
     if name == "run":
@@ -31,7 +51,7 @@ def __getattr__(name: str) -> Any:
 
         return run
     if name == "datasets_from_arrays":
-        from cnnbuild.plugins.builtin.array_sources import from_arrays
+        from cnnbuild.data.arrays import from_arrays
 
         return from_arrays
     raise AttributeError(f"module 'cnnbuild' has no attribute {name!r}")

@@ -6,49 +6,58 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cnnbuild.builder.model import load_saved_model
-from cnnbuild.builder.run_directory import RunDirectory
+from cnnbuild.builder.model.build import load_saved_model
 from cnnbuild.errors import CnnbuildError, DataError, RunError
-from cnnbuild.spec.document import Spec, spec_from_text
+from cnnbuild.runs.record import RunRecord
+from cnnbuild.spec.document import Spec
 
 
 @dataclass
 class FinishedRun:
-    """A run directory's spec, class names and model."""
+    """A finished run and its loaded model."""
 
-    run: RunDirectory
-    spec: Spec
-    class_names: list[str]
+    record: RunRecord
     model: Any
 
+    @property
+    def spec(self) -> Spec:
+        return self.record.spec
 
-def load_run(run_dir: str | Path, *, allow_unsafe: bool = False) -> FinishedRun:
-    """Load a completed run. The model is loaded with Keras safe mode on unless ``allow_unsafe``:
+    @property
+    def class_names(self) -> list[str]:
+        return self.record.class_names
+
+
+def open_finished(run_dir: str | Path, *, allow_unsafe: bool = False) -> FinishedRun:
+    """A completed run with its model loaded. Keras safe mode stays on unless ``allow_unsafe``:
     a model file holding Python code (a Lambda layer) is refused."""
-    run = RunDirectory(Path(run_dir))
-    if not run.path.is_dir():
-        raise RunError(f"{run.path}: no such run directory")
-    info = run.read_json("run.json")
-    class_names = run.read_json("class_names.json")
-    spec_file = run.file("spec.yaml")
-    spec = spec_from_text(spec_file.read_text(encoding="utf-8"), str(spec_file), base_dir=Path(info["base_dir"]))
-    model_file = run.file("model.keras")
-    if not model_file.exists():
-        raise RunError(f"{run.path}: model.keras is missing; the run did not finish (resume it with cnnbuild run --resume {run.path})")
-    model = load_saved_model(model_file, allow_unsafe=allow_unsafe)
-    return FinishedRun(run, spec, class_names, model)
+    record = RunRecord.open(run_dir)
+    return FinishedRun(record, load_saved_model(record.model_path, allow_unsafe=allow_unsafe))
+
+
+def spec_for_data(spec: Spec, data: str | Path) -> Spec:
+    """``spec`` reading all of ``data`` (a folder, or a file such as a CSV) with the run's own data
+    source: its ``path`` parameter replaced, no validation split, no shuffling, no cache."""
+    params = type(spec.data)
+    if "path" not in params.model_fields:
+        raise RunError(f"data source {spec.data.type!r} has no 'path' parameter, so --data cannot point it elsewhere; evaluate on the run's own validation split instead")
+    location = Path(data).expanduser().resolve()
+    update: dict[str, Any] = {"path": str(location), "validation_split": 0, "shuffle_buffer": 0, "cache": "none"}
+    update.update({key: None for key in ("url", "sha256", "test_path") if key in params.model_fields})
+    try:
+        changed = params.model_validate({**spec.data.model_dump(), **update})
+    except ValueError as exc:
+        raise RunError(f"--data {data}: {exc}") from None
+    return spec.model_copy(update={"data": changed})
 
 
 def evaluate(run_dir: str | Path, data: str | Path | None = None, *, allow_unsafe: bool = False) -> dict[str, Any]:
-    """Metrics of the run's model on its validation split, or on another folder of class sub-folders."""
-    from cnnbuild.builder.data import build_pipelines, load_source
+    """Metrics of the run's model on its validation split, or on other data read by the run's data source."""
+    from cnnbuild.builder.data.pipelines import build_pipelines
+    from cnnbuild.builder.data.source import load_source
 
-    finished = load_run(run_dir, allow_unsafe=allow_unsafe)
-    spec = finished.spec
-    if data is not None:
-        folder = Path(data).resolve()
-        spec = spec.model_copy(update={"data": _folder_params(spec, folder)})
-        spec._base_dir = finished.spec.base_dir
+    finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
+    spec = finished.spec if data is None else spec_for_data(finished.spec, data)
     source = load_source(spec)
     if source.class_names != finished.class_names:
         raise DataError(f"the data's classes {source.class_names} differ from the run's {finished.class_names}")
@@ -61,17 +70,9 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, *, allow_unsaf
     return {"examples": count, "data": str(data) if data else "validation split", **{k: float(v) for k, v in results.items()}}
 
 
-def _folder_params(spec: Spec, folder: Path) -> Any:
-    from cnnbuild.plugins.manager import get_registry
-
-    params = get_registry().data_sources["image_directory"].params
-    current = spec.data.model_dump(include=set(params.model_fields) & set(type(spec.data).model_fields) - {"type", "path", "url", "sha256", "test_path"})
-    return params.model_validate({**current, "type": "image_directory", "path": str(folder), "validation_split": 0, "shuffle_buffer": 0, "cache": "none"})
-
-
 def image_paths(inputs: list[str | Path]) -> list[Path]:
     """Image files named directly or found (recursively) in the given folders, in a stable order."""
-    from cnnbuild.plugins.builtin.image_files import IMAGE_SUFFIXES
+    from cnnbuild.data.image_files import IMAGE_SUFFIXES
 
     paths: list[Path] = []
     for item in map(Path, inputs):
@@ -90,13 +91,12 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
     """For each image: its top-k classes with probabilities (unreadable files get an ``error``)."""
     import numpy as np
 
-    from cnnbuild.builder.model import label_encoding, output_probabilities
-    from cnnbuild.plugins.builtin.image_directory import ImageFile, decode_files
-    from cnnbuild.plugins.builtin.image_files import check_image
+    from cnnbuild.builder.model.outputs import output_probabilities
+    from cnnbuild.data.decode import decode_files
+    from cnnbuild.data.image_files import ImageFile, check_image
 
-    finished = load_run(run_dir, allow_unsafe=allow_unsafe)
+    finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
     spec = finished.spec
-    params = _folder_params(spec, Path("."))
     results: list[dict[str, Any]] = []
     usable: list[ImageFile] = []
     for path in image_paths(inputs):
@@ -107,10 +107,9 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
             usable.append(ImageFile(str(path), 0, native, path.stat().st_size))
             results.append({"path": str(path)})
     if usable:
-        images = decode_files(usable, params).map(lambda image, label: image).batch(spec.data.batch_size)
+        images = decode_files(usable, spec.data).map(lambda image, label: image).batch(spec.data.batch_size)
         outputs = np.asarray(_call_model(finished, lambda model: model.predict(images, verbose=0)), dtype="float64")
-        labels = label_encoding(spec, len(finished.class_names))
-        probabilities = output_probabilities(outputs, labels)
+        probabilities = output_probabilities(outputs, finished.record.labels)
         rows = iter(probabilities)
         for result in results:
             if "error" in result:
@@ -130,4 +129,4 @@ def _call_model(finished: FinishedRun, use: Any) -> Any:
         raise
     except Exception as exc:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")[:300]
-        raise RunError(f"{finished.run.file('model.keras')}: the model failed on the data: {type(exc).__name__}: {first}") from None
+        raise RunError(f"{finished.record.model_path}: the model failed on the data: {type(exc).__name__}: {first}") from None

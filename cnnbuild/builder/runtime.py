@@ -74,3 +74,15 @@ def resolve_precision(setting: str) -> str:
         capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") or (0, 0)
         return "mixed_float16" if tuple(capability) >= (7, 0) else "float32"
     return "mixed_bfloat16" if cpu_has_native_bfloat16() else "float32"
+
+
+def import_keras() -> Any:
+    """``keras``, imported after TensorFlow (quietly, see :func:`import_tensorflow`).
+
+    Modules that define Keras subclasses call this at import time; they are imported only once
+    the backend is chosen (``cnnbuild.builder.distribute.cluster.select_backend``).
+    """
+    import_tensorflow()
+    import keras
+
+    return keras

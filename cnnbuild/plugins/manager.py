@@ -1,9 +1,17 @@
-"""Load plugins once, lazily, and turn their registrations into a :class:`Registry`."""
+"""Load plugins once, lazily, and turn their registrations into a :class:`Registry`.
+
+Hooks are called through pluggy (``pm.hook.<name>`` or, to attribute each result and each
+failure to one plugin, ``pm.subset_hook_caller``), so pluggy's tracing and monitoring see
+every call. ``CNNBUILD_TRACE_PLUGINS=1`` prints each hook call with its plugins and timing.
+"""
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
+import sys
+import time
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
@@ -12,10 +20,13 @@ import pluggy
 
 from cnnbuild.errors import PluginError
 from cnnbuild.plugins import hookspecs
+from cnnbuild.plugins.kinds import KINDS, Kind
 from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, spec_model
 
 ENTRY_POINT_GROUP = "cnnbuild"
 LOAD_PLUGINS_ENV = "CNNBUILD_LOAD_PLUGINS"
+TRACE_PLUGINS_ENV = "CNNBUILD_TRACE_PLUGINS"
+RUN_WITHOUT = f"set {LOAD_PLUGINS_ENV} to a comma-separated list of the plugins to load (empty for none) to run without it"
 
 BUILTIN_PLUGINS = (
     "cnnbuild.plugins.builtin.core_layers",
@@ -47,6 +58,25 @@ def _allowed_entry_points() -> set[str] | None:
     return {name.strip() for name in value.split(",") if name.strip()}
 
 
+def _trace(pm: pluggy.PluginManager) -> None:
+    """Print every hook call, its plugins, arguments and duration to standard error."""
+
+    started: list[float] = []
+
+    def before(hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+        started.append(time.perf_counter())
+        names = ", ".join(plugin_info(impl.plugin).name for impl in hook_impls)
+        print(f"cnnbuild plugins: {hook_name}({', '.join(kwargs)}) -> [{names}]", file=sys.stderr, flush=True)
+
+    def after(outcome: Any, hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+        seconds = time.perf_counter() - started.pop()
+        error = outcome.exception
+        result = f"raised {type(error).__name__}: {error}" if error else f"returned {repr(outcome.get_result())[:200]}"
+        print(f"cnnbuild plugins: {hook_name} {result} in {seconds * 1000:.1f} ms", file=sys.stderr, flush=True)
+
+    pm.add_hookcall_monitoring(before, after)
+
+
 def get_plugin_manager() -> pluggy.PluginManager:
     """The process-wide plugin manager: builtin plugins and allowed entry points, loaded once."""
     global _pm
@@ -54,6 +84,8 @@ def get_plugin_manager() -> pluggy.PluginManager:
         return _pm
     pm = pluggy.PluginManager("cnnbuild")
     pm.add_hookspecs(hookspecs)
+    if os.environ.get(TRACE_PLUGINS_ENV):
+        _trace(pm)
     builtin_version = _version()
     for module_name in BUILTIN_PLUGINS:
         module = importlib.import_module(module_name)
@@ -71,7 +103,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
                 continue
             pm.register(plugin, name=entry_point.name)
         except (Exception, SystemExit) as exc:  # a broken plugin must not break (or end) every command
-            _load_failures.append(f"{info.describe()} failed to load: {type(exc).__name__}: {exc}; set {LOAD_PLUGINS_ENV} to a comma-separated list of the plugins to load (empty for none) to run without it")
+            _load_failures.append(f"{info.describe()} failed to load: {type(exc).__name__}: {exc}; {RUN_WITHOUT}")
             continue
         _infos[id(plugin)] = info
     _pm = pm
@@ -83,59 +115,101 @@ def plugin_info(plugin: object) -> PluginInfo:
     info = _infos.get(id(plugin))
     if info is not None:
         return info
-    name = get_plugin_manager().get_name(plugin) or repr(plugin)
+    name = (_pm.get_name(plugin) if _pm is not None else None) or repr(plugin)
     return PluginInfo(name, "not installed", "-", False)
 
 
-def _register_function(staged: list[Registration], kind: str, info: PluginInfo) -> Callable[..., None]:
+def unknown_hooks(pm: pluggy.PluginManager) -> dict[int, list[str]]:
+    """Plugins (by id) implementing hooks cnnbuild does not have, such as a misspelt ``register_layer``.
+
+    pluggy accepts such an implementation silently and never calls it; ``pm.check_pending()``
+    finds the first, this finds them all.
+    """
+    try:
+        pm.check_pending()
+        return {}
+    except pluggy.PluginValidationError:
+        pass
+    found: dict[int, list[str]] = {}
+    for name in list(vars(pm.hook)):
+        caller = getattr(pm.hook, name)
+        if name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if not impl.optionalhook:
+                found.setdefault(id(impl.plugin), []).append(name)
+    return found
+
+
+def _unknown_hook_message(info: PluginInfo, names: list[str]) -> str:
+    known = sorted(name for name in vars(hookspecs) if isinstance(getattr(hookspecs, name), Callable) and hasattr(getattr(hookspecs, name), "cnnbuild_spec"))
+    parts = []
+    for name in names:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"{info.describe()} implements unknown hook(s) {', '.join(parts)}; cnnbuild's hooks are {', '.join(known)}; nothing of this plugin is used"
+
+
+def hook_for(pm: pluggy.PluginManager, hook: str, plugin: object) -> Any:
+    """A caller of ``hook`` that calls only ``plugin``'s implementation, through pluggy."""
+    return pm.subset_hook_caller(hook, remove_plugins=[other for other in pm.get_plugins() if other is not plugin])
+
+
+def _register_function(staged: list[Registration], kind: Kind, info: PluginInfo) -> Callable[..., None]:
     def register(name: str, params: Any, factory: Callable[..., Any], **options: Any) -> None:
         if not isinstance(name, str) or not name.isidentifier():
-            raise PluginError(f"{info.describe()} registered a {kind} with an invalid name {name!r}; use an identifier such as 'MyLayer'")
+            raise PluginError(f"{info.describe()} registered a {kind.name} with an invalid name {name!r}; use an identifier such as 'MyLayer'")
         if not callable(factory):
-            raise PluginError(f"{info.describe()} registered {kind} {name!r} with a factory that is not callable")
-        allowed = {"layer": {"shape", "aliases", "augmentation"}, "data source": {"class_names"}, "callback": set()}[kind]
-        unknown = set(options) - allowed
+            raise PluginError(f"{info.describe()} registered {kind.name} {name!r} with a factory that is not callable")
+        unknown = set(options) - set(kind.options)
         if unknown:
-            raise PluginError(f"{info.describe()} registered {kind} {name!r} with unknown options {sorted(unknown)}; allowed: {sorted(allowed)}")
-        if kind == "data source":
-            from cnnbuild.spec.sections import DataParams
-
-            if not (isinstance(params, type) and issubclass(params, DataParams)):
-                raise PluginError(f"{info.describe()} registered data source {name!r} whose parameter model does not subclass cnnbuild.DataParams")
-        options["aliases"] = tuple(options.get("aliases", ()))
-        staged.append(Registration(kind=kind, name=name, params=spec_model(kind, name, params, info), factory=factory, plugin=info, **options))
+            raise PluginError(f"{info.describe()} registered {kind.name} {name!r} with unknown options {sorted(unknown)}; allowed: {sorted(kind.options)}")
+        if "aliases" in options:
+            options["aliases"] = tuple(options["aliases"])
+        staged.append(Registration(kind=kind, name=name, params=spec_model(kind, name, params, info), factory=factory, plugin=info, options=options))
 
     return register
 
 
-_HOOKS = (("register_layers", "layer"), ("register_data_sources", "data source"), ("register_callbacks", "callback"))
-
-
 def build_registry(pm: pluggy.PluginManager) -> Registry:
-    """Call every registration hook, one plugin at a time, so each failure names its plugin."""
+    """Call every registration hook, one plugin at a time, so each failure names its plugin and
+    a plugin registers all of its types or none of them."""
     registry = Registry(failures=list(_load_failures))
-    seen: list[PluginInfo] = []
+    unknown = unknown_hooks(pm)
     # builtins first, then by name: which plugin keeps a contested name must not depend on set order
-    for plugin in sorted(pm.get_plugins(), key=lambda p: (not plugin_info(p).builtin, plugin_info(p).name)):
-        info = plugin_info(plugin)
-        seen.append(info)
-        staged: list[Registration] = []
+    plugins = sorted(pm.get_plugins(), key=lambda p: (not plugin_info(p).builtin, plugin_info(p).name))
+    registry.plugins = [plugin_info(plugin) for plugin in plugins]
+    usable = []
+    for plugin in plugins:
+        if id(plugin) in unknown:
+            registry.failures.append(_unknown_hook_message(plugin_info(plugin), unknown[id(plugin)]))
+            registry.failed_plugins.add(plugin_info(plugin).name)
+        else:
+            usable.append(plugin)
+    staged: dict[int, list[Registration]] = {id(plugin): [] for plugin in usable}
+    failed: set[int] = set()
+    for kind in KINDS:
+        for plugin in usable:
+            if id(plugin) in failed:
+                continue
+            info = plugin_info(plugin)
+            try:
+                hook_for(pm, kind.hook, plugin)(register=_register_function(staged[id(plugin)], kind, info))
+            except Exception as exc:
+                failed.add(id(plugin))
+                registry.failed_plugins.add(info.name)
+                registry.failures.append(str(exc) if isinstance(exc, PluginError) else f"{info.describe()} raised in a registration hook: {type(exc).__name__}: {exc}; {RUN_WITHOUT}")
+    for plugin in usable:
+        if id(plugin) in failed:
+            continue
         before = registry.snapshot()
         try:
-            for hook_name, kind in _HOOKS:
-                for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                    if impl.plugin is plugin:
-                        impl.function(register=_register_function(staged, kind, info))
-            for registration in staged:
+            for registration in staged[id(plugin)]:
                 registry.add(registration)
         except PluginError as exc:
             registry.restore(before)  # all of a plugin or none of it: no half-registered plugin
             registry.failures.append(str(exc))
-        except Exception as exc:
-            registry.restore(before)
-            registry.failures.append(f"{info.describe()} raised in a registration hook: {type(exc).__name__}: {exc}; set {LOAD_PLUGINS_ENV} to run without it")
-    builtin_first = sorted(seen, key=lambda info: (not info.builtin, info.name))
-    registry.plugins = builtin_first
+            registry.failed_plugins.add(plugin_info(plugin).name)
     return registry
 
 
@@ -155,9 +229,11 @@ def keras_objects() -> dict[str, Any]:
     """Every plugin's custom Keras objects, for loading saved models; a failing plugin is named."""
     objects: dict[str, Any] = {}
     pm = get_plugin_manager()
-    for impl in pm.hook.keras_objects.get_hookimpls():
+    for plugin in pm.get_plugins():
         try:
-            objects.update(impl.function() or {})
+            results = hook_for(pm, "keras_objects", plugin)()
         except Exception as exc:
-            raise PluginError(f"{plugin_info(impl.plugin).describe()} failed in keras_objects: {type(exc).__name__}: {exc}") from None
+            raise PluginError(f"{plugin_info(plugin).describe()} failed in keras_objects: {type(exc).__name__}: {exc}") from None
+        for result in results:
+            objects.update(result or {})
     return objects

@@ -1,18 +1,17 @@
-"""What plugins register: layer, data source and callback types, each with its owner."""
+"""What plugins registered: each type with its kind, parameter model, factory and owner."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from cnnbuild.contracts.layers import LayerShape, Shape
 from cnnbuild.errors import CnnbuildError, PluginError
-from cnnbuild.plugins.contracts import LayerShape, Shape, ShapeError
-
-__all__ = ["LayerShape", "PluginInfo", "Registration", "Registry", "Shape", "ShapeError", "spec_model"]
+from cnnbuild.plugins.kinds import CALLBACK, DATA_SOURCE, KINDS, LAYER, Kind
 
 
 @dataclass(frozen=True)
@@ -30,19 +29,32 @@ class PluginInfo:
 
 @dataclass(frozen=True)
 class Registration:
-    """One registered type: its name, validated parameter model and factory."""
+    """One registered type: its name, validated parameter model, factory and options."""
 
-    kind: str
+    kind: Kind
     name: str
     params: type[BaseModel]
     factory: Callable[..., Any]
     plugin: PluginInfo
-    shape: Callable[[Any, Shape], LayerShape] | None = None
-    aliases: tuple[str, ...] = ()
-    augmentation: bool = False
-    class_names: Callable[..., list[str] | None] | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
 
-    def make(self, expected: type, expected_name: str, *args: Any) -> Any:
+    @property
+    def shape(self) -> Callable[[Any, Shape], LayerShape] | None:
+        return self.options.get("shape")
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return tuple(self.options.get("aliases", ()))
+
+    @property
+    def augmentation(self) -> bool:
+        return bool(self.options.get("augmentation", False))
+
+    @property
+    def class_names(self) -> Callable[..., list[str] | None] | None:
+        return self.options.get("class_names")
+
+    def make(self, expected: type, *args: Any) -> Any:
         """``factory(*args)``; an exception or a result that is not ``expected`` becomes a
         :class:`PluginError` naming the plugin (a :class:`CnnbuildError` passes through)."""
         try:
@@ -50,18 +62,20 @@ class Registration:
         except CnnbuildError:
             raise
         except Exception as exc:
-            raise PluginError(f"{self.plugin.describe()}: building {self.kind} {self.name!r} failed: {type(exc).__name__}: {exc}") from None
+            raise PluginError(f"{self.plugin.describe()}: building {self.kind.name} {self.name!r} failed: {type(exc).__name__}: {exc}") from None
         if not isinstance(made, expected):
-            raise PluginError(f"{self.plugin.describe()}: the factory of {self.kind} {self.name!r} returned {type(made).__name__}, not {expected_name}")
+            raise PluginError(f"{self.plugin.describe()}: the factory of {self.kind.name} {self.name!r} returned {type(made).__name__}, not {self.kind.produces}")
         return made
 
 
-def spec_model(kind: str, name: str, params: Any, plugin: PluginInfo) -> type[BaseModel]:
+def spec_model(kind: Kind, name: str, params: Any, plugin: PluginInfo) -> type[BaseModel]:
     """The parameter model with a ``type`` tag added and unknown keys forbidden."""
     if not (isinstance(params, type) and issubclass(params, BaseModel)):
-        raise PluginError(f"{plugin.describe()} registered {kind} {name!r} with params={params!r}; expected a pydantic model class (subclass cnnbuild.Params)")
+        raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} with params={params!r}; expected a pydantic model class (subclass cnnbuild.{kind.params_base.__name__})")
+    if not issubclass(params, kind.params_base):
+        raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} whose parameter model does not subclass cnnbuild.{kind.params_base.__name__}")
     if "type" in params.model_fields:
-        raise PluginError(f"{plugin.describe()} registered {kind} {name!r} whose parameter model has a field 'type'; cnnbuild adds that field itself")
+        raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} whose parameter model has a field 'type'; cnnbuild adds that field itself")
     config = ConfigDict(**{**params.model_config, "extra": "forbid", "title": name})
 
     def guard(cls: type, data: Any, handler: Any) -> Any:
@@ -73,21 +87,21 @@ def spec_model(kind: str, name: str, params: Any, plugin: PluginInfo) -> type[Ba
             raise
         except Exception as exc:
             raise ValueError(
-                f"{plugin.describe()} raised {type(exc).__name__}: {exc} while checking the parameters of {kind} {name!r}; "
+                f"{plugin.describe()} raised {type(exc).__name__}: {exc} while checking the parameters of {kind.name} {name!r}; "
                 "fix or update the plugin, or set CNNBUILD_LOAD_PLUGINS to run without it"
             ) from None
 
     namespace = {
         "__module__": params.__module__,
         "__annotations__": {"type": Literal[name]},  # type: ignore[valid-type]
-        "type": Field(description=f"{kind} type"),
+        "type": Field(description=f"{kind.name} type"),
         "model_config": config,
         "_cnnbuild_guard": model_validator(mode="wrap")(guard),
     }
     try:
-        return type(f"{name}_{kind.replace(' ', '_')}", (params,), namespace)
+        return type(f"{name}_{kind.name.replace(' ', '_')}", (params,), namespace)
     except Exception as exc:  # pydantic raises many kinds for a broken model
-        raise PluginError(f"{plugin.describe()} registered {kind} {name!r} with an invalid parameter model: {exc}") from None
+        raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} with an invalid parameter model: {exc}") from None
 
 
 @dataclass
@@ -96,42 +110,65 @@ class Registry:
 
     plugins: list[PluginInfo] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    layers: dict[str, Registration] = field(default_factory=dict)
-    data_sources: dict[str, Registration] = field(default_factory=dict)
-    callbacks: dict[str, Registration] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
+    #: names of the plugins that failed (to load, in a hook, or registering): none of their types or commands are used
+    failed_plugins: set[str] = field(default_factory=set)
+    tables: dict[str, dict[str, Registration]] = field(default_factory=lambda: {kind.name: {} for kind in KINDS})
+    alias_tables: dict[str, dict[str, str]] = field(default_factory=lambda: {kind.name: {} for kind in KINDS})
+    #: what commands each plugin added (``register_commands``), by plugin name
+    commands: dict[str, list[str]] = field(default_factory=dict)
+    #: things computed from the registrations (the spec model), kept while they stay the same
+    derived: dict[str, Any] = field(default_factory=dict)
 
-    def table(self, kind: str) -> dict[str, Registration]:
-        return {"layer": self.layers, "data source": self.data_sources, "callback": self.callbacks}[kind]
+    def table(self, kind: Kind) -> dict[str, Registration]:
+        return self.tables[kind.name]
+
+    def aliases(self, kind: Kind) -> dict[str, str]:
+        """Alias -> registered name, for one kind."""
+        return self.alias_tables[kind.name]
+
+    @property
+    def layers(self) -> dict[str, Registration]:
+        return self.tables[LAYER.name]
+
+    @property
+    def data_sources(self) -> dict[str, Registration]:
+        return self.tables[DATA_SOURCE.name]
+
+    @property
+    def callbacks(self) -> dict[str, Registration]:
+        return self.tables[CALLBACK.name]
 
     def add(self, registration: Registration) -> None:
         table = self.table(registration.kind)
+        aliases = self.aliases(registration.kind)
         for name in (registration.name, *registration.aliases):
-            owner = table.get(name) or table.get(self.aliases.get(name, ""))
+            owner = table.get(name) or table.get(aliases.get(name, ""))
             if owner is not None:
                 raise PluginError(
-                    f"{registration.kind} {name!r} is registered twice: by {owner.plugin.describe()} "
+                    f"{registration.kind.name} {name!r} is registered twice: by {owner.plugin.describe()} "
                     f"and by {registration.plugin.describe()}; uninstall one of them or restrict "
                     "plugins with CNNBUILD_LOAD_PLUGINS"
                 )
         table[registration.name] = registration
         for alias in registration.aliases:
-            self.aliases[alias] = registration.name
+            aliases[alias] = registration.name
+        self.derived.clear()
 
-    def snapshot(self) -> tuple[dict[str, Any], ...]:
+    def snapshot(self) -> tuple[dict[str, dict[str, Any]], ...]:
         """The registered types, to :meth:`restore` when a plugin fails halfway through registering."""
-        return (dict(self.layers), dict(self.data_sources), dict(self.callbacks), dict(self.aliases))
+        return ({k: dict(v) for k, v in self.tables.items()}, {k: dict(v) for k, v in self.alias_tables.items()})
 
-    def restore(self, snapshot: tuple[dict[str, Any], ...]) -> None:
-        self.layers, self.data_sources, self.callbacks, self.aliases = (dict(table) for table in snapshot)
-
-    def canonical_layer(self, name: str) -> str:
-        return self.aliases.get(name, name)
+    def restore(self, snapshot: tuple[dict[str, dict[str, Any]], ...]) -> None:
+        self.tables, self.alias_tables = ({k: dict(v) for k, v in table.items()} for table in snapshot)
+        self.derived.clear()
 
     def registered_by(self, plugin: PluginInfo) -> dict[str, list[str]]:
+        """What ``plugin`` registered, by kind name (and ``command`` for its commands)."""
         found: dict[str, list[str]] = {}
-        for kind in ("layer", "data source", "callback"):
+        for kind in KINDS:
             names = [r.name for r in self.table(kind).values() if r.plugin == plugin]
             if names:
-                found[kind] = names
+                found[kind.name] = names
+        if self.commands.get(plugin.name):
+            found["command"] = list(self.commands[plugin.name])
         return found

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cnnbuild.spec.engine import expected_backend, several_steps_per_call
 from cnnbuild.spec.errors import SpecIssue, format_path
-from cnnbuild.spec.shapes import LayerRow, ShapeFunctionFailed, ShapeProblem, binary_labels, infer_layers, infer_spec
+from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, binary_labels, class_count, label_mode
+from cnnbuild.spec.shapes import LayerRow, ShapeFunctionFailed, ShapeProblem, infer_layers, infer_spec
 from cnnbuild.spec.yaml_source import SpecSource
 
 if TYPE_CHECKING:
@@ -14,20 +16,6 @@ if TYPE_CHECKING:
 
 #: Above this, building the model would allocate gigabytes of weights (4 GiB at the limit).
 MAX_PARAMETERS = 1_000_000_000
-
-
-def known_class_names(spec: Spec, registry: Registry) -> list[str] | None:
-    """Class names when the data source can tell them cheaply (no decoding), else None."""
-    from cnnbuild.plugins.contracts import DataContext
-
-    registration = registry.data_sources.get(spec.data.type)
-    if registration is None or registration.class_names is None:
-        return None
-    try:
-        names = registration.class_names(spec.data, DataContext(base_dir=spec.base_dir, seed=spec.seed))
-        return [str(name) for name in names] if names else None
-    except Exception:  # the data may not exist yet (downloaded at run time), or a plugin returned nonsense; checked when loaded
-        return None
 
 
 class _Issues:
@@ -85,7 +73,7 @@ def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
     units = getattr(last, "units", None)
     loss = spec.compile.loss
     last_path = ("model", "layers", len(layers) - 1)
-    if activation in ("softmax", "sigmoid") and loss.from_logits:
+    if activation in PROBABILITY_ACTIVATIONS and loss.from_logits:
         issues.add(("compile", "loss", "from_logits"), f"the last layer applies {activation}, so its outputs are probabilities, not logits; set from_logits: false or remove the activation")
     if activation == "softmax" and units == 1:
         issues.add((*last_path, "activation"), "softmax over one unit always outputs 1; use sigmoid for a single binary output")
@@ -96,9 +84,8 @@ def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
             issues.add(("data", "label_mode"), f"binary labels need exactly 2 classes, the data has {num_classes}")
         if not binary and isinstance(units, int) and units != num_classes:
             issues.add((*last_path, "units"), f"the data has {num_classes} classes but the last layer has {units} units; use units: auto")
-    label_mode = spec.data.label_mode
     expected = {"sparse_categorical_crossentropy": "int", "categorical_crossentropy": "categorical", "binary_crossentropy": "binary"}.get(loss.type)
-    actual = label_mode or ("binary" if binary else ("int" if num_classes is not None or units != 1 else None))
+    actual = label_mode(spec, num_classes)
     if expected and actual and expected != actual:
         issues.add(("compile", "loss", "type"), f"{loss.type} expects {expected} labels but the labels are {actual}; use loss: auto or set data.label_mode: {expected}")
     for index, metric in enumerate(spec.compile.metrics):
@@ -113,7 +100,7 @@ def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
 
 def _training_issues(spec: Spec, issues: _Issues) -> None:
     steps, per_execution = spec.train.steps_per_epoch, spec.train.steps_per_execution
-    if spec.distribute.mode == "devices" and isinstance(per_execution, int) and per_execution > 1:
+    if isinstance(per_execution, int) and per_execution > 1 and not several_steps_per_call(spec.distribute.mode, expected_backend(spec)):
         issues.add(
             ("train", "steps_per_execution"),
             f"{per_execution} batches per call do not work with distribute.mode: devices (Keras 3.15 fails under MirroredStrategy "
@@ -131,9 +118,7 @@ def _training_issues(spec: Spec, issues: _Issues) -> None:
 
 def check_spec(spec: Spec, registry: Registry, *, num_classes: int | None = None) -> list[SpecIssue]:
     """Every shape and consistency problem in a spec that passed field validation."""
-    if num_classes is None:
-        names = known_class_names(spec, registry)
-        num_classes = len(names) if names else None
+    num_classes = class_count(spec, num_classes, registry)
     issues = _Issues(spec)
     _shape_issues(spec, registry, num_classes, issues)
     _label_issues(spec, num_classes, issues)

@@ -114,7 +114,7 @@ def _param_changes(a: dict[str, Any], b: dict[str, Any]) -> tuple[tuple[str, Any
 
 def _rows(spec: Spec, registry: Registry, section: str, num_classes: int | None) -> list[LayerRow | None]:
     """Shape rows of one section, or Nones where shapes cannot be inferred."""
-    from cnnbuild.spec.shapes import binary_labels
+    from cnnbuild.spec.labels import binary_labels
 
     entries = spec.augmentation if section == "augmentation" else spec.model.layers
     try:
@@ -266,15 +266,12 @@ def diff_specs(a: Spec, b: Spec, registry: Registry | None = None, *, num_classe
     """Compare two validated specs. ``num_classes`` fills ``units: auto`` where the data source
     cannot tell its classes without loading the data."""
     from cnnbuild.plugins.manager import get_registry
-    from cnnbuild.spec.checks import known_class_names
+    from cnnbuild.spec.labels import class_count
 
     registry = registry or get_registry()
 
     def classes(spec: Spec) -> int | None:
-        if num_classes is not None:
-            return num_classes
-        names = known_class_names(spec, registry)
-        return len(names) if names else None
+        return class_count(spec, num_classes, registry)
 
     layers: list[LayerChange] = []
     totals: dict[str, Any] = {}

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, create_model
 
+from cnnbuild.contracts.values import NonNegativeInt, Params, is_spec_path, literal_values
+from cnnbuild.plugins.kinds import Use, uses
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.normalize import normalize
 from cnnbuild.spec.sections import Compile, Distribute, Output, Train
 from cnnbuild.spec.translate import translate
-from cnnbuild.spec.types import NonNegativeInt, Params, is_spec_path, literal_values
 from cnnbuild.spec.yaml_source import SpecSource, parse_yaml, read_yaml
 
 if TYPE_CHECKING:
@@ -51,6 +52,12 @@ class Spec(Params):
     def source(self) -> SpecSource | None:
         """The YAML the spec came from, with positions (None for specs built in Python)."""
         return self._source
+
+    def with_base_dir(self, base_dir: Path) -> Spec:
+        """A copy whose relative paths are relative to ``base_dir``."""
+        copy = self.model_copy()
+        copy._base_dir = Path(base_dir)
+        return copy
 
     def resolve_path(self, value: str | Path) -> Path:
         """``value`` relative to the spec file, with ``~`` expanded."""
@@ -110,37 +117,52 @@ def _canonical(value: Any) -> Any:
 
 def _union(models: list[type]) -> Any:
     if not models:
-        return None
+        return dict  # nothing registered: any mapping, reported when used
     if len(models) == 1:
         return models[0]
     return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
 
 
+class ModelSection(Params):
+    """The ``model`` section; its entry lists come from the registered kinds."""
+
+
+#: Sections that hold entry lists of a registered kind (``model.layers``, ``train.callbacks``), and their fixed part.
+SECTION_BASES: dict[str, type[Params]] = {"model": ModelSection, "train": Train}
+
+
+def _field(registry: Registry, kind: Any, use: Use) -> tuple[Any, Any]:
+    """The annotation and pydantic field of one place in the spec that holds registered entries."""
+    entry = _union([r.params for r in registry.table(kind).values() if use.accepts is None or use.accepts(r)])
+    if not use.many:
+        return entry, Field(... if use.required else None, description=use.description)
+    if use.required:
+        return list[entry], Field(..., min_length=1, description=use.description)
+    return list[entry], Field(default_factory=list, description=use.description)
+
+
 def spec_model(registry: Registry) -> type[Spec]:
-    """The :class:`Spec` subclass whose entries are the registry's types (cached per registry)."""
-    cached = getattr(registry, "_spec_model", None)
+    """The :class:`Spec` subclass whose entries are the registry's types (kept with the registry until it changes)."""
+    cached = registry.derived.get("spec_model")
     if cached is not None:
         return cached
-    layers = [r.params for r in registry.layers.values()]
-    augmentations = [r.params for r in registry.layers.values() if r.augmentation]
-    data_sources = [r.params for r in registry.data_sources.values()]
-    callbacks = [r.params for r in registry.callbacks.values()]
-    layer_list = list[_union(layers)] if layers else list[dict]
-    model_section = create_model(
-        "Model",
-        __base__=Params,
-        layers=(Annotated[layer_list, Field(min_length=1, description="the layer stack, input first")], ...),
-    )
-    train_section = create_model("Train", __base__=Train, callbacks=(list[_union(callbacks)] if callbacks else list[dict], Field(default_factory=list)))
-    model = create_model(
-        "Spec",
-        __base__=Spec,
-        data=(_union(data_sources) if data_sources else dict, Field(description="where the images come from")),
-        augmentation=(list[_union(augmentations)] if augmentations else list[dict], Field(default_factory=list, description="random transforms applied only while training")),
-        model=(model_section, ...),
-        train=(train_section, Field(default_factory=train_section)),
-    )
-    registry._spec_model = model  # type: ignore[attr-defined]
+    top: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {}
+    required_sections: set[str] = set()
+    for kind, use in uses():
+        if len(use.path) == 1:
+            top[use.path[0]] = _field(registry, kind, use)
+        elif len(use.path) == 2 and use.path[0] in SECTION_BASES:
+            sections.setdefault(use.path[0], {})[use.path[1]] = _field(registry, kind, use)
+            if use.required:
+                required_sections.add(use.path[0])
+        else:
+            raise NotImplementedError(f"entries at {'.'.join(use.path)}: only top-level keys and keys of {sorted(SECTION_BASES)} can hold entries")
+    for name, fields in sections.items():
+        section = create_model(name.capitalize(), __base__=SECTION_BASES[name], **fields)
+        top[name] = (section, ...) if name in required_sections else (section, Field(default_factory=section))
+    model = create_model("Spec", __base__=Spec, **top)
+    registry.derived["spec_model"] = model
     return model
 
 
@@ -149,7 +171,7 @@ def _default_name(filename: str) -> str | None:
     return stem if re.match(NAME_PATTERN, stem) else None
 
 
-def validate_source(source: SpecSource, registry: Registry | None = None, *, num_classes: int | None = None, check: bool = True) -> Spec:
+def validate_source(source: SpecSource, registry: Registry | None = None, *, num_classes: int | None = None, check: bool = True, base_dir: Path | None = None) -> Spec:
     """Validate parsed YAML against the registered types, then check shapes and consistency.
 
     Raises :class:`SpecError` with every issue found.
@@ -160,7 +182,7 @@ def validate_source(source: SpecSource, registry: Registry | None = None, *, num
     if not isinstance(source.data, dict):
         what = "a list" if isinstance(source.data, list) else f"{type(source.data).__name__} {source.data!r}"[:80]
         raise SpecError([SpecIssue(source.filename, 1, 1, "", f"a spec is a mapping with sections such as 'data' and 'model', got {what}")])
-    source = normalize(source, registry.aliases, _default_name(source.filename))
+    source = normalize(source, registry, _default_name(source.filename))
     model = spec_model(registry)
     try:
         spec = model.model_validate(source.data)
@@ -173,7 +195,9 @@ def validate_source(source: SpecSource, registry: Registry | None = None, *, num
     except RecursionError:
         raise SpecError([SpecIssue(source.filename, 1, 1, "", "spec nested too deeply")]) from None
     spec._source = source
-    if source.filename not in ("<string>", "<dict>"):
+    if base_dir is not None:
+        spec._base_dir = Path(base_dir)
+    elif source.filename not in ("<string>", "<dict>"):
         spec._base_dir = Path(source.filename).resolve().parent
     if check:
         from cnnbuild.spec.checks import check_spec
@@ -196,15 +220,18 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, 
 
 def spec_from_text(text: str, filename: str = "<string>", base_dir: Path | None = None) -> Spec:
     """Validate a spec given as YAML text (relative paths are relative to ``base_dir``)."""
-    spec = validate_source(parse_yaml(text, filename))
-    if base_dir is not None:
-        spec._base_dir = Path(base_dir)
-    return spec
+    return validate_source(parse_yaml(text, filename), base_dir=base_dir)
 
 
 def spec_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Spec:
     """Validate a spec given as plain Python data."""
-    spec = validate_source(SpecSource(data, "<dict>"))
-    if base_dir is not None:
-        spec._base_dir = Path(base_dir)
-    return spec
+    return validate_source(SpecSource(data, "<dict>"), base_dir=base_dir)
+
+
+def apply_to_spec(spec: Spec, overrides: list[str] | tuple[str, ...]) -> Spec:
+    """``spec`` with ``KEY=VALUE`` overrides applied and everything validated and checked again
+    (errors point at the spec's file, or at the ``--set`` option that caused them)."""
+    from cnnbuild.spec.overrides import apply_overrides
+
+    source = spec.source or SpecSource(spec.canonical(), "<dict>")
+    return validate_source(apply_overrides(source, overrides), base_dir=spec.base_dir)

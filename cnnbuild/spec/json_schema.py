@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnbuild.plugins.kinds import uses
 from cnnbuild.plugins.manager import get_registry
 from cnnbuild.spec.document import spec_model
 
@@ -18,11 +19,14 @@ def _names(schema: dict[str, Any]) -> list[str]:
 def _allow_shorthands(schema: dict[str, Any]) -> None:
     """Accept what the loader normalises: ``- Flatten``, ``- Conv2D: {...}``, ``optimizer: adam``, ``loss: auto``."""
     definitions = schema.get("$defs", {})
-    entry_lists = [
-        schema["properties"].get("augmentation"),
-        definitions.get("Model", {}).get("properties", {}).get("layers"),
-        definitions.get("Train", {}).get("properties", {}).get("callbacks"),
-    ]
+    entry_lists = []
+    for _, use in uses():
+        if not use.many:
+            continue
+        if len(use.path) == 1:
+            entry_lists.append(schema["properties"].get(use.path[0]))
+        else:
+            entry_lists.append(definitions.get(use.path[0].capitalize(), {}).get("properties", {}).get(use.path[1]))
     for holder in entry_lists:
         if not holder or "items" not in holder:
             continue

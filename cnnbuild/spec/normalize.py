@@ -5,12 +5,13 @@ Positions move with the values, so errors still point at what the user wrote.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cnnbuild.plugins.kinds import uses
 from cnnbuild.spec.yaml_source import PathKey, Position, SpecSource
 
-#: The lists whose items are registry-backed entries.
-ENTRY_LISTS: tuple[PathKey, ...] = (("model", "layers"), ("augmentation",), ("train", "callbacks"))
+if TYPE_CHECKING:
+    from cnnbuild.plugins.registry import Registry
 
 
 def _entry(item: Any, aliases: dict[str, str]) -> tuple[Any, str | None]:
@@ -31,8 +32,8 @@ def _move(positions: dict[PathKey, Position], old: PathKey, new: PathKey) -> Non
         positions[new + path[len(old) :]] = positions.pop(path)
 
 
-def normalize(source: SpecSource, aliases: dict[str, str], default_name: str | None = None) -> SpecSource:
-    """A new :class:`SpecSource` with every entry list in canonical form."""
+def normalize(source: SpecSource, registry: Registry, default_name: str | None = None) -> SpecSource:
+    """A new :class:`SpecSource` with every entry list (of every registered kind) in canonical form."""
     data = source.data
     if not isinstance(data, dict):
         return source
@@ -40,7 +41,10 @@ def normalize(source: SpecSource, aliases: dict[str, str], default_name: str | N
     positions = dict(source.positions)
     if "name" not in data and default_name:
         data["name"] = default_name
-    for list_path in ENTRY_LISTS:
+    for kind, use in uses():
+        if not use.many:
+            continue
+        list_path, aliases = use.path, registry.aliases(kind)
         parent: Any = data
         for part in list_path[:-1]:
             parent = parent.get(part) if isinstance(parent, dict) else None

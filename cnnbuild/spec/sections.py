@@ -1,4 +1,4 @@
-"""The fixed sections of a spec: data parameters' base, compile, train, output, distribute."""
+"""The fixed sections of a spec: compile, train, output, distribute (``data`` comes from the data sources' registrations)."""
 
 from __future__ import annotations
 
@@ -7,42 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
-from cnnbuild.spec.types import (
-    CHANNELS,
-    ColorMode,
-    Fraction01,
-    LabelMode,
-    NonNegativeInt,
-    NonNegativeNumber,
-    Pair,
-    Params,
-    PositiveInt,
-    PositiveNumber,
-)
-
-
-class DataParams(Params):
-    """Parameters every data source has; plugin data sources subclass this."""
-
-    image_size: Pair = Field((180, 180), description="[height, width] the images are resized to")
-    color_mode: ColorMode = Field("rgb", description="rgb (3 channels), grayscale (1) or rgba (4)")
-    batch_size: PositiveInt = 32
-    validation_split: Fraction01 = Field(0.2, description="fraction of the data held out for validation")
-    label_mode: LabelMode | None = Field(None, description="int, binary or categorical; default: binary for two classes with a one-unit output, else int")
-    shuffle_buffer: NonNegativeInt = Field(1000, description="training examples shuffled at a time; 0 turns shuffling off")
-    cache: str = Field("memory", description="memory, none, or a file path for decoded images (relative to the spec file)")
-
-    @field_validator("cache")
-    @classmethod
-    def _cache(cls, value: str) -> str:
-        if not value.strip() or "\x00" in value:
-            raise ValueError("must be 'memory', 'none' or a file path")
-        return value
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """Model input shape (height, width, channels)."""
-        return (*self.image_size, CHANNELS[self.color_mode])
+from cnnbuild.contracts.values import Fraction01, NonNegativeNumber, Params, PositiveInt, PositiveNumber
 
 
 # Optimizers: one model per name, the tag in `type`.
@@ -91,9 +56,6 @@ def _tagged(value: Any) -> Any:
 
 Optimizer = Annotated[Adam | AdamW | SGD | RMSprop, Field(discriminator="type"), BeforeValidator(_tagged)]
 
-LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy")
-
-
 class Loss(Params):
     """``auto`` picks the loss from the labels and the last layer's activation."""
 
@@ -103,7 +65,6 @@ class Loss(Params):
 
 
 METRICS = ("accuracy", "auc", "precision", "recall", "top_3_accuracy", "top_5_accuracy")
-BINARY_ONLY_METRICS = ("auc", "precision", "recall")
 
 
 class Compile(Params):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cnnbuild.plugins.registry import ShapeError
+from cnnbuild.contracts.layers import ShapeError
+from cnnbuild.spec.labels import binary_labels
 
 if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
@@ -112,11 +113,3 @@ def infer_spec(spec: Spec, registry: Registry, num_classes: int | None = None) -
         rows += infer_layers(spec.augmentation, data.input_shape, registry, section="augmentation")
     rows += infer_layers(spec.model.layers, data.input_shape, registry, num_classes=num_classes, binary=binary)
     return rows
-
-
-def binary_labels(spec: Spec, num_classes: int | None) -> bool:
-    """Whether labels are one 0/1 value: ``label_mode: binary``, or unset with two classes and
-    a last layer of ``units: auto`` or 1."""
-    if spec.data.label_mode is not None:
-        return spec.data.label_mode == "binary"
-    return num_classes == 2 and getattr(spec.model.layers[-1], "units", None) in ("auto", 1)

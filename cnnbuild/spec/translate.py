@@ -8,23 +8,20 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from cnnbuild.plugins.kinds import use_at
 from cnnbuild.spec.errors import SpecIssue, format_path, suggest
 from cnnbuild.spec.yaml_source import SpecSource
 
-_KIND_BY_LIST = {("model", "layers"): "layer", ("augmentation",): "augmentation layer", ("train", "callbacks"): "callback"}
+#: Tagged entries of the fixed sections (not registered by plugins), by key path.
+_FIXED_NOUNS = {("compile", "optimizer"): "optimizer", ("compile", "loss"): "loss"}
 
 
 def _kind(path: tuple[Any, ...]) -> str:
-    if path[:1] == ("data",):
-        return "data source"
-    if path[:2] == ("compile", "optimizer"):
-        return "optimizer"
-    if path[:2] == ("compile", "loss"):
-        return "loss"
-    for prefix, kind in _KIND_BY_LIST.items():
-        if path[: len(prefix)] == prefix:
-            return kind
-    return "type"
+    """What the entry at ``path`` is, in words: 'layer', 'data source', 'optimizer', ..."""
+    found = use_at(path)
+    if found is not None:
+        return found[1].noun
+    return next((noun for prefix, noun in _FIXED_NOUNS.items() if tuple(path[: len(prefix)]) == prefix), "type")
 
 
 def _data_path(data: Any, loc: tuple[Any, ...], error_type: str) -> tuple[Any, ...]:

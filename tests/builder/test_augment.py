@@ -7,8 +7,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from cnnbuild.builder import augment
-from cnnbuild.builder.augment import augmenter, plan
+from cnnbuild.builder.data import augment
+from cnnbuild.builder.data.augment import augmenter, plan
 
 
 def _smooth_batch(count: int = 6, size: int = 64):
@@ -87,7 +87,8 @@ def test_fused_output_keeps_the_layers_dtype_and_runs_in_tf_data():
 
 @pytest.mark.parametrize("fuse", [True, False])
 def test_the_spec_switch_reaches_the_pipeline(image_folder, write_spec, monkeypatch, fuse):
-    from cnnbuild.builder.data import build_pipelines, load_source
+    from cnnbuild.builder.data.pipelines import build_pipelines
+    from cnnbuild.builder.data.source import load_source
     from cnnbuild.spec import load_spec
     from tests.conftest import SMALL_MODEL
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnbuild.builder.data import build_pipelines, class_weights, load_source
+from cnnbuild.builder.data.pipelines import build_pipelines, class_weights
+from cnnbuild.builder.data.source import load_source
 from cnnbuild.errors import DataError
 from cnnbuild.spec import spec_from_text
 
@@ -58,7 +59,7 @@ def test_keras_dataset_defaults_follow_the_dataset():
 
 def test_keras_dataset_class_names_are_the_datasets_own():
     from cnnbuild.plugins.manager import get_registry
-    from cnnbuild.spec.checks import known_class_names
+    from cnnbuild.spec.labels import known_class_names
 
     names = known_class_names(spec("{type: keras_dataset, name: cifar100}"), get_registry())
     # CIFAR-100's fine labels are numbered in the alphabetical order of their names

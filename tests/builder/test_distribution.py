@@ -12,8 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from cnnbuild.builder import distribution
-from cnnbuild.builder.distribution import DistributeError, Placement, cluster_settings
+from cnnbuild.builder.distribute import cluster, engines
+from cnnbuild.builder.distribute.workers import WORKER_DIR_ENV
+from cnnbuild.builder.distribute.cluster import DistributeError, cluster_settings
+from cnnbuild.builder.distribute.placement import Placement
+from cnnbuild.builder.distribute.sharing import DataShare
+from cnnbuild.spec.engine import BACKEND_ENV
 from cnnbuild.spec import spec_from_text
 
 from ..conftest import SMALL_MODEL, run_cli
@@ -23,7 +27,7 @@ DIGITS = (
     + SMALL_MODEL
     + "compile: {optimizer: {type: adam, learning_rate: 0.005}}\ntrain: {epochs: 2, verbose: line}\n"
 )
-CLUSTER_ENV = (distribution.COORDINATOR_ENV, distribution.NUM_PROCESSES_ENV, distribution.PROCESS_ID_ENV, distribution.JOB_INDEX_ENV)
+CLUSTER_ENV = (cluster.COORDINATOR_ENV, cluster.NUM_PROCESSES_ENV, cluster.PROCESS_ID_ENV, cluster.JOB_INDEX_ENV)
 
 
 @pytest.fixture
@@ -46,24 +50,24 @@ def _free_port() -> int:
 # -- settings, without an engine -------------------------------------------------------------------
 def test_options_and_environment_win_over_the_spec(clean_cluster_env: pytest.MonkeyPatch) -> None:
     spec = spec_from_text(DIGITS + "distribute: {mode: machines, coordinator: 'spec-host:1000', num_processes: 4}\n")
-    assert cluster_settings(spec) == distribution.Cluster("spec-host:1000", 4, None)
-    clean_cluster_env.setenv(distribution.COORDINATOR_ENV, "env-host:2000,other:2001")
-    clean_cluster_env.setenv(distribution.NUM_PROCESSES_ENV, "2")
-    clean_cluster_env.setenv(distribution.PROCESS_ID_ENV, "1")
-    assert cluster_settings(spec) == distribution.Cluster("env-host:2000", 2, 1)
+    assert cluster_settings(spec) == cluster.Cluster("spec-host:1000", 4, None)
+    clean_cluster_env.setenv(cluster.COORDINATOR_ENV, "env-host:2000,other:2001")
+    clean_cluster_env.setenv(cluster.NUM_PROCESSES_ENV, "2")
+    clean_cluster_env.setenv(cluster.PROCESS_ID_ENV, "1")
+    assert cluster_settings(spec) == cluster.Cluster("env-host:2000", 2, 1)
 
 
 def test_kubernetes_job_index_is_the_process_id(clean_cluster_env: pytest.MonkeyPatch) -> None:
     spec = spec_from_text(DIGITS + "distribute: {mode: machines, coordinator: 'trainer-0.trainer:5555', num_processes: 3}\n")
-    clean_cluster_env.setenv(distribution.JOB_INDEX_ENV, "2")
+    clean_cluster_env.setenv(cluster.JOB_INDEX_ENV, "2")
     assert cluster_settings(spec).process_id == 2
-    clean_cluster_env.setenv(distribution.JOB_INDEX_ENV, "3")
+    clean_cluster_env.setenv(cluster.JOB_INDEX_ENV, "3")
     with pytest.raises(DistributeError, match=r"process id 3 is out of range for 3 processes \(ids run from 0 to 2\)"):
         cluster_settings(spec)
 
 
 def test_bad_coordinator_option_is_refused(clean_cluster_env: pytest.MonkeyPatch) -> None:
-    clean_cluster_env.setenv(distribution.COORDINATOR_ENV, "localhost")
+    clean_cluster_env.setenv(cluster.COORDINATOR_ENV, "localhost")
     with pytest.raises(DistributeError, match="coordinator: expected HOST:PORT"):
         cluster_settings(spec_from_text(DIGITS + "distribute: {mode: machines}\n"))
 
@@ -71,18 +75,18 @@ def test_bad_coordinator_option_is_refused(clean_cluster_env: pytest.MonkeyPatch
 def test_each_process_batches_its_part_of_the_global_batch() -> None:
     spec = spec_from_text(DIGITS + "distribute: {mode: machines}\n")
     spec = spec.model_copy(update={"data": spec.data.model_copy(update={"cache": "cache/digits"})})
-    local = Placement("machines", "jax", process_id=1, num_processes=4).pipeline_spec(spec)
+    local = DataShare(Placement("machines", "jax", process_id=1, num_processes=4)).pipeline_spec(spec)
     assert local.data.batch_size == 8
     assert local.data.cache == "cache/digits.process-1-of-4"
     assert local.base_dir == spec.base_dir  # relative paths still resolve against the spec file
-    assert Placement().pipeline_spec(spec) is spec
+    assert DataShare(Placement()).pipeline_spec(spec) is spec
 
 
 def test_balance_gives_every_device_the_same_number_of_examples() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from cnnbuild.plugins.contracts import Datasets
+    from cnnbuild.contracts import Datasets
 
     def dataset(count: int) -> tf.data.Dataset:
         return tf.data.Dataset.from_tensor_slices((np.arange(count, dtype="float32"), np.zeros(count, dtype="int32")))
@@ -90,43 +94,45 @@ def test_balance_gives_every_device_the_same_number_of_examples() -> None:
     source = Datasets(
         train=dataset(7), validation=dataset(5), class_names=["a", "b"], train_count=7, validation_count=5, test=dataset(1), test_count=1, train_labels=[0] * 7
     )
-    balanced = Placement("devices", "jax", local_devices=2, replicas=2).balance(source)
+    balanced = DataShare(Placement("devices", "jax", local_devices=2, replicas=2)).balance(source)
     assert (balanced.train_count, balanced.validation_count, balanced.test_count) == (6, 4, 0)
     assert [float(x) for x, _ in balanced.train] == [0, 1, 2, 3, 4, 5]
     assert balanced.test is None and len(balanced.train_labels) == 6
-    assert Placement("devices", "tensorflow", local_devices=2, replicas=2).balance(source) is source  # MirroredStrategy splits batches itself
+    assert DataShare(Placement("devices", "tensorflow", local_devices=2, replicas=2)).balance(source) is source  # MirroredStrategy splits batches itself
 
 
-def test_a_stop_asked_on_one_process_stops_all_of_them_at_the_same_batch() -> None:
+def test_a_stop_asked_on_one_process_stops_all_of_them_at_the_same_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    from cnnbuild.builder.run_callbacks import Interruption
+    from cnnbuild.builder.distribute import collectives
+    from cnnbuild.builder.training.callbacks import Interruption
 
     calls: list[list[int]] = []
 
     class OtherProcessAsks(Placement):
         asked_elsewhere = False
 
-        def gather(self, values: list[int]):  # what every process would receive from the all-gather
-            import numpy as np
+    def gather(placement: OtherProcessAsks, values: list[int]):  # what every process would receive from the all-gather
+        import numpy as np
 
-            calls.append(values)
-            return np.array([values, [int(self.asked_elsewhere)]])
+        calls.append(values)
+        return np.array([values, [int(placement.asked_elsewhere)]])
 
+    monkeypatch.setattr(collectives, "gather", gather)
     placement = OtherProcessAsks("machines", "jax", process_id=0, num_processes=2)
     interruption = Interruption()
-    callback = placement.stop_callback(interruption)
+    callback = collectives.stop_callback(placement, interruption)
     callback.set_model(SimpleNamespace(stop_training=False))
-    for batch in range(distribution.AGREE_EVERY - 1):  # nobody asked: one exchange, no stop
+    for batch in range(collectives.AGREE_EVERY - 1):  # nobody asked: one exchange, no stop
         callback.on_train_batch_end(batch)
-    callback.on_train_batch_end(distribution.AGREE_EVERY - 1)
+    callback.on_train_batch_end(collectives.AGREE_EVERY - 1)
     assert calls == [[0]] and callback.model.stop_training is False
     placement.asked_elsewhere = True
-    callback.on_train_batch_end(distribution.AGREE_EVERY)  # between exchanges: nothing happens yet
+    callback.on_train_batch_end(collectives.AGREE_EVERY)  # between exchanges: nothing happens yet
     assert callback.model.stop_training is False
-    callback.on_train_batch_end(2 * distribution.AGREE_EVERY - 1)
+    callback.on_train_batch_end(2 * collectives.AGREE_EVERY - 1)
     assert callback.model.stop_training is True and interruption.requested is True  # the checkpointer then skips this cut-short epoch
-    single = Placement().stop_callback(interruption)
+    single = collectives.stop_callback(Placement(), interruption)
     assert type(single).__name__ == "StopOnInterrupt"
     # calls of 16 batches end at indices 15, 31, 47, ...: the processes still agree once every 20 batches, at the first call past each block
     calls.clear()
@@ -148,7 +154,7 @@ def test_machines_mode_is_refused_when_keras_already_runs_on_tensorflow() -> Non
         else "jax is not installed: pip install"
     )
     with pytest.raises(DistributeError, match=expected):
-        distribution.placement_for(spec)
+        engines.placement_for(spec)
 
 
 # -- real runs, in subprocesses (each engine must start before TensorFlow or JAX) -------------------
@@ -165,8 +171,8 @@ def _history(run_dir: Path) -> dict[str, list[float]]:
 def test_cnnbuild_run_selects_jax_before_keras_is_imported(tmp_path: Path) -> None:
     pytest.importorskip("jax")
     spec = _spec(tmp_path, "{mode: machines}")
-    code = f"from cnnbuild.builder.distribution import select_backend_for_file as s; s({str(spec)!r}); import keras; print(keras.backend.backend())"
-    env = {**os.environ, distribution.BACKEND_ENV: "tensorflow"}
+    code = f"from cnnbuild.builder.distribute.cluster import select_backend_for_file as s; s({str(spec)!r}); import keras; print(keras.backend.backend())"
+    env = {**os.environ, BACKEND_ENV: "tensorflow"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout.strip().splitlines()[-1] == "jax", done.stderr[-2000:]
 
@@ -174,7 +180,7 @@ def test_cnnbuild_run_selects_jax_before_keras_is_imported(tmp_path: Path) -> No
 @pytest.mark.slow
 def test_devices_mode_trains_on_two_logical_cpus_with_mirrored_strategy(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    done = run_cli("run", str(_spec(tmp_path, "{mode: devices, devices: 2}")), "--output", str(out), env={distribution.BACKEND_ENV: "tensorflow"})
+    done = run_cli("run", str(_spec(tmp_path, "{mode: devices, devices: 2}")), "--output", str(out), env={BACKEND_ENV: "tensorflow"})
     assert done.returncode == 0, done.stderr[-3000:]
     placed = json.loads((out / "environment.json").read_text())["distribute"]
     assert placed == {
@@ -196,7 +202,7 @@ def test_devices_mode_trains_on_two_logical_cpus_with_mirrored_strategy(tmp_path
 def test_devices_mode_on_the_jax_backend_uses_keras_data_parallel(tmp_path: Path) -> None:
     pytest.importorskip("jax")
     out = tmp_path / "run"
-    done = run_cli("run", str(_spec(tmp_path, "{mode: devices, devices: 2}")), "--output", str(out), env={distribution.BACKEND_ENV: "jax"})
+    done = run_cli("run", str(_spec(tmp_path, "{mode: devices, devices: 2}")), "--output", str(out), env={BACKEND_ENV: "jax"})
     assert done.returncode == 0, done.stderr[-3000:]
     placed = json.loads((out / "environment.json").read_text())["distribute"]
     assert (placed["engine"], placed["backend"], placed["replicas"]) == ("keras.distribution.DataParallel", "jax", 2)
@@ -237,7 +243,7 @@ def test_machines_mode_refuses_a_batch_the_processes_cannot_share(tmp_path: Path
 
 
 def _launch(spec: Path, out: Path, count: int, port: int, workers: Path) -> list[subprocess.Popen[str]]:
-    env = {**_without_cluster_env(), distribution.WORKER_DIR_ENV: str(workers)}
+    env = {**_without_cluster_env(), WORKER_DIR_ENV: str(workers)}
     command = [sys.executable, "-m", "cnnbuild", "run", str(spec), "--output", str(out), "--num-processes", str(count), "--coordinator", f"localhost:{port}"]
     return [
         subprocess.Popen([*command, "--process-id", str(index)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for index in range(count)

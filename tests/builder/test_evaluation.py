@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnbuild.builder.evaluation import decode_labels, format_class_table, per_class_table, predict_validation
-from cnnbuild.builder.model import Labels
+from cnnbuild.builder.reports.evaluation import decode_labels, format_class_table, per_class_table, predict_validation
+from cnnbuild.spec.labels import Labels
 
 
 class FixedModel:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cnnbuild.builder.execution import CPU_CALL_FLOPS, MAX_AUTO_STEPS, plan_execution
+from cnnbuild.builder.training.execution import CPU_CALL_FLOPS, MAX_AUTO_STEPS, plan_execution
 from tests.conftest import REPO
 
 MALARIA_BATCH = 3 * 17_383_746 * 64  # training FLOPs of a batch of 64 through the malaria model (3x forward)
@@ -124,7 +124,7 @@ def test_ctrl_c_in_an_epochs_last_call_keeps_its_whole_validation(asked_after, v
     import keras
     import numpy as np
 
-    from cnnbuild.builder.run_callbacks import Interruption
+    from cnnbuild.builder.training.callbacks import Interruption
 
     interruption = Interruption()
     seen: list[int] = []

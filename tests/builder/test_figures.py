@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from cnnbuild.builder import figures
+from cnnbuild.builder.reports import figures
 
 from ..image_checks import assert_png
 
@@ -87,7 +87,7 @@ def test_compare_overlays_every_validation_metric(tmp_path):
 def test_drawing_never_imports_pyplot(tmp_path):
     # figures use the Agg canvas directly, so a notebook's backend and figure list are untouched
     code = (
-        "import sys; from pathlib import Path; from cnnbuild.builder import figures; "
+        "import sys; from pathlib import Path; from cnnbuild.builder.reports import figures; "
         f"figures.draw_curves({{'loss': [1.0, 0.5]}}, Path({str(tmp_path / 'c.png')!r})); "
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'"
     )

@@ -8,7 +8,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from cnnbuild.builder import model_diagram
+from cnnbuild.builder.model import diagram as model_diagram
 from cnnbuild.cli import cli
 
 from ..image_checks import assert_png

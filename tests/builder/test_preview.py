@@ -7,9 +7,9 @@ import shutil
 from click.testing import CliRunner
 from PIL import Image
 
-from cnnbuild.builder.dataset_report import dataset_report
-from cnnbuild.builder.data import load_source
-from cnnbuild.builder.preview import preview
+from cnnbuild.builder.data.report import dataset_report
+from cnnbuild.builder.data.source import load_source
+from cnnbuild.builder.reports.preview import preview
 from cnnbuild.cli import cli
 from cnnbuild.spec import load_spec
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cnnbuild.builder.compare import compare_runs, params_from_summary, short_labels
-from cnnbuild.builder.html_report import render_report, write_report
+from cnnbuild.builder.reports.compare import compare_runs, short_labels
+from cnnbuild.builder.reports.html_report import render_report, write_report
 from cnnbuild.builder.training import run
 from cnnbuild.cli import cli
 from cnnbuild.errors import RunError
@@ -179,6 +179,10 @@ def test_compare_cli_json_and_an_unfinished_run(runs, tmp_path):
     assert "metrics.json is missing (run state: completed)" in result.output and f"--resume {unfinished}" in result.output
 
 
-def test_params_from_an_older_runs_summary():
-    assert params_from_summary(" Total params: 85,066 (332.29 KB)\n Trainable params: 85,066") == 85066
-    assert params_from_summary("no summary") is None
+def test_params_from_an_older_runs_summary(tmp_path):
+    from cnnbuild.runs import RunRecord
+
+    (tmp_path / "summary.txt").write_text(" Total params: 85,066 (332.29 KB)\n Trainable params: 85,066")
+    assert RunRecord(tmp_path).total_params == 85066
+    (tmp_path / "summary.txt").write_text("no summary")
+    assert RunRecord(tmp_path).total_params is None

@@ -115,7 +115,7 @@ def test_run_writes_every_artifact_and_skips_bad_files(image_folder, write_spec,
 
 
 def test_same_seed_same_split_and_fingerprint(image_folder, write_spec, tmp_path):
-    from cnnbuild.builder.data import load_source
+    from cnnbuild.builder.data.source import load_source
     from cnnbuild.spec import load_spec
 
     spec = load_spec(folder_spec(write_spec, image_folder))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnbuild.plugins.contracts import CallbackContext
+from cnnbuild.contracts import CallbackContext
 from cnnbuild.plugins.manager import get_registry
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from cnnbuild.plugins.builtin.image_files import check_image, check_images, scan
+from cnnbuild.data.image_files import check_image, check_images, scan
 from tests.conftest import make_images
 
 

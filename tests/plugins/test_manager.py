@@ -225,3 +225,85 @@ def test_keywords_beside_a_path_stay_and_mappings_of_paths_resolve(plugin, tmp_p
     callbacks = spec_from_text(text, base_dir=tmp_path).canonical(absolute_paths=True)["train"]["callbacks"]
     assert callbacks[0]["store"] == "none"
     assert callbacks[1]["store"] == str(tmp_path / "cache.bin") and callbacks[1]["by_name"] == {"a": str(tmp_path / "x" / "a.txt")}
+
+
+class MisspeltHookPlugin:
+    """Implements ``register_layer`` (singular) and a correct ``register_callbacks``."""
+
+    @cnnbuild.hookimpl
+    def register_layer(self, register):
+        register("Typo", ScaleParams, lambda p: None)
+
+    @cnnbuild.hookimpl
+    def register_callbacks(self, register):
+        register("TypoCallback", ScaleParams, lambda p, c: None)
+
+
+def test_a_misspelt_hook_is_reported_by_plugin_and_nothing_of_that_plugin_is_used(plugin):
+    registry = plugin(MisspeltHookPlugin(), "typo-plugin")
+    failure = next(f for f in registry.failures if "typo-plugin" in f)
+    assert "implements unknown hook(s) 'register_layer' (did you mean 'register_layers'?)" in failure
+    assert "nothing of this plugin is used" in failure
+    assert "TypoCallback" not in registry.callbacks and "typo-plugin" in registry.failed_plugins
+
+
+def test_hooks_are_called_through_pluggy_so_hook_monitoring_sees_them(plugin):
+    """A hookcall monitor (what CNNBUILD_TRACE_PLUGINS installs) sees each plugin's registration call."""
+    from cnnbuild.plugins import manager
+
+    seen = []
+    undo = get_plugin_manager().add_hookcall_monitoring(lambda name, impls, kwargs: seen.append((name, [manager.plugin_info(i.plugin).name for i in impls])), lambda *a: None)
+    try:
+        plugin(ScalePlugin(), "scale-monitored")
+    finally:
+        undo()
+    assert ("register_layers", ["scale-monitored"]) in seen
+
+
+def test_trace_plugins_prints_every_hook_call(tmp_path):
+    done = run_cli("plugins", env={"CNNBUILD_TRACE_PLUGINS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "cnnbuild plugins: register_layers(register) -> [core_layers]" in done.stderr
+    assert "cnnbuild plugins: register_layers returned [None] in" in done.stderr
+
+
+class HalfCommandsPlugin:
+    @cnnbuild.hookimpl
+    def register_commands(self, cli):
+        import click
+
+        @cli.command("half-first")
+        def first() -> None:
+            click.echo("first")
+
+        raise RuntimeError("broken after one command")
+
+
+class GoodCommandsPlugin:
+    @cnnbuild.hookimpl
+    def register_commands(self, cli):
+        import click
+
+        @cli.command("hello-plugin")
+        def hello() -> None:
+            click.echo("hello")
+
+
+def test_plugins_lists_commands_and_a_failing_register_commands_leaves_none_behind(plugin):
+    from click.testing import CliRunner
+
+    from cnnbuild.cli.main import cli
+
+    plugin(HalfCommandsPlugin(), "half-commands")
+    plugin(GoodCommandsPlugin(), "good-commands")
+    saved = dict(cli.commands)
+    cli._plugins_added = False
+    try:
+        result = CliRunner().invoke(cli, ["plugins"])
+        assert result.exit_code == 0, result.output
+        assert "half-commands) failed to add commands: RuntimeError: broken after one command" in result.output
+        assert "half-first" not in cli.commands
+        assert "good-commands  (not installed -)\n  commands: hello-plugin" in result.output
+    finally:
+        cli.commands = saved
+        cli._plugins_added = False

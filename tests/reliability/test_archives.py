@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from cnnbuild.errors import DataError
-from cnnbuild.plugins.builtin.archives import CACHE_ENV, cache_dir_for, download, fetch_and_extract
+from cnnbuild.data.archives import CACHE_ENV, cache_dir_for, download, fetch_and_extract
 from cnnbuild.plugins.builtin.image_directory import ImageDirectoryParams, load
-from cnnbuild.plugins.contracts import DataContext
+from cnnbuild.contracts import DataContext
 
 from ..conftest import make_images
 

@@ -15,10 +15,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from cnnbuild.builder import run_directory
-from cnnbuild.builder.model import load_saved_model
-from cnnbuild.builder.run_callbacks import CHECKPOINT_STATE, Interruption, make_checkpointer
-from cnnbuild.builder.run_directory import PARTIAL_PREFIX, RunDirectory
+from cnnbuild.contracts import atomic as run_directory
+from cnnbuild.builder.model.build import load_saved_model
+from cnnbuild.builder.training.callbacks import EpochCheckpoint, Interruption
+from cnnbuild.contracts.run_layout import CHECKPOINT_STATE, PARTIAL_PREFIX
+from cnnbuild.runs.directory import RunDirectory
 
 EPOCHS, KEEP = 3, 2
 pytestmark = pytest.mark.filterwarnings("ignore:Skipping variable loading:UserWarning")  # the toy model's optimizer never stepped
@@ -80,7 +81,7 @@ def model():
 
 def _train(run: RunDirectory, model, history: dict, start: int, reaper: Reaper) -> None:
     """Epochs ``start``..EPOCHS through the real checkpointer; the save itself can be cut in half."""
-    checkpointer = make_checkpointer(run, Interruption(), history, KEEP)
+    checkpointer = EpochCheckpoint(run, Interruption(), history, KEEP)
     real_save = type(model).save
 
     def save(path, *args, **kwargs):

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from cnnbuild.errors import DataError
-from cnnbuild.plugins.builtin.image_directory import ImageDirectoryParams, decode_files, load
-from cnnbuild.plugins.builtin.image_files import ImageFile, check_image, scan
-from cnnbuild.plugins.contracts import DataContext
+from cnnbuild.data.decode import decode_files
+from cnnbuild.plugins.builtin.image_directory import ImageDirectoryParams, load
+from cnnbuild.data.image_files import ImageFile, check_image, scan
+from cnnbuild.contracts import DataContext
 
 from ..conftest import run_cli
 from .budget import scaled

@@ -187,10 +187,10 @@ def test_tensorboard_without_its_package_stops_before_training(tmp_path):
 
     if importlib.util.find_spec("tensorboard") is not None:
         pytest.skip("tensorboard is installed here")
-    from cnnbuild.builder.run_directory import RunDirectory
-    from cnnbuild.builder.training import _user_callbacks
+    from cnnbuild.runs.directory import RunDirectory
+    from cnnbuild.builder.training.user_callbacks import user_callbacks
     from cnnbuild.errors import CnnbuildError
 
     spec = spec_from_text(SPEC.format(cache="", epochs=1, callbacks="\n    - {type: TensorBoard, log_dir: tb}"), "spec.yaml")
     with pytest.raises(CnnbuildError, match="needs the tensorboard package"):
-        _user_callbacks(spec, RunDirectory(tmp_path), None, {})  # built before the first epoch, not failing at its first batch
+        user_callbacks(spec, RunDirectory(tmp_path), None, {})  # built before the first epoch, not failing at its first batch

@@ -11,7 +11,7 @@ from pydantic import field_validator
 
 import cnnbuild
 from cnnbuild.errors import PluginError
-from cnnbuild.plugins.contracts import LayerShape
+from cnnbuild.contracts import LayerShape
 from cnnbuild.spec import SpecError, spec_from_text
 
 from ..conftest import run_cli
@@ -269,7 +269,7 @@ def test_layer_factories_that_fail_are_named(plugin, tally, mode, expected):
 
 @pytest.mark.parametrize("mode, expected", [("raise", "failed: ConnectionError: dataset server down"), ("ok", "returned dict, not a cnnbuild.Datasets")])
 def test_data_sources_that_fail_are_named(plugin, tally, mode, expected):
-    from cnnbuild.builder.data import load_source
+    from cnnbuild.builder.data.source import load_source
 
     plugin(Faulty(), "faulty")
     spec = spec_from_text(_spec(source=f"{{type: faulty_source, mode: {mode}}}").replace("data: {type: {type: faulty_source", "data: {type: faulty_source").replace(f"mode: {mode}}}, image_size", f"mode: {mode}, image_size"), "spec.yaml")
@@ -281,7 +281,7 @@ def test_data_sources_that_fail_are_named(plugin, tally, mode, expected):
 def test_keras_objects_hook_that_raises_is_named_when_a_model_loads(plugin, tmp_path, tally):
     import keras
 
-    from cnnbuild.builder.model import load_saved_model
+    from cnnbuild.builder.model.build import load_saved_model
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.save(tmp_path / "m.keras")
@@ -309,10 +309,10 @@ def test_a_callback_that_raises_mid_training_is_named_and_the_run_stays_resumabl
 
 
 def test_a_callback_factory_returning_something_else_is_named(plugin, tmp_path):
-    from cnnbuild.builder.run_directory import RunDirectory
-    from cnnbuild.builder.training import _user_callbacks
+    from cnnbuild.runs.directory import RunDirectory
+    from cnnbuild.builder.training.user_callbacks import user_callbacks
 
     plugin(Faulty(), "faulty")
     spec = spec_from_text(_spec(callbacks="[{type: FaultyCallback, mode: wrong}]").replace("{type: Faulty, mode: ok}", "{type: Rescaling, scale: 1/255}"), "spec.yaml")
     with pytest.raises(PluginError, match=r"plugin 'faulty' \(not installed -\): the factory of callback 'FaultyCallback' returned object"):
-        _user_callbacks(spec, RunDirectory(tmp_path), None, {})
+        user_callbacks(spec, RunDirectory(tmp_path), None, {})

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import math
-import re
-from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from cnnbuild.plugins.contracts import CallbackContext
+from cnnbuild.contracts import run_layout
+from cnnbuild.contracts.atomic import write_atomically
+from cnnbuild.contracts.callbacks import CallbackContext
+from cnnbuild.contracts.values import Fraction01, NonNegativeInt, NonNegativeNumber, Number, Params, PositiveInt, PositiveNumber, RunPath
+from cnnbuild.errors import CnnbuildError
 from cnnbuild.plugins.hookspecs import hookimpl
-from cnnbuild.spec.types import Fraction01, NonNegativeInt, NonNegativeNumber, Number, Params, PositiveInt, PositiveNumber
 
-
-def _inside_run(value: str) -> str:
-    from cnnbuild.builder.run_directory import reserved_reason
-
-    path = PurePosixPath(value.replace("\\", "/"))
-    if not value.strip() or path.is_absolute() or ".." in path.parts or "\x00" in value or ":" in value.split("/")[0]:
-        raise ValueError(f"must be a relative path inside the run directory, got {value!r}")
-    reason = reserved_reason(value)
-    if reason:
-        raise ValueError(f"{value!r}: {reason}; choose another name, such as a sub-folder of its own")
-    return value
-
-
-RunPath = Annotated[str, AfterValidator(_inside_run)]
 Mode = Literal["auto", "min", "max"]
 
 
@@ -111,13 +100,9 @@ def _path(context: CallbackContext, relative: str) -> str:
     return str(context.run_dir / relative)
 
 
-def _early_stopping(p: EarlyStoppingParams, context: CallbackContext) -> Any:
+@functools.cache
+def _resumable_early_stopping() -> type:
     import keras
-
-    from cnnbuild.builder.run_directory import RunDirectory
-
-    run = RunDirectory(context.run_dir)
-    stem = f"checkpoints/early-stopping-{re.sub(r'[^A-Za-z0-9_.-]', '_', p.monitor)}-epoch-"
 
     class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         """Keras's EarlyStopping that carries on across ``--resume`` as if the run had not stopped.
@@ -129,14 +114,17 @@ def _early_stopping(p: EarlyStoppingParams, context: CallbackContext) -> Any:
         resumed run picks up the file of the best epoch it replayed.
         """
 
-        replayed = not context.history
+        def __init__(self, context: CallbackContext, **options: Any) -> None:
+            super().__init__(**options)
+            self.context = context
+            self.replayed = not context.history
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             if not self.replayed:
                 self.replayed = True
                 restore, self.restore_best_weights = self.restore_best_weights, False
                 try:
-                    for earlier, value in enumerate(context.history.get(self.monitor, [])):
+                    for earlier, value in enumerate(self.context.history.get(self.monitor, [])):
                         super().on_epoch_end(earlier, {self.monitor: value})
                 finally:
                     self.restore_best_weights = restore
@@ -147,11 +135,15 @@ def _early_stopping(p: EarlyStoppingParams, context: CallbackContext) -> Any:
             if self.restore_best_weights and self.best is not best:  # a new best this epoch
                 self._save_weights(epoch)
 
+        def _file(self, epoch: int | None = None) -> Path:
+            return self.context.run_dir / run_layout.early_stopping_weights(self.monitor, epoch)
+
         def _save_weights(self, epoch: int) -> None:
             import numpy as np
 
-            run.write_bytes_with(f"{stem}{epoch + 1:04d}.npz", lambda path: np.savez(path, *self.best_weights))
-            saved = [path for path in run.file("checkpoints").glob(f"{Path(stem).name}*.npz") if path.stem.rsplit("-", 1)[1].isdigit()]
+            write_atomically(self._file(epoch + 1), lambda path: np.savez(path, *self.best_weights))
+            stem = self._file()
+            saved = [path for path in stem.parent.glob(f"{stem.name}*.npz") if path.stem.rsplit("-", 1)[1].isdigit()]
             kept = sorted(saved, key=lambda path: int(path.stem.rsplit("-", 1)[1]))
             for stale in kept[:-2]:  # by epoch number: names grow past 4 digits after epoch 9999
                 stale.unlink(missing_ok=True)
@@ -159,13 +151,17 @@ def _early_stopping(p: EarlyStoppingParams, context: CallbackContext) -> Any:
         def _saved_weights(self, epoch: int) -> list[Any] | None:
             import numpy as np
 
-            saved = run.file(f"{stem}{epoch + 1:04d}.npz")
+            saved = self._file(epoch + 1)
             if not saved.exists():
                 return None  # Keras then takes the first resumed epoch's weights as the best so far
             with np.load(saved) as arrays:
                 return [arrays[f"arr_{index}"] for index in range(len(arrays.files))]
 
-    return ResumableEarlyStopping(**p.model_dump(exclude={"type"}))
+    return ResumableEarlyStopping
+
+
+def _early_stopping(p: EarlyStoppingParams, context: CallbackContext) -> Any:
+    return _resumable_early_stopping()(context, **p.model_dump(exclude={"type"}))
 
 
 def _checkpoint(p: ModelCheckpointParams, context: CallbackContext) -> Any:
@@ -195,8 +191,6 @@ def _tensorboard(p: TensorBoardParams, context: CallbackContext) -> Any:
     import keras
 
     if importlib.util.find_spec("tensorboard") is None:  # Keras would fail only at the first batch
-        from cnnbuild.errors import CnnbuildError
-
         raise CnnbuildError("the TensorBoard callback needs the tensorboard package: pip install tensorboard (or remove the callback)")
 
     return keras.callbacks.TensorBoard(log_dir=_path(context, p.log_dir), histogram_freq=p.histogram_freq, write_graph=p.write_graph, update_freq=p.update_freq)

@@ -6,9 +6,9 @@ import math
 
 from pydantic import Field
 
-from cnnbuild.plugins.contracts import LayerShape, Shape, ShapeError
+from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError
+from cnnbuild.contracts.values import Activation, Initializer, Padding, Pair, Params, PositiveInt
 from cnnbuild.plugins.hookspecs import hookimpl
-from cnnbuild.spec.types import Activation, Initializer, Padding, Pair, Params, PositiveInt
 
 
 class _WindowParams(Params):

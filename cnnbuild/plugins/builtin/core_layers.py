@@ -6,9 +6,9 @@ import math
 
 from pydantic import Field
 
-from cnnbuild.plugins.contracts import LayerShape, Shape, ShapeError
+from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError, same_shape
+from cnnbuild.contracts.values import Activation, Fraction01, Initializer, Params, PositiveNumber, Units
 from cnnbuild.plugins.hookspecs import hookimpl
-from cnnbuild.spec.types import Activation, Fraction01, Initializer, Params, PositiveNumber, Units
 
 
 class DenseParams(Params):
@@ -46,9 +46,6 @@ def dense_shape(params: DenseParams, shape: Shape) -> LayerShape:
 def flatten_shape(params: NoParams, shape: Shape) -> LayerShape:
     return LayerShape((math.prod(shape),))
 
-
-def same_shape(params: object, shape: Shape) -> LayerShape:
-    return LayerShape(shape)
 
 
 def batch_norm_shape(params: BatchNormalizationParams, shape: Shape) -> LayerShape:

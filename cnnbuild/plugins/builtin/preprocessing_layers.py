@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import Field
 
-from cnnbuild.plugins.contracts import LayerShape, Shape, ShapeError
+from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError, same_shape
+from cnnbuild.contracts.values import Factor, Interpolation, Number, Params, PositiveInt, PositiveNumber
 from cnnbuild.plugins.hookspecs import hookimpl
-from cnnbuild.spec.types import Interpolation, Number, Params, PositiveInt, PositiveNumber, _number
 
-
-def _factor(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        if len(value) != 2:
-            raise ValueError(f"expected a number or a pair [lower, upper], got {list(value)!r}")
-        lower, upper = (_number(v) for v in value)
-        if lower > upper:
-            raise ValueError(f"lower bound {lower} is above upper bound {upper}")
-        return (lower, upper)
-    return _number(value)
-
-
-#: A number, or a pair ``[lower, upper]``, as Keras's random layers take it.
-Factor = Annotated[float | tuple[float, float], BeforeValidator(_factor), WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}]})]
 FillMode = Literal["reflect", "wrap", "constant", "nearest"]
 
 
@@ -83,18 +69,11 @@ class GaussianNoiseParams(Params):
     stddev: PositiveNumber
 
 
-def same_shape(params: object, shape: Shape) -> LayerShape:
-    return LayerShape(shape)
-
 
 def sized_shape(params: SizeParams, shape: Shape) -> LayerShape:
     if len(shape) != 3:
         raise ShapeError(f"needs a (height, width, channels) input, got {shape}")
     return LayerShape((params.height, params.width, shape[-1]))
-
-
-def center_crop_shape(params: SizeParams, shape: Shape) -> LayerShape:
-    return sized_shape(params, shape)
 
 
 def _keras(name: str, params: Params, **extra: Any) -> object:
@@ -107,7 +86,7 @@ def _keras(name: str, params: Params, **extra: Any) -> object:
 def register_layers(register) -> None:
     register("Rescaling", RescalingParams, lambda p: _keras("Rescaling", p), shape=same_shape)
     register("Resizing", ResizingParams, lambda p: _keras("Resizing", p), shape=sized_shape)
-    register("CenterCrop", SizeParams, lambda p: _keras("CenterCrop", p), shape=center_crop_shape)
+    register("CenterCrop", SizeParams, lambda p: _keras("CenterCrop", p), shape=sized_shape)
     augmentation = {
         "RandomFlip": RandomFlipParams,
         "RandomRotation": RandomRotationParams,

@@ -1,0 +1,207 @@
+"""What is in a spec's data: images per class, sizes, colour modes, skipped files, duplicates.
+
+For data sources that list their files (``Datasets.files``: ``image_directory`` and any source
+built on the file-list helpers) the files themselves are examined (Pillow header for size and
+mode, SHA-256 of the bytes for duplicates); for other sources the decoded examples are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import statistics
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cnnbuild.contracts.data import Datasets, SkippedFile
+
+if TYPE_CHECKING:
+    from cnnbuild.spec.document import Spec
+
+#: Largest class over smallest class at or above which the report warns.
+IMBALANCE_RATIO = 3.0
+MODE_NAMES = {1: "grayscale", 3: "rgb", 4: "rgba"}
+
+
+@dataclass
+class DatasetReport:
+    """Facts about a data source's examples, and warnings worth acting on."""
+
+    data_type: str
+    origin: str  # what was examined: files under a folder, or the decoded examples
+    class_names: list[str]
+    counts: dict[str, int]
+    train_count: int
+    validation_count: int
+    widths: list[int] = field(default_factory=list)
+    heights: list[int] = field(default_factory=list)
+    modes: dict[str, int] = field(default_factory=dict)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    #: groups of identical examples filed under more than one class ("class/file" names)
+    cross_class_duplicates: list[list[str]] = field(default_factory=list)
+    #: identical examples within one class, beyond the first copy
+    within_class_duplicates: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def warnings(self) -> list[str]:
+        found: list[str] = []
+        present = {name: count for name, count in self.counts.items() if count}
+        if present:
+            largest = max(present, key=present.__getitem__)
+            smallest = min(present, key=present.__getitem__)
+            ratio = present[largest] / present[smallest]
+            if ratio >= IMBALANCE_RATIO:
+                found.append(
+                    f"strong class imbalance: {largest!r} has {present[largest]} images, {smallest!r} has {present[smallest]} ({ratio:.1f}x); "
+                    "consider train.class_weight: auto, or collecting more images of the small classes"
+                )
+        if self.cross_class_duplicates:
+            shown = "; ".join(" = ".join(group) for group in self.cross_class_duplicates[:5])
+            more = f" (and {len(self.cross_class_duplicates) - 5} more groups)" if len(self.cross_class_duplicates) > 5 else ""
+            found.append(
+                f"{len(self.cross_class_duplicates)} identical image(s) filed under more than one class: {shown}{more}; "
+                "a copy in two classes teaches the model nothing and leaks between the splits; keep one copy in the right class"
+            )
+        if self.skipped:
+            found.append(f"{len(self.skipped)} file(s) skipped as unreadable (listed above); they are left out of training")
+        return found
+
+    def size_line(self) -> str:
+        if not self.widths:
+            return "image sizes: unknown"
+
+        def spread(values: list[int]) -> str:
+            low, middle, high = min(values), statistics.median(values), max(values)
+            return f"{low}" if low == high else f"min {low}, median {middle:g}, max {high}"
+
+        return f"image sizes seen: width {spread(self.widths)}; height {spread(self.heights)}"
+
+    def text(self) -> str:
+        """The report as printed by ``cnnbuild preview``."""
+        lines = [f"data: {self.data_type}, {self.origin}", f"{self.total} images in {len(self.class_names)} classes; split: {self.train_count} training, {self.validation_count} validation"]
+        width = max(len("class"), *(len(name) for name in self.class_names))
+        lines.append(f"  {'class':<{width}}  images  share")
+        for name in self.class_names:
+            count = self.counts.get(name, 0)
+            lines.append(f"  {name:<{width}}  {count:>6}  {count / self.total if self.total else 0:>5.1%}")
+        lines.append(self.size_line())
+        lines.append("colour modes: " + (", ".join(f"{mode} {count}" for mode, count in sorted(self.modes.items(), key=lambda item: -item[1])) or "unknown"))
+        lines.append(f"skipped files: {len(self.skipped)}")
+        lines += [f"  {item.path}: {item.reason}" for item in self.skipped[:20]]
+        if len(self.skipped) > 20:
+            lines.append(f"  ... and {len(self.skipped) - 20} more")
+        if self.within_class_duplicates:
+            lines.append(f"duplicates within a class: {self.within_class_duplicates} extra copies")
+        lines += [f"warning: {warning}" for warning in self.warnings]
+        return "\n".join(lines)
+
+
+def _file_facts(path: str) -> tuple[int, int, str, str]:
+    """Width, height, Pillow mode and SHA-256 of one image file."""
+    from PIL import Image
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    with Image.open(path) as image:
+        width, height = image.size
+        mode = image.mode
+    return width, height, mode, digest.hexdigest()
+
+
+def _duplicates(items: list[tuple[str, str, str]]) -> tuple[list[list[str]], int]:
+    """From ``(digest, class, shown name)``: groups spanning classes, and extra copies within a class."""
+    by_digest: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for digest, class_name, name in items:
+        by_digest[digest].append((class_name, name))
+    across: list[list[str]] = []
+    within = 0
+    for members in by_digest.values():
+        classes = {class_name for class_name, _ in members}
+        if len(classes) > 1:
+            across.append([name for _, name in members])
+        else:
+            within += len(members) - 1
+    return across, within
+
+
+def _files_report(spec: Spec, source: Datasets) -> DatasetReport:
+    """Examine the files of the training and validation splits."""
+    files = [(path, label) for path, label, split in source.files or [] if split != "test"]
+    root = Path(os.path.commonpath([path for path, _ in files])) if files else Path(".")
+    if len(files) == 1:
+        root = root.parent
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        facts = list(pool.map(_file_facts, [path for path, _ in files]))
+    names = source.class_names
+    counts = Counter(names[label] for _, label in files)
+    items = [(digest, names[label], str(Path(path).relative_to(root))) for (path, label), (_, _, _, digest) in zip(files, facts)]
+    across, within = _duplicates(items)
+    return DatasetReport(
+        data_type=spec.data.type,
+        origin=f"files under {root}",
+        class_names=list(names),
+        counts={name: counts.get(name, 0) for name in names},
+        train_count=source.train_count,
+        validation_count=source.validation_count,
+        widths=[width for width, _, _, _ in facts],
+        heights=[height for _, height, _, _ in facts],
+        modes=dict(Counter(mode for _, _, mode, _ in facts)),
+        skipped=list(source.skipped),
+        cross_class_duplicates=across,
+        within_class_duplicates=within,
+    )
+
+
+def _examples_report(spec: Spec, source: Datasets) -> DatasetReport:
+    """Count, measure and hash the decoded examples of the training and validation splits."""
+    import numpy as np
+
+    counts: Counter[int] = Counter()
+    items: list[tuple[str, str, str]] = []
+    widths: list[int] = []
+    heights: list[int] = []
+    modes: Counter[str] = Counter()
+    for split, dataset in (("train", source.train), ("validation", source.validation)):
+        if dataset is None:
+            continue
+        position = 0
+        for images, labels in dataset.batch(256).as_numpy_iterator():
+            for image, label in zip(images, np.asarray(labels).reshape(-1)):
+                name = source.class_names[int(label)]
+                counts[int(label)] += 1
+                heights.append(int(image.shape[0]))
+                widths.append(int(image.shape[1]))
+                modes[MODE_NAMES.get(int(image.shape[-1]), f"{image.shape[-1]} channels")] += 1
+                items.append((hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest(), name, f"{name}/{split}[{position}]"))
+                position += 1
+    across, within = _duplicates(items)
+    return DatasetReport(
+        data_type=spec.data.type,
+        origin="decoded examples as the data source delivers them (already resized)",
+        class_names=list(source.class_names),
+        counts={name: counts.get(index, 0) for index, name in enumerate(source.class_names)},
+        train_count=source.train_count,
+        validation_count=source.validation_count,
+        widths=widths,
+        heights=heights,
+        modes=dict(modes),
+        skipped=list(source.skipped),
+        cross_class_duplicates=across,
+        within_class_duplicates=within,
+    )
+
+
+def dataset_report(spec: Spec, source: Datasets) -> DatasetReport:
+    """Report on the spec's data (``source`` is what its data source returned)."""
+    if source.files is not None:
+        return _files_report(spec, source)
+    return _examples_report(spec, source)

@@ -1,0 +1,36 @@
+"""Call the spec's data source, check what it returned, and give this process its share of the training split."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from cnnbuild.contracts.data import DataContext, Datasets
+from cnnbuild.errors import DataError
+from cnnbuild.plugins.manager import get_registry
+
+if TYPE_CHECKING:
+    from cnnbuild.spec.document import Spec
+
+
+def shard_training(source: Datasets, shard: tuple[int, int]) -> Datasets:
+    """The training split of process ``index`` of ``count``: ``train[index::count]`` after the
+    source's split (validation and test stay whole; the placement divides them)."""
+    index, count = shard
+    if count == 1:
+        return source
+    labels = source.train_labels[index::count] if source.train_labels is not None else None
+    return dataclasses.replace(source, train=source.train.shard(count, index), train_count=len(range(index, source.train_count, count)), train_labels=labels)
+
+
+def load_source(spec: Spec, *, shard: tuple[int, int] = (0, 1)) -> Datasets:
+    """Call the spec's data source (its failures become errors naming the plugin), check the
+    result, and keep this process's share of the training split."""
+    registration = get_registry().data_sources[spec.data.type]
+    context = DataContext(base_dir=spec.base_dir, seed=spec.seed)
+    datasets = registration.make(Datasets, spec.data, context)
+    if len(datasets.class_names) < 2:
+        raise DataError(f"data source {spec.data.type!r} found {len(datasets.class_names)} class(es); a classifier needs at least two")
+    if datasets.train is None or datasets.train_count == 0:
+        raise DataError(f"data source {spec.data.type!r} has no training examples")
+    return shard_training(datasets, shard)

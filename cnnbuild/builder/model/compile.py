@@ -1,0 +1,65 @@
+"""Compile a model with the spec's optimizer, the loss that fits the labels and matching metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import keras
+
+    from cnnbuild.spec.document import Spec
+    from cnnbuild.spec.labels import Labels
+
+
+def _metrics(spec: Spec, labels: Labels) -> list[Any]:
+    import keras
+
+    metrics: list[Any] = []
+    threshold = 0.0 if labels.from_logits else 0.5
+    for name in spec.compile.metrics:
+        if name == "accuracy":
+            metric = {
+                "binary": lambda: keras.metrics.BinaryAccuracy(name="accuracy", threshold=threshold),
+                "categorical": lambda: keras.metrics.CategoricalAccuracy(name="accuracy"),
+                "int": lambda: keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            }[labels.mode]()
+        elif name == "auc":
+            metric = keras.metrics.AUC(name="auc", from_logits=labels.from_logits)
+        elif name == "precision":
+            metric = keras.metrics.Precision(name="precision", thresholds=threshold)
+        elif name == "recall":
+            metric = keras.metrics.Recall(name="recall", thresholds=threshold)
+        else:
+            k = int(name.split("_")[1])
+            metric = keras.metrics.TopKCategoricalAccuracy(k, name=name) if labels.mode == "categorical" else keras.metrics.SparseTopKCategoricalAccuracy(k, name=name)
+        metrics.append(metric)
+    return metrics
+
+
+def make_loss(spec: Spec, labels: Labels) -> Any:
+    import keras
+
+    loss = spec.compile.loss
+    kind = loss.type
+    if kind == "auto":
+        kind = {"binary": "binary_crossentropy", "categorical": "categorical_crossentropy", "int": "sparse_categorical_crossentropy"}[labels.mode]
+    if kind == "binary_crossentropy":
+        return keras.losses.BinaryCrossentropy(from_logits=labels.from_logits, label_smoothing=loss.label_smoothing)
+    if kind == "categorical_crossentropy":
+        return keras.losses.CategoricalCrossentropy(from_logits=labels.from_logits, label_smoothing=loss.label_smoothing)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=labels.from_logits)
+
+
+def make_optimizer(spec: Spec) -> Any:
+    import keras
+
+    options = spec.compile.optimizer.model_dump(exclude={"type"}, exclude_none=True)
+    classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+    return classes[spec.compile.optimizer.type](**options)
+
+
+def compile_model(model: keras.Model, spec: Spec, labels: Labels) -> keras.Model:
+    """Compile with the spec's optimizer, the loss that fits the labels and matching metrics."""
+    jit = spec.compile.jit_compile
+    model.compile(optimizer=make_optimizer(spec), loss=make_loss(spec, labels), metrics=_metrics(spec, labels), jit_compile=jit)
+    return model

@@ -1,0 +1,88 @@
+"""What ``cnnbuild summary`` shows: the Keras summary of the built model, as text and as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cnnbuild.spec.document import Spec
+
+
+@dataclass
+class ModelSummary:
+    """Keras's summary text plus the same facts as data."""
+
+    text: str
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    total_params: int = 0
+    trainable_params: int = 0
+    non_trainable_params: int = 0
+    input_shape: list[int] = field(default_factory=list)
+    num_classes: int | None = None
+    name: str = ""
+    forward_flops: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "input_shape": self.input_shape,
+            "num_classes": self.num_classes,
+            "layers": self.layers,
+            "total_params": self.total_params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.non_trainable_params,
+            "forward_flops": self.forward_flops,
+        }
+
+
+def estimate_forward_flops(layers: list[dict[str, Any]]) -> int:
+    """Estimated floating-point operations of one example's forward pass through ``layers`` (as ``describe_model`` lists them).
+
+    Each layer counts 2 x its parameters x its output positions (every output dimension but the
+    last): exact for Conv2D, DepthwiseConv2D and Dense apart from the bias, close for
+    SeparableConv2D and BatchNormalization. Layers without weights (pooling, activations,
+    dropout, resizing, augmentation) count as free, which they nearly are next to convolutions.
+    """
+    total = 0
+    for layer in layers:
+        positions = 1
+        for dim in layer["output_shape"][:-1]:
+            positions *= dim or 1
+        total += 2 * layer["params"] * positions
+    return total
+
+
+def describe_model(model: Any) -> ModelSummary:
+    """Summary of an already built Keras model."""
+    import numpy as np
+
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=90)
+    layers = []
+    for layer in model.layers:
+        shape = layer.output.shape
+        layers.append({"name": layer.name, "type": type(layer).__name__, "output_shape": list(shape[1:]), "params": int(layer.count_params())})
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    non_trainable = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
+    return ModelSummary(
+        text="\n".join(lines),
+        layers=layers,
+        total_params=trainable + non_trainable,
+        trainable_params=trainable,
+        non_trainable_params=non_trainable,
+        input_shape=list(model.input_shape[1:]),
+        name=model.name,
+        forward_flops=estimate_forward_flops(layers),
+    )
+
+
+def model_summary(spec: Spec, num_classes: int | None = None) -> ModelSummary:
+    """Build the spec's model (float32) and summarise it."""
+    from cnnbuild.builder.model.build import build_model
+    from cnnbuild.spec.labels import class_count
+
+    num_classes = class_count(spec, num_classes)
+    result = describe_model(build_model(spec, num_classes))
+    result.num_classes = num_classes
+    return result

@@ -1,0 +1,115 @@
+"""``cnnbuild compare``: finished runs side by side, as a table and as overlaid validation curves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cnnbuild.errors import RunError
+from cnnbuild.runs.record import RunRecord
+
+
+@dataclass
+class RunFacts:
+    """What a finished run directory says about itself."""
+
+    label: str
+    path: Path
+    metrics: dict[str, Any]
+    history: dict[str, list[float]]
+    params: int | None
+
+    def validation_metrics(self) -> list[str]:
+        return [key for key in self.history if key.startswith("val_")]
+
+
+@dataclass
+class Comparison:
+    runs: list[RunFacts]
+    table: str
+    figure: Path | None = None
+    titles: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        rows = []
+        for run in self.runs:
+            metrics = run.metrics
+            rows.append({
+                "label": run.label, "path": str(run.path), "final": metrics.get("final", {}), "best": metrics.get("best", {}),
+                "params": run.params, "epochs_run": metrics.get("epochs_run"), "epochs": metrics.get("epochs"),
+                "wall_seconds": metrics.get("wall_seconds"), "train_images_per_second": metrics.get("train_images_per_second"),
+            })  # fmt: skip
+        return {"runs": rows, "figure": str(self.figure) if self.figure else None}
+
+
+def read_run(path: str | Path) -> RunFacts:
+    """Metrics, history and parameter count of a finished run directory."""
+    record = RunRecord.open(path)
+    metrics = record.finished_metrics("compare")
+    return RunFacts(label=str(record.path), path=record.path, metrics=metrics, history=record.history, params=record.total_params)
+
+
+def short_labels(paths: list[Path]) -> list[str]:
+    """The shortest path endings (at least ``name/timestamp``) that tell the runs apart."""
+    parts = [Path(p).resolve().parts for p in paths]
+    depth = 2
+    while depth < max(len(p) for p in parts):
+        labels = ["/".join(p[-depth:]) for p in parts]
+        if len(set(labels)) == len(labels):
+            return labels
+        depth += 1
+    return [str(Path(p).resolve()) for p in paths]
+
+
+def _number(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def comparison_table(runs: list[RunFacts]) -> str:
+    """Aligned text: final and best of every validation metric, parameters, epochs, time, speed."""
+    metrics: list[str] = []
+    for run in runs:
+        metrics += [key for key in run.validation_metrics() if key not in metrics]
+    header = ["run"]
+    for key in metrics:
+        header += [f"{key} final", f"{key} best (epoch)"]
+    header += ["params", "epochs", "wall s", "images/s"]
+    rows = [header]
+    for run in runs:
+        m = run.metrics
+        row = [run.label]
+        for key in metrics:
+            best = m.get("best", {}).get(key)
+            row += [_number(m.get("final", {}).get(key)), f"{best['value']:.4f} ({best['epoch']})" if best else "-"]
+        speed = m.get("train_images_per_second")
+        row += [_number(run.params), f"{m.get('epochs_run', '-')}/{m.get('epochs', '-')}", _number(m.get("wall_seconds"), 1), _number(speed, 0) if speed else "-"]
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)) for row in rows]
+    return "\n".join(lines)
+
+
+def compare_runs(paths: list[str | Path], out: str | Path | None = "compare.png") -> Comparison:
+    """Read the runs, build the table and (unless ``out`` is None) draw their validation curves to ``out``."""
+    from cnnbuild.builder.reports import figures
+
+    if not paths:
+        raise RunError("give at least one run directory")
+    runs = [read_run(path) for path in paths]
+    for run, label in zip(runs, short_labels([run.path for run in runs])):
+        run.label = label
+    comparison = Comparison(runs, comparison_table(runs))
+    if out is not None:
+        target = Path(out)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            comparison.titles = figures.draw_compare({run.label: run.history for run in runs}, target, title=f"Validation curves of {len(runs)} run(s)")
+        except OSError as exc:
+            raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
+        comparison.figure = target
+    return comparison

@@ -1,0 +1,83 @@
+"""Training: :func:`run` trains a spec into a run directory (or resumes one) and returns a :class:`RunResult`.
+
+Importing this package is light; the trainer, with its Keras callbacks, is imported once the
+Keras backend the spec needs has been chosen.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from cnnbuild.builder.training.result import RunResult
+from cnnbuild.errors import RunError
+from cnnbuild.spec.document import Spec, apply_to_spec, load_spec
+
+__all__ = ["RunResult", "run"]
+
+log = logging.getLogger("cnnbuild")
+
+
+class _Collect(logging.Handler):
+    """Keeps the warnings logged during a run, for :attr:`RunResult.warnings`."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage().strip())
+
+
+def _mode(verbose: str | None, spec: Spec, terminal: bool) -> str:
+    """``bar``, ``line`` or ``quiet``. ``auto`` is Keras's progress bar on a terminal, else one line
+    per epoch sent to the ``cnnbuild`` logger (silent unless logging is configured)."""
+    mode = verbose or spec.train.verbose
+    if mode == "auto":
+        return "bar" if terminal else "line"
+    return mode
+
+
+def run(
+    spec: Spec | str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    output: str | Path | None = None,
+    resume: str | Path | None = None,
+    verbose: str | None = None,
+    terminal: bool = False,
+) -> RunResult:
+    """Train a spec (a :class:`Spec` or a path to one) and write a run directory.
+
+    ``overrides`` are ``KEY=VALUE`` strings as ``--set`` takes them, validated and checked like
+    the file (also for a :class:`Spec`); ``output`` is the exact run directory (default
+    ``output.dir/<name>/<timestamp>``); ``resume`` continues the run in that directory from its
+    last completed epoch. ``verbose`` (default: the spec's ``train.verbose``) is ``bar``, ``line``,
+    ``quiet`` or ``auto`` (the bar when ``terminal`` says the output is a terminal, else lines).
+    Epoch lines and notes go to the ``cnnbuild`` logger, so nothing is printed unless asked
+    (``verbose="bar"``, or logging configured); the result holds what ``cnnbuild run`` prints.
+    """
+    from cnnbuild.builder.distribute.engines import placement_for
+    from cnnbuild.runs.record import RunRecord
+
+    collect = _Collect()
+    log.addHandler(collect)
+    try:
+        if resume is not None:
+            record = RunRecord.open(resume)
+            placement = placement_for(record.spec)  # chooses the Keras backend before the trainer imports Keras
+            from cnnbuild.builder.training.trainer import Trainer
+
+            result = Trainer.resume(record, placement, verbose=_mode(verbose, record.spec, terminal)).train()
+        else:
+            if spec is None:
+                raise RunError("give a spec (or a path to one), or resume=RUN_DIR")
+            spec = load_spec(spec, overrides) if not isinstance(spec, Spec) else apply_to_spec(spec, overrides) if overrides else spec
+            placement = placement_for(spec)  # chooses the Keras backend before the trainer imports Keras
+            from cnnbuild.builder.training.trainer import Trainer
+
+            result = Trainer.start(spec, placement, Path(output) if output else None, tuple(overrides), verbose=_mode(verbose, spec, terminal)).train()
+    finally:
+        log.removeHandler(collect)
+    result.warnings = collect.messages
+    return result

@@ -1,0 +1,52 @@
+"""What a finished run leaves behind: the model, its history, its metrics and figures, its status."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cnnbuild.builder.training.history import history_csv, summarize_history
+from cnnbuild.contracts import run_layout as layout
+
+if TYPE_CHECKING:
+    from cnnbuild.builder.data.pipelines import PreparedData
+    from cnnbuild.builder.training.callbacks import EpochClock
+    from cnnbuild.contracts.data import Datasets
+    from cnnbuild.runs.directory import RunDirectory
+
+
+def run_metrics(history: dict[str, list[float]], epochs: int, wall: float, clock: EpochClock, source: Datasets, precision: str) -> dict[str, Any]:
+    """``metrics.json`` before evaluation: final and best values, epochs, time and speed, the data's size."""
+    epochs_run = len(next(iter(history.values()), []))
+    return {
+        **summarize_history(history),
+        "epochs_run": epochs_run,
+        "epochs": epochs,
+        "stopped_early": epochs_run < epochs,
+        "wall_seconds": round(wall, 3),
+        "train_images_per_second": clock.images_per_second(),
+        "first_batch_seconds": clock.first_batch_seconds,
+        "first_batch_at": clock.first_batch_at,
+        "epoch_train_seconds": [round(seconds, 4) for seconds in clock.train_seconds],
+        "epoch_train_cpu_seconds": [round(seconds, 4) for seconds in clock.train_cpu_seconds],
+        "train_examples": source.train_count,
+        "validation_examples": source.validation_count,
+        "skipped_files": len(source.skipped),
+        "precision": precision,
+    }
+
+
+def write_artifacts(run: RunDirectory, model: Any, prepared: PreparedData, reports: tuple[Any, Any], history: dict[str, list[float]], metrics: dict[str, Any], name: str) -> dict[str, Any]:
+    """Evaluate on the test split, save the model and history, draw the figures, write
+    ``metrics.json`` and mark the run completed. ``reports`` is the model and data the figures
+    and per-class table are made from. Returns the metrics as written."""
+    from cnnbuild.builder.reports.visuals import record_run_visuals
+
+    if prepared.test is not None:
+        metrics["test"] = {k: float(v) for k, v in model.evaluate(prepared.test, verbose=0, return_dict=True).items()}
+    run.write_bytes_with(layout.MODEL, lambda path: model.save(path))
+    run.write_json(layout.HISTORY_JSON, history)
+    run.write_text(layout.HISTORY_CSV, history_csv(history))
+    metrics.update(record_run_visuals(run, *reports, history, name))
+    run.write_json(layout.METRICS, metrics)
+    run.set_status("completed", completed_epochs=metrics["epochs_run"], epochs=metrics["epochs"])
+    return metrics

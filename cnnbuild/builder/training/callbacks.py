@@ -1,0 +1,195 @@
+"""Callbacks every run gets: epoch timing and log lines, resumable checkpoints, clean interruption."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import statistics
+import time
+from typing import Any
+
+from cnnbuild.builder.runtime import import_keras
+from cnnbuild.contracts import run_layout as layout
+from cnnbuild.runs.directory import RunDirectory
+
+keras = import_keras()
+log = logging.getLogger(__name__)
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Times each epoch's training part (validation excluded) and the first batch."""
+
+    def __init__(self, images_per_epoch: int) -> None:
+        super().__init__()
+        self.images_per_epoch = images_per_epoch
+        self.started = time.perf_counter()
+        self.first_batch_seconds: float | None = None
+        self.first_batch_at: float | None = None  # Unix time, to compare with when the process started
+        self.train_seconds: list[float] = []
+        self.train_cpu_seconds: list[float] = []  # CPU time of the whole process (all threads) over the same span
+        self.epoch_seconds: list[float] = []
+        self._epoch_start = 0.0
+        self._epoch_cpu_start = 0.0
+        self._train_end: float | None = None
+        self._train_cpu_end: float | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self._epoch_start = time.perf_counter()
+        self._epoch_cpu_start = time.process_time()
+        self._train_end = None
+        self._train_cpu_end = None
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if self.first_batch_seconds is None:
+            self.first_batch_seconds = time.perf_counter() - self.started
+            self.first_batch_at = time.time()
+
+    def on_test_begin(self, logs: Any = None) -> None:
+        if self._train_end is None:
+            self._train_end = time.perf_counter()
+            self._train_cpu_end = time.process_time()
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        now = time.perf_counter()
+        self.train_seconds.append((self._train_end or now) - self._epoch_start)
+        self.train_cpu_seconds.append((self._train_cpu_end or time.process_time()) - self._epoch_cpu_start)
+        self.epoch_seconds.append(now - self._epoch_start)
+
+    def images_per_second(self) -> float | None:
+        """Steady state: the median over epochs after the first (which decodes and traces)."""
+        timed = self.train_seconds[1:] or self.train_seconds
+        if not timed:
+            return None
+        return self.images_per_epoch / statistics.median(timed)
+
+
+class EpochLines(keras.callbacks.Callback):
+    """One readable line per epoch, logged at INFO (``cnnbuild run`` prints them)."""
+
+    def __init__(self, total_epochs: int, clock: EpochClock) -> None:
+        super().__init__()
+        self.total_epochs, self.clock = total_epochs, clock
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        clock = self.clock
+        parts = [f"epoch {epoch + 1}/{self.total_epochs}", f"{clock.epoch_seconds[-1]:.1f}s"]
+        if clock.train_seconds[-1] > 0:
+            parts.append(f"{clock.images_per_epoch / clock.train_seconds[-1]:.0f} img/s")
+        parts += [f"{key} {value:.4f}" for key, value in (logs or {}).items() if key != "learning_rate"]
+        log.info("  ".join(parts))
+
+
+class Interruption:
+    """First Ctrl-C (or SIGTERM) asks training to stop after the current batch (the current call of
+    ``train.steps_per_execution`` batches); a second one stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            signal.signal(signum, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        self.requested = True
+        log.warning(
+            "\ninterrupt received: stopping after the current batch (or call of batches), or after this epoch's validation if its training is done "
+            "(press Ctrl-C again to stop at once)"
+        )
+
+    def __enter__(self) -> Interruption:
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        except ValueError:  # not the main thread (a notebook worker, a test thread): leave signals alone
+            self._previous.clear()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def callback(self) -> StopOnInterrupt:
+        return StopOnInterrupt(self)
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Stops ``fit`` when an :class:`Interruption` was requested, keeping complete epochs whole."""
+
+    def __init__(self, interruption: Interruption) -> None:
+        super().__init__()
+        self.interruption = interruption
+        self.cut_short = False
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.cut_short = False
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if self.interruption.requested:
+            self.model.stop_training = True
+            # Asked during the epoch's last call, training still ran to the end: the epoch is
+            # kept (EpochCheckpoint), so its validation must run whole.
+            steps = (self.params or {}).get("steps")
+            self.cut_short = steps is None or batch + 1 < steps
+
+    def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
+        if self.interruption.requested and self.cut_short:
+            self.model.stop_evaluating = True  # this epoch is repeated on resume: its validation is moot
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if self.interruption.requested:
+            self.model.stop_training = True  # asked during validation: this epoch is kept, the next not started
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every complete epoch: the model (weights and optimizer) and the history so far, atomically.
+
+    ``state.json`` is replaced only after its checkpoint file is complete, and older files are
+    removed only after that, so a kill at any moment leaves a resumable run. An epoch counts when
+    its training part ran to the end; an interruption during training cuts it short (resume
+    repeats it), one during validation does not.
+    """
+
+    def __init__(self, run: RunDirectory, interruption: Interruption, history: dict[str, list[float]], keep: int) -> None:
+        super().__init__()
+        self.run, self.interruption, self.history, self.keep = run, interruption, history, keep
+        self.requested_while_training = False
+        self.last_batch = -1
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.requested_while_training = self.interruption.requested
+        self.last_batch = -1
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.last_batch = batch
+        self.requested_while_training = self.requested_while_training or self.interruption.requested
+
+    def _cut_short(self) -> bool:
+        steps = (self.params or {}).get("steps")
+        ran_all = steps is not None and self.last_batch + 1 >= steps
+        return self.requested_while_training and not ran_all
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if self._cut_short():
+            return  # the epoch was cut short; resume repeats it
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        name = layout.checkpoint(epoch + 1)
+        self.run.write_bytes_with(name, lambda path: self.model.save(path))
+        previous = self.run.record.checkpoint_state or {"files": []}
+        files = list(dict.fromkeys([*previous.get("files", []), name]))[-self.keep :]
+        self.run.write_json(layout.CHECKPOINT_STATE, {"completed_epochs": epoch + 1, "checkpoint": name, "files": files, "history": self.history})
+        remove_unlisted(self.run, files)  # only now is an older checkpoint unneeded
+
+    def on_train_begin(self, logs: Any = None) -> None:
+        # A kill between writing state.json and deleting the checkpoint it replaced leaves that file behind.
+        state = self.run.record.checkpoint_state
+        if state is not None:
+            remove_unlisted(self.run, state.get("files", []))
+
+
+def remove_unlisted(run: RunDirectory, files: list[str]) -> None:
+    """Delete the epoch checkpoints that ``state.json`` no longer lists."""
+    for stale in sorted(run.file(layout.CHECKPOINTS).glob("epoch-*.keras")):
+        if f"{layout.CHECKPOINTS}/{stale.name}" not in files:
+            stale.unlink(missing_ok=True)

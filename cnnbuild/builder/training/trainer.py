@@ -1,0 +1,204 @@
+"""A training run: data, model, fit, and a run directory a person can trust (and resume)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cnnbuild.builder.data.pipelines import PreparedData, build_pipelines, class_weights
+from cnnbuild.builder.data.source import load_source
+from cnnbuild.builder.distribute.collectives import stop_callback
+from cnnbuild.builder.distribute.placement import Placement
+from cnnbuild.builder.distribute.sharing import DataShare
+from cnnbuild.builder.distribute.workers import WorkerFolders
+from cnnbuild.builder.model.build import build_model, load_saved_model
+from cnnbuild.builder.model.compile import compile_model
+from cnnbuild.builder.model.summary import describe_model
+from cnnbuild.builder.runtime import import_keras, import_tensorflow
+from cnnbuild.builder.training.artifacts import run_metrics, write_artifacts
+from cnnbuild.builder.training.callbacks import EpochCheckpoint, EpochClock, EpochLines, Interruption
+from cnnbuild.builder.training.environment import environment
+from cnnbuild.builder.training.execution import ExecutionPlan, plan_execution
+from cnnbuild.builder.training.result import RunResult
+from cnnbuild.builder.training.user_callbacks import user_callbacks
+from cnnbuild.contracts import run_layout as layout
+from cnnbuild.contracts.data import Datasets
+from cnnbuild.errors import CnnbuildError, RunError
+from cnnbuild.runs.directory import RunDirectory
+from cnnbuild.runs.record import RunRecord
+from cnnbuild.spec.document import Spec
+
+keras = import_keras()
+log = logging.getLogger(__name__)
+
+
+class Trainer:
+    """Runs one spec in one run directory; :meth:`start` a new run or :meth:`resume` an interrupted one."""
+
+    def __init__(self, spec: Spec, run: RunDirectory, source: Datasets, placement: Placement, share: DataShare, *, verbose: str, completed_epochs: int = 0, history: dict[str, list[float]] | None = None) -> None:
+        self.spec, self.run, self.source = spec, run, source
+        self.placement, self.share = placement, share
+        self.completed_epochs = completed_epochs
+        self.history = history or {}
+        self.verbose = verbose
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def start(cls, spec: Spec, placement: Placement, output: Path | None = None, overrides: tuple[str, ...] = (), *, verbose: str) -> Trainer:
+        """A new run of ``spec``, placed by ``placement`` (``engines.placement_for(spec)``, made before Keras loads)."""
+        _seed(spec)
+        share = DataShare(placement)
+        source = share.balance(load_source(spec, shard=placement.shard))  # data problems surface before a run directory exists
+        run = RunDirectory.create(spec.resolve_path(spec.output.dir), spec.name, exact=output) if placement.is_chief else WorkerFolders(placement.process_id).worker_directory()
+        info = {"spec_file": spec.source.filename if spec.source else None, "base_dir": str(spec.base_dir), "overrides": list(overrides), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        run.write_json(layout.RUN_INFO, info)
+        run.write_text(layout.SPEC, yaml.safe_dump(spec.canonical(absolute_paths=True), sort_keys=False, allow_unicode=True))
+        run.write_json(layout.CLASS_NAMES, source.class_names)
+        run.write_json(layout.SKIPPED, [{"path": s.path, "reason": s.reason} for s in source.skipped])
+        return cls(spec, run, source, placement, share, verbose=verbose)
+
+    @classmethod
+    def resume(cls, record: RunRecord, placement: Placement, *, verbose: str) -> Trainer:
+        """The interrupted run ``record``, continued from its last complete epoch."""
+        spec = record.spec
+        run = WorkerFolders(placement.process_id).resume_directory(RunDirectory(record.path))
+        run.remove_partial_files()  # what a kill cut off mid-write
+        state = run.record.checkpoint_state or {"completed_epochs": 0, "history": {}}
+        _seed(spec)
+        share = DataShare(placement)
+        source = share.balance(load_source(spec, shard=placement.shard))
+        return cls(spec, run, source, placement, share, verbose=verbose, completed_epochs=state["completed_epochs"], history=state.get("history", {}))
+
+    # -- the run ----------------------------------------------------------------------
+    def train(self) -> RunResult:
+        record = self.run.record
+        if record.completed:
+            log.warning("%s: this run is already complete", self.run.path)
+            return self._result("completed", record.metrics or {})
+        previous_policy = keras.config.dtype_policy()
+        precision = self.placement.precision(self.spec.train.precision)
+        keras.config.set_dtype_policy(precision)
+        try:
+            prepared = build_pipelines(self.share.pipeline_spec(self.spec), self.source)
+            with self.placement.scope():  # variables are created, updated and saved by the engine
+                model = self.placement.adapt_model(self._model(prepared))
+                summary = describe_model(model)
+                plan = self._execution_plan(summary.forward_flops)
+                self.run.write_text(layout.SUMMARY, summary.text + "\n")
+                self.run.write_json(layout.ENVIRONMENT, {**environment(self.spec, self.placement, self.source, precision), "execution": plan.as_dict()})
+                return self._fit(model, prepared, plan)
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
+
+    def _model(self, prepared: PreparedData) -> Any:
+        state = self.run.record.checkpoint_state
+        if self.completed_epochs and state is not None:
+            return load_saved_model(self.run.file(state["checkpoint"]))
+        return compile_model(build_model(self.spec, len(self.source.class_names)), self.spec, prepared.labels)
+
+    def _execution_plan(self, forward_flops: int) -> ExecutionPlan:
+        batch = self.share.pipeline_spec(self.spec).data.batch_size
+        return plan_execution(
+            self.spec.train.steps_per_execution,
+            training_flops_per_batch=3 * forward_flops * batch,  # forward + two gradients
+            steps_per_epoch=self.spec.train.steps_per_epoch,
+            batches_per_pass=self._batches_per_pass(),
+            on_gpu=bool(import_tensorflow().config.list_physical_devices("GPU")),
+            several_per_call=self.placement.runs_several_steps_per_call,
+        )
+
+    def _batches_per_pass(self) -> int | None:
+        """Batches in one pass over the training data, when epochs run as passes over one repeated pipeline.
+
+        Keras otherwise makes a new tf.data iterator every epoch and drops the old one; dropping
+        an autotuned iterator while tf.data's autotuner is at work stalled epochs by up to 0.9 s,
+        and each new iterator refills the shuffle buffer before its first batch
+        (BENCHMARKS.md). One iterator keeps preparing the next epoch's batches while an
+        epoch ends and validation runs. Only in a single process, where the batch count is exact
+        (``train.continuous_pipeline: false`` turns it off).
+        """
+        if not self.spec.train.continuous_pipeline or self.placement.num_processes != 1 or not self.source.train_count:
+            return None
+        return -(-self.source.train_count // self.spec.data.batch_size)
+
+    def _fit(self, model: Any, prepared: PreparedData, plan: ExecutionPlan) -> RunResult:
+        spec, run, epochs = self.spec, self.run, self.spec.train.epochs
+        model.steps_per_execution = plan.steps_per_execution  # read by Keras when fit makes its train function
+        steps = spec.train.steps_per_epoch
+        clock = EpochClock(steps * spec.data.batch_size if steps else self.source.train_count)
+        started = time.perf_counter()
+        run.set_status("running", completed_epochs=self.completed_epochs, epochs=epochs)
+        if self.completed_epochs:
+            log.info("resuming %s after epoch %d of %d", run.path, self.completed_epochs, epochs)
+        with Interruption() as interruption:
+            callbacks = [
+                *user_callbacks(spec, run, steps, self.history),
+                clock,
+                stop_callback(self.placement, interruption),
+                EpochCheckpoint(run, interruption, self.history, spec.output.keep_checkpoints),
+                *([EpochLines(epochs, clock)] if self.verbose == "line" else []),
+            ]
+            try:
+                model.fit(
+                    prepared.train.repeat() if plan.steps_per_epoch else prepared.train,
+                    validation_data=prepared.validation,
+                    epochs=epochs,
+                    initial_epoch=self.completed_epochs,
+                    steps_per_epoch=plan.steps_per_epoch,
+                    class_weight=class_weights(spec.train.class_weight, self.source.train_labels, len(self.source.class_names)),
+                    callbacks=callbacks,
+                    verbose=1 if self.verbose == "bar" else 0,
+                    shuffle=False,  # the pipeline shuffles
+                )
+            except KeyboardInterrupt:
+                interruption.requested = True
+            except self.placement.runtime_errors as exc:
+                message = getattr(exc, "message", None) or str(exc)
+                run.set_status("failed", error=message)
+                raise RunError(f"training failed: {message}") from None
+            except Exception as exc:  # a plugin layer or callback raising mid-epoch, a full disk at a checkpoint, ...
+                raise failure(run, exc) from None
+        state = run.record.checkpoint_state or {"completed_epochs": 0}
+        if interruption.requested:
+            run.set_status("interrupted", completed_epochs=state["completed_epochs"], epochs=epochs)
+            return self._result("interrupted", {"completed_epochs": state["completed_epochs"]})
+        metrics = run_metrics(self.history, epochs, time.perf_counter() - started, clock, self.source, model.dtype_policy.name)
+        reports = self.share.for_reports(model, prepared, spec)
+        return self._result("completed", write_artifacts(run, model, prepared, reports, self.history, metrics, spec.name))
+
+    def _result(self, status: str, metrics: dict[str, Any]) -> RunResult:
+        return RunResult(
+            run_dir=self.run.path,
+            status=status,
+            history=self.history,
+            metrics=metrics,
+            class_names=self.source.class_names,
+            skipped=[{"path": s.path, "reason": s.reason} for s in self.source.skipped],
+            process=self.placement.shard,
+        )
+
+
+def failure(run: RunDirectory, exc: BaseException) -> CnnbuildError:
+    """Mark the run failed and return the one-message error to raise; completed epochs stay resumable."""
+    if isinstance(exc, CnnbuildError):
+        error = exc
+    else:
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        error = RunError(
+            f"training stopped by {type(exc).__name__}: {first}; the epochs completed before it are saved: "
+            f"fix the cause, then continue with cnnbuild run --resume {run.path}"
+        )
+    try:
+        run.set_status("failed", error=str(error))
+    except CnnbuildError:
+        pass  # the disk may be what failed; the status then still says running, never completed
+    return error
+
+
+def _seed(spec: Spec) -> None:
+    if spec.seed is not None:
+        keras.utils.set_random_seed(spec.seed)

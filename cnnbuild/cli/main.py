@@ -1,0 +1,94 @@
+"""The ``cnnbuild`` command group: plugin commands, error handling, what reaches the terminal."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+
+from cnnbuild.cli import result_commands, run_commands, spec_commands
+
+# TensorFlow's C++ start-up chatter hides what cnnbuild says; users can set it back.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _Console(logging.Handler):
+    """The library's log records on the terminal: information on standard output, warnings on standard error."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(self.format(record), err=record.levelno >= logging.WARNING)
+        except Exception:  # a closed pipe must not turn a message into a traceback
+            self.handleError(record)
+
+
+def show_library_messages() -> None:
+    """Let the ``cnnbuild`` logger's INFO and above reach the terminal (once per process)."""
+    logger = logging.getLogger("cnnbuild")
+    if not any(isinstance(handler, _Console) for handler in logger.handlers):
+        logger.addHandler(_Console())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+class Commands(click.Group):
+    """Adds plugin commands (``register_commands``) the first time commands are listed or looked up."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        from cnnbuild.plugins.manager import get_plugin_manager, get_registry, hook_for, plugin_info
+
+        pm = get_plugin_manager()
+        registry = get_registry()
+        for plugin in pm.get_plugins():
+            info = plugin_info(plugin)
+            if info.name in registry.failed_plugins:
+                continue  # all of a plugin or none of it
+            before = dict(self.commands)
+            try:
+                hook_for(pm, "register_commands", plugin)(cli=self)
+            except Exception as exc:  # one broken plugin must not take the CLI down, nor leave half its commands
+                self.commands = before
+                click.echo(f"warning: {info.describe()} failed to add commands: {type(exc).__name__}: {exc}", err=True)
+                continue
+            added = [name for name in self.commands if name not in before]
+            if added:
+                registry.commands[info.name] = added
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None:
+            self._add_plugin_commands()
+            command = super().get_command(ctx, name)
+        return command
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="cnnbuild")
+def cli() -> None:
+    """Describe a convolutional image classifier in YAML, validate it, train it."""
+    show_library_messages()
+
+
+for _module in (spec_commands, run_commands, result_commands):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``cnnbuild`` console script."""
+    import warnings
+
+    # Keras warns about arguments cnnbuild passes on purpose; keep the output for what matters.
+    warnings.filterwarnings("ignore", message=".*shuffle=True. was passed.*")
+    warnings.filterwarnings("ignore", message=".*Your input ran out of data.*")
+    cli.main(args=argv, prog_name="cnnbuild")

@@ -1,0 +1,102 @@
+"""Commands about finished runs and the data: evaluate, predict, report, compare, preview."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from cnnbuild.cli.common import errors_to_exit, warn_plugin_failures
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--data", type=click.Path(file_okay=False, exists=True, path_type=Path), help="A folder of class sub-folders to evaluate on (default: the run's validation split).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--allow-unsafe-model", is_flag=True, help="Load a model that contains Python code (Lambda layers). Only for files you trust.")
+@errors_to_exit
+def evaluate(run_dir: Path, data: Path | None, as_json: bool, allow_unsafe_model: bool) -> None:
+    """Evaluate a finished run's model on its validation split or on another folder."""
+    from cnnbuild.builder.inference import evaluate as evaluate_run
+
+    results = evaluate_run(run_dir, data, allow_unsafe=allow_unsafe_model)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    click.echo(f"{results.pop('examples')} examples from {results.pop('data')}")
+    for key, value in results.items():
+        click.echo(f"{key} {value:.4f}")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--top-k", type=click.IntRange(min=1), default=1, show_default=True, help="How many classes to show per image.")
+@click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
+@click.option("--allow-unsafe-model", is_flag=True, help="Load a model that contains Python code (Lambda layers). Only for files you trust.")
+@errors_to_exit
+def predict(run_dir: Path, images: tuple[Path, ...], top_k: int, as_json: bool, allow_unsafe_model: bool) -> None:
+    """Predict the classes of images (files or folders) with a finished run's model."""
+    from cnnbuild.builder.inference import predict as predict_images
+
+    results = predict_images(run_dir, list(images), top_k=top_k, allow_unsafe=allow_unsafe_model)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    else:
+        for result in results:
+            if "error" in result:
+                click.echo(f"{result['path']}: skipped: {result['error']}", err=True)
+                continue
+            shown = ", ".join(f"{p['class']} {p['probability']:.1%}" for p in result["predictions"])
+            click.echo(f"{result['path']}: {shown}")
+    if any("error" in result for result in results):
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="HTML file to write (default: RUN_DIR/report.html).")
+@errors_to_exit
+def report(run_dir: Path, out: Path | None) -> None:
+    """Write one self-contained HTML page about a run: spec, model, curves, confusion matrix, mistakes."""
+    from cnnbuild.builder.reports.html_report import write_report
+
+    click.echo(f"wrote {write_report(run_dir, out)}")
+
+
+@click.command()
+@click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("compare.png"), show_default=True, help="Where to draw the overlaid validation curves.")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@errors_to_exit
+def compare(run_dirs: tuple[Path, ...], out: Path, as_json: bool) -> None:
+    """Compare finished runs side by side and overlay their validation curves."""
+    from cnnbuild.builder.reports.compare import compare_runs
+
+    result = compare_runs(list(run_dirs), out)
+    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else f"{result.table}\nwrote {result.figure}")
+
+
+@click.command()
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True, help="Folder for samples.png and augmentation.png.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec value (repeatable).")
+@errors_to_exit
+def preview(spec_path: Path, out: Path, overrides: tuple[str, ...]) -> None:
+    """Show the data: nine training images, nine augmentation draws, and a dataset report."""
+    from cnnbuild.builder.reports.preview import preview as write_preview
+    from cnnbuild.spec import load_spec
+
+    warn_plugin_failures()
+    result = write_preview(load_spec(spec_path, overrides), out)
+    click.echo(result.report.text())
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    for path in result.files.values():
+        click.echo(f"wrote {path}")
+
+
+
+COMMANDS = (evaluate, predict, report, compare, preview)

@@ -1,0 +1,120 @@
+"""Commands about specs: validate, summary, diff, schema, plot-model, and the plugins that define what a spec may hold."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from cnnbuild.cli.common import errors_to_exit, warn_plugin_failures
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec value (repeatable).")
+def validate(specs: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
+    """Check specs without training (no TensorFlow); print every error as FILE:LINE:COL: path: message."""
+    from cnnbuild.spec import SpecError, load_spec
+
+    warn_plugin_failures()
+    failed = False
+    for path in specs:
+        try:
+            load_spec(path, overrides)
+        except SpecError as exc:
+            failed = True
+            click.echo(str(exc), err=True)
+        else:
+            click.echo(f"{path}: ok")
+    sys.exit(1 if failed else 0)
+
+
+@click.command()
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--num-classes", type=click.IntRange(min=1), help="Class count for 'units: auto' when the data is not on disk yet.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec value (repeatable).")
+@errors_to_exit
+def summary(spec_path: Path, as_json: bool, num_classes: int | None, overrides: tuple[str, ...]) -> None:
+    """Build the model and print its layers, output shapes and parameter counts."""
+    from cnnbuild.builder.model.summary import model_summary
+    from cnnbuild.spec import load_spec
+
+    spec = load_spec(spec_path, overrides, num_classes=num_classes)
+    result = model_summary(spec, num_classes)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo(f"{result.text}\n Forward pass: about {result.forward_flops / 1e6:,.1f} MFLOP per image (2 x parameters x output positions)")
+
+
+@click.command()
+@click.argument("spec_a", metavar="SPEC_A", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("spec_b", metavar="SPEC_B", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--num-classes", type=click.IntRange(min=1), help="Class count for 'units: auto' when the data is not on disk yet.")
+@click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON.")
+@errors_to_exit
+def diff(spec_a: Path, spec_b: Path, num_classes: int | None, as_json: bool) -> None:
+    """Show what changed between two specs: layers (with shapes and parameters) and settings. No TensorFlow needed."""
+    from cnnbuild.spec import load_spec
+    from cnnbuild.spec.diff import diff_specs
+
+    result = diff_specs(load_spec(spec_a, num_classes=num_classes), load_spec(spec_b, num_classes=num_classes), num_classes=num_classes)
+    result.name_a, result.name_b = str(spec_a), str(spec_b)
+    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else result.text())
+
+
+@click.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of standard output.")
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema of the spec, with every registered type, for editors."""
+    from cnnbuild.spec.json_schema import spec_json_schema
+
+    text = json.dumps(spec_json_schema(), indent=2)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {out}")
+
+
+@click.command("plot-model")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("model.png"), show_default=True, help="Image file (.png, .svg, .pdf).")
+@click.option("--num-classes", type=click.IntRange(min=1), help="Class count for 'units: auto' when the data is not on disk yet.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec value (repeatable).")
+@errors_to_exit
+def plot_model_command(spec_path: Path, out: Path, num_classes: int | None, overrides: tuple[str, ...]) -> None:
+    """Draw the layer stack with output shapes (needs pydot and Graphviz)."""
+    from cnnbuild.builder.model.diagram import plot_model
+    from cnnbuild.spec import load_spec
+
+    click.echo(f"wrote {plot_model(load_spec(spec_path, overrides, num_classes=num_classes), out, num_classes=num_classes)}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def plugins(as_json: bool) -> None:
+    """List plugins with their distribution, version and what they register."""
+    from cnnbuild.plugins.manager import get_registry
+
+    registry = get_registry()
+    rows = [
+        {"name": info.name, "distribution": info.distribution, "version": info.version, "builtin": info.builtin, "registers": registry.registered_by(info)}
+        for info in registry.plugins
+    ]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "failures": registry.failures}, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['name']}  ({row['distribution']} {row['version']}{', builtin' if row['builtin'] else ''})")
+        for kind, names in row["registers"].items():
+            click.echo(f"  {kind}s: {', '.join(names)}")
+    for failure in registry.failures:
+        click.echo(f"error: {failure}", err=True)
+
+
+
+COMMANDS = (validate, summary, diff, schema, plot_model_command, plugins)

@@ -1,0 +1,91 @@
+"""What data source factories are given, and what they return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from cnnbuild.contracts.values import CHANNELS, ColorMode, Fraction01, LabelMode, NonNegativeInt, Pair, Params, PositiveInt
+
+
+class DataParams(Params):
+    """Parameters every data source has; plugin data sources subclass this."""
+
+    image_size: Pair = Field((180, 180), description="[height, width] the images are resized to")
+    color_mode: ColorMode = Field("rgb", description="rgb (3 channels), grayscale (1) or rgba (4)")
+    batch_size: PositiveInt = 32
+    validation_split: Fraction01 = Field(0.2, description="fraction of the data held out for validation")
+    label_mode: LabelMode | None = Field(None, description="int, binary or categorical; default: binary for two classes with a one-unit output, else int")
+    shuffle_buffer: NonNegativeInt = Field(1000, description="training examples shuffled at a time; 0 turns shuffling off")
+    cache: str = Field("memory", description="memory, none, or a file path for decoded images (relative to the spec file)")
+
+    @field_validator("cache")
+    @classmethod
+    def _cache(cls, value: str) -> str:
+        if not value.strip() or "\x00" in value:
+            raise ValueError("must be 'memory', 'none' or a file path")
+        return value
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """Model input shape (height, width, channels)."""
+        return (*self.image_size, CHANNELS[self.color_mode])
+
+
+@dataclass(frozen=True)
+class DataContext:
+    """Given to data source factories and their ``class_names`` functions.
+
+    ``base_dir`` is the spec file's folder: resolve relative paths against it, or call
+    :meth:`resolve_path` for a ``cnnbuild.SpecPath`` parameter. ``seed`` is the spec's seed
+    (None when unset): use it for the validation split so that the same files are held out
+    on every run.
+    """
+
+    base_dir: Path
+    seed: int | None = None
+
+    def resolve_path(self, value: str | Path) -> Path:
+        """A path parameter as the spec means it: ``~`` expanded, relative to ``base_dir``."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A data file left out, and why (listed in the run's ``skipped.json`` and at its end)."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class Datasets:
+    """What a data source returns: whole splits, before batching.
+
+    ``train``, ``validation`` and ``test`` are unbatched ``tf.data.Dataset`` objects of
+    ``(image, label)``: images float32 ``(height, width, channels)`` already resized to
+    ``params.image_size`` with the channels of ``params.color_mode``, values in 0..255; labels
+    int class indices into ``class_names``. The source makes the validation split itself (use
+    ``cnnbuild.data.stratified_split`` with ``context.seed``). cnnbuild adds sharding over
+    processes, caching, shuffling, batching, augmentation, label encoding and prefetching.
+    ``train_labels`` (the label of every training example, in order) lets ``class_weight: auto``
+    and the dataset report work without reading the images.
+    """
+
+    train: Any
+    validation: Any | None
+    class_names: list[str]
+    train_count: int
+    validation_count: int = 0
+    test: Any | None = None
+    test_count: int = 0
+    skipped: list[SkippedFile] = field(default_factory=list)
+    #: changes whenever the examples change (file list and sizes, array bytes); stored with the run
+    fingerprint: str = ""
+    train_labels: list[int] | None = None
+    #: for file-based sources: ``(path, label, split)`` of every example, so reports can name files
+    files: list[tuple[str, int, str]] | None = None

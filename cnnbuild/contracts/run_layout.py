@@ -1,0 +1,67 @@
+"""The run directory's layout: every file name cnnbuild writes there, defined once.
+
+The writer (:class:`cnnbuild.runs.RunDirectory`) and the reader (:class:`cnnbuild.runs.RunRecord`)
+use these names; a spec's callback paths are checked against them so no callback can clobber
+the run itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+RUN_INFO = "run.json"  # where the spec came from, its folder, the overrides, when the run started
+SPEC = "spec.yaml"  # the resolved spec, paths absolute
+CLASS_NAMES = "class_names.json"
+SKIPPED = "skipped.json"  # data files left out, each with its reason
+SUMMARY = "summary.txt"  # the Keras model summary
+ENVIRONMENT = "environment.json"
+STATUS = "status.json"  # running | interrupted | failed | completed
+MODEL = "model.keras"
+HISTORY_JSON = "history.json"
+HISTORY_CSV = "history.csv"
+METRICS = "metrics.json"
+CURVES = "curves.png"
+CONFUSION_MATRIX = "confusion_matrix.png"
+MISCLASSIFIED = "misclassified.png"
+REPORT = "report.html"
+CHECKPOINTS = "checkpoints"
+CHECKPOINT_STATE = "checkpoints/state.json"
+#: Temporary files start with this; one left behind was cut off by a kill and is never read.
+PARTIAL_PREFIX = ".partial-"
+
+ARTIFACTS = (
+    RUN_INFO, SPEC, CLASS_NAMES, SKIPPED, SUMMARY, ENVIRONMENT, STATUS, MODEL, HISTORY_JSON, HISTORY_CSV,
+    METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, REPORT, CHECKPOINTS, CHECKPOINT_STATE,
+)  # fmt: skip
+_FOLDERS = (CHECKPOINTS,)
+_RESERVED = re.compile("|".join([*(re.escape(name) for name in ARTIFACTS), r"checkpoints/epoch-.*\.keras", re.escape(PARTIAL_PREFIX) + ".*"]))
+
+
+def checkpoint(epoch: int) -> str:
+    """The model checkpoint written after ``epoch`` (1-based)."""
+    return f"{CHECKPOINTS}/epoch-{epoch:04d}.keras"
+
+
+def early_stopping_weights(monitor: str, epoch: int | None = None) -> str:
+    """EarlyStopping's best weights for ``monitor`` after ``epoch`` (1-based), or the name's stem without it."""
+    stem = f"{CHECKPOINTS}/early-stopping-{re.sub(r'[^A-Za-z0-9_.-]', '_', monitor)}-epoch-"
+    return stem if epoch is None else f"{stem}{epoch:04d}.npz"
+
+
+def reserved_reason(relative: str) -> str | None:
+    """Why a relative path a spec names (a callback's file or folder) would clobber the run
+    itself, or None. ``{...}`` placeholders (ModelCheckpoint's ``{epoch}``) count as anything."""
+    parts = [part for part in re.sub(r"\{[^}]*\}", "X", relative.replace("\\", "/")).split("/") if part not in ("", ".")]
+    if not parts:
+        return "is the run directory itself (a callback could overwrite or delete the whole run)"
+    for length in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:length])
+        inside_folder = length < len(parts) and prefix in _FOLDERS  # a file of one's own inside checkpoints/ is fine
+        if _RESERVED.fullmatch(prefix) and not inside_folder:
+            return f"{prefix!r} is cnnbuild's own run file or folder"
+    return None
+
+
+def is_run_directory(names: set[str]) -> bool:
+    """Whether a folder holding entries ``names`` is a cnnbuild run directory."""
+    return RUN_INFO in names and (STATUS in names or SPEC in names)

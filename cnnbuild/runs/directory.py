@@ -1,0 +1,77 @@
+"""The run directory's one writer: every artifact written atomically, nothing written outside it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cnnbuild.contracts import run_layout as layout
+from cnnbuild.contracts.atomic import write_atomically
+from cnnbuild.errors import RunError
+from cnnbuild.runs.folder import RunFolder
+from cnnbuild.runs.record import RunRecord
+
+
+class RunDirectory(RunFolder):
+    """A folder holding one run's artifacts; writes go to a temporary file, then a rename."""
+
+    @classmethod
+    def create(cls, parent: Path, name: str, exact: Path | None = None) -> RunDirectory:
+        """A new directory ``parent/name/<timestamp>`` (or exactly ``exact``, which must be empty)."""
+        try:
+            if exact is not None:
+                exact = Path(exact)
+                if exact.exists() and any(exact.iterdir()):
+                    raise RunError(f"{exact}: output folder is not empty; choose a new folder or use --resume {exact} to continue a run")
+                exact.mkdir(parents=True, exist_ok=True)
+                return cls(exact)
+            base = (Path(parent) / name).resolve()
+            if base.parent != Path(parent).resolve():
+                raise RunError(f"run name {name!r} would write outside {parent}")
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            for attempt in range(1000):
+                candidate = base / (stamp if attempt == 0 else f"{stamp}-{attempt + 1}")
+                try:
+                    candidate.mkdir(parents=True)
+                    return cls(candidate)
+                except FileExistsError:
+                    continue
+        except OSError as exc:
+            where = f"{exact}" if exact is not None else f"under {parent}"
+            raise RunError(f"cannot create the run directory {where}: {exc.strerror or exc}; set output.dir (or --output) to a writable folder") from None
+        raise RunError(f"{base}: could not find a free run directory name")
+
+    @property
+    def record(self) -> RunRecord:
+        """This run, to read back what has been written so far."""
+        return RunRecord(self.path)
+
+    def write_bytes_with(self, relative: str, writer: Callable[[Path], None], suffix: str = "") -> Path:
+        """Let ``writer`` fill a temporary file, then move it into place in one rename."""
+        target = self.file(relative)
+        try:
+            return write_atomically(target, writer, suffix)
+        except OSError as exc:
+            raise RunError(f"cannot write {target}: {exc.strerror or exc}; free disk space or choose another output folder") from None
+
+    def remove_partial_files(self) -> list[Path]:
+        """Delete temporary files a killed process left behind (they never replaced anything)."""
+        removed = []
+        for stale in sorted(self.path.rglob(f"{layout.PARTIAL_PREFIX}*")):
+            if stale.is_file() and not stale.is_symlink():
+                stale.unlink(missing_ok=True)
+                removed.append(stale)
+        return removed
+
+    def write_text(self, relative: str, text: str) -> Path:
+        return self.write_bytes_with(relative, lambda path: path.write_text(text, encoding="utf-8"))
+
+    def write_json(self, relative: str, data: Any) -> Path:
+        return self.write_text(relative, json.dumps(data, indent=2, default=str) + "\n")
+
+    def set_status(self, state: str, **details: Any) -> None:
+        self.write_json(layout.STATUS, {"state": state, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **details})
+

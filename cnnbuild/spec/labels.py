@@ -1,0 +1,79 @@
+"""The rules about classes and labels, each in one place: how many classes there are, how labels
+are encoded, and whether the model outputs logits or probabilities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cnnbuild.plugins.registry import Registry
+    from cnnbuild.spec.document import Spec
+
+#: Last-layer activations whose outputs are probabilities (anything else gives logits).
+PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
+
+
+@dataclass(frozen=True)
+class Labels:
+    """How labels are encoded and what the last layer outputs."""
+
+    mode: str  # int | binary | categorical
+    num_classes: int
+    from_logits: bool
+
+
+def known_class_names(spec: Spec, registry: Registry) -> list[str] | None:
+    """Class names when the data source can tell them cheaply (no decoding), else None."""
+    from cnnbuild.contracts.data import DataContext
+
+    registration = registry.data_sources.get(spec.data.type)
+    if registration is None or registration.class_names is None:
+        return None
+    try:
+        names = registration.class_names(spec.data, DataContext(base_dir=spec.base_dir, seed=spec.seed))
+        return [str(name) for name in names] if names else None
+    except Exception:  # the data may not exist yet (downloaded at run time), or a plugin returned nonsense; checked when loaded
+        return None
+
+
+def class_count(spec: Spec, given: int | None = None, registry: Registry | None = None) -> int | None:
+    """The number of classes: ``given`` (``--num-classes``, or the data a run loaded), else what
+    the data source tells without loading the data, else None (not known yet)."""
+    if given is not None:
+        return given
+    from cnnbuild.plugins.manager import get_registry
+
+    names = known_class_names(spec, registry or get_registry())
+    return len(names) if names else None
+
+
+def binary_labels(spec: Spec, num_classes: int | None) -> bool:
+    """Whether labels are one 0/1 value: ``label_mode: binary``, or unset with two classes and
+    a last layer of ``units: auto`` or 1."""
+    if spec.data.label_mode is not None:
+        return spec.data.label_mode == "binary"
+    return num_classes == 2 and getattr(spec.model.layers[-1], "units", None) in ("auto", 1)
+
+
+def label_mode(spec: Spec, num_classes: int | None) -> str | None:
+    """``int``, ``binary`` or ``categorical``: the spec's ``data.label_mode``, else binary for
+    binary labels, else int; None while neither the class count nor the output size tells."""
+    if spec.data.label_mode is not None:
+        return spec.data.label_mode
+    if binary_labels(spec, num_classes):
+        return "binary"
+    return "int" if num_classes is not None or getattr(spec.model.layers[-1], "units", None) != 1 else None
+
+
+def outputs_probabilities(spec: Spec) -> bool:
+    """Whether the last layer's activation turns its outputs into probabilities."""
+    return getattr(spec.model.layers[-1], "activation", None) in PROBABILITY_ACTIVATIONS
+
+
+def label_encoding(spec: Spec, num_classes: int) -> Labels:
+    """The label mode and whether the model outputs logits, from the spec and the class count."""
+    from_logits = spec.compile.loss.from_logits
+    if from_logits is None:
+        from_logits = not outputs_probabilities(spec)
+    return Labels(label_mode(spec, num_classes) or "int", num_classes, from_logits)

@@ -1,0 +1,90 @@
+"""cnnbuild as a library: silent by default, overrides validated, old run directories readable."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import cnnbuild
+from cnnbuild.spec import SpecError, load_spec
+
+REPO = Path(__file__).resolve().parent.parent
+OLD_RUN = Path(__file__).resolve().parent / "fixtures" / "run-8ca31db"  # written by cnnbuild at commit 8ca31db
+
+
+def test_run_from_python_prints_nothing_and_returns_what_the_command_prints(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        f"""
+        import cnnbuild
+        result = cnnbuild.run({str(REPO / "examples" / "digits.yaml")!r}, ["train.epochs=2"], output={str(tmp_path / "run")!r})
+        print("RESULT", result.status, len(result.history["val_accuracy"]), sorted(result.metrics)[:3], result.warnings)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["RESULT completed 2 ['best', 'confusion_matrix', 'epochs'] []"]
+    assert "epoch 1/2" not in done.stderr and "run complete" not in done.stderr
+
+
+def test_epoch_lines_reach_a_configured_logger(tmp_path: Path) -> None:
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("cnnbuild")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        result = cnnbuild.run(REPO / "examples" / "digits.yaml", ["train.epochs=1", "train.callbacks=[]"], output=tmp_path / "run")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert result.completed
+    assert any(record.getMessage().startswith("epoch 1/1") for record in records)
+
+
+def test_run_with_a_spec_object_validates_its_overrides_like_the_command_line(tmp_path: Path) -> None:
+    spec = load_spec(REPO / "examples" / "digits.yaml")
+    with pytest.raises(SpecError) as caught:
+        cnnbuild.run(spec, ["train.epochs=lots"], output=tmp_path / "run")
+    assert "--set train.epochs=lots: train.epochs:" in str(caught.value)
+    with pytest.raises(SpecError, match="is 'auto' but|only allowed on the last layer"):
+        cnnbuild.run(spec, ["model.layers[1].units=auto"], output=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_load_run_reads_a_run_written_before_the_run_record_existed(tmp_path: Path) -> None:
+    run_dir = shutil.copytree(OLD_RUN, tmp_path / "old")
+    record = cnnbuild.load_run(run_dir)
+    assert record.completed and record.state == "completed"
+    assert record.class_names == [str(i) for i in range(10)]
+    assert record.spec.name == "tiny" and record.spec.data.type == "digits"
+    assert (record.labels.mode, record.labels.num_classes, record.labels.from_logits) == ("int", 10, True)
+    assert len(record.history["val_accuracy"]) == 2 and record.metrics["epochs_run"] == 2
+    assert record.total_params == 8 * 8 * 16 + 16 + 16 * 10 + 10
+    assert record.model_path.name == "model.keras" and record.skipped == []
+
+
+def test_an_old_run_still_predicts_and_reports(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from cnnbuild.builder.inference import predict
+    from cnnbuild.builder.reports.html_report import render_report
+
+    run_dir = shutil.copytree(OLD_RUN, tmp_path / "old")
+    Image.new("L", (8, 8), 200).save(tmp_path / "digit.png")
+    [result] = predict(run_dir, [tmp_path / "digit.png"], top_k=3)
+    assert len(result["predictions"]) == 3 and abs(sum(p["probability"] for p in result["predictions"]) - 1) < 1.0
+    assert "tiny: run report" in render_report(run_dir)
+
+
+def test_load_run_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    with pytest.raises(cnnbuild.RunError, match="not a cnnbuild run directory"):
+        cnnbuild.load_run(tmp_path)
