@@ -1,0 +1,171 @@
+"""The one reader of run directories: :class:`RunRecord` (``cnnbuild.load_run(path)``)."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cnnbuild.contracts import run_layout as layout
+from cnnbuild.errors import RunError
+from cnnbuild.runs.folder import RunFolder
+
+if TYPE_CHECKING:
+    from cnnbuild.spec.document import Spec
+    from cnnbuild.spec.labels import Labels
+
+
+class RunRecord(RunFolder):
+    """A run directory as cnnbuild wrote it: what it was asked to do, how far it got, what it made.
+
+    Every reader of runs (resume, evaluate, predict, compare, report) goes through this class, so
+    the layout is read in one place. Values are read when first asked for; a file that a run in
+    its state should have but does not is a :class:`RunError` naming it.
+    """
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunRecord:
+        """The run at ``path``; RunError when it is not a folder or not a cnnbuild run directory."""
+        record = cls(path)
+        if not record.path.is_dir():
+            raise RunError(f"{record.path}: no such run directory")
+        if not record.exists(layout.RUN_INFO) and not record.exists(layout.SPEC):
+            raise RunError(f"{record.path}: not a cnnbuild run directory ({layout.RUN_INFO} and {layout.SPEC} are missing)")
+        return record
+
+    # -- files ---------------------------------------------------------------------------------
+    def read_json(self, relative: str) -> Any:
+        try:
+            return json.loads(self.file(relative).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunError(f"{self.path}: {relative} is missing; is this a cnnbuild run directory?") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RunError(f"{self.file(relative)}: cannot read: {exc}") from None
+
+    def read_text(self, relative: str) -> str:
+        try:
+            return self.file(relative).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            raise RunError(f"{self.path}: {relative} is missing; is this a cnnbuild run directory?") from None
+        except OSError as exc:
+            raise RunError(f"{self.file(relative)}: cannot read: {exc.strerror or exc}") from None
+
+    def _optional_json(self, relative: str) -> Any:
+        return self.read_json(relative) if self.exists(relative) else None
+
+    # -- what the run was asked to do ------------------------------------------------------------
+    @cached_property
+    def info(self) -> dict[str, Any]:
+        """``run.json``: the spec file it came from, its folder, the overrides, when it was created."""
+        return self._optional_json(layout.RUN_INFO) or {}
+
+    @cached_property
+    def spec_text(self) -> str:
+        return self.read_text(layout.SPEC)
+
+    @cached_property
+    def spec(self) -> Spec:
+        """The run's resolved spec, validated again (relative paths resolve against the original spec's folder)."""
+        from cnnbuild.spec.document import spec_from_text
+
+        base_dir = self.info.get("base_dir")
+        return spec_from_text(self.spec_text, str(self.file(layout.SPEC)), base_dir=Path(base_dir) if base_dir else self.path)
+
+    @property
+    def name(self) -> str:
+        """The spec's name, read from the text (no validation), or the folder's name."""
+        import yaml
+
+        try:
+            data = yaml.safe_load(self.spec_text)
+            return str(data.get("name")) if isinstance(data, dict) and data.get("name") else self.path.name
+        except (RunError, yaml.YAMLError):
+            return self.path.name
+
+    # -- what it found and how far it got -----------------------------------------------------------
+    @cached_property
+    def class_names(self) -> list[str]:
+        return [str(name) for name in self.read_json(layout.CLASS_NAMES)]
+
+    @property
+    def labels(self) -> Labels:
+        """How the run's model encodes labels and whether it outputs logits."""
+        from cnnbuild.spec.labels import label_encoding
+
+        return label_encoding(self.spec, len(self.class_names))
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """``status.json`` (``state``: running, interrupted, failed or completed; ``error`` when failed), or {}."""
+        return self._optional_json(layout.STATUS) or {}
+
+    @property
+    def state(self) -> str:
+        return str(self.status.get("state", "unknown"))
+
+    @property
+    def completed(self) -> bool:
+        return self.state == "completed"
+
+    @property
+    def skipped(self) -> list[dict[str, str]]:
+        return self._optional_json(layout.SKIPPED) or []
+
+    @property
+    def environment(self) -> dict[str, Any] | None:
+        return self._optional_json(layout.ENVIRONMENT)
+
+    @property
+    def checkpoint_state(self) -> dict[str, Any] | None:
+        """What ``--resume`` continues from: completed epochs, the checkpoint file, the history so far."""
+        return self._optional_json(layout.CHECKPOINT_STATE)
+
+    # -- what it produced ----------------------------------------------------------------------------
+    @property
+    def metrics(self) -> dict[str, Any] | None:
+        """``metrics.json`` of a finished run, else None."""
+        return self._optional_json(layout.METRICS)
+
+    def finished_metrics(self, purpose: str) -> dict[str, Any]:
+        """``metrics.json``, or a RunError saying the run has not finished (``purpose``: what needed it)."""
+        metrics = self.metrics
+        if metrics is None:
+            raise RunError(f"{self.path}: {layout.METRICS} is missing (run state: {self.state}); {purpose} needs a finished run; finish this one with cnnbuild run --resume {self.path}")
+        return metrics
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """Every metric per epoch: ``history.json`` of a finished run, else the last checkpoint's."""
+        history = self._optional_json(layout.HISTORY_JSON)
+        if history is None:
+            history = (self.checkpoint_state or {}).get("history", {})
+        return history
+
+    @property
+    def model_path(self) -> Path:
+        """``model.keras``; RunError when the run did not finish."""
+        path = self.file(layout.MODEL)
+        if not path.exists():
+            raise RunError(f"{self.path}: {layout.MODEL} is missing; the run did not finish (state: {self.state}); resume it with cnnbuild run --resume {self.path}")
+        return path
+
+    @property
+    def summary_text(self) -> str | None:
+        return self.read_text(layout.SUMMARY) if self.exists(layout.SUMMARY) else None
+
+    @property
+    def total_params(self) -> int | None:
+        """The model's parameter count: from ``metrics.json``, else the summary's 'Total params' line."""
+        import re
+
+        params = (self.metrics or {}).get("total_params")
+        if params is None and self.summary_text:
+            match = re.search(r"Total params:\s*([\d,]+)", self.summary_text)
+            params = int(match.group(1).replace(",", "")) if match else None
+        return params
+
+
+def load_run(path: str | Path) -> RunRecord:
+    """Read the run directory at ``path`` (any state); see :class:`RunRecord`."""
+    return RunRecord.open(path)
