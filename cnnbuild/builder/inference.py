@@ -70,54 +70,65 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, *, allow_unsaf
     return {"examples": count, "data": str(data) if data else "validation split", **{k: float(v) for k, v in results.items()}}
 
 
-def image_paths(inputs: list[str | Path]) -> list[Path]:
-    """Image files named directly or found (recursively) in the given folders, in a stable order."""
-    from cnnbuild.data.image_files import IMAGE_SUFFIXES
+def image_paths(inputs: list[str | Path]) -> tuple[list[Path], list[dict[str, str]]]:
+    """Image files named directly or found (recursively, by the same rules as training data) in the
+    given folders, in a stable order; and what in those folders was not taken, with why."""
+    from cnnbuild.data.walk import find_images
 
     paths: list[Path] = []
+    skipped: list[dict[str, str]] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            paths += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+            found = find_images(item)
+            paths += found.images
+            skipped += [{"path": s.path, "not_used": s.reason} for s in found.skipped]
         elif item.is_file():
             paths.append(item)
         else:
             raise DataError(f"{item}: no such file or folder")
     if not paths:
         raise DataError(f"no images found in {', '.join(map(str, inputs))}")
-    return paths
+    return paths, skipped
 
 
 def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, allow_unsafe: bool = False) -> list[dict[str, Any]]:
-    """For each image: its top-k classes with probabilities (unreadable files get an ``error``)."""
+    """For each image: its top-k classes with probabilities; an image that cannot be read gets an
+    ``error`` instead. What a folder holds besides images (hidden files and folders, other files)
+    comes last, each with ``not_used`` and the reason, by the rules training uses."""
     import numpy as np
 
     from cnnbuild.builder.model.outputs import output_probabilities
     from cnnbuild.data.decode import decode_files
-    from cnnbuild.data.image_files import ImageFile, check_image
+    from cnnbuild.data.image_files import ImageFile, inspect_images
 
     finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
     spec = finished.spec
+    paths, not_used = image_paths(inputs)
     results: list[dict[str, Any]] = []
+    wanted: list[dict[str, Any]] = []
     usable: list[ImageFile] = []
-    for path in image_paths(inputs):
-        native, reason = check_image(path)
-        if reason:
-            results.append({"path": str(path), "error": reason})
+    for path, verdict in zip(paths, inspect_images(paths)):
+        result: dict[str, Any] = {"path": str(path)}
+        if verdict.reason:
+            result["error"] = verdict.reason
         else:
-            usable.append(ImageFile(str(path), 0, native, path.stat().st_size))
-            results.append({"path": str(path)})
+            usable.append(ImageFile(str(path), len(wanted), verdict.native, verdict.size))  # the label carries the position
+            wanted.append(result)
+        results.append(result)
     if usable:
-        images = decode_files(usable, spec.data).map(lambda image, label: image).batch(spec.data.batch_size)
-        outputs = np.asarray(_call_model(finished, lambda model: model.predict(images, verbose=0)), dtype="float64")
-        probabilities = output_probabilities(outputs, finished.record.labels)
-        rows = iter(probabilities)
-        for result in results:
-            if "error" in result:
-                continue
-            row = next(rows)
-            order = np.argsort(-row)[: max(1, min(top_k, len(row)))]
-            result["predictions"] = [{"class": finished.class_names[i], "probability": float(row[i])} for i in order]
-    return results
+        # Each image keeps its position, so a file that fails to decode after the check leaves no other file with its answer.
+        batches = decode_files(usable, spec.data).batch(spec.data.batch_size)
+        answered = set()
+        for images, positions in batches.as_numpy_iterator():
+            outputs = np.asarray(_call_model(finished, lambda model, images=images: model.predict_on_batch(images)), dtype="float64")
+            for position, row in zip(positions, output_probabilities(outputs, finished.record.labels)):
+                order = np.argsort(-row)[: max(1, min(top_k, len(row)))]
+                wanted[position]["predictions"] = [{"class": finished.class_names[i], "probability": float(row[i])} for i in order]
+                answered.add(int(position))
+        for position, result in enumerate(wanted):
+            if position not in answered:
+                result["error"] = "could not be decoded (changed or removed after it was checked)"
+    return results + not_used
 
 
 def _call_model(finished: FinishedRun, use: Any) -> Any:

@@ -2,50 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
 from typing import Any
 
-SHOW_LOGS_ENV = "CNNBUILD_TF_LOGS"
-_tensorflow: Any = None
+from cnnbuild.data.native import SHOW_LOGS_ENV, import_tensorflow
 
-
-def import_tensorflow() -> Any:
-    """``tensorflow``, imported with its C++ start-up log lines hidden (set CNNBUILD_TF_LOGS=1 to see them).
-
-    TensorFlow 2.21 writes them through absl before any log level applies, so file
-    descriptor 2 is pointed at a temporary file for the import and the first device query;
-    if the import fails, what was written is shown with the error.
-    """
-    global _tensorflow
-    if _tensorflow is not None:
-        return _tensorflow
-    if os.environ.get(SHOW_LOGS_ENV) or "tensorflow" in sys.modules:
-        import tensorflow
-
-        _tensorflow = tensorflow
-        return tensorflow
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow
-
-            tensorflow.config.list_physical_devices()
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-    _tensorflow = tensorflow
-    return tensorflow
-
+__all__ = ["SHOW_LOGS_ENV", "cpu_has_native_bfloat16", "import_keras", "import_tensorflow", "resolve_precision"]
 
 def cpu_has_native_bfloat16() -> bool:
     """Whether the CPU computes bfloat16 natively (AVX512_BF16 or AMX), from /proc/cpuinfo."""

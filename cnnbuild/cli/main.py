@@ -86,7 +86,10 @@ for _module in (spec_commands, run_commands, result_commands):
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cnnbuild`` console script."""
+    import sys
     import warnings
+
+    run_commands.COMMAND_LINE[:] = list(sys.argv[1:] if argv is None else argv)  # what a supervised `run` starts its child with
 
     # Keras warns about arguments cnnbuild passes on purpose; keep the output for what matters.
     warnings.filterwarnings("ignore", message=".*shuffle=True. was passed.*")

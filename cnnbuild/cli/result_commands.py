@@ -49,6 +49,9 @@ def predict(run_dir: Path, images: tuple[Path, ...], top_k: int, as_json: bool, 
             if "error" in result:
                 click.echo(f"{result['path']}: skipped: {result['error']}", err=True)
                 continue
+            if "not_used" in result:
+                click.echo(f"{result['path']}: not used: {result['not_used']}", err=True)
+                continue
             shown = ", ".join(f"{p['class']} {p['probability']:.1%}" for p in result["predictions"])
             click.echo(f"{result['path']}: {shown}")
     if any("error" in result for result in results):

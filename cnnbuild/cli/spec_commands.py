@@ -22,11 +22,13 @@ def validate(specs: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
     failed = False
     for path in specs:
         try:
-            load_spec(path, overrides)
+            spec = load_spec(path, overrides)
         except SpecError as exc:
             failed = True
             click.echo(str(exc), err=True)
         else:
+            for warning in spec.warnings:
+                click.echo(warning.render(), err=True)
             click.echo(f"{path}: ok")
     sys.exit(1 if failed else 0)
 
@@ -43,11 +45,15 @@ def summary(spec_path: Path, as_json: bool, num_classes: int | None, overrides: 
     from cnnbuild.spec import load_spec
 
     spec = load_spec(spec_path, overrides, num_classes=num_classes)
+    for warning in spec.warnings:
+        click.echo(warning.render(), err=True)
     result = model_summary(spec, num_classes)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
         click.echo(f"{result.text}\n Forward pass: about {result.forward_flops / 1e6:,.1f} MFLOP per image (2 x parameters x output positions)")
+        if result.memory:
+            click.echo(f" Memory: {result.memory}")
 
 
 @click.command()

@@ -87,5 +87,7 @@ class Datasets:
     #: changes whenever the examples change (file list and sizes, array bytes); stored with the run
     fingerprint: str = ""
     train_labels: list[int] | None = None
-    #: for file-based sources: ``(path, label, split)`` of every example, so reports can name files
+    #: for file-based sources: ``(path, label, split)`` of every example, in each split's order, so reports can name files
     files: list[tuple[str, int, str]] | None = None
+    #: what the user should know before training (duplicates across classes, a class without validation examples)
+    warnings: list[str] = field(default_factory=list)

@@ -32,8 +32,10 @@ def decode_files(files: list[ImageFile], params: Any) -> Any:
     def pillow_decode(path: Any) -> np.ndarray:
         from PIL import Image
 
+        from PIL import ImageOps
+
         with Image.open(os.fsdecode(path.numpy())) as image:
-            image = _eight_bit(image)
+            image = _eight_bit(ImageOps.exif_transpose(image))  # the camera's orientation, as a photo viewer shows it
             return np.asarray(image.convert(pil_mode), dtype=np.uint8).reshape(image.size[1], image.size[0], channels)
 
     def load(path: Any, native: Any, label: Any) -> tuple[Any, Any]:
@@ -61,9 +63,10 @@ def decode_files(files: list[ImageFile], params: Any) -> Any:
     labels = [f.label for f in files]
     dataset = tf.data.Dataset.from_tensor_slices((paths, natives, tf.constant(labels, dtype=tf.int32)))
     dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    # The scan already skipped unreadable files; this keeps a file that changed since then
-    # from stopping training mid-epoch.
-    return dataset.ignore_errors(log_warning=True)
+    # The scan already skipped unreadable files; this keeps a file that changed since then from
+    # stopping training mid-epoch. Such files are found and listed after training
+    # (cnnbuild.data.recheck), so none is lost without a word.
+    return dataset.ignore_errors(log_warning=False)
 
 
 def _eight_bit(image: Any) -> Any:
@@ -102,8 +105,9 @@ def _crop_to_aspect(image: Any, ratio: float) -> Any:
 
     shape = tf.shape(image)
     height, width = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
-    crop_height = tf.minimum(height, width * ratio)
-    crop_width = tf.minimum(width, height / ratio)
+    # At least one pixel either way: a very thin image still gives a (stretched) picture instead of an error
+    crop_height = tf.maximum(tf.floor(tf.minimum(height, width * ratio)), 1.0)
+    crop_width = tf.maximum(tf.floor(tf.minimum(width, height / ratio)), 1.0)
     top = tf.cast((height - crop_height) / 2, tf.int32)
     left = tf.cast((width - crop_width) / 2, tf.int32)
     return tf.image.crop_to_bounding_box(image, top, left, tf.cast(crop_height, tf.int32), tf.cast(crop_width, tf.int32))

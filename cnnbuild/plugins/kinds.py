@@ -40,7 +40,9 @@ class Kind:
 
     name: str  # "layer": in messages, and the key of the registry's tables
     hook: str  # the hookspec whose ``register`` callback registers it
-    options: tuple[str, ...]  # keyword options ``register`` accepts besides name, params and factory
+    #: keyword options ``register`` accepts besides name, params and factory; every kind takes
+    #: ``requires``: packages the type needs ("module" or "module:pip requirement"), checked by ``validate``
+    options: tuple[str, ...]
     params_base: type  # parameter models must subclass this
     produces: str  # what the factory returns, for messages ("a keras.layers.Layer")
     uses: tuple[Use, ...]
@@ -53,7 +55,7 @@ class Kind:
 LAYER = Kind(
     "layer",
     hook="register_layers",
-    options=("shape", "aliases", "augmentation"),
+    options=("shape", "aliases", "augmentation", "requires"),
     params_base=Params,
     produces="a keras.layers.Layer",
     uses=(
@@ -64,7 +66,7 @@ LAYER = Kind(
 DATA_SOURCE = Kind(
     "data source",
     hook="register_data_sources",
-    options=("class_names",),
+    options=("class_names", "requires"),
     params_base=DataParams,
     produces="a cnnbuild.Datasets",
     uses=(Use(("data",), "data source", many=False, required=True, description="where the images come from"),),
@@ -72,7 +74,7 @@ DATA_SOURCE = Kind(
 CALLBACK = Kind(
     "callback",
     hook="register_callbacks",
-    options=(),
+    options=("requires",),
     params_base=Params,
     produces="a keras.callbacks.Callback",
     uses=(Use(("train", "callbacks"), "callback", description="Keras callbacks, run in this order"),),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,8 @@ from cnnbuild.contracts.atomic import write_atomically
 from cnnbuild.errors import RunError
 from cnnbuild.runs.folder import RunFolder
 from cnnbuild.runs.record import RunRecord
+
+log = logging.getLogger(__name__)
 
 
 class RunDirectory(RunFolder):
@@ -25,7 +28,7 @@ class RunDirectory(RunFolder):
             if exact is not None:
                 exact = Path(exact)
                 if exact.exists() and any(exact.iterdir()):
-                    raise RunError(f"{exact}: output folder is not empty; choose a new folder or use --resume {exact} to continue a run")
+                    _clear_failed_run(exact)
                 exact.mkdir(parents=True, exist_ok=True)
                 return cls(exact)
             base = (Path(parent) / name).resolve()
@@ -75,3 +78,18 @@ class RunDirectory(RunFolder):
     def set_status(self, state: str, **details: Any) -> None:
         self.write_json(layout.STATUS, {"state": state, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **details})
 
+
+
+def _clear_failed_run(folder: Path) -> None:
+    """Empty ``folder`` when it holds a run that failed (or died) before completing an epoch, so
+    the same ``--output`` can be used again; any other non-empty folder is refused."""
+    import shutil
+
+    record = RunRecord(folder)
+    failed = record.state == "failed" or record.stale
+    if not failed or record.checkpoint_state is not None:
+        hint = f"continue it with --resume {folder}" if record.exists(layout.RUN_INFO) else "choose a new folder"
+        raise RunError(f"{folder}: output folder is not empty; {hint}, or choose a new folder")
+    log.info("note: %s held a run that failed before completing an epoch; starting again there", folder)
+    for entry in folder.iterdir():
+        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()

@@ -109,6 +109,23 @@ class RunRecord(RunFolder):
         return self.state == "completed"
 
     @property
+    def stale(self) -> bool:
+        """Whether the run says ``running`` but its process, on this machine, is gone (killed without a word)."""
+        import os
+        import socket
+
+        status = self.status
+        if status.get("state") != "running" or status.get("host") != socket.gethostname() or not status.get("pid"):
+            return False
+        try:
+            os.kill(int(status["pid"]), 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+
+    @property
     def skipped(self) -> list[dict[str, str]]:
         return self._optional_json(layout.SKIPPED) or []
 

@@ -23,9 +23,9 @@ class _Issues:
         self.source = spec.source or SpecSource(None, "<dict>")
         self.items: list[SpecIssue] = []
 
-    def add(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> None:
+    def add(self, path: tuple[Any, ...], message: str, *, key: bool = False, severity: str = "error") -> None:
         where, line, column = self.source.locate(path, key=key)
-        self.items.append(SpecIssue(where, line, column, format_path(path), message))
+        self.items.append(SpecIssue(where, line, column, format_path(path), message, severity))
 
 
 def _size_issues(rows: list[LayerRow], issues: _Issues) -> None:
@@ -116,11 +116,73 @@ def _training_issues(spec: Spec, issues: _Issues) -> None:
         )
 
 
+def _data_issues(spec: Spec, registry: Registry, num_classes: int | None, issues: _Issues) -> int | None:
+    """The class count, from ``num_classes`` or the data source's cheap look at the data; a layout
+    problem it finds (a missing folder, one class, an empty class) is an issue at ``data``."""
+    from cnnbuild.errors import CnnbuildError
+
+    try:
+        return class_count(spec, num_classes, registry)
+    except CnnbuildError as exc:
+        where = ("data", "path") if getattr(spec.data, "path", None) is not None else ("data", "type")
+        issues.add(where, str(exc))
+        return None
+
+
+def _requirement_issues(spec: Spec, registry: Registry, issues: _Issues) -> None:
+    """Entries whose registration needs a package that is not installed (``requires``), with the pip command."""
+    from cnnbuild.plugins.kinds import uses
+
+    for kind, use in uses():
+        value: Any = spec
+        for key in use.path:
+            value = getattr(value, key, None)
+        entries = (value or []) if use.many else [value]
+        for index, entry in enumerate(entries):
+            registration = registry.table(kind).get(getattr(entry, "type", None))
+            for module, requirement in missing_requirements(registration.options.get("requires", ()) if registration else ()):
+                path = (*use.path, index) if use.many else use.path
+                issues.add((*path, "type"), f"{entry.type} needs the {module} package, which is not installed: pip install '{requirement}'")
+
+
+def missing_requirements(requires: Any) -> list[tuple[str, str]]:
+    """``(module, pip requirement)`` of each requirement (``"module"`` or ``"module:requirement"``) that is not importable."""
+    import importlib.util
+
+    missing = []
+    for item in requires:
+        module, _, requirement = str(item).partition(":")
+        if importlib.util.find_spec(module) is None:
+            missing.append((module, requirement or module))
+    return missing
+
+
+def _memory_issues(spec: Spec, registry: Registry, num_classes: int | None, issues: _Issues) -> None:
+    """A warning when a training step needs more memory than the machine has."""
+    from cnnbuild.spec.resources import estimate_memory, machine_memory
+
+    try:
+        rows = infer_spec(spec, registry, num_classes)
+    except ShapeProblem:
+        return
+    estimate, available = estimate_memory(spec, rows), machine_memory()
+    if available and estimate.total > 0.8 * available:
+        issues.add(
+            ("data", "batch_size"),
+            f"this model needs {estimate.text()}, more than this machine's {available / 2**30:,.1f} GiB of memory can hold: the run would be killed "
+            "by the system; lower data.batch_size or data.image_size, pool earlier, or use fewer filters",
+            severity="warning",
+        )
+
+
 def check_spec(spec: Spec, registry: Registry, *, num_classes: int | None = None) -> list[SpecIssue]:
-    """Every shape and consistency problem in a spec that passed field validation."""
-    num_classes = class_count(spec, num_classes, registry)
+    """Every shape, consistency, data and resource problem in a spec that passed field validation
+    (warnings among them with ``severity == "warning"``)."""
     issues = _Issues(spec)
+    num_classes = _data_issues(spec, registry, num_classes, issues)
     _shape_issues(spec, registry, num_classes, issues)
     _label_issues(spec, num_classes, issues)
     _training_issues(spec, issues)
+    _requirement_issues(spec, registry, issues)
+    _memory_issues(spec, registry, num_classes, issues)
     return issues.items

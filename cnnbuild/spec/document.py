@@ -35,6 +35,7 @@ class Spec(Params):
 
     _source: SpecSource | None = PrivateAttr(None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _warnings: list[SpecIssue] = PrivateAttr(default_factory=list)
 
     # Declared by the model built from the registry; listed here for type checkers.
     if TYPE_CHECKING:
@@ -47,6 +48,11 @@ class Spec(Params):
     def base_dir(self) -> Path:
         """Folder that relative paths in the spec are relative to (the spec file's folder)."""
         return self._base_dir
+
+    @property
+    def warnings(self) -> list[SpecIssue]:
+        """What the checks found worth saying about a valid spec (a training step larger than the machine's memory)."""
+        return list(self._warnings)
 
     @property
     def source(self) -> SpecSource | None:
@@ -203,8 +209,10 @@ def validate_source(source: SpecSource, registry: Registry | None = None, *, num
         from cnnbuild.spec.checks import check_spec
 
         issues = check_spec(spec, registry, num_classes=num_classes)
-        if issues:
+        errors = [issue for issue in issues if issue.severity == "error"]
+        if errors:
             raise SpecError(issues)
+        spec._warnings = issues
     return spec
 
 

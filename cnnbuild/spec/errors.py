@@ -19,10 +19,13 @@ class SpecIssue:
     column: int
     path: str
     message: str
+    #: "error" (the spec cannot run) or "warning" (it can, but the user should know)
+    severity: str = "error"
 
     def render(self) -> str:
         where = self.filename if self.line <= 0 else f"{self.filename}:{self.line}:{self.column}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        message = f"warning: {self.message}" if self.severity == "warning" else self.message
+        return f"{where}: {self.path}: {message}" if self.path else f"{where}: {message}"
 
 
 class SpecError(CnnbuildError):

@@ -24,17 +24,28 @@ class Labels:
 
 
 def known_class_names(spec: Spec, registry: Registry) -> list[str] | None:
-    """Class names when the data source can tell them cheaply (no decoding), else None."""
+    """Class names when the data source can tell them cheaply (no decoding), else None (not known
+    before the data is loaded, such as an archive not downloaded yet).
+
+    A problem with the data's layout the source finds this way (a missing folder, one class, an
+    empty class) is raised as its DataError; a source whose ``class_names`` fails otherwise is a
+    PluginError naming the plugin.
+    """
     from cnnbuild.contracts.data import DataContext
+    from cnnbuild.errors import CnnbuildError, PluginError
 
     registration = registry.data_sources.get(spec.data.type)
     if registration is None or registration.class_names is None:
         return None
     try:
         names = registration.class_names(spec.data, DataContext(base_dir=spec.base_dir, seed=spec.seed))
-        return [str(name) for name in names] if names else None
-    except Exception:  # the data may not exist yet (downloaded at run time), or a plugin returned nonsense; checked when loaded
-        return None
+    except CnnbuildError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{registration.plugin.describe()}: class_names of data source {spec.data.type!r} failed: {type(exc).__name__}: {exc}") from None
+    if names is not None and (not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names)):
+        raise PluginError(f"{registration.plugin.describe()}: class_names of data source {spec.data.type!r} returned {names!r}, not a list of strings or None")
+    return [str(name) for name in names] if names else None
 
 
 def class_count(spec: Spec, given: int | None = None, registry: Registry | None = None) -> int | None:

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cnnbuild.contracts.data import Datasets, SkippedFile
+from cnnbuild.data.files import duplicates_message
 
 if TYPE_CHECKING:
     from cnnbuild.spec.document import Spec
 
-#: Largest class over smallest class at or above which the report warns.
+#: Largest class over smallest class at or above which the report and the run warn.
 IMBALANCE_RATIO = 3.0
 MODE_NAMES = {1: "grayscale", 3: "rgb", 4: "rgba"}
 
@@ -51,26 +52,11 @@ class DatasetReport:
 
     @property
     def warnings(self) -> list[str]:
-        found: list[str] = []
-        present = {name: count for name, count in self.counts.items() if count}
-        if present:
-            largest = max(present, key=present.__getitem__)
-            smallest = min(present, key=present.__getitem__)
-            ratio = present[largest] / present[smallest]
-            if ratio >= IMBALANCE_RATIO:
-                found.append(
-                    f"strong class imbalance: {largest!r} has {present[largest]} images, {smallest!r} has {present[smallest]} ({ratio:.1f}x); "
-                    "consider train.class_weight: auto, or collecting more images of the small classes"
-                )
+        found = imbalance_warning(self.class_names, self.counts)
         if self.cross_class_duplicates:
-            shown = "; ".join(" = ".join(group) for group in self.cross_class_duplicates[:5])
-            more = f" (and {len(self.cross_class_duplicates) - 5} more groups)" if len(self.cross_class_duplicates) > 5 else ""
-            found.append(
-                f"{len(self.cross_class_duplicates)} identical image(s) filed under more than one class: {shown}{more}; "
-                "a copy in two classes teaches the model nothing and leaks between the splits; keep one copy in the right class"
-            )
+            found.append(duplicates_message(self.cross_class_duplicates))
         if self.skipped:
-            found.append(f"{len(self.skipped)} file(s) skipped as unreadable (listed above); they are left out of training")
+            found.append(f"{len(self.skipped)} file(s) not used (listed above with the reason for each); they are left out of training")
         return found
 
     def size_line(self) -> str:
@@ -101,6 +87,22 @@ class DatasetReport:
             lines.append(f"duplicates within a class: {self.within_class_duplicates} extra copies")
         lines += [f"warning: {warning}" for warning in self.warnings]
         return "\n".join(lines)
+
+
+def imbalance_warning(class_names: list[str], counts: dict[str, int]) -> list[str]:
+    """A warning when the largest class has ``IMBALANCE_RATIO`` times the images of the smallest."""
+    present = {name: count for name, count in counts.items() if count}
+    if not present:
+        return []
+    largest = max(present, key=present.__getitem__)
+    smallest = min(present, key=present.__getitem__)
+    ratio = present[largest] / present[smallest]
+    if ratio < IMBALANCE_RATIO:
+        return []
+    return [
+        f"strong class imbalance: {largest!r} has {present[largest]} images, {smallest!r} has {present[smallest]} ({ratio:.1f}x); "
+        "consider train.class_weight: auto, or collecting more images of the small classes"
+    ]
 
 
 def _file_facts(path: str) -> tuple[int, int, str, str]:

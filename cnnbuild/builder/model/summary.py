@@ -22,6 +22,9 @@ class ModelSummary:
     num_classes: int | None = None
     name: str = ""
     forward_flops: int = 0
+    #: the estimated memory of a training step, as text ("" when the layers' shapes are not all known)
+    memory: str = ""
+    memory_bytes: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -33,6 +36,7 @@ class ModelSummary:
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,
             "forward_flops": self.forward_flops,
+            "memory_bytes": self.memory_bytes,
         }
 
 
@@ -80,9 +84,19 @@ def describe_model(model: Any) -> ModelSummary:
 def model_summary(spec: Spec, num_classes: int | None = None) -> ModelSummary:
     """Build the spec's model (float32) and summarise it."""
     from cnnbuild.builder.model.build import build_model
+    from cnnbuild.plugins.manager import get_registry
     from cnnbuild.spec.labels import class_count
+    from cnnbuild.spec.resources import estimate_memory
+    from cnnbuild.spec.shapes import ShapeProblem, infer_spec
 
     num_classes = class_count(spec, num_classes)
     result = describe_model(build_model(spec, num_classes))
     result.num_classes = num_classes
+    try:
+        rows = infer_spec(spec, get_registry(), num_classes)
+    except ShapeProblem:
+        rows = []
+    if rows and all(row.output_shape is not None and row.params is not None for row in rows):
+        estimate = estimate_memory(spec, rows)
+        result.memory, result.memory_bytes = estimate.text(), estimate.total
     return result

@@ -2,7 +2,9 @@
 
 Figures are built with ``matplotlib.figure.Figure`` (the Agg canvas), never through pyplot, so
 drawing changes no global state: a notebook keeps its own backend. Every drawing function
-returns the figure's title texts (suptitle first), which tests and reports can check.
+returns the figure's title texts (suptitle first), which tests and reports can check. Text that
+comes from users (class names, file names, run names) is drawn literally: matplotlib would
+otherwise read ``$...$`` as math and fail on a folder named ``$^$``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ def metric_panels(history: dict[str, list[float]]) -> list[str]:
     return names
 
 
+def literal(text: str) -> str:
+    """``text`` with its dollar signs escaped, for places (legend labels) that take no ``parse_math``."""
+    return str(text).replace("$", r"\$")
+
+
 def _label(metric: str) -> str:
     return metric.replace("_", " ")
 
@@ -52,7 +59,7 @@ def draw_curves(history: dict[str, list[float]], path: Path, *, title: str = "Tr
     columns = min(len(panels), 3)
     rows = math.ceil(len(panels) / columns)
     figure = _figure(4.6 * columns, 3.4 * rows + 0.4)
-    figure.suptitle(title, fontsize=13)
+    figure.suptitle(title, fontsize=13, parse_math=False)
     for number, metric in enumerate(panels, start=1):
         axes = figure.add_subplot(rows, columns, number)
         for key, label, style in ((metric, "training", TRAIN_STYLE), (f"val_{metric}", "validation", VALIDATION_STYLE)):
@@ -87,11 +94,11 @@ def draw_confusion_matrix(confusion: Sequence[Sequence[int]], class_names: list[
     colorbar = figure.colorbar(image, ax=axes, shrink=0.8)
     colorbar.set_label("fraction of the true class")
     slanted = n > 3 and max(len(name) for name in class_names) > 2  # long names would overlap
-    axes.set_xticks(range(n), class_names, rotation=45 if slanted else 0, ha="right" if slanted else "center")
-    axes.set_yticks(range(n), class_names)
+    axes.set_xticks(range(n), class_names, rotation=45 if slanted else 0, ha="right" if slanted else "center", parse_math=False)
+    axes.set_yticks(range(n), class_names, parse_math=False)
     axes.set_xlabel("predicted class")
     axes.set_ylabel("true class")
-    figure.suptitle(title, fontsize=12)
+    figure.suptitle(title, fontsize=12, parse_math=False)
     if n <= 30:  # beyond that the numbers no longer fit in the cells
         size = 10 if n <= 12 else 7
         for row in range(n):
@@ -116,20 +123,20 @@ def draw_image_grid(images: Sequence[Any], titles: Sequence[str], path: Path, *,
     count = len(images)
     if count == 0:
         figure = _figure(6, 2.2)
-        figure.suptitle(title, fontsize=13)
-        figure.text(0.5, 0.45, empty_message, ha="center", va="center", fontsize=12)
+        figure.suptitle(title, fontsize=13, parse_math=False)
+        figure.text(0.5, 0.45, empty_message, ha="center", va="center", fontsize=12, parse_math=False)
         return _save(figure, path, title)
     columns = max(1, min(columns, count))
     rows = math.ceil(count / columns)
     lines = max((str(t).count("\n") + 1 for t in titles), default=1)
     cell = 2.3
     figure = _figure(cell * columns, (cell + 0.22 * lines) * rows + 0.5)
-    figure.suptitle(title, fontsize=13)
+    figure.suptitle(title, fontsize=13, parse_math=False)
     for number, (image, text) in enumerate(zip(images, titles), start=1):
         axes = figure.add_subplot(rows, columns, number)
         array, options = _display(image)
         axes.imshow(array, interpolation="nearest" if min(array.shape[:2]) < 64 else "antialiased", **options)
-        axes.set_title(text, fontsize=10)
+        axes.set_title(text, fontsize=10, parse_math=False)
         axes.axis("off")
     return _save(figure, path, title)
 
@@ -148,7 +155,7 @@ def draw_compare(histories: dict[str, dict[str, list[float]]], path: Path, *, ti
     columns = min(len(metrics), 3)
     rows = math.ceil(len(metrics) / columns)
     figure = _figure(5.2 * columns, 3.8 * rows + 0.4)
-    figure.suptitle(title, fontsize=13)
+    figure.suptitle(title, fontsize=13, parse_math=False)
     colours = colormaps["viridis"]
     markers = "osD^vP*X"
     linestyles = ["-", "--", "-.", ":"]
@@ -159,7 +166,7 @@ def draw_compare(histories: dict[str, dict[str, list[float]]], path: Path, *, ti
             values = history.get(metric) or []
             if values:
                 colour = colours(0.85 * index / max(count - 1, 1))
-                axes.plot(range(1, len(values) + 1), values, label=label, color=colour, marker=markers[index % len(markers)], linestyle=linestyles[index % len(linestyles)], markersize=4, linewidth=1.6)
+                axes.plot(range(1, len(values) + 1), values, label=literal(label), color=colour, marker=markers[index % len(markers)], linestyle=linestyles[index % len(linestyles)], markersize=4, linewidth=1.6)
         axes.set_title(_label(metric))
         axes.set_xlabel("epoch")
         axes.set_ylabel(_label(metric))

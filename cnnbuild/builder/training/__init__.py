@@ -46,13 +46,15 @@ def run(
     resume: str | Path | None = None,
     verbose: str | None = None,
     terminal: bool = False,
+    allow_changed_data: bool = False,
 ) -> RunResult:
     """Train a spec (a :class:`Spec` or a path to one) and write a run directory.
 
     ``overrides`` are ``KEY=VALUE`` strings as ``--set`` takes them, validated and checked like
     the file (also for a :class:`Spec`); ``output`` is the exact run directory (default
     ``output.dir/<name>/<timestamp>``); ``resume`` continues the run in that directory from its
-    last completed epoch. ``verbose`` (default: the spec's ``train.verbose``) is ``bar``, ``line``,
+    last completed epoch, refusing when the data's classes changed since, and when its files
+    changed unless ``allow_changed_data``. ``verbose`` (default: the spec's ``train.verbose``) is ``bar``, ``line``,
     ``quiet`` or ``auto`` (the bar when ``terminal`` says the output is a terminal, else lines).
     Epoch lines and notes go to the ``cnnbuild`` logger, so nothing is printed unless asked
     (``verbose="bar"``, or logging configured); the result holds what ``cnnbuild run`` prints.
@@ -68,7 +70,7 @@ def run(
             placement = placement_for(record.spec)  # chooses the Keras backend before the trainer imports Keras
             from cnnbuild.builder.training.trainer import Trainer
 
-            result = Trainer.resume(record, placement, verbose=_mode(verbose, record.spec, terminal)).train()
+            result = Trainer.resume(record, placement, verbose=_mode(verbose, record.spec, terminal), allow_changed_data=allow_changed_data).train()
         else:
             if spec is None:
                 raise RunError("give a spec (or a path to one), or resume=RUN_DIR")

@@ -44,9 +44,14 @@ def write_artifacts(run: RunDirectory, model: Any, prepared: PreparedData, repor
     if prepared.test is not None:
         metrics["test"] = {k: float(v) for k, v in model.evaluate(prepared.test, verbose=0, return_dict=True).items()}
     run.write_bytes_with(layout.MODEL, lambda path: model.save(path))
-    run.write_json(layout.HISTORY_JSON, history)
-    run.write_text(layout.HISTORY_CSV, history_csv(history))
+    write_history(run, history)
     metrics.update(record_run_visuals(run, *reports, history, name))
     run.write_json(layout.METRICS, metrics)
     run.set_status("completed", completed_epochs=metrics["epochs_run"], epochs=metrics["epochs"])
     return metrics
+
+
+def write_history(run: RunDirectory, history: dict[str, list[float]]) -> None:
+    """``history.json`` and ``history.csv``: every complete epoch so far."""
+    run.write_json(layout.HISTORY_JSON, history)
+    run.write_text(layout.HISTORY_CSV, history_csv(history))

@@ -64,14 +64,26 @@ class EpochClock(keras.callbacks.Callback):
 
 
 class EpochLines(keras.callbacks.Callback):
-    """One readable line per epoch, logged at INFO (``cnnbuild run`` prints them)."""
+    """One readable line per epoch, logged at INFO (``cnnbuild run`` prints them); an epoch that an
+    interruption cut short says so instead of showing its partial metrics as if it were complete."""
 
-    def __init__(self, total_epochs: int, clock: EpochClock) -> None:
+    def __init__(self, total_epochs: int, clock: EpochClock, interruption: Interruption | None = None) -> None:
         super().__init__()
-        self.total_epochs, self.clock = total_epochs, clock
+        self.total_epochs, self.clock, self.interruption = total_epochs, clock, interruption
+        self.last_batch = -1
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.last_batch = -1
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.last_batch = batch
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         clock = self.clock
+        steps = (self.params or {}).get("steps")
+        if self.interruption is not None and self.interruption.requested and steps is not None and self.last_batch + 1 < steps:
+            log.info("epoch %d/%d interrupted after %d of %d batches: not kept (a resumed run repeats it)", epoch + 1, self.total_epochs, self.last_batch + 1, steps)
+            return
         parts = [f"epoch {epoch + 1}/{self.total_epochs}", f"{clock.epoch_seconds[-1]:.1f}s"]
         if clock.train_seconds[-1] > 0:
             parts.append(f"{clock.images_per_epoch / clock.train_seconds[-1]:.0f} img/s")

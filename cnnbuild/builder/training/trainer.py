@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,13 @@ from cnnbuild.builder.model.build import build_model, load_saved_model
 from cnnbuild.builder.model.compile import compile_model
 from cnnbuild.builder.model.summary import describe_model
 from cnnbuild.builder.runtime import import_keras, import_tensorflow
-from cnnbuild.builder.training.artifacts import run_metrics, write_artifacts
+from cnnbuild.builder.training.artifacts import run_metrics, write_artifacts, write_history
+from cnnbuild.builder.training.data_checks import check_resumable, check_training_labels, data_warnings, without_late_failures
 from cnnbuild.builder.training.callbacks import EpochCheckpoint, EpochClock, EpochLines, Interruption
 from cnnbuild.builder.training.environment import environment
 from cnnbuild.builder.training.execution import ExecutionPlan, plan_execution
 from cnnbuild.builder.training.result import RunResult
+from cnnbuild.builder.training.supervisor import announce_run_dir
 from cnnbuild.builder.training.user_callbacks import user_callbacks
 from cnnbuild.contracts import run_layout as layout
 from cnnbuild.contracts.data import Datasets
@@ -39,8 +43,9 @@ log = logging.getLogger(__name__)
 class Trainer:
     """Runs one spec in one run directory; :meth:`start` a new run or :meth:`resume` an interrupted one."""
 
-    def __init__(self, spec: Spec, run: RunDirectory, source: Datasets, placement: Placement, share: DataShare, *, verbose: str, completed_epochs: int = 0, history: dict[str, list[float]] | None = None) -> None:
-        self.spec, self.run, self.source = spec, run, source
+    def __init__(self, spec: Spec, run: RunDirectory, data: tuple[Datasets, int], placement: Placement, share: DataShare, *, verbose: str, completed_epochs: int = 0, history: dict[str, list[float]] | None = None) -> None:
+        self.spec, self.run = spec, run
+        self.source, self.loaded_at = data  # the data source's result, and when its files were checked (time.time_ns())
         self.placement, self.share = placement, share
         self.completed_epochs = completed_epochs
         self.history = history or {}
@@ -52,26 +57,37 @@ class Trainer:
         """A new run of ``spec``, placed by ``placement`` (``engines.placement_for(spec)``, made before Keras loads)."""
         _seed(spec)
         share = DataShare(placement)
+        loaded_at = time.time_ns()
         source = share.balance(load_source(spec, shard=placement.shard))  # data problems surface before a run directory exists
+        check_training_labels(source)
         run = RunDirectory.create(spec.resolve_path(spec.output.dir), spec.name, exact=output) if placement.is_chief else WorkerFolders(placement.process_id).worker_directory()
+        announce_run_dir(run.path)
         info = {"spec_file": spec.source.filename if spec.source else None, "base_dir": str(spec.base_dir), "overrides": list(overrides), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         run.write_json(layout.RUN_INFO, info)
         run.write_text(layout.SPEC, yaml.safe_dump(spec.canonical(absolute_paths=True), sort_keys=False, allow_unicode=True))
         run.write_json(layout.CLASS_NAMES, source.class_names)
         run.write_json(layout.SKIPPED, [{"path": s.path, "reason": s.reason} for s in source.skipped])
-        return cls(spec, run, source, placement, share, verbose=verbose)
+        for warning in data_warnings(source):
+            log.warning("warning: %s", warning)
+        return cls(spec, run, (source, loaded_at), placement, share, verbose=verbose)
 
     @classmethod
-    def resume(cls, record: RunRecord, placement: Placement, *, verbose: str) -> Trainer:
-        """The interrupted run ``record``, continued from its last complete epoch."""
+    def resume(cls, record: RunRecord, placement: Placement, *, verbose: str, allow_changed_data: bool = False) -> Trainer:
+        """The interrupted run ``record``, continued from its last complete epoch, on the same classes
+        (and the same files, unless ``allow_changed_data``)."""
         spec = record.spec
         run = WorkerFolders(placement.process_id).resume_directory(RunDirectory(record.path))
+        announce_run_dir(run.path)
         run.remove_partial_files()  # what a kill cut off mid-write
         state = run.record.checkpoint_state or {"completed_epochs": 0, "history": {}}
         _seed(spec)
         share = DataShare(placement)
+        loaded_at = time.time_ns()
         source = share.balance(load_source(spec, shard=placement.shard))
-        return cls(spec, run, source, placement, share, verbose=verbose, completed_epochs=state["completed_epochs"], history=state.get("history", {}))
+        if not record.completed:
+            for warning in check_resumable(record, source, allow_changed_data):
+                log.warning("warning: %s", warning)
+        return cls(spec, run, (source, loaded_at), placement, share, verbose=verbose, completed_epochs=state["completed_epochs"], history=state.get("history", {}))
 
     # -- the run ----------------------------------------------------------------------
     def train(self) -> RunResult:
@@ -80,9 +96,9 @@ class Trainer:
             log.warning("%s: this run is already complete", self.run.path)
             return self._result("completed", record.metrics or {})
         previous_policy = keras.config.dtype_policy()
-        precision = self.placement.precision(self.spec.train.precision)
-        keras.config.set_dtype_policy(precision)
         try:
+            precision = self.placement.precision(self.spec.train.precision)
+            keras.config.set_dtype_policy(precision)
             prepared = build_pipelines(self.share.pipeline_spec(self.spec), self.source)
             with self.placement.scope():  # variables are created, updated and saved by the engine
                 model = self.placement.adapt_model(self._model(prepared))
@@ -91,6 +107,8 @@ class Trainer:
                 self.run.write_text(layout.SUMMARY, summary.text + "\n")
                 self.run.write_json(layout.ENVIRONMENT, {**environment(self.spec, self.placement, self.source, precision), "execution": plan.as_dict()})
                 return self._fit(model, prepared, plan)
+        except Exception as exc:  # set-up, training or writing failed: the run says so in status.json
+            raise failure(self.run, exc) from None
         finally:
             keras.config.set_dtype_policy(previous_policy)
 
@@ -131,7 +149,7 @@ class Trainer:
         steps = spec.train.steps_per_epoch
         clock = EpochClock(steps * spec.data.batch_size if steps else self.source.train_count)
         started = time.perf_counter()
-        run.set_status("running", completed_epochs=self.completed_epochs, epochs=epochs)
+        run.set_status("running", completed_epochs=self.completed_epochs, epochs=epochs, pid=os.getpid(), host=socket.gethostname())
         if self.completed_epochs:
             log.info("resuming %s after epoch %d of %d", run.path, self.completed_epochs, epochs)
         with Interruption() as interruption:
@@ -140,7 +158,7 @@ class Trainer:
                 clock,
                 stop_callback(self.placement, interruption),
                 EpochCheckpoint(run, interruption, self.history, spec.output.keep_checkpoints),
-                *([EpochLines(epochs, clock)] if self.verbose == "line" else []),
+                *([EpochLines(epochs, clock, interruption)] if self.verbose == "line" else []),
             ]
             try:
                 model.fit(
@@ -157,18 +175,26 @@ class Trainer:
             except KeyboardInterrupt:
                 interruption.requested = True
             except self.placement.runtime_errors as exc:
-                message = getattr(exc, "message", None) or str(exc)
-                run.set_status("failed", error=message)
+                message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0][:300]
                 raise RunError(f"training failed: {message}") from None
-            except Exception as exc:  # a plugin layer or callback raising mid-epoch, a full disk at a checkpoint, ...
-                raise failure(run, exc) from None
+        self._list_late_failures()
         state = run.record.checkpoint_state or {"completed_epochs": 0}
         if interruption.requested:
+            write_history(run, self.history)
             run.set_status("interrupted", completed_epochs=state["completed_epochs"], epochs=epochs)
             return self._result("interrupted", {"completed_epochs": state["completed_epochs"]})
         metrics = run_metrics(self.history, epochs, time.perf_counter() - started, clock, self.source, model.dtype_policy.name)
         reports = self.share.for_reports(model, prepared, spec)
         return self._result("completed", write_artifacts(run, model, prepared, reports, self.history, metrics, spec.name))
+
+    def _list_late_failures(self) -> None:
+        """Files that vanished or broke while training (the pipeline skipped them) join ``skipped.json`` and leave the counts."""
+        checked = without_late_failures(self.source, self.loaded_at)
+        if checked is not self.source:
+            for item in checked.skipped[len(self.source.skipped) :]:
+                log.warning("warning: %s: %s", item.path, item.reason)
+            self.source = checked
+            self.run.write_json(layout.SKIPPED, [{"path": s.path, "reason": s.reason} for s in checked.skipped])
 
     def _result(self, status: str, metrics: dict[str, Any]) -> RunResult:
         return RunResult(
@@ -186,6 +212,11 @@ def failure(run: RunDirectory, exc: BaseException) -> CnnbuildError:
     """Mark the run failed and return the one-message error to raise; completed epochs stay resumable."""
     if isinstance(exc, CnnbuildError):
         error = exc
+    elif isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError":
+        error = RunError(
+            f"out of memory ({type(exc).__name__}); use a smaller data.batch_size or image_size, or fewer filters or units "
+            f"(cnnbuild summary estimates the memory a batch needs); completed epochs are kept: cnnbuild run --resume {run.path}"
+        )
     else:
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
         error = RunError(

@@ -190,8 +190,8 @@ def _tensorboard(p: TensorBoardParams, context: CallbackContext) -> Any:
 
     import keras
 
-    if importlib.util.find_spec("tensorboard") is None:  # Keras would fail only at the first batch
-        raise CnnbuildError("the TensorBoard callback needs the tensorboard package: pip install tensorboard (or remove the callback)")
+    if importlib.util.find_spec("tensorboard") is None:  # validate says so first; Keras would fail only at the first batch
+        raise CnnbuildError("the TensorBoard callback needs the tensorboard package: pip install 'cnnbuild[tensorboard]' (or remove the callback)")
 
     return keras.callbacks.TensorBoard(log_dir=_path(context, p.log_dir), histogram_freq=p.histogram_freq, write_graph=p.write_graph, update_freq=p.update_freq)
 
@@ -220,7 +220,7 @@ def register_callbacks(register) -> None:
     register("ModelCheckpoint", ModelCheckpointParams, _checkpoint)
     register("ReduceLROnPlateau", ReduceLROnPlateauParams, _reduce_lr)
     register("CSVLogger", CSVLoggerParams, _csv_logger)
-    register("TensorBoard", TensorBoardParams, _tensorboard)
+    register("TensorBoard", TensorBoardParams, _tensorboard, requires=("tensorboard:cnnbuild[tensorboard]",))
     register("BackupAndRestore", BackupAndRestoreParams, _backup)
     register("TerminateOnNaN", NoParams, _terminate)
     register("LearningRateScheduler", LearningRateSchedulerParams, _scheduler)

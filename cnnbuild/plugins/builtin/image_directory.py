@@ -8,10 +8,8 @@ from pydantic import Field, field_validator, model_validator
 
 from cnnbuild.contracts.data import DataContext, DataParams, Datasets
 from cnnbuild.contracts.values import Interpolation, SpecPath
-from cnnbuild.data.decode import decode_files
-from cnnbuild.data.image_files import ImageFile, Scan, class_folders, scan
-from cnnbuild.data.splitting import stratified_split
-from cnnbuild.errors import DataError
+from cnnbuild.data.files import datasets_from_files, scan
+from cnnbuild.data.folders import check_layout
 from cnnbuild.plugins.hookspecs import hookimpl
 
 
@@ -55,10 +53,12 @@ def data_root(params: ImageDirectoryParams, context: DataContext) -> Path:
 
 
 def class_names(params: ImageDirectoryParams, context: DataContext) -> list[str] | None:
-    if params.class_names:
-        return list(params.class_names)
+    """The classes, after a cheap look at the folder's layout (a listing, no decoding); None
+    while the data is an archive not downloaded yet. A layout problem is a DataError."""
     root = data_root(params, context)
-    return class_folders(root) if root.is_dir() else None
+    if params.url and not root.exists():
+        return None
+    return check_layout(root, params.class_names)
 
 
 def load(params: ImageDirectoryParams, context: DataContext) -> Datasets:
@@ -67,34 +67,9 @@ def load(params: ImageDirectoryParams, context: DataContext) -> Datasets:
         from cnnbuild.data.archives import fetch_and_extract
 
         fetch_and_extract(params.url, root, sha256=params.sha256)
-    found: Scan = scan(root, params.class_names)
-    files = sorted(found.files, key=lambda f: f.path)
-    train_index, validation_index = stratified_split([f.label for f in files], params.validation_split, context.seed)
-    train, validation = [files[i] for i in train_index], [files[i] for i in validation_index]
-    test = None
-    test_files: list[ImageFile] = []
-    skipped = list(found.skipped)
-    if params.test_path:
-        test_root = context.resolve_path(params.test_path)
-        test_scan = scan(test_root, found.class_names)
-        test_files = test_scan.files
-        skipped += test_scan.skipped
-        test = decode_files(test_files, params)
-    if not train:
-        raise DataError(f"{root}: no training images left after the validation split; lower data.validation_split or add images")
-    return Datasets(
-        train=decode_files(train, params),
-        validation=decode_files(validation, params) if validation else None,
-        class_names=found.class_names,
-        train_count=len(train),
-        validation_count=len(validation),
-        test=test,
-        test_count=len(test_files),
-        skipped=skipped,
-        fingerprint=found.fingerprint(),
-        train_labels=[f.label for f in train],
-        files=[(f.path, f.label, "train") for f in train] + [(f.path, f.label, "validation") for f in validation] + [(f.path, f.label, "test") for f in test_files],
-    )
+    found = scan(root, params.class_names)
+    test = scan(context.resolve_path(params.test_path), found.class_names) if params.test_path else None
+    return datasets_from_files(found, params, context, test=test, where=str(root))
 
 
 @hookimpl
