@@ -37,17 +37,18 @@ class Commands(click.Group):
 
     _plugins_added = False
 
-    def _add_plugin_commands(self) -> None:
+    def add_plugin_commands(self) -> None:
+        """Call every plugin's ``register_commands`` once (a failing one leaves none of its commands)."""
         if self._plugins_added:
             return
         self._plugins_added = True
-        from cnnbuild.plugins.manager import get_plugin_manager, get_registry, hook_for, plugin_info
+        from cnnbuild.plugins.manager import get_plugin_manager, get_registry, hook_for, implements, plugin_info
 
         pm = get_plugin_manager()
         registry = get_registry()
         for plugin in pm.get_plugins():
             info = plugin_info(plugin)
-            if info.name in registry.failed_plugins:
+            if info.name in registry.failed_plugins or not implements(pm, "register_commands", plugin):
                 continue  # all of a plugin or none of it
             before = dict(self.commands)
             try:
@@ -61,13 +62,13 @@ class Commands(click.Group):
                 registry.commands[info.name] = added
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._add_plugin_commands()
+        self.add_plugin_commands()
         return super().list_commands(ctx)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)
         if command is None:
-            self._add_plugin_commands()
+            self.add_plugin_commands()
             command = super().get_command(ctx, name)
         return command
 

@@ -106,6 +106,7 @@ def plugins(as_json: bool) -> None:
     """List plugins with their distribution, version and what they register."""
     from cnnbuild.plugins.manager import get_registry
 
+    click.get_current_context().find_root().command.add_plugin_commands()  # so their commands are listed too
     registry = get_registry()
     rows = [
         {"name": info.name, "distribution": info.distribution, "version": info.version, "builtin": info.builtin, "registers": registry.registered_by(info)}

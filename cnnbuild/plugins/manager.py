@@ -155,6 +155,11 @@ def hook_for(pm: pluggy.PluginManager, hook: str, plugin: object) -> Any:
     return pm.subset_hook_caller(hook, remove_plugins=[other for other in pm.get_plugins() if other is not plugin])
 
 
+def implements(pm: pluggy.PluginManager, hook: str, plugin: object) -> bool:
+    """Whether ``plugin`` implements ``hook``."""
+    return any(impl.plugin is plugin for impl in getattr(pm.hook, hook).get_hookimpls())
+
+
 def _register_function(staged: list[Registration], kind: Kind, info: PluginInfo) -> Callable[..., None]:
     def register(name: str, params: Any, factory: Callable[..., Any], **options: Any) -> None:
         if not isinstance(name, str) or not name.isidentifier():
@@ -190,7 +195,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     failed: set[int] = set()
     for kind in KINDS:
         for plugin in usable:
-            if id(plugin) in failed:
+            if id(plugin) in failed or not implements(pm, kind.hook, plugin):
                 continue
             info = plugin_info(plugin)
             try:
@@ -230,6 +235,8 @@ def keras_objects() -> dict[str, Any]:
     objects: dict[str, Any] = {}
     pm = get_plugin_manager()
     for plugin in pm.get_plugins():
+        if not implements(pm, "keras_objects", plugin):
+            continue
         try:
             results = hook_for(pm, "keras_objects", plugin)()
         except Exception as exc:

@@ -119,12 +119,13 @@ class Registry:
     #: things computed from the registrations (the spec model), kept while they stay the same
     derived: dict[str, Any] = field(default_factory=dict)
 
-    def table(self, kind: Kind) -> dict[str, Registration]:
-        return self.tables[kind.name]
+    def table(self, kind: Kind | str) -> dict[str, Registration]:
+        """Name -> registration, for one kind (a :class:`Kind` or its name, such as ``"layer"``)."""
+        return self.tables[kind if isinstance(kind, str) else kind.name]
 
-    def aliases(self, kind: Kind) -> dict[str, str]:
+    def aliases(self, kind: Kind | str) -> dict[str, str]:
         """Alias -> registered name, for one kind."""
-        return self.alias_tables[kind.name]
+        return self.alias_tables[kind if isinstance(kind, str) else kind.name]
 
     @property
     def layers(self) -> dict[str, Registration]:

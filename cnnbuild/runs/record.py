@@ -31,7 +31,7 @@ class RunRecord(RunFolder):
         if not record.path.is_dir():
             raise RunError(f"{record.path}: no such run directory")
         if not record.exists(layout.RUN_INFO) and not record.exists(layout.SPEC):
-            raise RunError(f"{record.path}: not a cnnbuild run directory ({layout.RUN_INFO} and {layout.SPEC} are missing)")
+            raise RunError(f"{record.path}: {layout.SPEC} is missing (and {layout.RUN_INFO}): not a cnnbuild run directory")
         return record
 
     # -- files ---------------------------------------------------------------------------------
