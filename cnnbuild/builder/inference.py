@@ -1,4 +1,4 @@
-"""Use a finished run: load its model safely, evaluate it, predict classes of new images."""
+"""Use a finished run: load its model safely, predict the classes of new images."""
 
 from __future__ import annotations
 
@@ -32,42 +32,7 @@ def open_finished(run_dir: str | Path, *, allow_unsafe: bool = False) -> Finishe
     """A completed run with its model loaded. Keras safe mode stays on unless ``allow_unsafe``:
     a model file holding Python code (a Lambda layer) is refused."""
     record = RunRecord.open(run_dir)
-    return FinishedRun(record, load_saved_model(record.model_path, allow_unsafe=allow_unsafe))
-
-
-def spec_for_data(spec: Spec, data: str | Path) -> Spec:
-    """``spec`` reading all of ``data`` (a folder, or a file such as a CSV) with the run's own data
-    source: its ``path`` parameter replaced, no validation split, no shuffling, no cache."""
-    params = type(spec.data)
-    if "path" not in params.model_fields:
-        raise RunError(f"data source {spec.data.type!r} has no 'path' parameter, so --data cannot point it elsewhere; evaluate on the run's own validation split instead")
-    location = Path(data).expanduser().resolve()
-    update: dict[str, Any] = {"path": str(location), "validation_split": 0, "shuffle_buffer": 0, "cache": "none"}
-    update.update({key: None for key in ("url", "sha256", "test_path") if key in params.model_fields})
-    try:
-        changed = params.model_validate({**spec.data.model_dump(), **update})
-    except ValueError as exc:
-        raise RunError(f"--data {data}: {exc}") from None
-    return spec.model_copy(update={"data": changed})
-
-
-def evaluate(run_dir: str | Path, data: str | Path | None = None, *, allow_unsafe: bool = False) -> dict[str, Any]:
-    """Metrics of the run's model on its validation split, or on other data read by the run's data source."""
-    from cnnbuild.builder.data.pipelines import build_pipelines
-    from cnnbuild.builder.data.source import load_source
-
-    finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
-    spec = finished.spec if data is None else spec_for_data(finished.spec, data)
-    source = load_source(spec)
-    if source.class_names != finished.class_names:
-        raise DataError(f"the data's classes {source.class_names} differ from the run's {finished.class_names}")
-    prepared = build_pipelines(spec, source, augment=False)
-    dataset = prepared.validation if data is None else prepared.train
-    if dataset is None:
-        raise DataError("the run's data has no validation split (validation_split: 0); pass --data FOLDER")
-    results = _call_model(finished, lambda model: model.evaluate(dataset, verbose=0, return_dict=True))
-    count = source.validation_count if data is None else source.train_count
-    return {"examples": count, "data": str(data) if data else "validation split", **{k: float(v) for k, v in results.items()}}
+    return FinishedRun(record, load_saved_model(record.model_path, allow_unsafe=allow_unsafe, spec=record.spec))
 
 
 def image_paths(inputs: list[str | Path]) -> tuple[list[Path], list[dict[str, str]]]:
@@ -120,7 +85,7 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
         batches = decode_files(usable, spec.data).batch(spec.data.batch_size)
         answered = set()
         for images, positions in batches.as_numpy_iterator():
-            outputs = np.asarray(_call_model(finished, lambda model, images=images: model.predict_on_batch(images)), dtype="float64")
+            outputs = np.asarray(call_model(finished, lambda model, images=images: model.predict_on_batch(images)), dtype="float64")
             for position, row in zip(positions, output_probabilities(outputs, finished.record.labels)):
                 order = np.argsort(-row)[: max(1, min(top_k, len(row)))]
                 wanted[position]["predictions"] = [{"class": finished.class_names[i], "probability": float(row[i])} for i in order]
@@ -131,7 +96,7 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
     return results + not_used
 
 
-def _call_model(finished: FinishedRun, use: Any) -> Any:
+def call_model(finished: FinishedRun, use: Any) -> Any:
     """``use(model)``; a model that loads but fails on the data (a custom layer's bug, a shape
     that does not fit) gives one message naming the file, not a traceback."""
     try:

@@ -13,21 +13,17 @@ from cnnbuild.cli.common import errors_to_exit, warn_plugin_failures
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--data", type=click.Path(file_okay=False, exists=True, path_type=Path), help="A folder of class sub-folders to evaluate on (default: the run's validation split).")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), help="Data to evaluate on, read by the run's data source (a folder of some or all of the run's classes). Default: the run's validation split.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for predictions.csv, confusion_matrix.png and misclassified.png (default: RUN_DIR/evaluations/NAME).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option("--allow-unsafe-model", is_flag=True, help="Load a model that contains Python code (Lambda layers). Only for files you trust.")
 @errors_to_exit
-def evaluate(run_dir: Path, data: Path | None, as_json: bool, allow_unsafe_model: bool) -> None:
-    """Evaluate a finished run's model on its validation split or on another folder."""
-    from cnnbuild.builder.inference import evaluate as evaluate_run
+def evaluate(run_dir: Path, data: Path | None, out: Path | None, as_json: bool, allow_unsafe_model: bool) -> None:
+    """Evaluate a finished run's model: accuracy, per-class table, confusion matrix, and every prediction by file."""
+    from cnnbuild.builder.evaluate import evaluate as evaluate_run
 
-    results = evaluate_run(run_dir, data, allow_unsafe=allow_unsafe_model)
-    if as_json:
-        click.echo(json.dumps(results, indent=2))
-        return
-    click.echo(f"{results.pop('examples')} examples from {results.pop('data')}")
-    for key, value in results.items():
-        click.echo(f"{key} {value:.4f}")
+    result = evaluate_run(run_dir, data, out=out, allow_unsafe=allow_unsafe_model)
+    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else result.text())
 
 
 @click.command()

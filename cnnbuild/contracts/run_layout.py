@@ -23,7 +23,9 @@ METRICS = "metrics.json"
 CURVES = "curves.png"
 CONFUSION_MATRIX = "confusion_matrix.png"
 MISCLASSIFIED = "misclassified.png"
+PREDICTIONS = "predictions.csv"  # split, file, true, predicted, confidence, correct: every validation and test example
 REPORT = "report.html"
+EVALUATIONS = "evaluations"  # cnnbuild evaluate's predictions and figures, a folder per data evaluated
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_STATE = "checkpoints/state.json"
 #: Temporary files start with this; one left behind was cut off by a kill and is never read.
@@ -31,7 +33,7 @@ PARTIAL_PREFIX = ".partial-"
 
 ARTIFACTS = (
     RUN_INFO, SPEC, CLASS_NAMES, SKIPPED, SUMMARY, ENVIRONMENT, STATUS, MODEL, HISTORY_JSON, HISTORY_CSV,
-    METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, REPORT, CHECKPOINTS, CHECKPOINT_STATE,
+    METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, PREDICTIONS, REPORT, EVALUATIONS, CHECKPOINTS, CHECKPOINT_STATE,
 )  # fmt: skip
 _FOLDERS = (CHECKPOINTS,)
 _RESERVED = re.compile("|".join([*(re.escape(name) for name in ARTIFACTS), r"checkpoints/epoch-.*\.keras", re.escape(PARTIAL_PREFIX) + ".*"]))

@@ -66,11 +66,13 @@ class RunRecord(RunFolder):
 
     @cached_property
     def spec(self) -> Spec:
-        """The run's resolved spec, validated again (relative paths resolve against the original spec's folder)."""
+        """The run's resolved spec, validated again (relative paths resolve against the original spec's
+        folder). The class count comes from the run, so its data need not be there any more."""
         from cnnbuild.spec.document import spec_from_text
 
         base_dir = self.info.get("base_dir")
-        return spec_from_text(self.spec_text, str(self.file(layout.SPEC)), base_dir=Path(base_dir) if base_dir else self.path)
+        classes = len(self.class_names) if self.exists(layout.CLASS_NAMES) else None
+        return spec_from_text(self.spec_text, str(self.file(layout.SPEC)), base_dir=Path(base_dir) if base_dir else self.path, num_classes=classes)
 
     @property
     def name(self) -> str:

@@ -226,9 +226,10 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, 
     return validate_source(source, num_classes=num_classes)
 
 
-def spec_from_text(text: str, filename: str = "<string>", base_dir: Path | None = None) -> Spec:
-    """Validate a spec given as YAML text (relative paths are relative to ``base_dir``)."""
-    return validate_source(parse_yaml(text, filename), base_dir=base_dir)
+def spec_from_text(text: str, filename: str = "<string>", base_dir: Path | None = None, *, num_classes: int | None = None) -> Spec:
+    """Validate a spec given as YAML text (relative paths are relative to ``base_dir``; with
+    ``num_classes`` the data is not looked at)."""
+    return validate_source(parse_yaml(text, filename), base_dir=base_dir, num_classes=num_classes)
 
 
 def spec_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Spec:

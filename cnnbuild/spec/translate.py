@@ -14,6 +14,15 @@ from cnnbuild.spec.yaml_source import SpecSource
 
 #: Tagged entries of the fixed sections (not registered by plugins), by key path.
 _FIXED_NOUNS = {("compile", "optimizer"): "optimizer", ("compile", "loss"): "loss"}
+#: Keys people put where Keras or another tool keeps them, and where cnnbuild keeps them.
+MISPLACED = {
+    "batch_size": "data.batch_size", "validation_split": "data.validation_split", "image_size": "data.image_size",
+    "epochs": "train.epochs", "callbacks": "train.callbacks", "class_weight": "train.class_weight",
+    "optimizer": "compile.optimizer", "loss": "compile.loss", "metrics": "compile.metrics",
+    "learning_rate": "compile.optimizer.learning_rate", "seed": "seed (at the top level)",
+}  # fmt: skip
+#: Keras layer arguments cnnbuild sets itself.
+INPUT_KEYS = ("input_shape", "input_dim", "batch_input_shape", "batch_size", "input_size")
 
 
 def _kind(path: tuple[Any, ...]) -> str:
@@ -94,9 +103,15 @@ def _message(error: dict[str, Any], path: tuple[Any, ...], root: type[BaseModel]
     ctx = error.get("ctx") or {}
     value = error.get("input")
     if kind == "extra_forbidden":
+        key = path[-1]
+        if use_at(path) is not None and use_at(path)[0].name == "layer" and key in INPUT_KEYS:
+            return f"unknown key: a layer's input shape comes from data.image_size and data.color_mode (and the layers before it); remove {key}"
         model = _model_at(root, data, path[:-1])
         choices = [name for name in model.model_fields if name != "type"] if model else []
-        hint = suggest(path[-1], choices)
+        hint = suggest(key, choices)
+        home = MISPLACED.get(key) if isinstance(key, str) else None
+        if not hint and home and not home.startswith(format_path(path[:-1]) + "."):
+            return f"unknown key here; {key} belongs in {home}"
         if not hint and choices:
             hint = "; allowed keys: " + ", ".join(choices)
         return f"unknown key{hint}"
@@ -108,7 +123,17 @@ def _message(error: dict[str, Any], path: tuple[Any, ...], root: type[BaseModel]
         hint = suggest(tag, expected) or f"; known: {', '.join(expected)}"
         return f"unknown {_kind(path)} type {tag!r}{hint}"
     if kind == "union_tag_not_found":
+        if isinstance(value, dict) and len(value) == 1 and not isinstance(next(iter(value.values())), (dict, type(None))):
+            (name, given), = value.items()
+            return (
+                f"{name}'s parameters must be a mapping of names to values, such as {name}: {{filters: 16, kernel_size: 3}}, got {_got(given)} "
+                "(Keras's positional arguments are not taken: name each parameter)"
+            )
         return f"missing key 'type' (which {_kind(path)} this is)"
+    if kind == "string_pattern_mismatch":
+        if path == ("name",):
+            return f"must be letters, digits, '.', '_' and '-' (up to 64; it names the run folder), got {_got(value)}"
+        return f"does not have the expected form (pattern {ctx.get('pattern')}), got {_got(value)}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"expected a mapping of keys to values, got {_got(value)}"
     if kind == "literal_error":

@@ -175,6 +175,8 @@ def parse_yaml(text: str | bytes, filename: str = "<string>") -> SpecSource:
         message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
         if "expected a single document" in message:
             message = "several YAML documents in one file; a spec is a single document"
+        elif "'\\t'" in message or "\\t" in message:
+            message += "; YAML does not allow tabs for indentation: indent with spaces"
         raise SpecError([SpecIssue(filename, line, column, "", f"invalid YAML: {message}")]) from None
     except yaml.YAMLError as exc:
         line, column = _mark(getattr(exc, "problem_mark", None))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.runtime import import_tensorflow
@@ -65,16 +67,21 @@ def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentat
     return model
 
 
-def load_saved_model(path: Any, *, allow_unsafe: bool = False) -> Any:
+def load_saved_model(path: Any, *, allow_unsafe: bool = False, spec: Spec | None = None) -> Any:
     """Load a ``.keras`` file with safe mode on (unless ``allow_unsafe``) and plugin objects known.
 
-    A file holding Python code (a Lambda layer) is refused with a message saying why.
+    A file holding Python code (a Lambda layer) is refused with a message saying why; a damaged
+    file and a custom layer no plugin provides (named, with the plugins ``spec`` uses) too.
     """
+    import zipfile
+
     import_tensorflow()
     import keras
 
     from cnnbuild.plugins.manager import keras_objects
 
+    if Path(path).exists() and not zipfile.is_zipfile(path):
+        raise RunError(f"{path}: the model file is damaged: not a complete .keras archive (cut off while it was written, or overwritten); train again, or use a checkpoint")
     try:
         return keras.saving.load_model(path, custom_objects=keras_objects(), safe_mode=not allow_unsafe)
     except ValueError as exc:
@@ -83,9 +90,25 @@ def load_saved_model(path: Any, *, allow_unsafe: bool = False) -> Any:
                 f"{path}: refused to load: the model contains Python code (a Lambda layer), which could run anything; "
                 "pass --allow-unsafe-model only if you trust where this file came from"
             ) from None
+        missing = re.search(r"Could not locate class '([^']+)'", str(exc))
+        if missing:
+            raise RunError(f"{path}: cannot load model: {missing_class(missing.group(1), spec)}") from None
         raise RunError(f"{path}: cannot load model: {first_lines(exc)}") from None
     except (OSError, KeyError, TypeError) as exc:
         raise RunError(f"{path}: cannot load model: {type(exc).__name__}: {first_lines(exc)}") from None
+
+
+def missing_class(name: str, spec: Spec | None) -> str:
+    """What to do when a saved model holds a custom class that no plugin's ``keras_objects`` provides."""
+    text = f"it holds a custom Keras class {name!r} that no installed plugin provides through its keras_objects hook"
+    if spec is None:
+        return text + "; install the plugin the model was trained with"
+    registry = get_registry()
+    owners = {registry.layers[entry.type].plugin for entry in [*spec.model.layers, *spec.augmentation] if entry.type in registry.layers and not registry.layers[entry.type].plugin.builtin}
+    if not owners:
+        return text + "; install the plugin the model was trained with"
+    named = ", ".join(sorted(owner.describe() for owner in owners))
+    return text + f"; this run's layers come from {named}: its keras_objects hook must return {{{name!r}: the class}}, or the class must be registered with keras.saving.register_keras_serializable in a module that hook imports"
 
 
 def first_lines(exc: Exception, limit: int = 400) -> str:

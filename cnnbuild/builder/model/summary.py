@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +63,17 @@ def describe_model(model: Any) -> ModelSummary:
     import numpy as np
 
     lines: list[str] = []
-    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=90)
+    # Keras draws the table with rich, whose console is as wide as the terminal, 80 columns when
+    # there is none (a file, a pipe): the Param # column would be cut off. The table is 90 wide.
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"
+    try:
+        model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=90)
+    finally:
+        if columns is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = columns
     layers = []
     for layer in model.layers:
         shape = layer.output.shape

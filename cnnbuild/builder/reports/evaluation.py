@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,6 +22,17 @@ class Mistake:
     predicted: int
     confidence: float  # the probability the model gave its (wrong) prediction
     index: int  # position in the validation split
+    name: str = ""  # the file (or "validation[i]" for examples without one)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model said about one example."""
+
+    name: str
+    true: int
+    predicted: int
+    confidence: float
 
 
 @dataclass
@@ -33,6 +45,7 @@ class ValidationReport:
     examples: int
     correct: int
     mistakes: list[Mistake] = field(default_factory=list)
+    predictions: list[Prediction] = field(default_factory=list)
 
     @property
     def accuracy(self) -> float:
@@ -61,11 +74,12 @@ def per_class_table(true: Any, predicted: Any, class_names: list[str]) -> list[d
     ]
 
 
-def predict_validation(model: Any, dataset: Any, labels: Labels, class_names: list[str], *, keep: int = KEEP_MISCLASSIFIED) -> ValidationReport:
-    """Predict every batch of ``dataset`` (batched ``(images, encoded labels)``) once.
+def predict_validation(model: Any, dataset: Any, labels: Labels, class_names: list[str], *, keep: int = KEEP_MISCLASSIFIED, split: str = "validation") -> ValidationReport:
+    """Predict every batch of ``dataset`` once: batched ``(images, encoded labels)`` as the training
+    pipeline feeds them, or ``(images, class indices, names)`` as :func:`named_batches` gives them.
 
-    Returns the confusion matrix, the per-class table and up to ``keep`` misclassified images,
-    the ones predicted with the highest confidence first.
+    Returns the confusion matrix, the per-class table, every example's prediction and up to
+    ``keep`` misclassified images, the ones predicted with the highest confidence first.
     """
     import numpy as np
     from sklearn.metrics import confusion_matrix
@@ -75,17 +89,21 @@ def predict_validation(model: Any, dataset: Any, labels: Labels, class_names: li
     trues: list[Any] = []
     predictions: list[Any] = []
     mistakes: list[Mistake] = []
+    rows: list[Prediction] = []
     seen = 0
-    for images, encoded in dataset.as_numpy_iterator():
+    for batch in dataset.as_numpy_iterator():
+        images = batch[0]
+        true = np.asarray(batch[1]).astype("int64").reshape(-1) if len(batch) == 3 else decode_labels(batch[1], labels)
+        names = [_text(name) for name in batch[2]] if len(batch) == 3 else [f"{split}[{seen + row}]" for row in range(len(true))]
         outputs = np.asarray(model.predict_on_batch(images), dtype="float64")
         probabilities = output_probabilities(outputs, labels)
         predicted = probabilities.argmax(axis=1)
-        true = decode_labels(encoded, labels)
         trues.append(true)
         predictions.append(predicted)
+        rows += [Prediction(names[row], int(true[row]), int(predicted[row]), float(probabilities[row, predicted[row]])) for row in range(len(true))]
         for row in np.flatnonzero(predicted != true):
             confidence = float(probabilities[row, predicted[row]])
-            mistakes.append(Mistake(np.asarray(images[row], dtype="float32"), int(true[row]), int(predicted[row]), confidence, seen + int(row)))
+            mistakes.append(Mistake(np.asarray(images[row], dtype="float32"), int(true[row]), int(predicted[row]), confidence, seen + int(row), names[row]))
         if len(mistakes) > keep:  # hold at most `keep` images in memory
             mistakes.sort(key=lambda m: (-m.confidence, m.index))
             del mistakes[keep:]
@@ -101,7 +119,48 @@ def predict_validation(model: Any, dataset: Any, labels: Labels, class_names: li
         examples=int(len(true_all)),
         correct=int((true_all == predicted_all).sum()),
         mistakes=mistakes[:keep],
+        predictions=rows,
     )
+
+
+def _text(name: Any) -> str:
+    import os
+
+    return os.fsdecode(name) if isinstance(name, bytes) else str(name)
+
+
+def named_batches(files: list[tuple[str, int, str]], split: str, params: Any, batch_size: int) -> Any:
+    """The ``split`` examples of a file-based source, decoded as training decodes them, batched as
+    ``(images, class indices, file paths)``: each prediction keeps its file, even when a file
+    that changed since the check is left out."""
+    import os
+
+    from cnnbuild.builder.runtime import import_tensorflow
+    from cnnbuild.data.decode import decode_files
+    from cnnbuild.data.image_files import ImageFile, inspect_images
+
+    tf = import_tensorflow()
+    chosen = [(path, label) for path, label, where in files if where == split]
+    verdicts = inspect_images([Path(path) for path, _ in chosen])  # the scan index answers for files unchanged since the run's check
+    usable = [ImageFile(path, position, verdict.native, verdict.size) for position, ((path, _), verdict) in enumerate(zip(chosen, verdicts)) if not verdict.reason]
+    labels = tf.constant([label for _, label in chosen] or [0], dtype=tf.int64)
+    names = tf.constant([os.fsencode(path) for path, _ in chosen] or [b""])
+    return decode_files(usable, params).map(lambda image, position: (image, tf.gather(labels, position), tf.gather(names, position))).batch(batch_size)
+
+
+def predictions_csv(reports: dict[str, ValidationReport]) -> str:
+    """Every prediction of every split as CSV: split, file, true class, predicted class, confidence, correct."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["split", "file", "true", "predicted", "confidence", "correct"])
+    for split, report in reports.items():
+        names = report.class_names
+        for row in report.predictions:
+            writer.writerow([split, row.name, names[row.true], names[row.predicted], f"{row.confidence:.6f}", int(row.true == row.predicted)])
+    return out.getvalue()
 
 
 def format_class_table(rows: list[dict[str, Any]]) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.reports import figures
-from cnnbuild.builder.reports.evaluation import ValidationReport, predict_validation
-from cnnbuild.contracts.run_layout import CONFUSION_MATRIX, CURVES, MISCLASSIFIED
+from cnnbuild.builder.reports.evaluation import ValidationReport, named_batches, predict_validation, predictions_csv
+from cnnbuild.contracts.run_layout import CONFUSION_MATRIX, CURVES, MISCLASSIFIED, PREDICTIONS
 
 if TYPE_CHECKING:
     from cnnbuild.builder.data.pipelines import PreparedData
@@ -27,39 +27,59 @@ def _draw(run: RunDirectory, name: str, draw: Callable[[Path], list[str]]) -> No
 
 
 def mistake_titles(report: ValidationReport) -> list[str]:
-    """``true: a / predicted: b (87%)`` for each misclassified image shown."""
+    """``file name / true: a / predicted: b (87%)`` for each misclassified image shown."""
     names = report.class_names
-    return [f"true: {names[m.true]}\npredicted: {names[m.predicted]} ({m.confidence:.0%})" for m in report.mistakes]
+    return [f"{_short(Path(m.name).name if '/' in m.name else m.name)}\ntrue: {names[m.true]}\npredicted: {names[m.predicted]} ({m.confidence:.0%})" for m in report.mistakes]
+
+
+def _short(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 10] + "..." + text[-7:]
 
 
 def draw_validation(run: RunDirectory, report: ValidationReport) -> None:
     """``confusion_matrix.png`` and ``misclassified.png`` from a validation report."""
     title = f"Confusion matrix, validation split ({report.examples} images, accuracy {report.accuracy:.1%})"
     _draw(run, CONFUSION_MATRIX, lambda path: figures.draw_confusion_matrix(report.confusion, report.class_names, path, title=title))
+    _draw(run, MISCLASSIFIED, lambda path: misclassified_grid(report, path))
+
+
+def misclassified_grid(report: ValidationReport, path: Path) -> list[str]:
+    """The misclassified images of ``report``, most confident first, each titled with its file and classes."""
     wrong = report.examples - report.correct
-    shown = len(report.mistakes)
-    grid_title = f"Misclassified validation images: {shown} of {wrong}, most confident first" if wrong else "Misclassified validation images"
-    _draw(
-        run,
-        MISCLASSIFIED,
-        lambda path: figures.draw_image_grid(
-            [m.image for m in report.mistakes], mistake_titles(report), path, title=grid_title, columns=4,
-            empty_message=f"none: all {report.examples} validation images were classified correctly",
-        ),
+    title = f"Misclassified images: {len(report.mistakes)} of {wrong}, most confident first" if wrong else "Misclassified images"
+    return figures.draw_image_grid(
+        [m.image for m in report.mistakes], mistake_titles(report), path, title=title, columns=4,
+        empty_message=f"none: all {report.examples} images were classified correctly",
     )  # fmt: skip
 
 
-def record_run_visuals(run: RunDirectory, model: Any, prepared: PreparedData, history: dict[str, list[float]], name: str) -> dict[str, Any]:
+def split_report(model: Any, prepared: PreparedData, params: Any, split: str) -> ValidationReport | None:
+    """One prediction pass over a split: by file (each prediction names its file) for file-based
+    sources, else over the split's pipeline (examples named ``split[i]``)."""
+    dataset = prepared.validation if split == "validation" else prepared.test
+    if dataset is None:
+        return None
+    files = prepared.source.files
+    if files is not None and any(where == split for _, _, where in files):
+        dataset = named_batches(files, split, params, params.batch_size)
+    return predict_validation(model, dataset, prepared.labels, prepared.class_names, split=split)
+
+
+def record_run_visuals(run: RunDirectory, model: Any, prepared: PreparedData, history: dict[str, list[float]], spec: Any) -> dict[str, Any]:
     """Draw the run's figures and evaluate the final model on the validation split (one
-    prediction pass). Returns what to add to ``metrics.json``: ``total_params``, and with a
-    validation split ``validation`` (the final model's metrics), ``per_class`` and ``confusion_matrix``."""
+    prediction pass), and write every validation and test prediction to ``predictions.csv``.
+    Returns what to add to ``metrics.json``: ``total_params``, and with a validation split
+    ``validation`` (the final model's metrics), ``per_class`` and ``confusion_matrix``."""
     additions: dict[str, Any] = {"total_params": int(model.count_params())}
-    _draw(run, CURVES, lambda path: figures.draw_curves(history, path, title=f"{name}: training curves"))
-    if prepared.validation is None:
+    _draw(run, CURVES, lambda path: figures.draw_curves(history, path, title=f"{spec.name}: training curves"))
+    reports = {split: report for split in ("validation", "test") if (report := split_report(model, prepared, spec.data, split)) is not None}
+    if reports:
+        run.write_text(PREDICTIONS, predictions_csv(reports))
+    report = reports.get("validation")
+    if report is None:
         return additions
     evaluated = model.evaluate(prepared.validation, verbose=0, return_dict=True)
     additions["validation"] = {key: float(value) for key, value in evaluated.items()}
-    report = predict_validation(model, prepared.validation, prepared.labels, prepared.class_names)
     additions["per_class"] = report.per_class
     additions["confusion_matrix"] = report.confusion
     draw_validation(run, report)

@@ -35,7 +35,7 @@ def run_metrics(history: dict[str, list[float]], epochs: int, wall: float, clock
     }
 
 
-def write_artifacts(run: RunDirectory, model: Any, prepared: PreparedData, reports: tuple[Any, Any], history: dict[str, list[float]], metrics: dict[str, Any], name: str) -> dict[str, Any]:
+def write_artifacts(run: RunDirectory, model: Any, prepared: PreparedData, reports: tuple[Any, Any], history: dict[str, list[float]], metrics: dict[str, Any], spec: Any) -> dict[str, Any]:
     """Evaluate on the test split, save the model and history, draw the figures, write
     ``metrics.json`` and mark the run completed. ``reports`` is the model and data the figures
     and per-class table are made from. Returns the metrics as written."""
@@ -45,7 +45,7 @@ def write_artifacts(run: RunDirectory, model: Any, prepared: PreparedData, repor
         metrics["test"] = {k: float(v) for k, v in model.evaluate(prepared.test, verbose=0, return_dict=True).items()}
     run.write_bytes_with(layout.MODEL, lambda path: model.save(path))
     write_history(run, history)
-    metrics.update(record_run_visuals(run, *reports, history, name))
+    metrics.update(record_run_visuals(run, *reports, history, spec))
     run.write_json(layout.METRICS, metrics)
     run.set_status("completed", completed_epochs=metrics["epochs_run"], epochs=metrics["epochs"])
     return metrics

@@ -115,7 +115,7 @@ class Trainer:
     def _model(self, prepared: PreparedData) -> Any:
         state = self.run.record.checkpoint_state
         if self.completed_epochs and state is not None:
-            return load_saved_model(self.run.file(state["checkpoint"]))
+            return load_saved_model(self.run.file(state["checkpoint"]), spec=self.spec)
         return compile_model(build_model(self.spec, len(self.source.class_names)), self.spec, prepared.labels)
 
     def _execution_plan(self, forward_flops: int) -> ExecutionPlan:
@@ -185,7 +185,7 @@ class Trainer:
             return self._result("interrupted", {"completed_epochs": state["completed_epochs"]})
         metrics = run_metrics(self.history, epochs, time.perf_counter() - started, clock, self.source, model.dtype_policy.name)
         reports = self.share.for_reports(model, prepared, spec)
-        return self._result("completed", write_artifacts(run, model, prepared, reports, self.history, metrics, spec.name))
+        return self._result("completed", write_artifacts(run, model, prepared, reports, self.history, metrics, spec))
 
     def _list_late_failures(self) -> None:
         """Files that vanished or broke while training (the pipeline skipped them) join ``skipped.json`` and leave the counts."""

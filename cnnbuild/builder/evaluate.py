@@ -1,0 +1,139 @@
+"""``cnnbuild evaluate``: a finished run's model on its validation split, or on other data of some or all of its classes.
+
+Every example's prediction is kept (file, true class, predicted class, confidence), so mistakes,
+and mislabelled files, can be found by path; the confusion matrix and the misclassified images
+are drawn beside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnnbuild.builder.inference import FinishedRun, call_model, open_finished
+from cnnbuild.builder.reports.evaluation import ValidationReport, format_class_table, named_batches, predict_validation, predictions_csv
+from cnnbuild.contracts import run_layout as layout
+from cnnbuild.contracts.atomic import write_atomically
+from cnnbuild.data.folders import nfc
+from cnnbuild.errors import DataError, RunError
+from cnnbuild.runs.directory import RunDirectory
+from cnnbuild.spec.document import Spec
+
+
+@dataclass
+class Evaluation:
+    """What ``evaluate`` found, and where it wrote its files."""
+
+    data: str
+    report: ValidationReport
+    loss: float | None
+    written: list[Path]
+
+    def as_dict(self) -> dict[str, Any]:
+        present = [row for row in self.report.per_class if row["support"]]
+        return {
+            "data": self.data, "examples": self.report.examples, "accuracy": self.report.accuracy, "loss": self.loss,
+            "per_class": present, "confusion_matrix": self.report.confusion, "class_names": self.report.class_names,
+            "files": [str(path) for path in self.written],
+        }  # fmt: skip
+
+    def text(self) -> str:
+        lines = [f"{self.report.examples} examples from {self.data}", f"accuracy {self.report.accuracy:.4f}"]
+        if self.loss is not None:
+            lines.append(f"loss {self.loss:.4f}")
+        lines += ["", format_class_table([row for row in self.report.per_class if row["support"]])]
+        return "\n".join(lines + [f"wrote {path}" for path in self.written])
+
+
+def spec_for_data(spec: Spec, data: str | Path) -> Spec:
+    """``spec`` reading all of ``data`` (a folder, or a file such as a CSV) with the run's own data
+    source: its ``path`` parameter replaced, no validation split, no shuffling, no cache."""
+    params = type(spec.data)
+    if "path" not in params.model_fields:
+        raise RunError(f"data source {spec.data.type!r} has no 'path' parameter, so --data cannot point it elsewhere; evaluate on the run's own validation split instead")
+    location = Path(data).expanduser().resolve()
+    update: dict[str, Any] = {"path": str(location), "validation_split": 0, "shuffle_buffer": 0, "cache": "none"}
+    update.update({key: None for key in ("url", "sha256", "test_path", "class_names") if key in params.model_fields})  # the data's own classes
+    try:
+        changed = params.model_validate({**spec.data.model_dump(), **update})
+    except ValueError as exc:
+        raise RunError(f"--data {data}: {exc}") from None
+    return spec.model_copy(update={"data": changed})
+
+
+def _run_labels(source_classes: list[str], run_classes: list[str]) -> list[int]:
+    """For each of the data's classes, its index among the run's (a subset is fine; an unknown class is refused)."""
+    position = {nfc(name): index for index, name in enumerate(run_classes)}
+    unknown = [name for name in source_classes if nfc(name) not in position]
+    if unknown:
+        raise DataError(f"the data has classes the run's model does not know: {unknown}; the model's classes are {run_classes}; leave those folders out")
+    return [position[nfc(name)] for name in source_classes]
+
+
+def _batches(finished: FinishedRun, spec: Spec, source: Any, split: str, mapping: list[int]) -> Any:
+    """``(images, the run's class indices, names)`` batches of one split, by file where the source lists its files."""
+    from cnnbuild.builder.runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    if source.files is not None:
+        files = [(path, mapping[label], where) for path, label, where in source.files]
+        return named_batches(files, split, spec.data, spec.data.batch_size)
+    dataset = source.validation if split == "validation" else source.train
+    table = tf.constant(mapping, dtype=tf.int64)
+    return (
+        dataset.enumerate()
+        .map(lambda index, example: (example[0], tf.gather(table, tf.cast(example[1], tf.int64)), tf.strings.join([split, "[", tf.strings.as_string(index), "]"])))
+        .batch(spec.data.batch_size)
+    )
+
+
+def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | Path | None = None, allow_unsafe: bool = False) -> Evaluation:
+    """The run's model on its validation split, or on ``data`` read by the run's data source (a
+    folder of some or all of the run's classes). Writes ``predictions.csv``,
+    ``confusion_matrix.png`` and ``misclassified.png`` to ``out`` (default:
+    ``RUN_DIR/evaluations/<data's name or validation>/``)."""
+    from cnnbuild.builder.data.source import load_source
+
+    finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
+    spec = finished.spec if data is None else spec_for_data(finished.spec, data)
+    source = load_source(spec)
+    if data is None and [nfc(name) for name in source.class_names] != [nfc(name) for name in finished.class_names]:
+        raise DataError(f"the run's data now has the classes {source.class_names}, the run was trained on {finished.class_names}; evaluate with --data on a folder of the run's classes")
+    split = "validation" if data is None else "train"
+    if (source.validation if data is None else source.train) is None:
+        raise DataError("the run's data has no validation split (validation_split: 0); pass --data FOLDER")
+    mapping = _run_labels(source.class_names, finished.class_names)
+    labels = finished.record.labels
+    report = call_model(finished, lambda model: predict_validation(model, _batches(finished, spec, source, split, mapping), labels, finished.class_names, split=split))
+    loss = None
+    if mapping == list(range(len(finished.class_names))):  # the same classes in the same order: Keras's own loss applies
+        from cnnbuild.builder.data.pipelines import build_pipelines
+
+        prepared = build_pipelines(spec, source, augment=False)
+        results = call_model(finished, lambda model: model.evaluate(prepared.validation if data is None else prepared.train, verbose=0, return_dict=True))
+        loss = float(results["loss"])
+    name = "validation" if data is None else Path(data).resolve().name
+    written = _write(finished, report, Path(out) if out else None, f"{layout.EVALUATIONS}/{name}", split)
+    return Evaluation(str(data) if data else "the validation split", report, loss, written)
+
+
+def _write(finished: FinishedRun, report: ValidationReport, out: Path | None, inside: str, split: str) -> list[Path]:
+    from cnnbuild.builder.reports import figures
+    from cnnbuild.builder.reports.visuals import misclassified_grid
+
+    files = {
+        layout.PREDICTIONS: lambda path: path.write_text(predictions_csv({split: report}), encoding="utf-8"),
+        layout.CONFUSION_MATRIX: lambda path: figures.draw_confusion_matrix(report.confusion, report.class_names, path, title=f"Confusion matrix ({report.examples} images, accuracy {report.accuracy:.1%})"),
+        layout.MISCLASSIFIED: lambda path: misclassified_grid(report, path),
+    }
+    written = []
+    try:
+        for name, writer in files.items():
+            if out is None:
+                written.append(RunDirectory(finished.record.path).write_bytes_with(f"{inside}/{name}", writer))
+            else:
+                written.append(write_atomically(out / name, writer))
+    except OSError as exc:
+        raise RunError(f"cannot write to {out}: {exc.strerror or exc}; choose another --out folder") from None
+    return written
