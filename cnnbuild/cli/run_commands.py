@@ -13,7 +13,7 @@ from cnnbuild.cli.common import errors_to_exit, warn_plugin_failures
 
 
 @click.command("run")
-@click.argument("spec_path", metavar="SPEC", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("spec_path", metavar="[SPEC]", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec value, e.g. --set train.epochs=3 (repeatable).")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Write the run to exactly this (new or empty) folder.")
 @click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Continue the interrupted run in this folder.")
@@ -34,7 +34,7 @@ def run_command(
     num_processes: int | None,
     coordinator: str | None,
 ) -> None:
-    """Train SPEC and write a run directory (or continue one with --resume).
+    """Train SPEC and write a run directory, or continue one with --resume RUN_DIR (then no SPEC).
 
     With ``distribute: {mode: machines}`` start the same command on every machine, each with its own --process-id.
     """
