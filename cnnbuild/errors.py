@@ -11,6 +11,10 @@ class DataError(CnnbuildError):
     """The data a spec points at cannot be used (missing folder, no images, bad archive, ...)."""
 
 
+class DataNotFound(DataError):
+    """The data a spec points at is not there (yet): a folder or file that does not exist."""
+
+
 class PluginError(CnnbuildError):
     """A plugin failed to load, raised inside a hook, or registered something invalid."""
 

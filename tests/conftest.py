@@ -6,6 +6,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Downloads and the scan index go to a folder of this test session's, not the user's cache.
+os.environ.setdefault("CNNBUILD_CACHE_DIR", tempfile.mkdtemp(prefix="cnnbuild-test-cache-"))
 
 REPO = Path(__file__).resolve().parent.parent
 FLOWERS = REPO.parent / "shared" / "data" / "flowers"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cnnbuild.contracts.data import SkippedFile
 from cnnbuild.data.walk import IMAGE_SUFFIXES, find_images, holds_runs, is_hidden, is_system
-from cnnbuild.errors import DataError
+from cnnbuild.errors import DataError, DataNotFound
 
 SUFFIX_HINT = ".jpg, .png, .bmp, .gif, .webp, .tif"
 
@@ -56,7 +56,7 @@ def class_folders(root: Path) -> ClassFolders:
     """The class folders of ``root``, sorted, without hidden folders and folders of cnnbuild runs
     (both listed); files lying next to the class folders are listed too."""
     if not root.exists():
-        raise DataError(f"{root}: folder does not exist; set data.path to a folder of class sub-folders (or give data.url)")
+        raise DataNotFound(f"{root}: folder does not exist; set data.path to a folder of class sub-folders (or give data.url)")
     if not root.is_dir():
         raise DataError(f"{root}: is a file, not a folder of class sub-folders")
     try:

@@ -113,19 +113,7 @@ class RunRecord(RunFolder):
     @property
     def stale(self) -> bool:
         """Whether the run says ``running`` but its process, on this machine, is gone (killed without a word)."""
-        import os
-        import socket
-
-        status = self.status
-        if status.get("state") != "running" or status.get("host") != socket.gethostname() or not status.get("pid"):
-            return False
-        try:
-            os.kill(int(status["pid"]), 0)
-        except ProcessLookupError:
-            return True
-        except OSError:
-            return False
-        return False
+        return process_gone(self.status)
 
     @property
     def skipped(self) -> list[dict[str, str]]:
@@ -176,15 +164,34 @@ class RunRecord(RunFolder):
     @property
     def total_params(self) -> int | None:
         """The model's parameter count: from ``metrics.json``, else the summary's 'Total params' line."""
-        import re
-
         params = (self.metrics or {}).get("total_params")
-        if params is None and self.summary_text:
-            match = re.search(r"Total params:\s*([\d,]+)", self.summary_text)
-            params = int(match.group(1).replace(",", "")) if match else None
-        return params
+        return params if params is not None else summary_params(self.summary_text or "")
 
 
 def load_run(path: str | Path) -> RunRecord:
     """Read the run directory at ``path`` (any state); see :class:`RunRecord`."""
     return RunRecord.open(path)
+
+
+def process_gone(status: dict[str, Any]) -> bool:
+    """Whether a ``running`` status names a process of this machine that no longer exists."""
+    import os
+    import socket
+
+    if status.get("state") != "running" or status.get("host") != socket.gethostname() or not status.get("pid"):
+        return False
+    try:
+        os.kill(int(status["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def summary_params(text: str) -> int | None:
+    """The total parameter count in a Keras summary ('Total params: 12,345 (48.22 KB)')."""
+    import re
+
+    match = re.search(r"Total params:\s*([\d,]+)", text)
+    return int(match.group(1).replace(",", "")) if match else None

@@ -118,14 +118,18 @@ def _training_issues(spec: Spec, issues: _Issues) -> None:
 
 def _data_issues(spec: Spec, registry: Registry, num_classes: int | None, issues: _Issues) -> int | None:
     """The class count, from ``num_classes`` or the data source's cheap look at the data; a layout
-    problem it finds (a missing folder, one class, an empty class) is an issue at ``data``."""
-    from cnnbuild.errors import CnnbuildError
+    problem it finds (one class, an empty class, a listed class without its folder) is an error at
+    ``data``, data that is not on this machine a warning (a spec can be checked where its data is not)."""
+    from cnnbuild.errors import CnnbuildError, DataNotFound
 
     try:
         return class_count(spec, num_classes, registry)
     except CnnbuildError as exc:
         where = ("data", "path") if getattr(spec.data, "path", None) is not None else ("data", "type")
-        issues.add(where, str(exc))
+        if isinstance(exc, DataNotFound):
+            issues.add(where, f"{exc}; the data was not checked", severity="warning")
+        else:
+            issues.add(where, str(exc))
         return None
 
 

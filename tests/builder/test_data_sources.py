@@ -9,7 +9,7 @@ import pytest
 
 from cnnbuild.builder.data.pipelines import build_pipelines, class_weights
 from cnnbuild.builder.data.source import load_source
-from cnnbuild.errors import DataError
+from cnnbuild.errors import CnnbuildError, DataError
 from cnnbuild.spec import spec_from_text
 
 HEAD = "model:\n  layers:\n    - Flatten\n    - {type: Dense, units: auto}\n"
@@ -79,7 +79,7 @@ def test_class_names_choose_order_and_subset(image_folder):
     source = load_source(spec(f"{{type: image_directory, path: {image_folder}, image_size: [8, 8], class_names: [stripes, circles]}}"))
     assert source.class_names == ["stripes", "circles"]
     assert source.train_count + source.validation_count == 24
-    with pytest.raises(DataError, match=r"class folders \['nope'\] not found"):
+    with pytest.raises(CnnbuildError, match=r"class folders \['nope'\] not found"):  # found by the spec check, before loading
         load_source(spec(f"{{type: image_directory, path: {image_folder}, image_size: [8, 8], class_names: [nope, circles]}}"))
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from cnnbuild.data.image_files import check_image, check_images, scan
+from cnnbuild.data.files import scan
+from cnnbuild.data.image_files import check_image, check_images
 from tests.conftest import make_images
 
 

@@ -24,7 +24,8 @@ class Corpus:
     classes: list[str]
     good: dict[Path, tuple[tuple[int, int, int], int]] = field(default_factory=dict)  # path -> (rgb, alpha)
     bad: dict[Path, str] = field(default_factory=dict)  # path -> word in the reason
-    ignored: list[Path] = field(default_factory=list)
+    #: not images to use (hidden, system, other files, links to folders already read): listed with a word of the reason
+    listed: dict[Path, str] = field(default_factory=dict)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -149,15 +150,18 @@ def build_corpus(root: Path) -> Corpus:
     _good_files(root / "red", RED, corpus)
     _good_files(root / "green", GREEN, corpus)
     _bad_files(root / "red", corpus)
-    for hidden in (root / "red" / ".hidden.jpg", root / "red" / "._resource-fork.jpg", root / "green" / "Thumbs.db"):
+    for hidden, word in ((root / "red" / ".hidden.jpg", "hidden file"), (root / "red" / "._resource-fork.jpg", "hidden file"), (root / "green" / "Thumbs.db", "operating system")):
         _write(hidden, _encoded("RGB", RED, "JPEG"))
-        corpus.ignored.append(hidden)
-    _write(root / ".DS_Store", b"\x00\x00\x00\x01Bud1")
+        corpus.listed[hidden] = word
+    corpus.listed[_write(root / ".DS_Store", b"\x00\x00\x00\x01Bud1")] = "next to the class folders"
     (root / "red" / "loop").symlink_to("..")  # a link back up: a walk that follows it never ends
+    corpus.listed[root / "red" / "loop"] = "already read"
     (root / "green" / "self").symlink_to(".")
+    corpus.listed[root / "green" / "self"] = "already read"
     (root / "empty-class").mkdir()
-    _write(root / "class-that-is-a-file", b"not a folder")
-    _write(root / "red" / "readme.txt", b"not an image suffix, never looked at")
+    corpus.listed[root / "empty-class"] = "not in data.class_names"  # the corpus's classes are red and green
+    corpus.listed[_write(root / "class-that-is-a-file", b"not a folder")] = "next to the class folders"
+    corpus.listed[_write(root / "red" / "readme.txt", b"not an image file")] = "not an image file"
     return corpus
 
 

@@ -114,6 +114,30 @@ class Run:
         return self.stderr_path.read_text(errors="replace")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (``cnnbuild run`` trains in a child process it supervises)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found += process_tree(int(child))
+    return found
+
+
+def loaded(run: Run, library: str) -> bool:
+    """Whether any process of ``run`` has mapped ``library`` (TensorFlow loads in the supervised child)."""
+    for pid in process_tree(run.process.pid):
+        try:
+            if library in Path(f"/proc/{pid}/maps").read_text(errors="replace"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def wait_for(condition: Callable[[], bool], run: Run, timeout: float = 300, poll: float = 0.005) -> None:
     """Until ``condition()``; fails early, with the run's output, if the run ends first."""
     deadline = time.monotonic() + timeout

@@ -16,7 +16,8 @@ import pytest
 from cnnbuild.errors import DataError
 from cnnbuild.data.decode import decode_files
 from cnnbuild.plugins.builtin.image_directory import ImageDirectoryParams, load
-from cnnbuild.data.image_files import ImageFile, check_image, scan
+from cnnbuild.data.files import scan
+from cnnbuild.data.image_files import ImageFile, check_image
 from cnnbuild.contracts import DataContext
 
 from ..conftest import run_cli
@@ -36,10 +37,10 @@ def test_scan_keeps_every_good_file_and_lists_every_bad_one_with_its_reason(corp
     kept = {Path(item.path) for item in found.files}
     assert kept == set(corpus.good)
     reasons = {Path(item.path): item.reason for item in found.skipped}
-    assert set(reasons) == set(corpus.bad)
-    for path, word in corpus.bad.items():
+    assert set(reasons) == set(corpus.bad) | set(corpus.listed)  # every file under the folder is used or listed
+    for path, word in {**corpus.bad, **corpus.listed}.items():
         assert word in reasons[path], (path.name, reasons[path])
-    assert not kept & set(corpus.ignored) and not set(reasons) & set(corpus.ignored)
+    assert not kept & set(corpus.listed)  # hidden and system files, links read twice: never used, always listed
     labels = {Path(item.path): corpus.classes[item.label] for item in found.files}
     assert all(labels[path] == path.relative_to(corpus.root).parts[0] for path in kept)  # nested files keep their class
     tally["hostile image files: good kept"] += len(kept)
@@ -135,8 +136,8 @@ train: {{epochs: 2, verbose: line}}
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     skipped = json.loads((tmp_path / "run" / "skipped.json").read_text())
-    assert {item["path"] for item in skipped} == {str(path) for path in corpus.bad}
-    for path in corpus.bad:
+    assert {item["path"] for item in skipped} == {str(path) for path in (*corpus.bad, *corpus.listed)}
+    for path in (*corpus.bad, *corpus.listed):
         assert f"skipped {path}:" in result.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["train_examples"] + metrics["validation_examples"] == len(corpus.good)

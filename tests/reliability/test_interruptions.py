@@ -9,6 +9,7 @@ it to: mid-epoch, while the data cache is being written, or during validation.
 from __future__ import annotations
 
 import json
+import os
 import re
 import resource
 import signal
@@ -18,7 +19,7 @@ import pytest
 
 from ..conftest import make_images
 from .budget import scaled
-from .processes import Run, cnnbuild, probe_env, wait_for
+from .processes import Run, cnnbuild, loaded, probe_env, process_tree, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -143,7 +144,7 @@ def test_ctrl_c_stops_at_a_safe_point_says_how_to_resume_and_keeps_finished_epoc
 
 def test_ctrl_c_before_training_starts_exits_130_without_a_traceback(images, env, tmp_path, tally):
     run = Run(["run", str(write_spec(tmp_path / "spec.yaml", images)), "--output", str(tmp_path / "run")], tmp_path / "logs", env)
-    wait_for(lambda: "tensorflow" in Path(f"/proc/{run.process.pid}/maps").read_text(errors="replace"), run, poll=0.05)
+    wait_for(lambda: loaded(run, "tensorflow"), run, poll=0.05)
     run.signal(signal.SIGINT)  # TensorFlow is loading: no epoch has started
     assert run.wait(120) == 130
     assert "Traceback" not in run.stderr
@@ -199,3 +200,37 @@ def test_an_unwritable_output_folder_is_refused_before_training(images, tmp_path
     with pytest.raises(RunError, match=f"cannot create the run directory {re.escape(output)}: .*set output.dir \\(or --output\\) to a writable folder"):
         run(write_spec(tmp_path / "spec.yaml", images), output=output)
     tally["unwritable output folders refused"] += 1
+
+
+def test_a_training_process_killed_by_the_system_leaves_the_run_marked_failed(images, env, tmp_path, tally):
+    """The out-of-memory killer sends SIGKILL to the process using the memory: the training child.
+    The supervising `cnnbuild run` sees it and marks the run failed, with the reason."""
+    run_dir, marker = tmp_path / "run", tmp_path / "held.marker"
+    spec = write_spec(tmp_path / "spec.yaml", images, callbacks=[hold(marker, epoch=1, batch=1)])
+    run = Run(["run", str(spec), "--output", str(run_dir)], tmp_path / "logs1", env)
+    wait_for(marker.exists, run)
+    trainer = json.loads((run_dir / "status.json").read_text())["pid"]
+    assert trainer in process_tree(run.process.pid) and trainer != run.process.pid
+    os.kill(trainer, signal.SIGKILL)
+    assert run.wait(120) == 128 + signal.SIGKILL
+    record = json.loads((run_dir / "status.json").read_text())
+    assert record["state"] == "failed" and "killed (SIGKILL)" in record["error"] and "out-of-memory killer" in record["error"]
+    assert f"cnnbuild run --resume {run_dir}" in record["error"] and "\n" not in record["error"]
+    assert "killed (SIGKILL)" in run.stderr and "Traceback" not in run.stderr
+    assert_finished(cnnbuild(["run", "--resume", str(run_dir)], tmp_path / "logs2", env), run_dir)  # epoch 1 was kept
+    tally["training process SIGKILLed: run marked failed, then resumed"] += 1
+
+
+def test_an_interrupted_run_keeps_the_history_of_its_complete_epochs_and_marks_the_cut_one(images, env, tmp_path, tally):
+    run_dir, marker = tmp_path / "run", tmp_path / "held.marker"
+    spec = write_spec(tmp_path / "spec.yaml", images, callbacks=[hold(marker, epoch=2, batch=2, seconds=3)])
+    run = Run(["run", str(spec), "--output", str(run_dir)], tmp_path / "logs1", env)
+    wait_for(marker.exists, run)
+    run.signal(signal.SIGINT)
+    assert run.wait(120) == 130
+    assert "epoch 3/5 interrupted after 3 of" in run.stdout and "not kept" in run.stdout
+    assert not re.search(r"^epoch 3/5 +[0-9.]+s", run.stdout, re.MULTILINE)  # no line of partial metrics passing as an epoch
+    history = json.loads((run_dir / "history.json").read_text())
+    assert {len(values) for values in history.values()} == {2}
+    assert (run_dir / "history.csv").read_text().count("\n") == 3
+    tally["Ctrl-C: partial epoch marked, complete epochs' history written"] += 1

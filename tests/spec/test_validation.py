@@ -192,7 +192,7 @@ def test_fractions_and_units_auto():
         ("data: {type: nope}\nmodel: {layers: [Flatten]}\n", "unknown data source type 'nope'"),
         ("data: {type: digits}\nmodel: {layers: [Flatten, {type: Dense, units: 2, activation: rellu}]}\n", "did you mean 'relu'?"),
         ("data: {type: digits}\nmodel: {layers: [Flatten]}\ntrain: {callbacks: [EarlyStoping]}\n", "unknown callback type 'EarlyStoping'; did you mean 'EarlyStopping'?"),
-        ("name: ../../etc\ndata: {type: digits}\nmodel: {layers: [Flatten]}\n", "name: String should match pattern"),
+        ("name: ../../etc\ndata: {type: digits}\nmodel: {layers: [Flatten]}\n", "name: must be letters, digits, '.', '_' and '-'"),
         ("data: {type: digits, batch_size: .nan}\nmodel: {layers: [Flatten]}\n", "data.batch_size"),
     ],
 )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import Counter
 from typing import TYPE_CHECKING
+
+from cnnbuild.contracts import run_layout as layout
 
 from cnnbuild.builder.data.report import imbalance_warning
 from cnnbuild.data.recheck import changed_files
@@ -12,7 +15,10 @@ from cnnbuild.errors import RunError
 
 if TYPE_CHECKING:
     from cnnbuild.contracts.data import Datasets
+    from cnnbuild.runs.directory import RunDirectory
     from cnnbuild.runs.record import RunRecord
+
+log = logging.getLogger(__name__)
 
 def data_warnings(source: Datasets) -> list[str]:
     """What the user should know before training starts: the source's own warnings and class imbalance."""
@@ -57,18 +63,22 @@ def check_resumable(record: RunRecord, source: Datasets, allow_changed_data: boo
     return [f"the data's files changed since this run started ({change}); resuming on the files as they are now (--allow-changed-data)"]
 
 
-def without_late_failures(source: Datasets, since_ns: int) -> Datasets:
-    """``source`` with the files that vanished or broke since ``since_ns`` listed as skipped and
-    taken out of the counts (the pipeline already skipped them)."""
+def without_late_failures(run: RunDirectory, source: Datasets, since_ns: int) -> Datasets:
+    """``source`` with the files that vanished or broke since ``since_ns`` (the pipeline skipped
+    them) listed as skipped, in ``skipped.json`` too, and taken out of the counts."""
     if not source.files:
         return source
     late = changed_files(source.files, since_ns)
     if not late:
         return source
+    for item, _ in late:
+        log.warning("warning: %s: %s", item.path, item.reason)
+    skipped = source.skipped + [item for item, _ in late]
+    run.write_json(layout.SKIPPED, [{"path": s.path, "reason": s.reason} for s in skipped])
     lost = Counter(split for _, split in late)
     return dataclasses.replace(
         source,
-        skipped=source.skipped + [item for item, _ in late],
+        skipped=skipped,
         train_count=source.train_count - lost["train"],
         validation_count=source.validation_count - lost["validation"],
         test_count=source.test_count - lost["test"],

@@ -12,7 +12,7 @@ training work (about a tenth of a second on that CPU), at most ``MAX_AUTO_STEPS`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 #: Estimated training work per call that ``auto`` allows: about 0.1 s at the 170 to 190 GFLOP/s
 #: the benchmark machine's CPU reaches (BENCHMARKS.md); a GPU gets through far more in that time.
@@ -73,3 +73,18 @@ def plan_execution(
         steps = _largest_divisor_up_to(epoch, steps)
     work = training_flops_per_batch / 1e9
     return ExecutionPlan(steps, epoch, continuous, f"auto: about {work:.3g} GFLOP of training per batch, {budget / 1e9:,.0f} GFLOP per call at most")
+
+
+def batches_per_pass(spec: Any, train_count: int, num_processes: int) -> int | None:
+    """Batches in one pass over the training data, when epochs run as passes over one repeated pipeline.
+
+    Keras otherwise makes a new tf.data iterator every epoch and drops the old one; dropping
+    an autotuned iterator while tf.data's autotuner is at work stalled epochs by up to 0.9 s,
+    and each new iterator refills the shuffle buffer before its first batch
+    (BENCHMARKS.md). One iterator keeps preparing the next epoch's batches while an
+    epoch ends and validation runs. Only in a single process, where the batch count is exact
+    (``train.continuous_pipeline: false`` turns it off).
+    """
+    if not spec.train.continuous_pipeline or num_processes != 1 or not train_count:
+        return None
+    return -(-train_count // spec.data.batch_size)

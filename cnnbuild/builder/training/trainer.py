@@ -25,7 +25,7 @@ from cnnbuild.builder.training.artifacts import run_metrics, write_artifacts, wr
 from cnnbuild.builder.training.data_checks import check_resumable, check_training_labels, data_warnings, without_late_failures
 from cnnbuild.builder.training.callbacks import EpochCheckpoint, EpochClock, EpochLines, Interruption
 from cnnbuild.builder.training.environment import environment
-from cnnbuild.builder.training.execution import ExecutionPlan, plan_execution
+from cnnbuild.builder.training.execution import ExecutionPlan, batches_per_pass, plan_execution
 from cnnbuild.builder.training.result import RunResult
 from cnnbuild.builder.training.supervisor import announce_run_dir
 from cnnbuild.builder.training.user_callbacks import user_callbacks
@@ -67,6 +67,8 @@ class Trainer:
         run.write_text(layout.SPEC, yaml.safe_dump(spec.canonical(absolute_paths=True), sort_keys=False, allow_unicode=True))
         run.write_json(layout.CLASS_NAMES, source.class_names)
         run.write_json(layout.SKIPPED, [{"path": s.path, "reason": s.reason} for s in source.skipped])
+        for issue in spec.warnings:  # the checks' warnings (memory), now that the data is known to be there
+            log.warning(issue.render())
         for warning in data_warnings(source):
             log.warning("warning: %s", warning)
         return cls(spec, run, (source, loaded_at), placement, share, verbose=verbose)
@@ -119,29 +121,14 @@ class Trainer:
         return compile_model(build_model(self.spec, len(self.source.class_names)), self.spec, prepared.labels)
 
     def _execution_plan(self, forward_flops: int) -> ExecutionPlan:
-        batch = self.share.pipeline_spec(self.spec).data.batch_size
         return plan_execution(
             self.spec.train.steps_per_execution,
-            training_flops_per_batch=3 * forward_flops * batch,  # forward + two gradients
+            training_flops_per_batch=3 * forward_flops * self.share.pipeline_spec(self.spec).data.batch_size,  # forward + two gradients
             steps_per_epoch=self.spec.train.steps_per_epoch,
-            batches_per_pass=self._batches_per_pass(),
+            batches_per_pass=batches_per_pass(self.spec, self.source.train_count, self.placement.num_processes),
             on_gpu=bool(import_tensorflow().config.list_physical_devices("GPU")),
             several_per_call=self.placement.runs_several_steps_per_call,
         )
-
-    def _batches_per_pass(self) -> int | None:
-        """Batches in one pass over the training data, when epochs run as passes over one repeated pipeline.
-
-        Keras otherwise makes a new tf.data iterator every epoch and drops the old one; dropping
-        an autotuned iterator while tf.data's autotuner is at work stalled epochs by up to 0.9 s,
-        and each new iterator refills the shuffle buffer before its first batch
-        (BENCHMARKS.md). One iterator keeps preparing the next epoch's batches while an
-        epoch ends and validation runs. Only in a single process, where the batch count is exact
-        (``train.continuous_pipeline: false`` turns it off).
-        """
-        if not self.spec.train.continuous_pipeline or self.placement.num_processes != 1 or not self.source.train_count:
-            return None
-        return -(-self.source.train_count // self.spec.data.batch_size)
 
     def _fit(self, model: Any, prepared: PreparedData, plan: ExecutionPlan) -> RunResult:
         spec, run, epochs = self.spec, self.run, self.spec.train.epochs
@@ -177,7 +164,7 @@ class Trainer:
             except self.placement.runtime_errors as exc:
                 message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0][:300]
                 raise RunError(f"training failed: {message}") from None
-        self._list_late_failures()
+        self.source = without_late_failures(run, self.source, self.loaded_at)
         state = run.record.checkpoint_state or {"completed_epochs": 0}
         if interruption.requested:
             write_history(run, self.history)
@@ -186,15 +173,6 @@ class Trainer:
         metrics = run_metrics(self.history, epochs, time.perf_counter() - started, clock, self.source, model.dtype_policy.name)
         reports = self.share.for_reports(model, prepared, spec)
         return self._result("completed", write_artifacts(run, model, prepared, reports, self.history, metrics, spec))
-
-    def _list_late_failures(self) -> None:
-        """Files that vanished or broke while training (the pipeline skipped them) join ``skipped.json`` and leave the counts."""
-        checked = without_late_failures(self.source, self.loaded_at)
-        if checked is not self.source:
-            for item in checked.skipped[len(self.source.skipped) :]:
-                log.warning("warning: %s: %s", item.path, item.reason)
-            self.source = checked
-            self.run.write_json(layout.SKIPPED, [{"path": s.path, "reason": s.reason} for s in checked.skipped])
 
     def _result(self, status: str, metrics: dict[str, Any]) -> RunResult:
         return RunResult(

@@ -1,0 +1,64 @@
+"""The scan index: how long the check of a folder of images takes on a first run, and on a second
+run over the unchanged folder, with the index (verdicts reused) and without it (every image decoded again).
+
+Each scan runs in its own process (as each `cnnbuild run` does), timed from before the folder is
+listed to the end of the check; TensorFlow's import is outside the timing.
+
+    python benchmarks/scan_index_probe.py --sizes 10000 100000 --out benchmarks/results/scan-index.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from generated_images import ensure_images
+
+SCAN = """
+import sys, time
+from cnnbuild.data.native import import_tensorflow
+import_tensorflow()
+from cnnbuild.data.files import scan
+started = time.perf_counter()
+found = scan(__import__("pathlib").Path(sys.argv[1]))
+print(time.perf_counter() - started, len(found.files))
+"""
+
+
+def timed_scan(folder: Path, cache: Path, index: bool) -> tuple[float, int]:
+    env = {**os.environ, "CNNBUILD_CACHE_DIR": str(cache), "CNNBUILD_SCAN_INDEX": "1" if index else "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-c", SCAN, str(folder)], env=env, capture_output=True, text=True, check=True)
+    seconds, files = done.stdout.split()
+    return float(seconds), int(files)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    rows = []
+    for size in args.sizes:
+        folder = ensure_images(size)
+        with tempfile.TemporaryDirectory(prefix="cnnbuild-scan-index-") as cache:
+            first, files = timed_scan(folder, Path(cache), index=True)
+            second, _ = timed_scan(folder, Path(cache), index=True)
+            without, _ = timed_scan(folder, Path(cache), index=False)
+        row = {"images": files, "first_run_s": round(first, 2), "second_run_s": round(second, 2), "second_run_without_index_s": round(without, 2), "speedup": round(without / second, 1)}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    result = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}", "load_average": os.getloadavg(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": rows}
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
