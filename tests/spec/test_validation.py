@@ -230,3 +230,24 @@ def test_overrides_are_validated_and_named():
 @pytest.mark.parametrize("example", ["digits", "flowers", "malaria"])
 def test_examples_are_valid(example):
     load_spec(REPO / "examples" / f"{example}.yaml")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("data: {type: digits}\nmodel:\n  layers:\n    - Conv2D: [16, 3]\n    - {type: Dense, units: auto}\n",
+         "<string>:4:7: model.layers[0]: Conv2D's parameters must be a mapping of names to values, such as Conv2D: {filters: 16, kernel_size: 3}, got [16, 3]"),
+        ("data: {type: digits}\nmodel: {layers: [Flatten, {type: Dense, units: auto}]}\ntrain: {batch_size: 32}\n",
+         "<string>:3:9: train.batch_size: unknown key here; batch_size belongs in data.batch_size"),
+        ("data: {type: digits}\nmodel: {layers: [{type: Flatten, input_shape: [8, 8, 1]}, {type: Dense, units: auto}]}\n",
+         "model.layers[0].input_shape: unknown key: a layer's input shape comes from data.image_size and data.color_mode"),
+        ("name: my run\ndata: {type: digits}\nmodel: {layers: [Flatten, {type: Dense, units: auto}]}\n",
+         "<string>:1:7: name: must be letters, digits, '.', '_' and '-' (up to 64; it names the run folder), got 'my run'"),
+        ("data:\n\ttype: digits\n", "YAML does not allow tabs for indentation: indent with spaces"),
+    ],
+    ids=["positional-arguments", "misplaced-key", "input-shape", "name-with-space", "tab"],
+)  # fmt: skip
+def test_keras_habits_get_messages_that_say_what_cnnbuild_wants(text, expected):
+    with pytest.raises(SpecError) as caught:
+        spec_from_text(text)
+    assert expected in str(caught.value)
