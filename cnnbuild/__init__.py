@@ -25,7 +25,7 @@ from cnnbuild.contracts import (
     SkippedFile,
     SpecPath,
 )
-from cnnbuild.errors import CnnbuildError, DataError, PluginError, RunError
+from cnnbuild.errors import CnnbuildError, DataError, DataNotFound, PluginError, RunError
 from cnnbuild.plugins.hookspecs import hookimpl
 from cnnbuild.runs import RunRecord, load_run
 from cnnbuild.spec import Spec, SpecError, load_spec
@@ -33,9 +33,9 @@ from cnnbuild.spec import Spec, SpecError, load_spec
 logging.getLogger("cnnbuild").addHandler(logging.NullHandler())
 
 __all__ = [
-    "CallbackContext", "CnnbuildError", "DataContext", "DataError", "DataParams", "Datasets", "Factor",
+    "CallbackContext", "CnnbuildError", "DataContext", "DataError", "DataNotFound", "DataParams", "Datasets", "Factor",
     "LayerShape", "Number", "Pair", "Params", "PluginError", "RunError", "RunPath", "RunRecord", "ShapeError",
-    "SkippedFile", "Spec", "SpecError", "SpecPath", "build_model", "datasets_from_arrays", "hookimpl",
+    "SkippedFile", "Spec", "SpecError", "SpecPath", "build_model", "datasets_from_arrays", "file_list_source", "hookimpl",
     "load_run", "load_spec", "run",
 ]  # fmt: skip
 
@@ -50,6 +50,10 @@ def __getattr__(name: str) -> Any:
         from cnnbuild.builder.training import run
 
         return run
+    if name == "file_list_source":
+        from cnnbuild.data.files import file_list_source
+
+        return file_list_source
     if name == "datasets_from_arrays":
         from cnnbuild.data.arrays import from_arrays
 

@@ -94,3 +94,21 @@ def test_user_errors_never_show_a_traceback(tmp_path):
     result = run_cli("run", str(spec))
     assert result.returncode == 1
     assert result.stderr.strip() == f"{tmp_path / 'missing'}: folder does not exist; set data.path to a folder of class sub-folders (or give data.url)"
+
+
+def test_new_plugin_writes_a_package_that_compiles_and_refuses_bad_names(tmp_path):
+    import py_compile
+
+    done = run_cli("new-plugin", "bird-scans", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    root = tmp_path / "cnnbuild-bird-scans"
+    assert f"wrote {root}" in done.stdout
+    for path in root.rglob("*.py"):
+        py_compile.compile(str(path), doraise=True)
+    plugin = (root / "src" / "cnnbuild_bird_scans" / "plugin.py").read_text()
+    assert 'register("BirdScansChannelScale"' in plugin and 'register("bird_scans_files"' in plugin and 'register("BirdScansJsonLog"' in plugin
+    assert 'bird_scans = "cnnbuild_bird_scans.plugin"' in (root / "pyproject.toml").read_text()
+    again = run_cli("new-plugin", "bird-scans", "--out", str(tmp_path))
+    assert again.returncode == 1 and "already exists" in again.stderr
+    bad = run_cli("new-plugin", "Bird_Scans", "--out", str(tmp_path))
+    assert bad.returncode == 1 and "use lower-case letters and digits" in bad.stderr and "Traceback" not in bad.stderr

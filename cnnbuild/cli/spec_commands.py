@@ -48,6 +48,8 @@ def summary(spec_path: Path, as_json: bool, num_classes: int | None, overrides: 
     for warning in spec.warnings:
         click.echo(warning.render(), err=True)
     result = model_summary(spec, num_classes)
+    for mismatch in result.mismatches:
+        click.echo(f"warning: {mismatch}", err=True)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
@@ -124,4 +126,16 @@ def plugins(as_json: bool) -> None:
 
 
 
-COMMANDS = (validate, summary, diff, schema, plot_model_command, plugins)
+@click.command("new-plugin")
+@click.argument("name")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True, help="Folder to write the package folder cnnbuild-NAME into.")
+@errors_to_exit
+def new_plugin(name: str, out: Path) -> None:
+    """Write a plugin package (a layer, a data source, a callback, tests) that installs and passes its tests."""
+    from cnnbuild.scaffold import new_plugin as write_plugin
+
+    root = write_plugin(name, out)
+    click.echo(f"wrote {root}\nnext: pip install -e '{root}[test]' && pytest {root}")
+
+
+COMMANDS = (validate, summary, diff, schema, plot_model_command, plugins, new_plugin)

@@ -90,16 +90,23 @@ def _int(value: Any) -> Any:
     return value
 
 
+PAIR_LIMIT = 2**20
+
+
 def _pair(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("expected an integer or a pair [height, width], got a boolean")
     if isinstance(value, int):
-        return (value, value)
-    if isinstance(value, (list, tuple)):
+        value = (value, value)
+    elif isinstance(value, (list, tuple)):
         if len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise ValueError(f"expected an integer or a pair of integers [height, width], got {list(value)!r}")
-        return tuple(value)
-    raise ValueError(f"expected an integer or a pair [height, width], got {value!r}")
+        value = tuple(value)
+    else:
+        raise ValueError(f"expected an integer or a pair [height, width], got {value!r}")
+    if not all(1 <= v <= PAIR_LIMIT for v in value):  # one message for the pair, not one per side
+        raise ValueError(f"must be from 1 to {PAIR_LIMIT:,}, got {value[0] if value[0] == value[1] else list(value)}")
+    return value
 
 
 _PAIR_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": 2}]}
@@ -110,10 +117,11 @@ Number = Annotated[float, BeforeValidator(_number), WithJsonSchema(_NUMBER_SCHEM
 Fraction01 = Annotated[float, BeforeValidator(_number), Field(ge=0, lt=1), WithJsonSchema(_NUMBER_SCHEMA)]
 NonNegativeNumber = Annotated[float, BeforeValidator(_number), Field(ge=0), WithJsonSchema(_NUMBER_SCHEMA)]
 PositiveNumber = Annotated[float, BeforeValidator(_number), Field(gt=0), WithJsonSchema(_NUMBER_SCHEMA)]
-PositiveInt = Annotated[int, BeforeValidator(_int), Field(ge=1, le=2**31 - 1)]
-NonNegativeInt = Annotated[int, BeforeValidator(_int), Field(ge=0, le=2**31 - 1)]
+# Constraints before the validator, so the JSON Schema says minimum/maximum (editors know those).
+PositiveInt = Annotated[int, Field(ge=1, le=2**31 - 1), BeforeValidator(_int)]
+NonNegativeInt = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_int)]
 #: An int or ``[height, width]``; always a pair after validation.
-Pair = Annotated[tuple[Annotated[int, Field(ge=1, le=2**20)], Annotated[int, Field(ge=1, le=2**20)]], BeforeValidator(_pair), WithJsonSchema(_PAIR_SCHEMA)]
+Pair = Annotated[tuple[int, int], BeforeValidator(_pair), WithJsonSchema(_PAIR_SCHEMA)]
 Padding = Literal["valid", "same"]
 Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
 ColorMode = Literal["rgb", "grayscale", "rgba"]

@@ -33,6 +33,7 @@ BUILTIN_PLUGINS = (
     "cnnbuild.plugins.builtin.convolution_layers",
     "cnnbuild.plugins.builtin.preprocessing_layers",
     "cnnbuild.plugins.builtin.image_directory",
+    "cnnbuild.plugins.builtin.csv_source",
     "cnnbuild.plugins.builtin.array_sources",
     "cnnbuild.plugins.builtin.callbacks",
 )

@@ -144,6 +144,9 @@ def _message(error: dict[str, Any], path: tuple[Any, ...], root: type[BaseModel]
         return f"must be one of {expected}, got {_got(value)}{suggest(value, choices)}"
     if kind == "bool_parsing":
         return f"must be true or false, got {_got(value)}"
+    if kind in ("too_short", "too_long"):
+        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        return f"needs {'at least' if kind == 'too_short' else 'at most'} {bound} item(s), got {ctx.get('actual_length', len(value) if isinstance(value, (list, tuple)) else '?')}"
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)

@@ -150,3 +150,25 @@ def test_a_48_megapixel_phone_photo_is_kept_and_resized_like_a_small_one(tmp_pat
     expected = np.asarray(Image.fromarray(picture).resize((40, 30), Image.BILINEAR), dtype=np.float32)
     differences = sorted(float(np.abs(image.numpy() - expected).mean()) for image, _ in source.train.concatenate(source.validation))
     assert differences[0] < 3 and differences[1] > 30  # the phone photo, then the generated images, nothing like it
+
+
+def test_csv_source_reads_labels_from_a_file_and_lists_what_it_cannot_use(image_folder, tmp_path):
+    import csv as csv_module
+
+    rows = [("circles/" + path.name, "round") for path in sorted((image_folder / "circles").iterdir())]
+    rows += [("squares/" + path.name, "square") for path in sorted((image_folder / "squares").iterdir())]
+    rows += [("squares/gone.png", "square"), ("", "square"), ("circles/x.png", "")]
+    table = image_folder / "labels.csv"
+    with table.open("w", newline="") as handle:
+        writer = csv_module.writer(handle)
+        writer.writerow(["filename", "label"])
+        writer.writerows(rows)
+    source = load_source(spec(f"{{type: csv, path: {table}, image_size: [8, 8]}}"))
+    assert source.class_names == ["round", "square"]
+    assert source.train_count + source.validation_count == 24
+    reasons = {item.path: item.reason for item in source.skipped}
+    assert "cannot read" in reasons[str(image_folder / "squares" / "gone.png")]
+    assert "row without a file name" in reasons[f"{table}:27"] and "row without a label" in reasons[f"{table}:28"]
+    (tmp_path / "no-labels.csv").write_text("filename,kind\ncircles/a.png,round\n")
+    with pytest.raises(CnnbuildError, match=r"no column \['label'\]; the header has \['filename', 'kind'\]"):
+        spec(f"{{type: csv, path: {tmp_path / 'no-labels.csv'}, image_size: [8, 8]}}")

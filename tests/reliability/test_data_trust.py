@@ -325,3 +325,15 @@ def test_libjpeg_warnings_never_reach_the_terminal(tmp_path):
     done = run_cli("run", str(_tiny_spec(tmp_path, data)), "--output", str(tmp_path / "run"))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Corrupt JPEG" not in done.stderr and "Premature end" not in done.stderr
+
+
+def test_validate_names_a_missing_package_a_type_requires(tmp_path, plugin):
+    class NeedsAPackage:
+        @cnnbuild.hookimpl
+        def register_callbacks(self, register):
+            register("Fancy", cnnbuild.Params, lambda p, c: None, requires=("no_such_module_for_cnnbuild:cnnbuild-fancy>=2",))
+
+    plugin(NeedsAPackage(), "needs-a-package")
+    with pytest.raises(cnnbuild.SpecError) as caught:
+        cnnbuild.spec.spec_from_text("data: {type: digits}\nmodel: {layers: [Flatten, {type: Dense, units: auto}]}\ntrain: {callbacks: [Fancy]}\n")
+    assert "train.callbacks[0].type: Fancy needs the no_such_module_for_cnnbuild package, which is not installed: pip install 'cnnbuild-fancy>=2'" in str(caught.value)

@@ -26,6 +26,8 @@ class ModelSummary:
     #: the estimated memory of a training step, as text ("" when the layers' shapes are not all known)
     memory: str = ""
     memory_bytes: int | None = None
+    #: layers whose declared shape or parameter count differs from what Keras built
+    mismatches: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +40,7 @@ class ModelSummary:
             "non_trainable_params": self.non_trainable_params,
             "forward_flops": self.forward_flops,
             "memory_bytes": self.memory_bytes,
+            "shape_mismatches": self.mismatches,
         }
 
 
@@ -101,8 +104,10 @@ def model_summary(spec: Spec, num_classes: int | None = None) -> ModelSummary:
     from cnnbuild.spec.shapes import ShapeProblem, infer_spec
 
     num_classes = class_count(spec, num_classes)
-    result = describe_model(build_model(spec, num_classes))
+    model = build_model(spec, num_classes)
+    result = describe_model(model)
     result.num_classes = num_classes
+    result.mismatches = shape_mismatches(spec, model, num_classes)
     try:
         rows = infer_spec(spec, get_registry(), num_classes)
     except ShapeProblem:
@@ -111,3 +116,32 @@ def model_summary(spec: Spec, num_classes: int | None = None) -> ModelSummary:
         estimate = estimate_memory(spec, rows)
         result.memory, result.memory_bytes = estimate.text(), estimate.total
     return result
+
+
+def shape_mismatches(spec: Spec, model: Any, num_classes: int | None) -> list[str]:
+    """Layers whose shape function declares another output shape or parameter count than Keras
+    built, each as a warning naming the plugin (``validate`` and ``diff`` show the declared numbers)."""
+    from cnnbuild.plugins.manager import get_registry
+    from cnnbuild.spec.shapes import ShapeProblem, infer_spec
+
+    registry = get_registry()
+    try:
+        rows = infer_spec(spec, registry, num_classes)
+    except ShapeProblem:
+        return []
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    if len(layers) != len(rows):
+        return []  # not one Keras layer per entry: nothing to pair
+    found = []
+    for row, layer in zip(rows, layers):
+        registration = registry.layers.get(row.type)
+        if registration is None or registration.shape is None or row.output_shape is None or row.params is None:
+            continue
+        built_shape, built_params = tuple(layer.output.shape[1:]), int(layer.count_params())
+        if built_shape != tuple(row.output_shape) or built_params != row.params:
+            found.append(
+                f"{row.section}[{row.index}] {row.type}: the shape function of {registration.plugin.describe()} declares output {tuple(row.output_shape)} "
+                f"with {row.params:,} parameters, but Keras built output {built_shape} with {built_params:,}; validate, diff and the memory estimate "
+                "use the declared numbers: fix the plugin's shape function"
+            )
+    return found

@@ -19,7 +19,7 @@ from cnnbuild.builder.distribute.sharing import DataShare
 from cnnbuild.builder.distribute.workers import WorkerFolders
 from cnnbuild.builder.model.build import build_model, load_saved_model
 from cnnbuild.builder.model.compile import compile_model
-from cnnbuild.builder.model.summary import describe_model
+from cnnbuild.builder.model.summary import describe_model, shape_mismatches
 from cnnbuild.builder.runtime import import_keras, import_tensorflow
 from cnnbuild.builder.training.artifacts import run_metrics, write_artifacts, write_history
 from cnnbuild.builder.training.data_checks import check_resumable, check_training_labels, data_warnings, without_late_failures
@@ -105,6 +105,9 @@ class Trainer:
             with self.placement.scope():  # variables are created, updated and saved by the engine
                 model = self.placement.adapt_model(self._model(prepared))
                 summary = describe_model(model)
+                if not self.completed_epochs:
+                    for mismatch in shape_mismatches(self.spec, model, len(self.source.class_names)):
+                        log.warning("warning: %s", mismatch)
                 plan = self._execution_plan(summary.forward_flops)
                 self.run.write_text(layout.SUMMARY, summary.text + "\n")
                 self.run.write_json(layout.ENVIRONMENT, {**environment(self.spec, self.placement, self.source, precision), "execution": plan.as_dict()})

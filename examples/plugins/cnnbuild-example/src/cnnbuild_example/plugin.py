@@ -45,6 +45,27 @@ def synthetic_shapes(params: SyntheticShapesParams, context: DataContext) -> Dat
     return cnnbuild.datasets_from_arrays(images, labels, params, context, list(params.shapes), where="synthetic_shapes")
 
 
+class ManifestParams(cnnbuild.DataParams):
+    path: cnnbuild.SpecPath = Field(description='a JSON file: {"images": [{"file": "a.jpg", "label": "cat"}, ...]}, files relative to it')
+    class_names: list[str] | None = Field(None, min_length=2, description="classes in label order; default: every label, sorted")
+
+
+def json_manifest(params: ManifestParams, context: DataContext) -> Datasets:
+    """A data source written with the file-list helper: checking, splitting, decoding, listing what
+    is not used and the fingerprint all come from cnnbuild; this reads the manifest."""
+    import json
+
+    manifest = context.resolve_path(params.path)
+    try:
+        entries = json.loads(manifest.read_text(encoding="utf-8"))["images"]
+        pairs = [(manifest.parent / entry["file"], str(entry["label"])) for entry in entries]
+    except FileNotFoundError:
+        raise cnnbuild.DataNotFound(f"{manifest}: file does not exist; set data.path to the manifest") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise cnnbuild.DataError(f'{manifest}: not a manifest of the form {{"images": [{{"file": ..., "label": ...}}]}}: {exc}') from None
+    return cnnbuild.file_list_source(pairs, params, context, class_names=params.class_names, where=str(manifest))
+
+
 class TimeLimitParams(Params):
     minutes: float = Field(gt=0, description="stop after the epoch that crosses this budget")
 
@@ -63,6 +84,7 @@ def register_layers(register):
 @cnnbuild.hookimpl
 def register_data_sources(register):
     register("synthetic_shapes", SyntheticShapesParams, synthetic_shapes, class_names=lambda params, context: list(params.shapes))
+    register("json_manifest", ManifestParams, json_manifest)
 
 
 @cnnbuild.hookimpl
