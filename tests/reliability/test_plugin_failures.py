@@ -316,3 +316,38 @@ def test_a_callback_factory_returning_something_else_is_named(plugin, tmp_path):
     spec = spec_from_text(_spec(callbacks="[{type: FaultyCallback, mode: wrong}]").replace("{type: Faulty, mode: ok}", "{type: Rescaling, scale: 1/255}"), "spec.yaml")
     with pytest.raises(PluginError, match=r"plugin 'faulty' \(not installed -\): the factory of callback 'FaultyCallback' returned object"):
         user_callbacks(spec, RunDirectory(tmp_path), None, {})
+
+
+class UnsavableLayer:
+    """A layer type whose Keras class is neither registered as serializable nor returned by keras_objects."""
+
+    @cnnbuild.hookimpl
+    def register_layers(self, register):
+        def factory(params):
+            import keras
+
+            class Doubler(keras.layers.Layer):
+                def call(self, inputs):
+                    return inputs * 2
+
+            return Doubler()
+
+        register("Doubler", cnnbuild.Params, factory, shape=lambda p, s: cnnbuild.LayerShape(s))
+
+
+def test_a_saved_model_whose_custom_class_no_plugin_provides_names_the_plugin(plugin, tmp_path):
+    from cnnbuild.builder.inference import predict
+
+    plugin(UnsavableLayer(), "unsavable")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("seed: 1\ndata: {type: digits}\nmodel: {layers: [Doubler, Flatten, {type: Dense, units: auto}]}\ntrain: {epochs: 1}\n")
+    result = cnnbuild.run(spec, output=tmp_path / "run")
+    image = tmp_path / "digit.png"
+    from PIL import Image
+
+    Image.new("L", (8, 8), 100).save(image)
+    with pytest.raises(cnnbuild.RunError) as caught:
+        predict(result.run_dir, [image])
+    message = str(caught.value)
+    assert "holds a custom Keras class" in message and "Doubler" in message
+    assert "plugin 'unsavable'" in message and "keras_objects hook must return" in message

@@ -251,3 +251,23 @@ def test_keras_habits_get_messages_that_say_what_cnnbuild_wants(text, expected):
     with pytest.raises(SpecError) as caught:
         spec_from_text(text)
     assert expected in str(caught.value)
+
+
+def test_int_or_pair_below_its_minimum_is_one_error_and_lists_are_worded_like_the_rest():
+    with pytest.raises(SpecError) as caught:
+        spec_from_text("data: {type: digits}\nmodel: {layers: [{type: Conv2D, filters: 4, kernel_size: 0}, Flatten, {type: Dense, units: auto}]}\n")
+    assert str(caught.value).count("\n") == 0 and "model.layers[0].kernel_size: must be from 1 to 1,048,576, got 0" in str(caught.value)
+    with pytest.raises(SpecError) as caught:
+        spec_from_text("data: {type: image_directory, path: x, class_names: [a]}\nmodel: {layers: [Flatten, {type: Dense, units: auto}]}\n")
+    assert "data.class_names: needs at least 2 item(s), got 1" in str(caught.value) and "after validation" not in str(caught.value)
+
+
+def test_the_json_schema_says_minimum_and_maximum_not_pydantics_ge_and_le():
+    import json
+
+    from cnnbuild.spec.json_schema import spec_json_schema
+
+    text = json.dumps(spec_json_schema())
+    assert '"ge"' not in text and '"le"' not in text
+    filters = spec_json_schema()["$defs"]["Conv2D_layer"]["properties"]["filters"]
+    assert filters["minimum"] == 1 and filters["type"] == "integer"

@@ -84,17 +84,19 @@ def load_saved_model(path: Any, *, allow_unsafe: bool = False, spec: Spec | None
         raise RunError(f"{path}: the model file is damaged: not a complete .keras archive (cut off while it was written, or overwritten); train again, or use a checkpoint")
     try:
         return keras.saving.load_model(path, custom_objects=keras_objects(), safe_mode=not allow_unsafe)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
+        missing = re.search(r"Could not locate class '([^']+)'", str(exc))
+        if missing:
+            raise RunError(f"{path}: cannot load model: {missing_class(missing.group(1), spec)}") from None
+        if isinstance(exc, TypeError):
+            raise RunError(f"{path}: cannot load model: {type(exc).__name__}: {first_lines(exc)}") from None
         if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
             raise RunError(
                 f"{path}: refused to load: the model contains Python code (a Lambda layer), which could run anything; "
                 "pass --allow-unsafe-model only if you trust where this file came from"
             ) from None
-        missing = re.search(r"Could not locate class '([^']+)'", str(exc))
-        if missing:
-            raise RunError(f"{path}: cannot load model: {missing_class(missing.group(1), spec)}") from None
         raise RunError(f"{path}: cannot load model: {first_lines(exc)}") from None
-    except (OSError, KeyError, TypeError) as exc:
+    except (OSError, KeyError) as exc:
         raise RunError(f"{path}: cannot load model: {type(exc).__name__}: {first_lines(exc)}") from None
 
 
