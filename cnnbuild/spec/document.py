@@ -139,7 +139,8 @@ def _with_nested_entries(registry: Registry, params: type[BaseModel]) -> type[Ba
         return params
     cache = registry.derived.setdefault("nested_entries", {})
     if params not in cache:
-        inner = _union([r.params for r in registry.layers.values() if r.augmentation])
+        # a Pipeline inside a Pipeline stays untyped here (the checks refuse it), under a name of its own for the JSON Schema
+        inner = _union([create_model(f"{r.params.__name__}_nested", __base__=r.params, __module__=r.params.__module__) if nested_augmentation_fields(r.params) else r.params for r in registry.layers.values() if r.augmentation])
         nested = {name: (list[inner], Field(..., min_length=1, description=params.model_fields[name].description)) for name in fields}
         cache[params] = create_model(params.__name__, __base__=params, __module__=params.__module__, **nested)
     return cache[params]
