@@ -138,7 +138,8 @@ def fused_transform(group: list[Any], images: Any) -> Any:
         interpolation=interpolation.upper(),
         fill_mode=fill_mode.upper(),
     )
-    return tf.cast(transformed, group[-1].compute_dtype)  # what the last layer would have returned
+    # what the last layer would have returned; the static shape too (later layers such as RandomPerspective need it)
+    return tf.ensure_shape(tf.cast(transformed, group[-1].compute_dtype), images.shape)
 
 
 def _rows(a0: Any, a1: Any, a2: Any, b0: Any, b1: Any, b2: Any) -> Any:
