@@ -162,3 +162,12 @@ def test_the_json_schema_offers_every_type_and_nests_pipeline_entries():
     assert items["discriminator"]["propertyName"] == "type" and "RandomShear" in items["discriminator"]["mapping"]
     elastic = next(d for key, d in schema["$defs"].items() if key.startswith("RandomElasticTransform"))
     assert elastic["not"] == {} and elastic["description"].startswith("not offered: ")
+
+
+def test_gaussian_noise_is_a_model_layer_within_keras_limit():
+    layers = "model:\n  layers: [{type: Rescaling, scale: 1/255}, {type: GaussianNoise, stddev: 0.05}, Flatten, {type: Dense, units: auto}]\n"
+    spec = spec_from_text(f"data: {{type: digits, image_size: [8, 8]}}\n{layers}")
+    assert spec.model.layers[1].stddev == 0.05
+    with pytest.raises(SpecError) as caught:
+        spec_from_text(f"data: {{type: digits, image_size: [8, 8]}}\n{layers.replace('0.05', '2')}")
+    assert str(caught.value) == "<string>:3:75: model.layers[1].stddev: must be less than or equal to 1, got 2"
