@@ -33,6 +33,9 @@ def _nested_issues(spec: Spec, registry: Registry, add: Any) -> None:
 def augmentation_issues(spec: Spec, registry: Registry, add: Any) -> None:
     """Report each problem through ``add(path, message)``."""
     _nested_issues(spec, registry, add)
+    for index, layer in enumerate(spec.model.layers):
+        if (r := registry.layers.get(layer.type)) is not None and r.mixes_labels:
+            add(("model", "layers", index), f"{layer.type} mixes the labels as well as the images, and a layer of the model never sees the labels; list it under augmentation")
     mixing = [(index, entry.type) for index, entry in enumerate(spec.augmentation) if (r := registry.layers.get(entry.type)) is not None and r.mixes_labels]
     if not mixing:
         return

@@ -71,7 +71,7 @@ def test_the_readme_table_lists_every_type_with_its_parameters():
     """Every registered augmentation type, and every layer refused as augmentation, has a row naming its parameters."""
     text = README.read_text()
     section = text[text.index("### Augmentation layers") : text.index("### Data sources")]
-    rows = {match.group(1): match.group(2) for match in re.finditer(r"^\| `([A-Za-z]+)`[^|]*\| (.*)\|$", section, re.M)}
+    rows = {match.group(1): match.group(2) for match in re.finditer(r"^\| `([A-Za-z]+)`[^|]*\| (.*)\|$", section, re.MULTILINE)}
     registry = get_registry()
     for name, registration in registry.layers.items():
         if registration.augmentation or registration.options.get("not_augmentation"):
@@ -149,6 +149,11 @@ def test_label_mixing_errors_say_what_to_do():
         "<string>:9:17: compile.loss.type: CutMix and MixUp mix labels, and sparse_categorical_crossentropy takes class indices only; use loss: auto (categorical_crossentropy)",
         "<string>:10:52: train.callbacks[0].monitor: with label mixing, training metrics other than loss are left out (against mixed labels they mean nothing); monitor val_accuracy or loss",
     ]
+
+
+def test_label_mixing_layers_are_refused_in_the_model():
+    text = "data: {type: digits, image_size: [8, 8]}\nmodel:\n  layers: [Flatten, {type: CutMix}, {type: Dense, units: auto}]\n"
+    assert issues(text) == ["<string>:3:21: model.layers[1]: CutMix mixes the labels as well as the images, and a layer of the model never sees the labels; list it under augmentation"]
 
 
 def test_the_json_schema_offers_every_type_and_nests_pipeline_entries():
