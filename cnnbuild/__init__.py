@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from cnnbuild.contracts import (
+    AugmentationList,
     CallbackContext,
     DataContext,
     DataParams,
@@ -20,6 +21,7 @@ from cnnbuild.contracts import (
     Number,
     Pair,
     Params,
+    Probability,
     RunPath,
     ShapeError,
     SkippedFile,
@@ -33,8 +35,8 @@ from cnnbuild.spec import Spec, SpecError, load_spec
 logging.getLogger("cnnbuild").addHandler(logging.NullHandler())
 
 __all__ = [
-    "CallbackContext", "CnnbuildError", "DataContext", "DataError", "DataNotFound", "DataParams", "Datasets", "Factor",
-    "LayerShape", "Number", "Pair", "Params", "PluginError", "RunError", "RunPath", "RunRecord", "ShapeError",
+    "AugmentationList", "CallbackContext", "CnnbuildError", "DataContext", "DataError", "DataNotFound", "DataParams", "Datasets", "Factor",
+    "LayerShape", "Number", "Pair", "Params", "PluginError", "Probability", "RunError", "RunPath", "RunRecord", "ShapeError",
     "SkippedFile", "Spec", "SpecError", "SpecPath", "build_model", "datasets_from_arrays", "file_list_source", "hookimpl",
     "load_run", "load_spec", "run",
 ]  # fmt: skip

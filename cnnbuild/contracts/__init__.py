@@ -8,9 +8,9 @@ from __future__ import annotations
 from cnnbuild.contracts.callbacks import CallbackContext
 from cnnbuild.contracts.data import DataContext, DataParams, Datasets, SkippedFile
 from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError
-from cnnbuild.contracts.values import Factor, Number, Pair, Params, RunPath, SpecPath
+from cnnbuild.contracts.values import AugmentationList, Factor, Number, Pair, Params, Probability, RunPath, SpecPath
 
 __all__ = [
-    "CallbackContext", "DataContext", "DataParams", "Datasets", "Factor", "LayerShape", "Number", "Pair", "Params",
-    "RunPath", "Shape", "ShapeError", "SkippedFile", "SpecPath",
+    "AugmentationList", "CallbackContext", "DataContext", "DataParams", "Datasets", "Factor", "LayerShape", "Number", "Pair", "Params",
+    "Probability", "RunPath", "Shape", "ShapeError", "SkippedFile", "SpecPath",
 ]  # fmt: skip

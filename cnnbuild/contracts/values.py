@@ -170,6 +170,41 @@ Factor = Annotated[
 ]
 
 
+class NestedAugmentation:
+    """Marks a parameter as a list of augmentation entries (see :data:`AugmentationList`)."""
+
+    def __repr__(self) -> str:
+        return "NestedAugmentation()"
+
+
+#: A list of augmentation entries (``{type: ..., ...}``), as in the spec's ``augmentation`` list.
+#: The spec model replaces it with the registered augmentation types, so each entry is
+#: validated, with its own line in errors, and reaches the factory as its parameter model.
+AugmentationList = Annotated[list[dict[str, Any]], NestedAugmentation(), Field(min_length=1)]
+
+
+def nested_augmentation_fields(model: type[BaseModel]) -> list[str]:
+    """The fields of ``model`` declared as :data:`AugmentationList`."""
+    return [name for name, field in model.model_fields.items() if any(isinstance(item, NestedAugmentation) for item in field.metadata)]
+
+
+def factor_within(lower: float, upper: float) -> Any:
+    """A :data:`Factor` whose number, or both ends of its pair, lie in ``[lower, upper]``."""
+    bounded = {"anyOf": [{"type": "number", "minimum": lower, "maximum": upper}, {"type": "string", "pattern": _FRACTION.pattern}]}
+
+    def check(value: Any) -> Any:
+        for end in value if isinstance(value, tuple) else (value,):
+            if not lower <= end <= upper:
+                raise ValueError(f"must lie in [{lower:g}, {upper:g}], got {end:g}")
+        return value
+
+    return Annotated[Factor, AfterValidator(check), WithJsonSchema({"anyOf": [bounded, {"type": "array", "items": bounded, "minItems": 2, "maxItems": 2}]})]
+
+
+#: A probability: a number in [0, 1].
+Probability = Annotated[float, BeforeValidator(_number), Field(ge=0, le=1), WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "string", "pattern": _FRACTION.pattern}]})]
+
+
 def _inside_run(value: str) -> str:
     path = PurePosixPath(value.replace("\\", "/"))
     if not value.strip() or path.is_absolute() or ".." in path.parts or "\x00" in value or ":" in value.split("/")[0]:

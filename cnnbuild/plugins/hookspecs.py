@@ -19,10 +19,14 @@ hookimpl = pluggy.HookimplMarker("cnnbuild")
 def register_layers(register: Any) -> None:
     """Register layer types usable in ``model.layers`` (and in ``augmentation`` when marked).
 
-    :param register: ``register(name, params, factory, *, shape=None, aliases=(), augmentation=False)``
+    :param register: ``register(name, params, factory, *, shape=None, aliases=(), augmentation=False,
+        mixes_labels=False, not_augmentation=None)``
         where ``params`` is a pydantic model of the layer's parameters (subclass
         ``cnnbuild.Params``), ``factory(params)`` returns a ``keras.layers.Layer`` and
         ``shape(params, input_shape)`` returns a ``cnnbuild.LayerShape`` without TensorFlow.
+        ``mixes_labels=True``: the layer mixes images and labels across a batch and is called as
+        ``layer({"images": x, "labels": y}, training=True)`` in the pipeline (MixUp, CutMix);
+        ``not_augmentation``: why the layer cannot be listed under ``augmentation``.
     """
 
 

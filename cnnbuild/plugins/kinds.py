@@ -32,6 +32,8 @@ class Use:
     description: str = ""
     required: bool = False
     accepts: Callable[[Any], bool] | None = None
+    #: why a registration of the kind that ``accepts`` refuses cannot appear here (for the error message)
+    refusal: Callable[[Any], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,18 @@ class Kind:
 LAYER = Kind(
     "layer",
     hook="register_layers",
-    options=("shape", "aliases", "augmentation", "requires"),
+    options=("shape", "aliases", "augmentation", "mixes_labels", "not_augmentation", "requires"),
     params_base=Params,
     produces="a keras.layers.Layer",
     uses=(
         Use(("model", "layers"), "layer", required=True, description="the layer stack, input first"),
-        Use(("augmentation",), "augmentation layer", description="random transforms applied only while training", accepts=lambda registration: registration.augmentation),
+        Use(
+            ("augmentation",),
+            "augmentation layer",
+            description="random transforms applied only while training",
+            accepts=lambda registration: registration.augmentation,
+            refusal=lambda registration: registration.options.get("not_augmentation") or "it is a layer for model.layers, not an augmentation layer",
+        ),
     ),
 )
 DATA_SOURCE = Kind(

@@ -32,6 +32,8 @@ BUILTIN_PLUGINS = (
     "cnnbuild.plugins.builtin.core_layers",
     "cnnbuild.plugins.builtin.convolution_layers",
     "cnnbuild.plugins.builtin.preprocessing_layers",
+    "cnnbuild.plugins.builtin.colour_augmentation",
+    "cnnbuild.plugins.builtin.augmentation_policies",
     "cnnbuild.plugins.builtin.image_directory",
     "cnnbuild.plugins.builtin.csv_source",
     "cnnbuild.plugins.builtin.array_sources",

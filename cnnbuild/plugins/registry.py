@@ -48,7 +48,14 @@ class Registration:
 
     @property
     def augmentation(self) -> bool:
-        return bool(self.options.get("augmentation", False))
+        """Whether the layer may appear in the ``augmentation`` list (label-mixing layers may)."""
+        return bool(self.options.get("augmentation", False)) or self.mixes_labels
+
+    @property
+    def mixes_labels(self) -> bool:
+        """Whether the layer mixes images and their labels across a batch (MixUp, CutMix): it is
+        called as ``layer({"images": x, "labels": y}, training=True)`` and returns the same keys."""
+        return bool(self.options.get("mixes_labels", False))
 
     @property
     def class_names(self) -> Callable[..., list[str] | None] | None:

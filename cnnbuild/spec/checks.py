@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cnnbuild.spec.augmentation_checks import augmentation_issues
 from cnnbuild.spec.engine import expected_backend, several_steps_per_call
 from cnnbuild.spec.errors import SpecIssue, format_path
-from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, binary_labels, class_count, label_mode
+from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, binary_labels, class_count, label_mixing_entries, label_mode
 from cnnbuild.spec.shapes import LayerRow, ShapeFunctionFailed, ShapeProblem, infer_layers, infer_spec
 from cnnbuild.spec.yaml_source import SpecSource
 
@@ -55,7 +56,10 @@ def _shape_issues(spec: Spec, registry: Registry, num_classes: int | None, issue
     for index, entry in enumerate(spec.augmentation):
         try:
             rows = infer_layers([entry], spec.data.input_shape, registry, section="augmentation")
-        except ShapeProblem:
+        except ShapeProblem as problem:
+            if spec.augmentation_placement == "pipeline":  # in the model, infer_spec reported it above
+                hint = f"; {problem.hint}" if problem.hint else ""
+                issues.add(("augmentation", index), f"{entry.type} cannot take input shape {spec.data.input_shape}: {problem.message}{hint}")
             continue
         output = rows[0].output_shape
         if output is not None and output != spec.data.input_shape:
@@ -86,7 +90,8 @@ def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
             issues.add((*last_path, "units"), f"the data has {num_classes} classes but the last layer has {units} units; use units: auto")
     expected = {"sparse_categorical_crossentropy": "int", "categorical_crossentropy": "categorical", "binary_crossentropy": "binary"}.get(loss.type)
     actual = label_mode(spec, num_classes)
-    if expected and actual and expected != actual:
+    mixing_sparse = loss.type == "sparse_categorical_crossentropy" and label_mixing_entries(spec)  # augmentation_issues says why
+    if expected and actual and expected != actual and not mixing_sparse:
         issues.add(("compile", "loss", "type"), f"{loss.type} expects {expected} labels but the labels are {actual}; use loss: auto or set data.label_mode: {expected}")
     for index, metric in enumerate(spec.compile.metrics):
         if metric in ("auc", "precision", "recall") and not binary and (num_classes or 3) > 2:
@@ -187,6 +192,7 @@ def check_spec(spec: Spec, registry: Registry, *, num_classes: int | None = None
     _shape_issues(spec, registry, num_classes, issues)
     _label_issues(spec, num_classes, issues)
     _training_issues(spec, issues)
+    augmentation_issues(spec, registry, issues.add)
     _requirement_issues(spec, registry, issues)
     _memory_issues(spec, registry, num_classes, issues)
     return issues.items

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, create_model
 
-from cnnbuild.contracts.values import NonNegativeInt, Params, is_spec_path, literal_values
+from cnnbuild.contracts.values import NonNegativeInt, Params, is_spec_path, literal_values, nested_augmentation_fields
 from cnnbuild.plugins.kinds import Use, uses
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.normalize import normalize
@@ -137,9 +137,24 @@ class ModelSection(Params):
 SECTION_BASES: dict[str, type[Params]] = {"model": ModelSection, "train": Train}
 
 
+def _with_nested_entries(registry: Registry, params: type[BaseModel]) -> type[BaseModel]:
+    """``params`` with each ``AugmentationList`` field typed as a list of the registered augmentation
+    entries (a Pipeline's ``layers``), so they are validated like the ``augmentation`` list."""
+    fields = nested_augmentation_fields(params)
+    if not fields:
+        return params
+    cache = registry.derived.setdefault("nested_entries", {})
+    if params not in cache:
+        # a Pipeline inside a Pipeline stays untyped here (the checks refuse it), under a name of its own for the JSON Schema
+        inner = _union([create_model(f"{r.params.__name__}_nested", __base__=r.params, __module__=r.params.__module__) if nested_augmentation_fields(r.params) else r.params for r in registry.layers.values() if r.augmentation])
+        nested = {name: (list[inner], Field(..., min_length=1, description=params.model_fields[name].description)) for name in fields}
+        cache[params] = create_model(params.__name__, __base__=params, __module__=params.__module__, **nested)
+    return cache[params]
+
+
 def _field(registry: Registry, kind: Any, use: Use) -> tuple[Any, Any]:
     """The annotation and pydantic field of one place in the spec that holds registered entries."""
-    entry = _union([r.params for r in registry.table(kind).values() if use.accepts is None or use.accepts(r)])
+    entry = _union([_with_nested_entries(registry, r.params) for r in registry.table(kind).values() if use.accepts is None or use.accepts(r)])
     if not use.many:
         return entry, Field(... if use.required else None, description=use.description)
     if use.required:
@@ -193,7 +208,7 @@ def validate_source(source: SpecSource, registry: Registry | None = None, *, num
     try:
         spec = model.model_validate(source.data)
     except ValidationError as exc:
-        issues = translate(exc, source, model)
+        issues = translate(exc, source, model, registry)
         if registry.failures and any(" type '" in issue.message and issue.message.startswith("unknown") for issue in issues):
             # an unknown type may belong to a plugin that failed to load: say so
             issues += [SpecIssue(source.filename, 0, 0, "", f"note: {failure}") for failure in registry.failures]

@@ -59,6 +59,17 @@ def class_count(spec: Spec, given: int | None = None, registry: Registry | None 
     return len(names) if names else None
 
 
+def label_mixing_entries(spec: Spec, registry: Registry | None = None) -> list[str]:
+    """The ``augmentation`` entries that mix labels across a batch (MixUp, CutMix), by type.
+
+    Their training labels are soft (a weighted pair of classes), so multi-class labels are
+    one-hot (``categorical``) and the loss is the categorical form."""
+    from cnnbuild.plugins.manager import get_registry
+
+    registry = registry or get_registry()
+    return [entry.type for entry in spec.augmentation if (registration := registry.layers.get(entry.type)) is not None and registration.mixes_labels]
+
+
 def binary_labels(spec: Spec, num_classes: int | None) -> bool:
     """Whether labels are one 0/1 value: ``label_mode: binary``, or unset with two classes and
     a last layer of ``units: auto`` or 1."""
@@ -69,12 +80,15 @@ def binary_labels(spec: Spec, num_classes: int | None) -> bool:
 
 def label_mode(spec: Spec, num_classes: int | None) -> str | None:
     """``int``, ``binary`` or ``categorical``: the spec's ``data.label_mode``, else binary for
-    binary labels, else int; None while neither the class count nor the output size tells."""
+    binary labels, else categorical when augmentation mixes labels (MixUp, CutMix), else int;
+    None while neither the class count nor the output size tells."""
     if spec.data.label_mode is not None:
         return spec.data.label_mode
     if binary_labels(spec, num_classes):
         return "binary"
-    return "int" if num_classes is not None or getattr(spec.model.layers[-1], "units", None) != 1 else None
+    if num_classes is None and getattr(spec.model.layers[-1], "units", None) == 1:
+        return None
+    return "categorical" if label_mixing_entries(spec) else "int"
 
 
 def outputs_probabilities(spec: Spec) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cnnbuild.contracts.values import nested_augmentation_fields
 from cnnbuild.plugins.kinds import uses
 from cnnbuild.spec.yaml_source import PathKey, Position, SpecSource
 
@@ -32,6 +33,33 @@ def _move(positions: dict[PathKey, Position], old: PathKey, new: PathKey) -> Non
         positions[new + path[len(old) :]] = positions.pop(path)
 
 
+def _entries(items: list[Any], list_path: PathKey, table: dict[str, Any], aliases: dict[str, str], positions: dict[PathKey, Position]) -> list[Any]:
+    """The entries of one list in canonical form (and those of lists inside them, such as a Pipeline's ``layers``)."""
+    entries = []
+    for index, item in enumerate(items):
+        entry, shorthand_key = _entry(item, aliases)
+        item_path = list_path + (index,)
+        if shorthand_key is not None:
+            key_position = positions.get(item_path + (shorthand_key,))
+            _move(positions, item_path + (shorthand_key,), item_path + ("__params__",))
+            for path in [p for p in positions if p[: len(item_path) + 1] == item_path + ("__params__",)]:
+                rest = path[len(item_path) + 1 :]
+                position = positions.pop(path)
+                if rest:
+                    positions[item_path + rest] = position
+            if key_position is not None:
+                line, column = key_position.key_line or key_position.line, key_position.key_column or key_position.column
+                positions[item_path + ("type",)] = Position(line, column, line, column)
+        elif isinstance(item, str) and item_path in positions:
+            positions[item_path + ("type",)] = positions[item_path]
+        registration = table.get(entry.get("type")) if isinstance(entry, dict) and isinstance(entry.get("type"), str) else None
+        for name in nested_augmentation_fields(registration.params) if registration is not None else ():
+            if isinstance(entry.get(name), list):
+                entry = {**entry, name: _entries(entry[name], item_path + (name,), table, aliases, positions)}
+        entries.append(entry)
+    return entries
+
+
 def normalize(source: SpecSource, registry: Registry, default_name: str | None = None) -> SpecSource:
     """A new :class:`SpecSource` with every entry list (of every registered kind) in canonical form."""
     data = source.data
@@ -50,24 +78,7 @@ def normalize(source: SpecSource, registry: Registry, default_name: str | None =
             parent = parent.get(part) if isinstance(parent, dict) else None
         if not isinstance(parent, dict) or not isinstance(parent.get(list_path[-1]), list):
             continue
-        items = []
-        for index, item in enumerate(parent[list_path[-1]]):
-            entry, shorthand_key = _entry(item, aliases)
-            item_path = list_path + (index,)
-            if shorthand_key is not None:
-                key_position = positions.get(item_path + (shorthand_key,))
-                _move(positions, item_path + (shorthand_key,), item_path + ("__params__",))
-                for path in [p for p in positions if p[: len(item_path) + 1] == item_path + ("__params__",)]:
-                    rest = path[len(item_path) + 1 :]
-                    position = positions.pop(path)
-                    if rest:
-                        positions[item_path + rest] = position
-                if key_position is not None:
-                    line, column = key_position.key_line or key_position.line, key_position.key_column or key_position.column
-                    positions[item_path + ("type",)] = Position(line, column, line, column)
-            elif isinstance(item, str) and item_path in positions:
-                positions[item_path + ("type",)] = positions[item_path]
-            items.append(entry)
+        items = _entries(parent[list_path[-1]], list_path, registry.table(kind), aliases, positions)
         # rebuild the parents so the caller's data stays untouched
         if len(list_path) == 1:
             data[list_path[0]] = items

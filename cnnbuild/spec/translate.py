@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from cnnbuild.plugins.kinds import use_at
 from cnnbuild.spec.errors import SpecIssue, format_path, suggest
 from cnnbuild.spec.yaml_source import SpecSource
+
+if TYPE_CHECKING:
+    from cnnbuild.plugins.registry import Registry
 
 #: Tagged entries of the fixed sections (not registered by plugins), by key path.
 _FIXED_NOUNS = {("compile", "optimizer"): "optimizer", ("compile", "loss"): "loss"}
@@ -98,7 +101,19 @@ def _got(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _message(error: dict[str, Any], path: tuple[Any, ...], root: type[BaseModel], data: Any) -> str:
+def _refused_here(path: tuple[Any, ...], tag: Any, registry: Registry | None) -> str | None:
+    """Why a registered type cannot appear at ``path`` (a layer that is not an augmentation layer, say), or None."""
+    found = use_at(path)
+    if registry is None or found is None or found[1].accepts is None or found[1].refusal is None:
+        return None
+    kind, use = found
+    registration = registry.table(kind).get(registry.aliases(kind).get(tag, tag)) if isinstance(tag, str) else None
+    if registration is None or use.accepts(registration):
+        return None
+    return f"{tag} cannot be used in {'.'.join(use.path)}: {use.refusal(registration)}"
+
+
+def _message(error: dict[str, Any], path: tuple[Any, ...], root: type[BaseModel], data: Any, registry: Registry | None = None) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     value = error.get("input")
@@ -119,6 +134,9 @@ def _message(error: dict[str, Any], path: tuple[Any, ...], root: type[BaseModel]
         return "required key is missing"
     if kind == "union_tag_invalid":
         tag = ctx.get("tag")
+        refused = _refused_here(path, tag, registry)
+        if refused:
+            return refused
         expected = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
         hint = suggest(tag, expected) or f"; known: {', '.join(expected)}"
         return f"unknown {_kind(path)} type {tag!r}{hint}"
@@ -156,13 +174,13 @@ def _message(error: dict[str, Any], path: tuple[Any, ...], root: type[BaseModel]
     return message
 
 
-def translate(exc: ValidationError, source: SpecSource, root: type[BaseModel]) -> list[SpecIssue]:
+def translate(exc: ValidationError, source: SpecSource, root: type[BaseModel], registry: Registry | None = None) -> list[SpecIssue]:
     """One issue per distinct problem, each with the line and column of the offending node."""
     issues: list[SpecIssue] = []
     seen: set[tuple[str, str]] = set()
     errors = exc.errors(include_url=False)
     located = [(error, _data_path(source.data, tuple(error["loc"]), error["type"])) for error in errors]
-    messages = [_message(error, path, root, source.data) for error, path in located]
+    messages = [_message(error, path, root, source.data, registry) for error, path in located]
     # "unknown key 'kernal_size'; did you mean 'kernel_size'?" already explains the missing key
     explained = {
         (path[:-1], message.split("'")[-2])

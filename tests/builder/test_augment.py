@@ -115,3 +115,57 @@ def test_the_spec_switch_reaches_the_pipeline(image_folder, write_spec, monkeypa
     images, _ = next(iter(prepared.train))
     assert tuple(images.shape[1:]) == (24, 24, 3)
     assert calls == ([3] if fuse else [])  # traced once, for the one group of three layers
+
+
+def _fusable(kind: str, seed: int, fill_mode: str = "reflect"):
+    import keras
+
+    layers = {
+        "RandomRotation": lambda: keras.layers.RandomRotation(0.1, seed=seed, fill_mode=fill_mode),
+        "RandomZoom": lambda: keras.layers.RandomZoom(0.2, seed=seed, fill_mode=fill_mode),
+        "RandomTranslation": lambda: keras.layers.RandomTranslation(0.1, 0.1, seed=seed, fill_mode=fill_mode),
+        "RandomShear": lambda: keras.layers.RandomShear(x_factor=(0, 0.3), y_factor=(0, 0.2), seed=seed, fill_mode=fill_mode),
+        "RandomPerspective": lambda: keras.layers.RandomPerspective(factor=(1, 1), scale=0.4, seed=seed),
+    }
+    return layers[kind]()
+
+
+@pytest.mark.parametrize("kind", ["RandomRotation", "RandomZoom", "RandomTranslation", "RandomShear", "RandomPerspective"])
+def test_each_fused_layer_matches_the_layer_applied_in_turn(kind):
+    """A flip and the layer fuse into one resampling, and give what the two layers give in turn."""
+    import keras
+
+    fill = "constant" if kind == "RandomPerspective" else "reflect"  # RandomPerspective always fills with a constant
+
+    def layers():
+        return [keras.layers.RandomFlip("horizontal", seed=1), _fusable(kind, 2, fill)]
+
+    assert [len(group) for group in plan(layers())] == [2]
+    images = _smooth_batch(count=8)
+    one_by_one = augmenter(layers(), fuse=False)(images).numpy()
+    fused = augmenter(layers(), fuse=True)(images).numpy()
+    interior = (slice(None), slice(20, 44), slice(20, 44))
+    assert np.abs(one_by_one[interior] - images.numpy()[interior]).mean() > 2  # the layer moved pixels
+    assert np.abs(fused[interior] - one_by_one[interior]).mean() < 0.5  # on a 0..255 scale: only interpolation differs
+
+
+def test_a_homography_composed_with_affine_maps_is_renormalised():
+    """Rotation > Perspective > Zoom > Translation (constant fill): fused, each pixel samples the
+    same source position as the four layers in turn. A coordinate image (channels: x, y) is
+    reproduced exactly by bilinear sampling, so the positions are compared directly; without
+    dividing the composed matrix by its corner entry they are pixels apart."""
+    import tensorflow as tf
+
+    def layers():
+        return [_fusable("RandomRotation", 3, "constant"), _fusable("RandomPerspective", 4), _fusable("RandomZoom", 5, "constant"), _fusable("RandomTranslation", 6, "constant")]
+
+    assert [len(group) for group in plan(layers())] == [4]
+    yy, xx = np.mgrid[0:64, 0:80].astype("float32")
+    coordinates = tf.constant(np.repeat(np.stack([xx + 10, yy + 10, np.full_like(xx, 50)], axis=-1)[None], 8, axis=0))
+    one_by_one = augmenter(layers(), fuse=False)(coordinates).numpy()
+    fused = augmenter(layers(), fuse=True)(coordinates).numpy()
+    inside = (np.abs(one_by_one[..., 2] - 50) < 1e-3) & (np.abs(fused[..., 2] - 50) < 1e-3)  # no fill mixed in
+    assert inside.mean() > 0.3
+    error = np.abs(fused[..., :2] - one_by_one[..., :2])[inside]
+    assert np.abs(one_by_one[..., :2] - coordinates.numpy()[..., :2])[inside].mean() > 1  # the transforms moved pixels
+    assert error.max() < 0.05, error.max()

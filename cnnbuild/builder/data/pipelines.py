@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cnnbuild.builder.data.augment import augmenter
+from cnnbuild.builder.data.augment import batch_augmenter
 from cnnbuild.builder.model.build import augmentation_layers
 from cnnbuild.builder.runtime import import_tensorflow
 from cnnbuild.contracts.data import Datasets
@@ -72,6 +72,21 @@ def encode_labels(labels: Labels) -> Any:
     return encode
 
 
+def training_augmenter(spec: Spec) -> Any:
+    """The ``(images, labels)`` map function of the spec's pipeline augmentation."""
+    import keras
+
+    from cnnbuild.plugins.manager import get_registry
+
+    registry = get_registry()
+    layers = augmentation_layers(spec, registry)
+    mixes = [registry.layers[entry.type].mixes_labels for entry in spec.augmentation]
+    for layer, mixing in zip(layers, mixes):
+        if mixing:
+            layer.dtype_policy = keras.DTypePolicy("float32")  # mixed labels exact to float32, whatever the training precision
+    return batch_augmenter(layers, mixes, fuse=spec.train.fuse_augmentation)
+
+
 def build_pipelines(spec: Spec, source: Datasets, *, augment: bool = True) -> PreparedData:
     """Batched ``(images, labels)`` pipelines; augmentation is mapped in when placement is ``pipeline``."""
     tf = import_tensorflow()
@@ -82,17 +97,13 @@ def build_pipelines(spec: Spec, source: Datasets, *, augment: bool = True) -> Pr
     train = _cache(source.train, data.cache, spec, "train", source.fingerprint)
     if data.shuffle_buffer > 0:
         train = train.shuffle(min(data.shuffle_buffer, max(source.train_count, 1)), seed=spec.seed, reshuffle_each_iteration=True)
-    train = train.batch(data.batch_size)
+    # labels are encoded before augmentation: MixUp and CutMix mix the one-hot (or binary) labels
+    train = train.batch(data.batch_size).map(encode, num_parallel_calls=tf.data.AUTOTUNE)
     if augment and spec.augmentation and spec.augmentation_placement == "pipeline":
-        augment_images = augmenter(augmentation_layers(spec), fuse=spec.train.fuse_augmentation)
-
-        def augment_batch(images: Any, label: Any) -> tuple[Any, Any]:
-            return augment_images(images), label
-
         # random layers draw from one shared state: a parallel map makes the draws race
         parallel = 1 if deterministic(spec) else tf.data.AUTOTUNE
-        train = train.map(augment_batch, num_parallel_calls=parallel)
-    train = train.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        train = train.map(training_augmenter(spec), num_parallel_calls=parallel)
+    train = train.prefetch(tf.data.AUTOTUNE)
 
     def evaluation(dataset: Any, split: str) -> Any:
         if dataset is None:

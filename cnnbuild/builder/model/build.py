@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
 import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +29,47 @@ def _layer(registry: Registry, entry: Any) -> Any:
     return registry.layers[entry.type].make(keras.layers.Layer, entry)
 
 
+def augmentation_seeds(spec: Spec) -> list[int | None]:
+    """One seed per ``augmentation`` entry, from the spec's seed, the entry's type and how many
+    entries of that type come before it; all None without a seed.
+
+    Each entry then draws from a stream of its own: adding, removing or moving an entry of
+    another type leaves this one's draws unchanged, and building the layers consumes none of
+    the random numbers that the model's initial weights are drawn from."""
+    if spec.seed is None:
+        return [None] * len(spec.augmentation)
+    seen: Counter[str] = Counter()
+    seeds = []
+    for entry in spec.augmentation:
+        key = f"{spec.seed}:{entry.type}:{seen[entry.type]}".encode()
+        seen[entry.type] += 1
+        seeds.append(int.from_bytes(hashlib.sha256(key).digest()[:4], "big") & 0x7FFFFFFF)
+    return seeds
+
+
+@contextmanager
+def _python_random(seed: int | None) -> Iterator[None]:
+    """Python's random numbers seeded with ``seed`` inside, restored after: Keras layers built
+    without a seed take theirs from it (and so do the sub-layers of RandAugment, Pipeline...)."""
+    if seed is None:
+        yield
+        return
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
 def augmentation_layers(spec: Spec, registry: Registry | None = None) -> list[Any]:
-    """Fresh Keras layers for the spec's ``augmentation`` list."""
+    """Fresh Keras layers for the spec's ``augmentation`` list, each seeded by :func:`augmentation_seeds`."""
     registry = registry or get_registry()
-    return [_layer(registry, entry) for entry in spec.augmentation]
+    layers = []
+    for entry, seed in zip(spec.augmentation, augmentation_seeds(spec)):
+        with _python_random(seed):
+            layers.append(_layer(registry, entry))
+    return layers
 
 
 def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentation: bool | None = None, registry: Registry | None = None) -> keras.Model:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from cnnbuild.builder.data.report import DatasetReport, dataset_report
 from cnnbuild.builder.reports import figures
 from cnnbuild.errors import RunError
+from cnnbuild.spec.labels import label_mixing_entries
 
 if TYPE_CHECKING:
     from cnnbuild.spec.document import Spec
@@ -49,6 +50,36 @@ def augmentation_draws(spec: Spec, image: Any, draws: int = 9) -> list[Any]:
     return results
 
 
+def mixed_title(label: Any, class_names: list[str], binary: bool) -> str:
+    """A mixed label in words, largest weight first, one class a line: ``0.71 roses``, ``0.29 tulips``."""
+    import numpy as np
+
+    weights = np.asarray(label, dtype="float64").reshape(-1)
+    if binary:
+        weights = np.array([1 - weights[0], weights[0]])
+    order = [int(i) for i in np.argsort(-weights, kind="stable") if weights[i] >= 0.005]
+    if len(order) == 1:
+        return class_names[order[0]]
+    return "\n".join(f"{weights[i]:.2f} {class_names[i]}" for i in order)
+
+
+def mixed_draws(spec: Spec, samples: list[tuple[Any, int]], class_names: list[str]) -> tuple[list[Any], list[str]]:
+    """``samples`` as one batch through the spec's training augmentation, labels mixed as in
+    training (MixUp, CutMix): the images and their mixed labels in words."""
+    import numpy as np
+
+    from cnnbuild.builder.data.pipelines import encode_labels, training_augmenter
+    from cnnbuild.builder.runtime import import_tensorflow
+    from cnnbuild.spec.labels import label_encoding
+
+    tf = import_tensorflow()
+    labels = label_encoding(spec, len(class_names))
+    images = tf.constant(np.stack([np.asarray(image, dtype="float32") for image, _ in samples]))
+    images, encoded = encode_labels(labels)(images, tf.constant([label for _, label in samples]))
+    images, mixed = training_augmenter(spec)(images, encoded)
+    return list(np.asarray(images)), [mixed_title(row, class_names, labels.mode == "binary") for row in np.asarray(mixed)]
+
+
 def _write(out_dir: Path, name: str, draw: Any) -> Path:
     path = out_dir / name
     try:
@@ -60,8 +91,9 @@ def _write(out_dir: Path, name: str, draw: Any) -> Path:
 
 def preview(spec: Spec, out_dir: str | Path = ".") -> Preview:
     """Write ``samples.png`` (nine training images titled with their class) and
-    ``augmentation.png`` (one image under nine draws of the augmentation) to ``out_dir``,
-    and return them with the dataset report."""
+    ``augmentation.png`` (one image under nine draws of the augmentation; with MixUp or CutMix,
+    the nine images mixed as in training, titled with their mixed labels) to ``out_dir``, and
+    return them with the dataset report."""
     from cnnbuild.builder.data.source import load_source
     from cnnbuild.builder.runtime import import_tensorflow
 
@@ -89,15 +121,19 @@ def preview(spec: Spec, out_dir: str | Path = ".") -> Preview:
     if not spec.augmentation:
         result.notes.append(f"the spec has no augmentation, so {AUGMENTATION} was not written")
         return result
-    image, label = samples[0]
-    draws = augmentation_draws(spec, image)
     layers = ", ".join(entry.type for entry in spec.augmentation)
+    if label_mixing_entries(spec):
+        draws, titles = mixed_draws(spec, samples, names)
+        title = f"nine training images through: {layers}; titles: their mixed labels"
+    else:
+        image, label = samples[0]
+        draws = augmentation_draws(spec, image)
+        titles = [f"draw {i}" for i in range(1, len(draws) + 1)]
+        title = f"one {names[label]!r} image, nine draws of: {layers}"
     augmentation_titles: list[str] = []
 
     def draw_augmentation(path: Path) -> None:
-        augmentation_titles.extend(
-            figures.draw_image_grid(draws, [f"draw {i}" for i in range(1, len(draws) + 1)], path, title=textwrap.fill(f"one {names[label]!r} image, nine draws of: {layers}", 70))
-        )
+        augmentation_titles.extend(figures.draw_image_grid(draws, titles, path, title=textwrap.fill(title, 70)))
 
     result.files[AUGMENTATION] = _write(out, AUGMENTATION, draw_augmentation)
     result.titles[AUGMENTATION] = augmentation_titles

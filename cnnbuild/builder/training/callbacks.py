@@ -63,6 +63,30 @@ class EpochClock(keras.callbacks.Callback):
         return self.images_per_epoch / statistics.median(timed)
 
 
+class TrainingMetricsLeftOut(keras.callbacks.Callback):
+    """Removes the named training metrics from the logs that every later callback, the history and
+    the progress bar see (validation's ``val_`` metrics stay). With MixUp or CutMix the training
+    labels are mixed, and accuracy against a mixed label means nothing."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__()
+        self.names = list(names)
+
+    def _drop(self, logs: Any) -> None:
+        for name in self.names:
+            if logs is not None:
+                logs.pop(name, None)
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self._drop(logs)
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self._drop(logs)
+
+    def on_train_end(self, logs: Any = None) -> None:
+        self._drop(logs)
+
+
 class EpochLines(keras.callbacks.Callback):
     """One readable line per epoch, logged at INFO (``cnnbuild run`` prints them); an epoch that an
     interruption cut short says so instead of showing its partial metrics as if it were complete."""

@@ -22,8 +22,8 @@ from cnnbuild.builder.model.compile import compile_model
 from cnnbuild.builder.model.summary import describe_model, shape_mismatches
 from cnnbuild.builder.runtime import import_keras, import_tensorflow
 from cnnbuild.builder.training.artifacts import run_metrics, write_artifacts, write_history
+from cnnbuild.builder.training.callbacks import EpochCheckpoint, EpochClock, EpochLines, Interruption, TrainingMetricsLeftOut
 from cnnbuild.builder.training.data_checks import check_resumable, check_training_labels, data_warnings, without_late_failures
-from cnnbuild.builder.training.callbacks import EpochCheckpoint, EpochClock, EpochLines, Interruption
 from cnnbuild.builder.training.environment import environment
 from cnnbuild.builder.training.execution import ExecutionPlan, batches_per_pass, plan_execution
 from cnnbuild.builder.training.result import RunResult
@@ -35,6 +35,7 @@ from cnnbuild.errors import CnnbuildError, RunError
 from cnnbuild.runs.directory import RunDirectory
 from cnnbuild.runs.record import RunRecord
 from cnnbuild.spec.document import Spec
+from cnnbuild.spec.labels import label_mixing_entries
 
 keras = import_keras()
 log = logging.getLogger(__name__)
@@ -143,7 +144,9 @@ class Trainer:
         if self.completed_epochs:
             log.info("resuming %s after epoch %d of %d", run.path, self.completed_epochs, epochs)
         with Interruption() as interruption:
+            mixing = label_mixing_entries(spec) and spec.augmentation_placement == "pipeline"
             callbacks = [
+                *([TrainingMetricsLeftOut(list(spec.compile.metrics))] if mixing else []),  # first: no later callback sees them
                 *user_callbacks(spec, run, steps, self.history),
                 clock,
                 stop_callback(self.placement, interruption),
