@@ -55,7 +55,7 @@ def test_report_counts_sizes_modes_and_warns_about_imbalance_and_cross_class_cop
     warnings = [line for line in text.splitlines() if line.startswith("warning:")]
     assert not any("imbalance" in w for w in warnings)  # 13 against 5 is 2.6x, below the 3x threshold
     assert any("identical image(s) filed under more than one class" in w and "rare/copy_of_common.png" in w for w in warnings)
-    assert any("1 file(s) skipped" in w for w in warnings)
+    assert any("1 file(s) not used" in w for w in warnings)
 
 
 def test_strong_imbalance_is_a_warning(tmp_path, write_spec):

@@ -56,7 +56,10 @@ def add_bad_files(folder: Path) -> dict[str, str]:
     (folder / "stripes" / "Thumbs.db").write_bytes(b"\0" * 64)
     (folder / "squares" / ".DS_Store").write_bytes(b"\0" * 64)
     (folder / "README.txt").write_text("about these images")
-    return {"truncated.jpg": "truncated", "empty.jpg": "empty file", "notes.png": "not an image"}
+    return {
+        "truncated.jpg": "truncated", "empty.jpg": "empty file", "notes.png": "not an image",
+        "Thumbs.db": "operating system's own file", ".DS_Store": "hidden file", "README.txt": "next to the class folders",
+    }  # fmt: skip
 
 
 def test_run_writes_every_artifact_and_skips_bad_files(image_folder, write_spec, tmp_path):
@@ -79,7 +82,7 @@ def test_run_writes_every_artifact_and_skips_bad_files(image_folder, write_spec,
     for name, reason in bad.items():
         assert reason in skipped[name]
         assert name in result.stderr
-    assert "3 file(s) skipped" in result.stderr
+    assert "6 file(s) or folder(s) not used" in result.stderr
 
     resolved = yaml.safe_load((run_dir / "spec.yaml").read_text())
     assert resolved["data"]["shuffle_buffer"] == 1000 and resolved["model"]["layers"][1]["strides"] == [1, 1]
@@ -134,7 +137,7 @@ def test_same_seed_same_split_and_fingerprint(image_folder, write_spec, tmp_path
 @pytest.mark.parametrize(
     "layout, fragment",
     [
-        ({"a": 0, "b": 3}, "class folders ['a'] hold no usable images"),
+        ({"a": 0, "b": 3}, "class folders ['a'] hold no image files"),  # found by the spec check, before TensorFlow loads
         ({"only": 3}, "only one class ('only')"),
         ({}, "no class sub-folders found"),
     ],
@@ -237,7 +240,8 @@ def test_real_flower_photos(tmp_path):
     assert json.loads((run_dir / "class_names.json").read_text()) == ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
     assert metrics["train_examples"] + metrics["validation_examples"] == 600
     assert metrics["validation_examples"] == 120
-    assert metrics["skipped_files"] == 0
+    skipped = json.loads((run_dir / "skipped.json").read_text())
+    assert metrics["skipped_files"] == len(skipped) and all("next to the class folders" in item["reason"] for item in skipped)  # LICENSE.txt and the like
     assert metrics["final"]["val_accuracy"] > 0.2  # above chance after two epochs at 48x48
     predicted = run_cli("predict", str(run_dir), str(FLOWERS / "roses"), "--json")
     assert predicted.returncode == 0, predicted.stderr

@@ -30,7 +30,7 @@ def test_listed_with_distribution_and_registrations():
     example = next(p for p in listed["plugins"] if p["name"] == "example")
     assert example["distribution"] == "cnnbuild-example"
     assert example["version"] == "0.1.0"
-    assert example["registers"] == {"layer": ["SqueezeExcitation2D"], "data source": ["synthetic_shapes"], "callback": ["TimeLimit"]}
+    assert example["registers"] == {"layer": ["SqueezeExcitation2D"], "data source": ["synthetic_shapes", "json_manifest"], "callback": ["TimeLimit"]}
 
 
 @needs_plugin

@@ -125,7 +125,7 @@ def test_errors_inside_a_shorthand_point_at_what_the_user_wrote():
             - Dense: {units: auto}
         """
     )
-    assert lines == ["spec.yaml:4:53: model.layers[0].strides: must be greater than or equal to 1, got -1"]
+    assert lines == ["spec.yaml:4:53: model.layers[0].strides: must be from 1 to 1,048,576, got -1"]
 
 
 @pytest.mark.parametrize(

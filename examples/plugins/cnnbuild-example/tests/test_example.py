@@ -14,7 +14,7 @@ def test_squeeze_excitation_declares_what_keras_builds():
 
 def test_a_misspelt_parameter_is_located_with_a_suggestion(spec_errors):
     errors = spec_errors("data: {type: synthetic_shapes}\nmodel: {layers: [{type: SqueezeExcitation2D, rato: 2}, Flatten, {type: Dense, units: auto}]}\n")
-    assert errors == ["<string>:2:54: model.layers[0].rato: unknown key; did you mean 'ratio'?"]
+    assert errors == ["<string>:2:46: model.layers[0].rato: unknown key; did you mean 'ratio'?"]
 
 
 def test_a_manifest_source_trains_and_lists_what_it_does_not_use(tmp_path, class_folder, run_spec):
