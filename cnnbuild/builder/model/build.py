@@ -65,10 +65,11 @@ def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentat
     return model
 
 
-def load_saved_model(path: Any, *, allow_unsafe: bool = False) -> Any:
+def load_saved_model(path: Any, *, allow_unsafe: bool = False, compile: bool = True) -> Any:
     """Load a ``.keras`` file with safe mode on (unless ``allow_unsafe``) and plugin objects known.
 
     A file holding Python code (a Lambda layer) is refused with a message saying why.
+    ``compile=False`` leaves the optimizer and its state out (what an export needs).
     """
     import_tensorflow()
     import keras
@@ -76,7 +77,7 @@ def load_saved_model(path: Any, *, allow_unsafe: bool = False) -> Any:
     from cnnbuild.plugins.manager import keras_objects
 
     try:
-        return keras.saving.load_model(path, custom_objects=keras_objects(), safe_mode=not allow_unsafe)
+        return keras.saving.load_model(path, custom_objects=keras_objects(), safe_mode=not allow_unsafe, compile=compile)
     except ValueError as exc:
         if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
             raise RunError(
