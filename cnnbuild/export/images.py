@@ -78,7 +78,9 @@ _decoders_lock = threading.Lock()
 def _tensorflow_decode(data: bytes, channels: int) -> Any:
     """Training's native decode (``tf.io.decode_image`` then ``to_channels``), or None when it fails
     (training then falls back to Pillow too)."""
-    import tensorflow as tf
+    from cnnbuild.builder.runtime import import_tensorflow
+
+    tf = import_tensorflow()
 
     with _decoders_lock:
         if channels not in _decoders:

@@ -7,9 +7,12 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 
 from cnnbuild.builder.runtime import SHOW_LOGS_ENV
+
+_lock = threading.RLock()  # two threads swapping descriptor 2 at once could leave it pointing at a closed file
 
 
 @contextlib.contextmanager
@@ -19,11 +22,11 @@ def quiet_native_output() -> Iterator[None]:
         yield
         return
     tensorflow_logger = logging.getLogger("tensorflow")
-    level = tensorflow_logger.level
-    tensorflow_logger.setLevel(logging.ERROR)  # "Assets written to ..."
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
+    with _lock, tempfile.TemporaryFile() as captured:
+        level = tensorflow_logger.level
+        tensorflow_logger.setLevel(logging.ERROR)  # "Assets written to ..."
+        sys.stderr.flush()
+        saved = os.dup(2)
         os.dup2(captured.fileno(), 2)
         try:
             yield

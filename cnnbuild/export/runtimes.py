@@ -52,20 +52,29 @@ class TfliteModel(ExportedModel):
     def _interpreter(self, shape: tuple[int, ...]) -> Any:
         interpreter = self.interpreters.pop(shape, None)
         if interpreter is None:
-            interpreter = self.interpreter_class(model_content=self.content, num_threads=self.threads)
-            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape, strict=False)
-            interpreter.allocate_tensors()
+            from cnnbuild.export.native_output import quiet_native_output
+
+            with quiet_native_output():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
+                interpreter = self.interpreter_class(model_content=self.content, num_threads=self.threads)
+                interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape, strict=False)
+                interpreter.allocate_tensors()
             if len(self.interpreters) >= self.KEEP:
                 self.interpreters.popitem(last=False)
         self.interpreters[shape] = interpreter
         return interpreter
 
     def __call__(self, images: Any) -> Any:
+        import numpy as np
+
+        count = len(images)
+        padded = 1 << (count - 1).bit_length()  # batches of 1, 2, 4, 8, ...: few interpreters to keep
+        if padded != count:
+            images = np.concatenate([images, np.zeros((padded - count, *images.shape[1:]), images.dtype)])
         with self.lock:
             interpreter = self._interpreter(tuple(images.shape))
             interpreter.set_tensor(interpreter.get_input_details()[0]["index"], images)
             interpreter.invoke()
-            return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
+            return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[:count].copy()
 
 
 class OnnxModel(ExportedModel):
@@ -111,8 +120,11 @@ def open_tflite(path: Path) -> TfliteModel:
 
     content = _read_bytes(path)
     interpreter_class = require("ai_edge_litert.interpreter", "running a .tflite model").Interpreter
+    from cnnbuild.export.native_output import quiet_native_output
+
     try:
-        interpreter_class(model_content=content)
+        with quiet_native_output():
+            interpreter_class(model_content=content)
         info = read_metadata(content, str(path))
     except ExportError:
         raise
