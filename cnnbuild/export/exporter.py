@@ -197,6 +197,12 @@ def _report(run_dir: Path, info: ExportMetadata, parity: Parity, settings: dict[
 
 
 def _first_line(exc: Exception) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    useful = [line for line in lines if "error" in line.lower() and "op" in line.lower()] or lines or [type(exc).__name__]
-    return " ".join(useful[0].split())[:400]
+    """The part of a converter's error a person can act on (MLIR errors come wrapped in location noise)."""
+    import re
+
+    text = str(exc)
+    unsupported = re.search(r"'(tf\.\w+)' op (is neither a custom op nor a flex op|is not supported[^\n]*)", text)
+    if unsupported:
+        return f"TensorFlow op {unsupported.group(1)} {unsupported.group(2)}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or [type(exc).__name__]
+    return " ".join(lines[0].split())[:300]

@@ -24,8 +24,12 @@ def convert(module: Any, info: ExportMetadata, quantize: str, out: Path, calibra
     tf2onnx = require("tf2onnx", "ONNX export")
     onnx = require("onnx", "ONNX export")
     for name in ("tf2onnx", "onnxruntime", "onnxconverter_common"):
-        logging.getLogger(name).setLevel(logging.ERROR)  # the converters log every step at INFO
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # every step at INFO; unsupported ops at ERROR, reported below
     proto, _ = tf2onnx.convert.from_function(module.serve, input_signature=list(module.serve.input_signature), opset=OPSET)
+    # tf2onnx logs an op it cannot convert and leaves it in the graph, where ONNX Runtime refuses it
+    unknown = sorted({node.op_type for node in proto.graph.node if not onnx.defs.has(node.op_type, node.domain or "")})
+    if unknown:
+        raise ValueError(f"tf2onnx has no ONNX equivalent for the TensorFlow op(s) {', '.join(unknown)}")
     _name_dimensions(proto)
     with tempfile.TemporaryDirectory(prefix="cnnbuild-onnx-") as folder:
         plain = Path(folder) / "float.onnx"

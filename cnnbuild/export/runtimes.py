@@ -6,6 +6,7 @@ Every runtime has the same call: uint8 ``(N, H, W, C)`` images -> float32 ``(N, 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -15,6 +16,7 @@ from cnnbuild.errors import ExportError
 from cnnbuild.export.metadata import INPUT_NAME, OUTPUT_NAME, SAVED_MODEL_ASSET, ExportMetadata
 from cnnbuild.export.packages import require
 
+log = logging.getLogger(__name__)
 
 class ExportedModel:
     """A model that takes raw uint8 images and returns class probabilities; ``info`` says what it is."""
@@ -45,6 +47,7 @@ class TfliteModel(ExportedModel):
         super().__init__(path, info)
         self.interpreter_class = require("ai_edge_litert.interpreter", "running a .tflite model").Interpreter
         self.threads: int | None = None
+        self.delegate = True
         self.content = content
         self.interpreters: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self.lock = threading.Lock()  # an interpreter is not thread-safe
@@ -52,15 +55,33 @@ class TfliteModel(ExportedModel):
     def _interpreter(self, shape: tuple[int, ...]) -> Any:
         interpreter = self.interpreters.pop(shape, None)
         if interpreter is None:
-            from cnnbuild.export.native_output import quiet_native_output
-
-            with quiet_native_output():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
-                interpreter = self.interpreter_class(model_content=self.content, num_threads=self.threads)
-                interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape, strict=False)
-                interpreter.allocate_tensors()
+            try:
+                interpreter = self._allocated(shape, self.delegate)
+            except RuntimeError as exc:
+                if not self.delegate:
+                    raise
+                # XNNPACK refuses some int8 graphs (a squeeze-excitation block's broadcast multiply):
+                # LiteRT's own kernels run them, slower
+                log.warning("%s: XNNPACK cannot run this model (%s); using LiteRT's reference kernels", self.path.name, " ".join(str(exc).split())[:200])
+                self.delegate = False
+                self.runtime = "LiteRT (reference kernels; XNNPACK refused the model)"
+                self.interpreters.clear()
+                interpreter = self._allocated(shape, self.delegate)
             if len(self.interpreters) >= self.KEEP:
                 self.interpreters.popitem(last=False)
         self.interpreters[shape] = interpreter
+        return interpreter
+
+    def _allocated(self, shape: tuple[int, ...], delegate: bool) -> Any:
+        from ai_edge_litert.interpreter import OpResolverType
+
+        from cnnbuild.export.native_output import quiet_native_output
+
+        resolver = OpResolverType.AUTO if delegate else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        with quiet_native_output():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
+            interpreter = self.interpreter_class(model_content=self.content, num_threads=self.threads, experimental_op_resolver_type=resolver)
+            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape, strict=False)
+            interpreter.allocate_tensors()
         return interpreter
 
     def __call__(self, images: Any) -> Any:
