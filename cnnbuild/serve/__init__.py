@@ -36,8 +36,22 @@ def serve(path: str | Path, *, host: str = "127.0.0.1", port: int = 8000, settin
     model = open_model(path, allow_unsafe=allow_unsafe)
     height, width = model.info.input.image_size
     model(np.zeros((1, height, width, model.info.input.channels), np.uint8))  # compiled and allocated before the first request
+    _warm_decoder(model.info.input.channels)
     app = create_app(model, settings)
     if announce:
         announce(f"serving {model.info.model_name} ({len(model.info.class_names)} classes, {model.runtime}) from {model.path}")
         announce(f"http://{host}:{port}/  (API: POST /predict, GET /health, /metadata; docs at /docs); Ctrl-C stops")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _warm_decoder(channels: int) -> None:
+    """Decode one tiny PNG, so the first request does not wait for the decoder to be traced."""
+    import io
+
+    from PIL import Image
+
+    from cnnbuild.export.images import decode_image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(buffer, "PNG")
+    decode_image(buffer.getvalue(), channels, max_pixels=4)
