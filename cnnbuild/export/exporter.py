@@ -93,15 +93,16 @@ def export_run(
     examples = samples.validation_examples(source, info.input.channels, parity_examples)
     calibration = samples.calibration_images(source, info.input.channels, calibration_images, record.spec.seed) if quantize == "int8" else []
     from cnnbuild.export.graph import ServingModule
-    from cnnbuild.export.location import load_keras_model
+    from cnnbuild.export.location import float32_twin, load_keras_model
 
     model = load_keras_model(record, allow_unsafe=allow_unsafe)
+    twin = float32_twin(model)
     staging = folder.parent / f".partial-export-{folder.name}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         log.info("converting to %s%s", format, "" if quantize == "none" else f" ({quantize})")
-        model_path = _convert(format, quantize, ServingModule(model, info), info, staging, calibration, record.spec, model)
+        model_path = _convert(format, quantize, ServingModule(twin, info), info, staging, calibration, record.spec, twin)
         parity = _check(model, record, model_path, examples, keras_file, max_accuracy_drop, latency_runs)
         settings = {"max_accuracy_drop": max_accuracy_drop, "calibration_images": len(calibration), "parity_examples": parity_examples, "latency_runs": latency_runs}
         report = _report(record.path, info, parity, settings, model_path.relative_to(staging) if model_path != staging else Path("."))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cnnbuild.errors import ExportError
 from cnnbuild.export.metadata import EXPORT_JSON, MODEL_FILES
@@ -89,11 +89,31 @@ def open_model(path: str | Path, *, allow_unsafe: bool = False) -> ExportedModel
     from cnnbuild.export.metadata import metadata_for_run
 
     info = metadata_for_run(record, "keras", "none")
-    return KerasModel(record.model_path, info, ServingModule(model, info))
+    return KerasModel(record.model_path, info, ServingModule(float32_twin(model), info))
 
 
-def load_keras_model(record: object, *, allow_unsafe: bool = False) -> object:
-    """The run's model without its optimizer (an export does not carry training state)."""
+def load_keras_model(record: object, *, allow_unsafe: bool = False) -> Any:
+    """The run's model as trained, without its optimizer (an export does not carry training state)."""
     from cnnbuild.builder.model.build import load_saved_model
 
     return load_saved_model(record.model_path, allow_unsafe=allow_unsafe, compile=False)  # type: ignore[attr-defined]
+
+
+def float32_twin(model: Any) -> Any:
+    """``model`` itself when it computes in float32, else a copy with its weights that does.
+
+    A model trained with mixed precision keeps float32 weights but computes in bfloat16 or
+    float16, which the TFLite and ONNX converters do not take; exports are made from the twin,
+    and the parity check compares them with the model as trained.
+    """
+    import keras
+
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+
+    def in_float32(layer: Any) -> Any:
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    twin = keras.models.clone_model(model, clone_function=in_float32)
+    twin.set_weights(model.get_weights())
+    return twin

@@ -35,7 +35,10 @@ def load_data(spec: Spec, class_names: list[str]) -> Datasets:
     """The run's data, read again with its own data source (the classes must not have changed)."""
     from cnnbuild.builder.data.source import load_source
 
-    source = load_source(spec)
+    try:
+        source = load_source(spec)
+    except DataError as exc:
+        raise ExportError(f"cannot verify the export: the run's data cannot be read again ({exc}); the parity check runs the model on the run's validation split") from None
     if source.class_names != class_names:
         raise DataError(f"the data's classes {source.class_names} differ from the run's {class_names}; the parity check needs the run's own data")
     return source

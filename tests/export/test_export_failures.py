@@ -160,3 +160,32 @@ def test_image_files_of_any_size_with_centre_crop(tmp_path):
     for a, b in zip(mine, theirs):
         assert [p["class"] for p in a["predictions"]] == [p["class"] for p in b["predictions"]]
         assert max(abs(p["probability"] - q["probability"]) for p, q in zip(a["predictions"], b["predictions"])) < 1e-4
+
+
+def test_an_export_that_cannot_be_verified_says_so(tmp_path):
+    folder = make_images(tmp_path / "images", {"red": 6, "green": 6})
+    spec = tmp_path / "gone.yaml"
+    spec.write_text(
+        f"name: gone\nseed: 1\ndata: {{type: image_directory, path: {folder}, image_size: [8, 8], batch_size: 4}}\n"
+        "model:\n  layers:\n    - {type: Rescaling, scale: 1/255}\n    - Flatten\n    - {type: Dense, units: auto}\ntrain: {epochs: 1, verbose: quiet}\n",
+        encoding="utf-8",
+    )
+    cnnbuild.run(spec, output=tmp_path / "run")
+    folder.rename(tmp_path / "moved")
+    result = export(str(tmp_path / "run"), "--format", "onnx")
+    assert result.exit_code == 1 and result.stderr.startswith("cannot verify the export: the run's data cannot be read again (")
+    assert "the parity check runs the model on the run's validation split" in result.stderr and not (tmp_path / "run" / "exports").exists()
+
+
+def test_a_mixed_precision_model_is_exported_in_float32(tmp_path):
+    spec = tmp_path / "mixed.yaml"
+    spec.write_text(
+        "name: mixed\nseed: 3\ndata: {type: digits, image_size: [8, 8], batch_size: 64}\n"
+        "model:\n  layers:\n    - {type: Rescaling, scale: 1/255}\n    - {type: Conv2D, filters: 4, kernel_size: 3, activation: relu}\n    - Flatten\n    - {type: Dense, units: auto}\n"
+        "train: {epochs: 1, verbose: quiet, precision: mixed_bfloat16}\n",
+        encoding="utf-8",
+    )
+    cnnbuild.run(spec, output=tmp_path / "run")
+    result = cnnbuild.export.export_run(tmp_path / "run", "tflite", latency_runs=2)
+    assert result.parity.passed and result.parity.weights["float32"] > 0
+    assert result.parity.agreement >= 0.99 and result.parity.max_probability_difference < 0.02  # against the bfloat16 model as trained
