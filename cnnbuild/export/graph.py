@@ -60,17 +60,17 @@ class ServingModule(tf.Module):
 
     def __init__(self, model: Any, info: ExportMetadata) -> None:
         super().__init__(name="cnnbuild_serving")
-        self.model = model
-        self.info = info
         # Keras 3 variables are not tf.Variables, so tf.Module does not see them: without this
         # list the TFLite converter leaves the weights uninitialised (NaN out, int8 calibration fails).
+        # The model itself is not an attribute: saved through it as well, every weight would be stored twice.
         self.model_variables = [variable.value for variable in model.variables]
-        signature = [tf.TensorSpec([None, None, None, info.input.channels], tf.uint8, name=INPUT_NAME)]
-        self.serve = tf.function(self._serve, input_signature=signature)
 
-    def _serve(self, images: Any) -> dict[str, Any]:
-        outputs = self.model(preprocess(images, self.info), training=False)
-        return {OUTPUT_NAME: probabilities(outputs, self.info)}
+        def serve(images: Any) -> dict[str, Any]:
+            outputs = model(preprocess(images, info), training=False)
+            return {OUTPUT_NAME: probabilities(outputs, info)}
+
+        signature = [tf.TensorSpec([None, None, None, info.input.channels], tf.uint8, name=INPUT_NAME)]
+        self.serve = tf.function(serve, input_signature=signature)
 
     def __call__(self, images: Any) -> Any:
         """uint8 numpy ``(N, H, W, C)`` -> float32 numpy probabilities ``(N, classes)``."""
