@@ -83,7 +83,7 @@ def latencies(run: Path, rows: list[dict[str, Any]], rounds: int, calls: int) ->
 def table(name: str, keras_bytes: int, keras_accuracy: float, rows: list[dict[str, Any]], latency: dict[str, float]) -> str:
     base = latency["keras compiled"]
     lines = [f"### {name}", "", "| model | size | ms / image | vs Keras compiled | validation accuracy | top-1 agreement |", "|---|---|---|---|---|---|",
-             f"| Keras float32, `model.predict` | {keras_bytes / 1e3:,.0f} KB | {latency['keras predict']:.3f} | {base / latency['keras predict']:.2f}x | {keras_accuracy:.2%} | - |",
+             f"| Keras float32, `model.predict` | {keras_bytes / 1e3:,.0f} KB | {latency['keras predict']:.3f} | {base / latency['keras predict']:.4f}x | {keras_accuracy:.2%} | - |",
              f"| Keras float32, compiled call | {keras_bytes / 1e3:,.0f} KB | {base:.3f} | 1.00x | {keras_accuracy:.2%} | - |"]  # fmt: skip
     for row in rows:
         label = f"{row['format']} {row['quantize']}"

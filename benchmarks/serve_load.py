@@ -106,7 +106,8 @@ async def load(port: int, requests: list[bytes], total: int, clients: int) -> di
             "p50_ms": round(1000 * statistics.median(ordered), 1), "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1)}  # fmt: skip
 
 
-def measure(name: str, server: Server, requests: list[bytes], total: int, levels: list[int], cnnbuild: bool) -> list[dict[str, Any]]:
+def measure(name: str, server: Server, requests: list[bytes], total: int, levels: list[int], cnnbuild: bool, soak: int = 0) -> list[dict[str, Any]]:
+    """The load levels, then (``soak``) that many more requests at the last level, with the server's memory after each tenth."""
     import httpx
 
     rows = []
@@ -122,6 +123,14 @@ def measure(name: str, server: Server, requests: list[bytes], total: int, levels
                 row["images_per_call"] = round((after["images"] - before["images"]) / max(1, after["model_calls"] - before["model_calls"]), 2)
             rows.append(row)
             print(json.dumps(row), flush=True)
+        if soak:
+            memory = [round(server.rss_kib() / 1024, 1)]
+            for _ in range(10):
+                row = asyncio.run(load(server.port, requests, soak // 10, levels[-1]))
+                memory.append(round(server.rss_kib() / 1024, 1))
+                errors = row["errors"]
+            rows.append({"server": name, "soak_requests": soak, "clients": levels[-1], "rss_mib_every_tenth": memory, "errors_last_tenth": errors})
+            print(json.dumps(rows[-1]), flush=True)
     finally:
         server.stop()
     return rows
@@ -134,6 +143,7 @@ def main() -> None:
     parser.add_argument("--naive-requests", type=int, default=100)
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--only", default="naive,run,tflite,onnx,tflite-multipart")
+    parser.add_argument("--soak", type=int, default=0, help="after the levels, this many more requests to the TFLite server, its memory after each tenth")
     args = parser.parse_args()
     from benchmarks.machine import describe_machine
     from cnnbuild.runs.record import RunRecord
@@ -158,10 +168,15 @@ def main() -> None:
                "tflite-multipart": ("cnnbuild serve tflite export, multipart", args.run / "exports" / "tflite", multipart)}  # fmt: skip
     for key, (name, model, requests) in servers.items():
         if key in wanted:
-            rows += measure(name, Server(model, logs / f"{key}.log"), requests, args.requests, levels, cnnbuild=True)
+            rows += measure(name, Server(model, logs / f"{key}.log"), requests, args.requests, levels, cnnbuild=True, soak=args.soak if key == "tflite" else 0)
     print(f"\n| server | clients | requests | req/s | p50 ms | p99 ms | errors | images / call | RSS MiB before -> after |\n|---|---|---|---|---|---|---|---|---|")
     for row in rows:
+        if "soak_requests" in row:
+            continue
         print(f"| {row['server']} | {row['clients']} | {row['requests']} | {row['requests_per_second']} | {row['p50_ms']} | {row['p99_ms']} | {row['errors']} | {row.get('images_per_call', '-')} | {row['rss_before_mib']} -> {row['rss_after_mib']} |")
+    for row in rows:
+        if "soak_requests" in row:
+            print(f"\n{row['server']}: {row['soak_requests']} more requests at {row['clients']} clients, resident MiB after each tenth: {row['rss_mib_every_tenth']}")
     target = HERE / "results" / f"serve-{time.strftime('%Y%m%d-%H%M%S')}.json"
     target.write_text(json.dumps({"machine": describe_machine(probe_gpu=False), "run": str(args.run), "rows": rows}, indent=1), encoding="utf-8")
     print(f"\nwrote {target}")
