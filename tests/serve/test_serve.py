@@ -135,17 +135,21 @@ def test_concurrent_requests_share_model_calls(server, images):
 
 def test_serving_a_run_directory_in_process(tiny_digits_run, images):
     """The run's Keras model behind the same app: answers equal `cnnbuild predict RUN_DIR`."""
-    from starlette.testclient import TestClient
-
     from cnnbuild.builder.inference import predict
     from cnnbuild.export.location import open_model
     from cnnbuild.serve import create_app
 
     expected = predict(tiny_digits_run, images[:3], top_k=10)
-    with TestClient(create_app(open_model(tiny_digits_run))) as client:
-        reply = client.post("/predict", files=[("file", (path.name, path.read_bytes(), "image/png")) for path in images[:3]])
-        assert reply.status_code == 200, reply.text
-        assert client.get("/metadata").json()["runtime"] == "TensorFlow (Keras model)"
+    app = create_app(open_model(tiny_digits_run))
+
+    async def call() -> tuple[httpx.Response, dict]:
+        async with app.router.lifespan_context(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            reply = await client.post("/predict", files=[("file", (path.name, path.read_bytes(), "image/png")) for path in images[:3]])
+            return reply, (await client.get("/metadata")).json()
+
+    reply, metadata = asyncio.run(call())
+    assert reply.status_code == 200, reply.text
+    assert metadata["runtime"] == "TensorFlow (Keras model)" and metadata["format"] == "keras"
     for row, want in zip(reply.json()["predictions"], expected):
         for p in want["predictions"]:
             assert row["probabilities"][p["class"]] == pytest.approx(p["probability"], abs=1e-5)
