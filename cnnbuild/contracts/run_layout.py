@@ -25,13 +25,14 @@ CONFUSION_MATRIX = "confusion_matrix.png"
 MISCLASSIFIED = "misclassified.png"
 REPORT = "report.html"
 CHECKPOINTS = "checkpoints"
+EXPORTS = "exports"  # cnnbuild export's default folders, exports/FORMAT[-QUANTIZE]/
 CHECKPOINT_STATE = "checkpoints/state.json"
 #: Temporary files start with this; one left behind was cut off by a kill and is never read.
 PARTIAL_PREFIX = ".partial-"
 
 ARTIFACTS = (
     RUN_INFO, SPEC, CLASS_NAMES, SKIPPED, SUMMARY, ENVIRONMENT, STATUS, MODEL, HISTORY_JSON, HISTORY_CSV,
-    METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, REPORT, CHECKPOINTS, CHECKPOINT_STATE,
+    METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, REPORT, CHECKPOINTS, CHECKPOINT_STATE, EXPORTS,
 )  # fmt: skip
 _FOLDERS = (CHECKPOINTS,)
 _RESERVED = re.compile("|".join([*(re.escape(name) for name in ARTIFACTS), r"checkpoints/epoch-.*\.keras", re.escape(PARTIAL_PREFIX) + ".*"]))

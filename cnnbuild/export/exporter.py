@@ -38,7 +38,9 @@ class ExportResult:
 
 def default_folder(run_dir: str | Path, format: str, quantize: str) -> Path:
     """``RUN_DIR/exports/tflite-int8`` (``RUN_DIR/exports/onnx`` without quantization)."""
-    return Path(run_dir) / "exports" / (format if quantize == "none" else f"{format}-{quantize}")
+    from cnnbuild.contracts.run_layout import EXPORTS
+
+    return Path(run_dir) / EXPORTS / (format if quantize == "none" else f"{format}-{quantize}")
 
 
 def check_request(format: str, quantize: str) -> None:

@@ -179,3 +179,24 @@ def test_the_page_classifies_a_dropped_image_in_headless_chromium(server, images
         pixels = np.asarray(image.convert("RGB"), dtype="int32")
     green = int(((pixels[..., 1] > pixels[..., 0] + 60) & (pixels[..., 1] > pixels[..., 2] + 30)).sum())
     assert green > 100, f"only {green} green pixels: the probability bars did not render"
+
+
+def test_serve_without_its_packages_names_the_pip_command(tiny_digits_run, monkeypatch):
+    from click.testing import CliRunner
+
+    from cnnbuild.cli import cli
+
+    monkeypatch.setitem(__import__("sys").modules, "uvicorn", None)
+    result = CliRunner().invoke(cli, ["serve", str(tiny_digits_run)])
+    assert result.exit_code == 1
+    assert result.output == "cnnbuild serve needs uvicorn, which is not installed: pip install 'cnnbuild[serve]' (or pip install uvicorn)\n"
+
+
+def test_help_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    script = "import sys\nfrom cnnbuild.cli import main\nfor command in ('export', 'serve', 'predict'):\n    try:\n        main([command, '--help'])\n    except SystemExit:\n        pass\nprint('tensorflow' in sys.modules, 'starlette' in sys.modules)\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "False False", done.stdout[-2000:] + done.stderr[-2000:]
+    assert "--quantize [none|float16|dynamic|int8]" in done.stdout and "--host TEXT" in done.stdout
