@@ -46,7 +46,6 @@ class TfliteModel(ExportedModel):
     def __init__(self, path: Path, info: ExportMetadata, content: bytes) -> None:
         super().__init__(path, info)
         self.interpreter_class = require("ai_edge_litert.interpreter", "running a .tflite model").Interpreter
-        self.threads: int | None = None
         self.delegate = True
         self.content = content
         self.interpreters: OrderedDict[tuple[int, ...], Any] = OrderedDict()
@@ -79,7 +78,7 @@ class TfliteModel(ExportedModel):
 
         resolver = OpResolverType.AUTO if delegate else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         with quiet_native_output():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
-            interpreter = self.interpreter_class(model_content=self.content, num_threads=self.threads, experimental_op_resolver_type=resolver)
+            interpreter = self.interpreter_class(model_content=self.content, experimental_op_resolver_type=resolver)
             interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape, strict=False)
             interpreter.allocate_tensors()
         return interpreter
