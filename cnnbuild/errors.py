@@ -21,3 +21,11 @@ class PluginError(CnnbuildError):
 
 class RunError(CnnbuildError):
     """A training run cannot start, continue or be written."""
+
+
+class ExportError(CnnbuildError):
+    """A model cannot be exported, its export failed the parity check, or an exported model cannot be used."""
+
+
+class MissingPackageError(CnnbuildError):
+    """An optional package a command needs is not installed; the message gives the pip command."""

@@ -97,3 +97,51 @@ def plugin() -> Iterator[Callable[[object, str], object]]:
     yield register
     for obj in registered:
         get_plugin_manager().unregister(obj)
+
+
+TINY_DIGITS = """
+name: tinydigits
+seed: 3
+data: {type: digits, image_size: [8, 8], color_mode: grayscale, batch_size: 64, validation_split: 0.2}
+model:
+  layers:
+    - {type: Rescaling, scale: 1/255}
+    - {type: Conv2D, filters: 8, kernel_size: 3, padding: same, activation: relu}
+    - {type: SqueezeExcitation2D, ratio: 4}
+    - MaxPooling2D
+    - Flatten
+    - {type: Dense, units: auto}
+train: {epochs: 4, verbose: quiet}
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One finished run, trained once per session for the export and serve tests: the digits at
+    8x8, four epochs, with the example plugin's SqueezeExcitation2D layer in the model."""
+    pytest.importorskip("cnnbuild_example", reason="needs the example plugin: pip install -e examples/plugins/cnnbuild-example")
+    from cnnbuild.builder.training import run
+
+    root = tmp_path_factory.mktemp("tinydigits")
+    spec = root / "tinydigits.yaml"
+    spec.write_text(TINY_DIGITS.lstrip(), encoding="utf-8")
+    run(spec, output=root / "run")
+    return root / "run"
+
+
+def digit_pngs(folder: Path, count: int = 6, sizes: tuple[tuple[int, int], ...] = ((8, 8), (16, 16), (13, 21))) -> list[Path]:
+    """Digits from scikit-learn saved as grayscale PNGs at several sizes (a digit stretched to each)."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    folder.mkdir(parents=True, exist_ok=True)
+    digits = load_digits()
+    paths = []
+    for index in range(count):
+        pixels = np.clip(np.round(digits.images[index] * 255 / 16), 0, 255).astype("uint8")
+        height, width = sizes[index % len(sizes)]
+        path = folder / f"digit{index}_{digits.target[index]}_{height}x{width}.png"
+        Image.fromarray(pixels).resize((width, height), Image.BILINEAR).save(path)
+        paths.append(path)
+    return paths

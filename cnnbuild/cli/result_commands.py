@@ -27,17 +27,25 @@ def evaluate(run_dir: Path, data: Path | None, out: Path | None, as_json: bool, 
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("model", metavar="RUN_DIR_OR_EXPORT", type=click.Path(exists=True, path_type=Path))
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--top-k", type=click.IntRange(min=1), default=1, show_default=True, help="How many classes to show per image.")
 @click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
 @click.option("--allow-unsafe-model", is_flag=True, help="Load a model that contains Python code (Lambda layers). Only for files you trust.")
 @errors_to_exit
-def predict(run_dir: Path, images: tuple[Path, ...], top_k: int, as_json: bool, allow_unsafe_model: bool) -> None:
-    """Predict the classes of images (files or folders) with a finished run's model."""
-    from cnnbuild.builder.inference import predict as predict_images
+def predict(model: Path, images: tuple[Path, ...], top_k: int, as_json: bool, allow_unsafe_model: bool) -> None:
+    """Predict the classes of images (files or folders) with a finished run's model or an exported model
+    (.tflite, .onnx, a SavedModel or export folder)."""
+    from cnnbuild.export.location import find_export
 
-    results = predict_images(run_dir, list(images), top_k=top_k, allow_unsafe=allow_unsafe_model)
+    if find_export(model) is not None:
+        from cnnbuild.export.prediction import predict_images
+
+        results = predict_images(model, list(images), top_k=top_k)
+    else:
+        from cnnbuild.builder.inference import predict as predict_images
+
+        results = predict_images(model, list(images), top_k=top_k, allow_unsafe=allow_unsafe_model)
     if as_json:
         click.echo(json.dumps(results, indent=2))
     else:

@@ -27,13 +27,14 @@ PREDICTIONS = "predictions.csv"  # split, file, true, predicted, confidence, cor
 REPORT = "report.html"
 EVALUATIONS = "evaluations"  # cnnbuild evaluate's predictions and figures, a folder per data evaluated
 CHECKPOINTS = "checkpoints"
+EXPORTS = "exports"  # cnnbuild export's default folders, exports/FORMAT[-QUANTIZE]/
 CHECKPOINT_STATE = "checkpoints/state.json"
 #: Temporary files start with this; one left behind was cut off by a kill and is never read.
 PARTIAL_PREFIX = ".partial-"
 
 ARTIFACTS = (
     RUN_INFO, SPEC, CLASS_NAMES, SKIPPED, SUMMARY, ENVIRONMENT, STATUS, MODEL, HISTORY_JSON, HISTORY_CSV,
-    METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, PREDICTIONS, REPORT, EVALUATIONS, CHECKPOINTS, CHECKPOINT_STATE,
+    METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, PREDICTIONS, REPORT, EVALUATIONS, CHECKPOINTS, CHECKPOINT_STATE, EXPORTS,
 )  # fmt: skip
 _FOLDERS = (CHECKPOINTS,)
 _RESERVED = re.compile("|".join([*(re.escape(name) for name in ARTIFACTS), r"checkpoints/epoch-.*\.keras", re.escape(PARTIAL_PREFIX) + ".*"]))

@@ -51,7 +51,7 @@ def decode_files(files: list[ImageFile], params: Any) -> Any:
 
         image = tf.cond(native, native_decode, fallback_decode)
         if crop:
-            image = _crop_to_aspect(image, height / width)
+            image = _crop_to_aspect(image, height, width)
         # Resized while still uint8 (resize computes in float32 either way, so the pixels are the
         # same): a large photo in flight then costs its bytes once, not also 4 bytes a value as float32.
         image = tf.cast(tf.image.resize(image, (height, width), method=interpolation), tf.float32)
@@ -100,16 +100,23 @@ def to_channels(image: Any, channels: int) -> Any:
     return tf.ensure_shape(tf.concat([colour, alpha], -1), [None, None, 4])
 
 
-def _crop_to_aspect(image: Any, ratio: float) -> Any:
+def aspect_window(in_height: Any, in_width: Any, height: int, width: int) -> tuple[Any, Any, Any, Any]:
+    """``(top, left, crop_height, crop_width)``: the largest centred window of ``height:width``
+    aspect in an image of ``in_height x in_width`` (int tensors), at least one pixel either way
+    (a very thin image still gives a stretched picture rather than an error). Integer arithmetic,
+    so training and every export (full-int8 TFLite quantizes float scalars) crop the same pixels."""
+    import tensorflow as tf
+
+    crop_height = tf.maximum(tf.minimum(in_height, (in_width * height) // width), 1)
+    crop_width = tf.maximum(tf.minimum(in_width, (in_height * width) // height), 1)
+    return (in_height - crop_height) // 2, (in_width - crop_width) // 2, crop_height, crop_width
+
+
+def _crop_to_aspect(image: Any, height: int, width: int) -> Any:
     import tensorflow as tf
 
     shape = tf.shape(image)
-    height, width = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
-    # At least one pixel either way: a very thin image still gives a (stretched) picture instead of an error
-    crop_height = tf.maximum(tf.floor(tf.minimum(height, width * ratio)), 1.0)
-    crop_width = tf.maximum(tf.floor(tf.minimum(width, height / ratio)), 1.0)
-    top = tf.cast((height - crop_height) / 2, tf.int32)
-    left = tf.cast((width - crop_width) / 2, tf.int32)
-    return tf.image.crop_to_bounding_box(image, top, left, tf.cast(crop_height, tf.int32), tf.cast(crop_width, tf.int32))
+    top, left, crop_height, crop_width = aspect_window(shape[0], shape[1], height, width)
+    return image[top : top + crop_height, left : left + crop_width, :]
 
 

@@ -109,11 +109,12 @@ def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentat
     return model
 
 
-def load_saved_model(path: Any, *, allow_unsafe: bool = False, spec: Spec | None = None) -> Any:
+def load_saved_model(path: Any, *, allow_unsafe: bool = False, spec: Spec | None = None, compile: bool = True) -> Any:
     """Load a ``.keras`` file with safe mode on (unless ``allow_unsafe``) and plugin objects known.
 
     A file holding Python code (a Lambda layer) is refused with a message saying why; a damaged
     file and a custom layer no plugin provides (named, with the plugins ``spec`` uses) too.
+    ``compile=False`` leaves the optimizer and its state out (what an export needs).
     """
     import zipfile
 
@@ -125,7 +126,7 @@ def load_saved_model(path: Any, *, allow_unsafe: bool = False, spec: Spec | None
     if Path(path).exists() and not zipfile.is_zipfile(path):
         raise RunError(f"{path}: the model file is damaged: not a complete .keras archive (cut off while it was written, or overwritten); train again, or use a checkpoint")
     try:
-        return keras.saving.load_model(path, custom_objects=keras_objects(), safe_mode=not allow_unsafe)
+        return keras.saving.load_model(path, custom_objects=keras_objects(), safe_mode=not allow_unsafe, compile=compile)
     except (ValueError, TypeError) as exc:
         missing = re.search(r"Could not locate class '([^']+)'", str(exc))
         if missing:

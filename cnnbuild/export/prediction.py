@@ -1,0 +1,39 @@
+"""``cnnbuild predict`` with an exported model: the image files decoded as training decodes
+them, the model's own runtime, the same answers as the run gives (within the parity check's tolerance)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+#: a file with more pixels is refused, as training's checks refuse it (Pillow's decompression-bomb limit)
+MAX_PIXELS = 178_956_970
+
+
+def predict_images(model_path: str | Path, inputs: list[str | Path], *, top_k: int = 1) -> list[dict[str, Any]]:
+    """For each image: its top-k classes with probabilities, or an ``error`` saying why it was skipped.
+
+    ``model_path`` is an exported model (.tflite, .onnx, a SavedModel or export folder).
+    """
+    import numpy as np
+
+    from cnnbuild.builder.inference import image_paths
+    from cnnbuild.export.images import ImageRejected, decode_image
+    from cnnbuild.export.location import open_exported
+
+    model = open_exported(model_path)
+    names = model.info.class_names
+    results: list[dict[str, Any]] = []
+    for path in image_paths(inputs):
+        try:
+            pixels = decode_image(path.read_bytes(), model.info.input.channels, max_pixels=MAX_PIXELS)
+        except ImageRejected as exc:
+            results.append({"path": str(path), "error": exc.reason})
+            continue
+        except OSError as exc:
+            results.append({"path": str(path), "error": f"cannot read: {exc.strerror or exc}"})
+            continue
+        row = np.asarray(model(pixels[None])[0], dtype="float64")
+        order = np.argsort(-row, kind="stable")[: max(1, min(top_k, len(row)))]
+        results.append({"path": str(path), "predictions": [{"class": names[i], "probability": float(row[i])} for i in order]})
+    return results

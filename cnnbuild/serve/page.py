@@ -1,0 +1,110 @@
+"""The web page at ``/`` (drop an image, see the top classes with bars), the OpenAPI document
+and the page at ``/docs`` that shows it. Self-contained: nothing is fetched from elsewhere."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>__TITLE__ - cnnbuild serve</title>
+<style>
+body{font:16px system-ui,sans-serif;max-width:44em;margin:2em auto;padding:0 1em;color:#222}
+#drop{border:2px dashed #888;border-radius:10px;padding:2em;text-align:center}
+#drop.over{background:#eef4ff;border-color:#36c}
+.result{display:flex;gap:1em;align-items:flex-start;margin:1.2em 0}
+.result img{width:96px;height:96px;object-fit:contain;image-rendering:pixelated;border:1px solid #ddd}
+.row{display:grid;grid-template-columns:9em 1fr 4.5em;gap:.5em;align-items:center;margin:.25em 0}
+.track{background:#eee;border-radius:3px;height:1.1em}.bar{background:#2a7;height:100%;border-radius:3px}
+.error{color:#b00020}.muted{color:#666;font-size:.9em}
+</style></head><body>
+<h1>__TITLE__</h1>
+<p class="muted">__CLASSES__ classes. Images are resized to __SIZE__ inside the model. <a href="docs">API</a></p>
+<form id="form"><div id="drop"><p>Drop images here, or</p>
+<input id="file" name="file" type="file" accept="image/*" multiple> <button type="submit">Classify</button></div></form>
+<div id="results" aria-live="polite"></div>
+<script>
+const drop = document.getElementById("drop"), input = document.getElementById("file"), results = document.getElementById("results");
+function text(tag, cls, value) { const e = document.createElement(tag); if (cls) e.className = cls; e.textContent = value; return e; }
+async function classify(files) {
+  results.replaceChildren(text("p", "muted", "classifying..."));
+  const body = new FormData();
+  for (const f of files) body.append("file", f);
+  let reply;
+  try { const r = await fetch("predict?top_k=5", {method: "POST", body}); reply = await r.json(); if (!r.ok) throw new Error(reply.error.message); }
+  catch (e) { results.replaceChildren(text("p", "error", e.message)); return; }
+  results.replaceChildren();
+  reply.predictions.forEach((p, i) => {
+    const box = document.createElement("div"); box.className = "result";
+    const img = document.createElement("img"); img.alt = p.filename; img.src = URL.createObjectURL(files[i]); box.append(img);
+    const rows = document.createElement("div"); rows.style.flex = "1";
+    for (const t of p.top) {
+      const row = document.createElement("div"); row.className = "row prediction";
+      const track = document.createElement("div"); track.className = "track";
+      const bar = document.createElement("div"); bar.className = "bar"; bar.style.width = (100 * t.probability).toFixed(1) + "%"; track.append(bar);
+      row.append(text("span", "class", t.class), track, text("span", "", (100 * t.probability).toFixed(1) + "%"));
+      rows.append(row);
+    }
+    box.append(rows); results.append(box);
+  });
+}
+document.getElementById("form").addEventListener("submit", e => { e.preventDefault(); if (input.files.length) classify([...input.files]); });
+input.addEventListener("change", () => { if (input.files.length) classify([...input.files]); });
+drop.addEventListener("dragover", e => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", e => { e.preventDefault(); drop.classList.remove("over"); classify([...e.dataTransfer.files]); });
+</script></body></html>
+"""
+
+
+def index_page(title: str, classes: int, size: tuple[int, int]) -> str:
+    return PAGE.replace("__TITLE__", html.escape(title)).replace("__CLASSES__", str(classes)).replace("__SIZE__", f"{size[1]}x{size[0]}")
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def openapi(title: str, version: str) -> dict[str, Any]:
+    """The service's OpenAPI 3.1 document."""
+    image = {"type": "string", "format": "binary"}
+    top = {"type": "array", "items": {"type": "object", "properties": {"class": {"type": "string"}, "probability": {"type": "number"}}}}
+    prediction = {"type": "object", "properties": {"filename": {"type": "string"}, "top": top, "probabilities": {"type": "object", "additionalProperties": {"type": "number"}}}}
+    errors = {"400": _error("not an image, an empty body or file, a truncated image, a malformed multipart body"),
+              "413": _error("the body or an image is over the limits"), "415": _error("a Content-Type other than multipart/form-data, image/* or application/octet-stream")}  # fmt: skip
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"{title} (cnnbuild serve)", "version": version},
+        "paths": {
+            "/predict": {"post": {
+                "summary": "Class probabilities for one or more images (any size; resized inside the model)",
+                "parameters": [{"name": "top_k", "in": "query", "schema": {"type": "integer", "minimum": 1}, "description": "classes listed per image, most probable first"}],
+                "requestBody": {"required": True, "content": {
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "array", "items": image}}}},
+                    "image/*": {"schema": image}, "application/octet-stream": {"schema": image}}},
+                "responses": {"200": {"description": "one entry per image, in request order",
+                                      "content": {"application/json": {"schema": {"type": "object", "properties": {"predictions": {"type": "array", "items": prediction}}}}}}, **errors},
+            }},
+            "/health": {"get": {"summary": "ok once the model is loaded", "responses": {"200": {"description": "ready"}, "503": _error("still loading")}}},
+            "/metadata": {"get": {"summary": "classes, input facts, model version, run id, limits and batching counters", "responses": {"200": {"description": "the model's metadata"}}}},
+            "/": {"get": {"summary": "a web page: drop an image, see the top classes", "responses": {"200": {"description": "HTML"}}}},
+        },
+        "components": {"schemas": {"Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}}},
+    }  # fmt: skip
+
+
+def docs_page(document: dict[str, Any]) -> str:
+    """The OpenAPI document as a readable page, with a link to its JSON."""
+    rows = []
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            codes = ", ".join(operation.get("responses", {}))
+            rows.append(f"<tr><td><code>{method.upper()} {html.escape(path)}</code></td><td>{html.escape(operation['summary'])}</td><td>{codes}</td></tr>")
+    title = html.escape(document["info"]["title"])
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{title} API</title>"
+        "<style>body{font:15px system-ui,sans-serif;max-width:50em;margin:2em auto}td{padding:.3em .6em;border-bottom:1px solid #ddd}</style></head>"
+        f"<body><h1>{title} API</h1><p>OpenAPI document: <a href=openapi.json>openapi.json</a>. Errors are JSON: "
+        '<code>{"error": {"code": ..., "message": ...}}</code>.</p><table>' + "".join(rows) + "</table></body></html>"
+    )
