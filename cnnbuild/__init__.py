@@ -36,7 +36,7 @@ __all__ = [
     "CallbackContext", "CnnbuildError", "DataContext", "DataError", "DataParams", "Datasets", "Factor",
     "LayerShape", "Number", "Pair", "Params", "PluginError", "RunError", "RunPath", "RunRecord", "ShapeError",
     "SkippedFile", "Spec", "SpecError", "SpecPath", "build_model", "datasets_from_arrays", "hookimpl",
-    "load_run", "load_spec", "run",
+    "load_run", "load_spec", "run", "run_sweep",
 ]  # fmt: skip
 
 
@@ -50,6 +50,10 @@ def __getattr__(name: str) -> Any:
         from cnnbuild.builder.training import run
 
         return run
+    if name == "run_sweep":
+        from cnnbuild.sweep import run_sweep
+
+        return run_sweep
     if name == "datasets_from_arrays":
         from cnnbuild.data.arrays import from_arrays
 

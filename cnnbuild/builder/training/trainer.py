@@ -45,16 +45,20 @@ class Trainer:
         self.completed_epochs = completed_epochs
         self.history = history or {}
         self.verbose = verbose
+        #: Keras callbacks the caller adds (``run(callbacks=...)``), after the spec's own
+        self.extra_callbacks: list[Any] = []
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def start(cls, spec: Spec, placement: Placement, output: Path | None = None, overrides: tuple[str, ...] = (), *, verbose: str) -> Trainer:
+    def start(cls, spec: Spec, placement: Placement, output: Path | None = None, overrides: tuple[str, ...] = (), *, verbose: str, tags: dict[str, Any] | None = None) -> Trainer:
         """A new run of ``spec``, placed by ``placement`` (``engines.placement_for(spec)``, made before Keras loads)."""
         _seed(spec)
         share = DataShare(placement)
         source = share.balance(load_source(spec, shard=placement.shard))  # data problems surface before a run directory exists
         run = RunDirectory.create(spec.resolve_path(spec.output.dir), spec.name, exact=output) if placement.is_chief else WorkerFolders(placement.process_id).worker_directory()
         info = {"spec_file": spec.source.filename if spec.source else None, "base_dir": str(spec.base_dir), "overrides": list(overrides), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        if tags:
+            info["tags"] = tags
         run.write_json(layout.RUN_INFO, info)
         run.write_text(layout.SPEC, yaml.safe_dump(spec.canonical(absolute_paths=True), sort_keys=False, allow_unicode=True))
         run.write_json(layout.CLASS_NAMES, source.class_names)
@@ -137,6 +141,7 @@ class Trainer:
         with Interruption() as interruption:
             callbacks = [
                 *user_callbacks(spec, run, steps, self.history),
+                *self.extra_callbacks,
                 clock,
                 stop_callback(self.placement, interruption),
                 EpochCheckpoint(run, interruption, self.history, spec.output.keep_checkpoints),
