@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,19 @@ def run_sweep(
         except KeyboardInterrupt:
             stopped_by = "interrupted"
     else:
-        stopped_by = _run_processes(folder, workers, limits, storage)
+        stopped_by = _run_processes(folder, workers, limits, lambda: _budget_left(folder, store, limits), storage)
     return _finish(folder, load_study(store, folder.study_name), stopped_by)
+
+
+def _budget_left(folder: SweepFolder, store: Any, limits: WorkerLimits) -> bool:
+    """Whether trials remain to run once the workers of a round have ended."""
+    if limits.deadline is not None and time.time() >= limits.deadline:
+        return False
+    optuna_study = load_study(store, folder.study_name)
+    with book.budget_lock(folder.path):
+        book.fail_stale(optuna_study)
+    limit = limits.trials if folder.sweep().sampler != "grid" else min(limits.trials, folder.grid_size())
+    return book.counted(optuna_study.get_trials(deepcopy=False)) < limit
 
 
 def _finish(folder: SweepFolder, optuna_study: Any, stopped_by: str) -> SweepResult:
@@ -114,9 +126,9 @@ def _worker_environment(workers: int, storage: str | None) -> dict[str, str]:
     return env
 
 
-def _run_processes(folder: SweepFolder, workers: int, limits: WorkerLimits, storage: str | None) -> str:
+def _run_processes(folder: SweepFolder, workers: int, limits: WorkerLimits, budget_left: Callable[[], bool], storage: str | None) -> str:
     """Start ``workers`` worker processes and wait for them; again while workers die before the budget is used."""
-    command = [sys.executable, "-m", "cnnbuild.sweep.worker", str(folder.path)]
+    command = [sys.executable, "-m", "cnnbuild.sweep", str(folder.path)]
     limit = ["--trials", str(limits.trials)] + (["--deadline", repr(limits.deadline)] if limits.deadline else [])
     env = _worker_environment(workers, storage)
     stopped_by = "budget"
@@ -131,7 +143,7 @@ def _run_processes(folder: SweepFolder, workers: int, limits: WorkerLimits, stor
             return "interrupted"
         if any(code == 1 for code in codes):
             stopped_by = "workers"
-        if not any(code is not None and code < 0 for code in codes):
+        if not any(code is not None and code < 0 for code in codes) or not budget_left():
             return stopped_by
     return stopped_by
 

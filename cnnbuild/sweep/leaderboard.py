@@ -44,6 +44,9 @@ def rows(folder: SweepFolder, trials: list[Any]) -> list[dict[str, Any]]:
             "host": attrs.get(book.HOST),
             "overrides": attrs.get(book.OVERRIDES, []),
         })
+    retried_as = {row["retry_of"]: row["trial"] for row in out if row["retry_of"] is not None}
+    for row in out:
+        row["retried_as"] = retried_as.get(row["trial"])
     sign = -1 if sweep.goal == "maximize" else 1
     out.sort(key=lambda row: (row["state"] != "complete", sign * (row["value"] or 0.0), row["trial"]))
     rank = 0
@@ -117,20 +120,31 @@ def format_table(data: dict[str, Any], limit: int = 10) -> str:
     """The leaderboard as text: the best ``limit`` complete trials, then every trial that is not a result."""
     table = data["trials"]
     keys = list(table[0]["params"]) if table else []
-    lines = [f"{'rank':>4}  {'trial':>5}  {'state':<11}  {data['metric']:>12}  {'epochs':>6}  {'seconds':>7}  " + "  ".join(keys)]
     complete = [row for row in table if row["state"] == "complete"]
-    others = [row for row in table if row["state"] != "complete"]
-    for row in complete[:limit] + others:
+    shown_rows = complete[:limit] + [row for row in table if row["state"] != "complete"]
+    cells = [["rank", "trial", "state", data["metric"], "epochs", "seconds", *keys, "note"]]
+    for row in shown_rows:
         value = row["value"] if row["value"] is not None else row["reported"]
-        shown = f"{value:.4f}" if value is not None else "-"
-        if row["state"] == "pruned":
-            shown = f"({shown})"
-        params = "  ".join(_short(row["params"].get(key)) for key in keys)
+        text = "-" if value is None else f"({value:.4f})" if row["state"] == "pruned" else f"{value:.4f}"
         seconds = f"{row['seconds']:.0f}" if row["seconds"] is not None else "-"
-        lines.append(f"{row['rank'] or '':>4}  {row['trial']:>5}  {row['state']:<11}  {shown:>12}  {row['epochs'] or '-':>6}  {seconds:>7}  {params}")
+        cells.append([str(row["rank"] or ""), str(row["trial"]), row["state"], text, str(row["epochs"] or "-"), seconds, *(_short(row["params"].get(key)) for key in keys), _note(row)])
+    widths = [max(len(line[column]) for line in cells) for column in range(len(cells[0]) - 1)]
+    lines = ["  ".join(cell.ljust(width) if column in (2, *range(6, 6 + len(keys))) else cell.rjust(width) for column, (cell, width) in enumerate(zip(line, widths))) + "  " + line[-1] for line in cells]
     if len(complete) > limit:
-        lines.insert(limit + 1, f"      ... {len(complete) - limit} more complete trials in sweep.csv")
-    return "\n".join(lines)
+        lines.insert(limit + 1, f"... and {len(complete) - limit} more complete trials in sweep.csv")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _note(row: dict[str, Any]) -> str:
+    """Why a trial is not a result, in one line: its error's first line, and where it was tried again."""
+    parts = []
+    if row["state"] != "complete" and row["error"]:
+        parts.append(row["error"].splitlines()[0][:160])
+    if row["retried_as"] is not None:
+        parts.append(f"tried again as trial {row['retried_as']}")
+    if row["retry_of"] is not None:
+        parts.append(f"retry of trial {row['retry_of']}")
+    return "; ".join(parts)
 
 
 def _short(value: Any) -> str:

@@ -1,7 +1,7 @@
 """A sweep worker: while the budget and the time allow, take the next trial and run it.
 
-``cnnbuild sweep --workers K`` starts K of these as processes (``python -m cnnbuild.sweep.worker
-FOLDER INDEX``), all on one study; with one worker the loop runs in the command's own process.
+``cnnbuild sweep --workers K`` starts K of these as processes (``python -m cnnbuild.sweep FOLDER
+INDEX``), all on one study; with one worker the loop runs in the command's own process.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ class WorkerReport:
 
 def work(folder: SweepFolder, index: int, limits: WorkerLimits, storage_url: str | None) -> WorkerReport:
     """Run trials until the budget is used, the deadline passed, or Ctrl-C; returns what it did."""
+    # TensorFlow warns about retracing when one process builds many models; that is what a worker does
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     sweep, base = folder.sweep(), folder.base_spec()
     storage = open_storage(folder.path, storage_url)
     existing = len(load_study(storage, folder.study_name).trials)
@@ -88,7 +90,7 @@ def _describe(number: int, outcome: Any, metric: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of a worker process started by ``cnnbuild sweep --workers K``."""
-    parser = argparse.ArgumentParser(prog="python -m cnnbuild.sweep.worker")
+    parser = argparse.ArgumentParser(prog="python -m cnnbuild.sweep")
     parser.add_argument("folder", type=Path)
     parser.add_argument("index", type=int)
     parser.add_argument("--trials", type=int, required=True)
@@ -108,7 +110,3 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[worker {args.index}] {exc}", file=sys.stderr)
         sys.exit(1)
     sys.exit(130 if report.stopped_by == "interrupted" else 0)
-
-
-if __name__ == "__main__":
-    main()
