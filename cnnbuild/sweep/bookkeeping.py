@@ -94,6 +94,21 @@ def stale_reason(trial: Any, now: float) -> str | None:
     return None
 
 
+def tell(study: Any, trial: Any, *args: Any, **kwargs: Any) -> Any:
+    """``study.tell``, returning the finished ``FrozenTrial``.
+
+    Optuna's grid sampler calls ``study.stop()`` when its grid is used up, which outside
+    ``optimize`` raises RuntimeError after the trial has been stored: that trial is finished.
+    """
+    try:
+        return study.tell(trial, *args, **kwargs)
+    except RuntimeError as exc:
+        if "Study.stop" not in str(exc):
+            raise
+        number = trial if isinstance(trial, int) else trial.number
+        return next(frozen for frozen in study.get_trials(deepcopy=False) if frozen.number == number)
+
+
 def end_unfinished(study: Any, trial: Any, outcome: str, reason: str) -> bool:
     """Mark a RUNNING trial ``outcome`` (killed or interrupted) with ``reason``, fail it, and queue
     its parameters again while attempts remain. False when another worker ended it first."""
@@ -105,8 +120,8 @@ def end_unfinished(study: Any, trial: Any, outcome: str, reason: str) -> bool:
         storage.set_trial_user_attr(trial._trial_id, OUTCOME, outcome)
         storage.set_trial_user_attr(trial._trial_id, ERROR, reason)
         storage.set_trial_user_attr(trial._trial_id, RETRIED, retry)
-        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-    except (optuna.exceptions.UpdateFinishedTrialError, ValueError, RuntimeError):
+        tell(study, trial.number, state=optuna.trial.TrialState.FAIL)
+    except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
         return False  # finished meanwhile, by its worker or by another worker's check
     if retry:
         study.enqueue_trial(dict(trial.params), user_attrs={RETRY_OF: trial.number, ATTEMPT: attempt + 1})

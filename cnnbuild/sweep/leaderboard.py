@@ -42,6 +42,7 @@ def rows(folder: SweepFolder, trials: list[Any]) -> list[dict[str, Any]]:
             "retry_of": attrs.get(book.RETRY_OF),
             "retried": attrs.get(book.RETRIED),
             "host": attrs.get(book.HOST),
+            "worker": attrs.get(book.WORKER),
             "overrides": attrs.get(book.OVERRIDES, []),
         })
     retried_as = {row["retry_of"]: row["trial"] for row in out if row["retry_of"] is not None}

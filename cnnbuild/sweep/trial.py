@@ -127,10 +127,10 @@ def finish(study: Any, trial: Any, outcome: Outcome) -> Any:
         if value is not None:
             trial.set_user_attr(key, value)
     if outcome.state == "complete":
-        return study.tell(trial, outcome.value)
+        return book.tell(study, trial, outcome.value)
     if outcome.state == "pruned":
-        return study.tell(trial, state=state.PRUNED)
+        return book.tell(study, trial, state=state.PRUNED)
     if outcome.state == "interrupted":
         book.end_unfinished(study, study._storage.get_trial(trial._trial_id), "interrupted", outcome.error or "interrupted")
         return study._storage.get_trial(trial._trial_id)
-    return study.tell(trial, state=state.FAIL)
+    return book.tell(study, trial, state=state.FAIL)
