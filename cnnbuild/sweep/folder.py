@@ -82,7 +82,7 @@ class SweepFolder:
             "seed": seed,
             "created": previous["created"] if previous else time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "sweep": sweep.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "sweep": _dumped(sweep),
         }
         try:
             (folder.path / layout.TRIALS).mkdir(parents=True, exist_ok=True)
@@ -106,6 +106,13 @@ class SweepFolder:
         changed = _first_difference(stored, base)
         if changed is not None:
             raise CnnbuildError(f"{self.path}: the base spec changed since this sweep started ({changed}), so new trials would not be comparable with the old; {again}")
+
+
+def _dumped(sweep: Sweep) -> dict[str, Any]:
+    """The sweep section as plain data, each dimension with only the keys it was written with."""
+    data = sweep.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["space"] = {key: dimension.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True) for key, dimension in sweep.space.items()}
+    return data
 
 
 def _first_difference(old: Any, new: Any, path: tuple[Any, ...] = ()) -> str | None:
