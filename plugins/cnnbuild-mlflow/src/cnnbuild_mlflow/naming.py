@@ -22,8 +22,10 @@ def key(text: str) -> str:
 
 
 def value(item: Any) -> str:
+    """A param value: text as it is, anything else as JSON; cut where MLflow would cut it silently, and marked."""
     text = item if isinstance(item, str) else json.dumps(item)
-    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 15] + "...(truncated)"
+    mark = "...(truncated)"
+    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - len(mark)] + mark
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, str]:
