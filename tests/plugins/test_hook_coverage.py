@@ -22,7 +22,7 @@ def test_every_hook_is_tested():
 def test_every_hook_signature_is_documented():
     readme = (REPO / "README.md").read_text()
     hooks = _hooks()
-    assert len(hooks) == 5
+    assert len(hooks) == 6
     for hook in hooks:
         signature = f"{hook.name}({', '.join(a.arg for a in hook.args.args)})"
         assert signature in readme, f"README does not document {signature}"
