@@ -98,7 +98,17 @@ def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
                 issues.add(("train", "class_weight", key), f"class index {key} is outside 0..{num_classes - 1}", key=True)
 
 
+#: Builtin callbacks that need an optional package: type -> (module, what to install).
+OPTIONAL_PACKAGES = {"TensorBoard": ("tensorboard", "pip install 'cnnbuild[tensorboard]'")}
+
+
 def _training_issues(spec: Spec, issues: _Issues) -> None:
+    import importlib.util
+
+    for index, entry in enumerate(spec.train.callbacks):
+        needed = OPTIONAL_PACKAGES.get(entry.type)
+        if needed and importlib.util.find_spec(needed[0]) is None:
+            issues.add(("train", "callbacks", index), f"the {entry.type} callback needs the {needed[0]} package: {needed[1]} (or remove the callback)")
     steps, per_execution = spec.train.steps_per_epoch, spec.train.steps_per_execution
     if isinstance(per_execution, int) and per_execution > 1 and not several_steps_per_call(spec.distribute.mode, expected_backend(spec)):
         issues.add(

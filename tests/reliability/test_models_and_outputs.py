@@ -191,6 +191,12 @@ def test_tensorboard_without_its_package_stops_before_training(tmp_path):
     from cnnbuild.builder.training.user_callbacks import user_callbacks
     from cnnbuild.errors import CnnbuildError
 
-    spec = spec_from_text(SPEC.format(cache="", epochs=1, callbacks="\n    - {type: TensorBoard, log_dir: tb}"), "spec.yaml")
+    from cnnbuild.spec import SpecError, validate_source
+    from cnnbuild.spec.yaml_source import parse_yaml
+
+    text = SPEC.format(cache="", epochs=1, callbacks="\n    - {type: TensorBoard, log_dir: tb}")
+    with pytest.raises(SpecError, match=r"train.callbacks\[0\]: the TensorBoard callback needs the tensorboard package: pip install 'cnnbuild\[tensorboard\]'"):
+        spec_from_text(text, "spec.yaml")  # cnnbuild validate names it
+    spec = validate_source(parse_yaml(text, "spec.yaml"), check=False)
     with pytest.raises(CnnbuildError, match="needs the tensorboard package"):
         user_callbacks(spec, RunDirectory(tmp_path), None, {})  # built before the first epoch, not failing at its first batch

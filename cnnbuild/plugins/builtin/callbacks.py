@@ -191,7 +191,7 @@ def _tensorboard(p: TensorBoardParams, context: CallbackContext) -> Any:
     import keras
 
     if importlib.util.find_spec("tensorboard") is None:  # Keras would fail only at the first batch
-        raise CnnbuildError("the TensorBoard callback needs the tensorboard package: pip install tensorboard (or remove the callback)")
+        raise CnnbuildError("the TensorBoard callback needs the tensorboard package: pip install 'cnnbuild[tensorboard]' (or remove the callback)")
 
     return keras.callbacks.TensorBoard(log_dir=_path(context, p.log_dir), histogram_freq=p.histogram_freq, write_graph=p.write_graph, update_freq=p.update_freq)
 
