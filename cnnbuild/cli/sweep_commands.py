@@ -28,7 +28,11 @@ def sweep_command(spec_path: Path, trials: int | None, workers: int, storage: st
     from cnnbuild.sweep import run_sweep
 
     warn_plugin_failures()
-    result = run_sweep(spec_path, overrides, trials=trials, workers=workers, storage=storage, study=study, output=output)
+    try:
+        result = run_sweep(spec_path, overrides, trials=trials, workers=workers, storage=storage, study=study, output=output)
+    except KeyboardInterrupt:  # a second Ctrl-C while the leaderboard or the figures were written
+        click.echo(f"\ninterrupted; run cnnbuild sweep {spec_path} again with the same --output to continue (trials in flight are tried again)", err=True)
+        sys.exit(130)
     board = result.leaderboard
     states = ", ".join(f"{count} {state}" for state, count in board["states"].items()) or "no trials"
     click.echo(f"\nsweep {result.folder}: {board['counted']} of {board['trials_budget']} trial(s) counted ({states})")

@@ -69,8 +69,8 @@ def sampler_seed(sweep: Sweep, base_seed: int | None, worker: int, existing_tria
     """
     if base_seed is None or sweep.sampler == "grid":
         return base_seed
-    host = zlib.crc32(socket.gethostname().encode()) % 1_000_000 if many_machines else 0
-    return base_seed + 1000 * worker + existing_trials + 1_000_000 * host
+    host = zlib.crc32(socket.gethostname().encode()) if many_machines else 0
+    return (base_seed + 1000 * worker + existing_trials + host) % 2**32  # numpy's seeds are 32-bit
 
 
 def make_sampler(sweep: Sweep, seed: int | None) -> Any:

@@ -217,3 +217,17 @@ def test_continuing_with_another_space_or_study_is_refused(tmp_path):
         SweepFolder.prepare(folder, load_sweep(write_spec(tmp_path, epochs=2)), None, "journal", None)
     with pytest.raises(CnnbuildError, match="holds study 'tiny', not 'other'"):
         SweepFolder.prepare(folder, load_sweep(write_spec(tmp_path)), "other", "journal", None)
+
+
+def test_a_database_storage_holds_the_study_and_a_password_is_never_written(tmp_path):
+    import optuna
+
+    from cnnbuild.sweep import run_sweep
+    from cnnbuild.sweep.study import storage_label
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    result = run_sweep(write_spec(tmp_path), output=tmp_path / "sweep", storage=url, study="on-sqlite", trials=1)
+    assert result.leaderboard["states"] == {"complete": 1} and not (tmp_path / "sweep" / "study.journal").exists()
+    assert [t.state.name for t in optuna.load_study(study_name="on-sqlite", storage=url).trials] == ["COMPLETE"]
+    assert "storage: sqlite:///" in (tmp_path / "sweep" / "sweep.yaml").read_text()
+    assert storage_label("postgresql://sweeper:secret@db:5432/optuna") == "postgresql://sweeper:***@db:5432/optuna"
