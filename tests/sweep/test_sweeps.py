@@ -231,3 +231,11 @@ def test_a_database_storage_holds_the_study_and_a_password_is_never_written(tmp_
     assert [t.state.name for t in optuna.load_study(study_name="on-sqlite", storage=url).trials] == ["COMPLETE"]
     assert "storage: sqlite:///" in (tmp_path / "sweep" / "sweep.yaml").read_text()
     assert storage_label("postgresql://sweeper:secret@db:5432/optuna") == "postgresql://sweeper:***@db:5432/optuna"
+
+
+def test_the_time_budget_lets_no_trial_start_after_it(tmp_path):
+    from cnnbuild.sweep import run_sweep
+
+    spec = write_spec(tmp_path, sweep=FILTERS_AND_RATE + "time_budget: 1s\ntrials: 5\n")
+    result = run_sweep(spec, output=tmp_path / "sweep")
+    assert result.stopped_by == "time" and result.leaderboard["states"] == {"complete": 1}  # the first trial outlasts 1 s; it finishes, none follows
