@@ -50,8 +50,22 @@ def suggest(trial: Any, space: dict[str, Dimension]) -> dict[str, Any]:
 
 
 def decode(space: dict[str, Dimension], params: dict[str, Any]) -> dict[str, Any]:
-    """Optuna's params (JSON text for structured choices) -> spec values, in the space's order."""
-    return {key: json.loads(params[key]) if _encoded(dimension) else params[key] for key, dimension in space.items() if key in params}
+    """Optuna's params (JSON text for structured choices) -> spec values, in the space's order.
+
+    Values on a float step are rounded to 12 decimals: Optuna computes them as low + k x step,
+    which gives 0.30000000000000004 for the fourth step of 0.1 from 0.
+    """
+    values = {}
+    for key, dimension in space.items():
+        if key not in params:
+            continue
+        value = params[key]
+        if _encoded(dimension):
+            value = json.loads(value)
+        elif dimension.kind == "uniform" and dimension.step is not None:
+            value = round(value, 12)
+        values[key] = value
+    return values
 
 
 def grid(space: dict[str, Dimension]) -> dict[str, list[Any]]:
