@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -152,17 +153,29 @@ def _wait(processes: list[subprocess.Popen[Any]]) -> bool:
     """Wait for every worker, reaping each as it ends (a dead worker must not look alive to the others).
 
     Ctrl-C reaches the workers too (one process group); they stop after their current batch.
-    A second Ctrl-C here ends them. Returns whether the sweep was interrupted.
+    A second Ctrl-C here ends them. SIGTERM (a scheduler stopping the job) is passed on to the
+    workers, which stop as after Ctrl-C. Returns whether the sweep was interrupted.
     """
     interrupted = False
-    while True:
-        try:
-            while any(process.poll() is None for process in processes):
-                time.sleep(0.5)
-            return interrupted
-        except KeyboardInterrupt:
-            if interrupted:
+
+    def terminate(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        while True:
+            try:
+                while any(process.poll() is None for process in processes):
+                    time.sleep(0.5)
+                return interrupted
+            except KeyboardInterrupt:
                 for process in processes:
                     if process.poll() is None:
-                        process.terminate()
-            interrupted = True
+                        process.terminate()  # SIGTERM: the trainer stops after the batch, as on Ctrl-C
+                interrupted = True
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
