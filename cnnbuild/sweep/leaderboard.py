@@ -34,7 +34,8 @@ def rows(folder: SweepFolder, trials: list[Any]) -> list[dict[str, Any]]:
             "value": trial.value if state == "complete" else None,
             "reported": trial.value if state == "pruned" else None,
             "metric": sweep.metric,
-            "params": search_space.decode(sweep.space, trial.params),
+            # a queued retry has its values fixed in advance, not yet as params
+            "params": search_space.decode(sweep.space, trial.params or trial.system_attrs.get("fixed_params", {})),
             "seconds": attrs.get(book.SECONDS),
             "epochs": attrs.get(book.EPOCHS),
             "run_dir": attrs.get(book.RUN_DIR),
