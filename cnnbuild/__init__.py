@@ -38,7 +38,7 @@ __all__ = [
     "AugmentationList", "CallbackContext", "CnnbuildError", "DataContext", "DataError", "DataNotFound", "DataParams", "Datasets", "Factor",
     "LayerShape", "Number", "Pair", "Params", "PluginError", "Probability", "RunError", "RunPath", "RunRecord", "ShapeError",
     "SkippedFile", "Spec", "SpecError", "SpecPath", "build_model", "datasets_from_arrays", "file_list_source", "hookimpl",
-    "load_run", "load_spec", "run",
+    "load_run", "load_spec", "run", "run_sweep",
 ]  # fmt: skip
 
 
@@ -56,6 +56,10 @@ def __getattr__(name: str) -> Any:
         from cnnbuild.data.files import file_list_source
 
         return file_list_source
+    if name == "run_sweep":
+        from cnnbuild.sweep import run_sweep
+
+        return run_sweep
     if name == "datasets_from_arrays":
         from cnnbuild.data.arrays import from_arrays
 

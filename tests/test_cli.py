@@ -79,7 +79,7 @@ def test_schema_validates_the_examples():
     import yaml
 
     schema = json.loads(run_cli("schema").stdout)
-    for example in ("digits", "flowers", "malaria"):
+    for example in ("digits", "flowers", "malaria", "digits_sweep"):
         jsonschema.validate(yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text()), schema)
 
 

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from cnnbuild.cli import export_commands, result_commands, run_commands, spec_commands
+from cnnbuild.cli import export_commands, result_commands, run_commands, spec_commands, sweep_commands
 
 # TensorFlow's C++ start-up chatter hides what cnnbuild says; users can set it back.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -80,7 +80,7 @@ def cli() -> None:
     show_library_messages()
 
 
-for _module in (spec_commands, run_commands, result_commands, export_commands):
+for _module in (spec_commands, run_commands, sweep_commands, result_commands, export_commands):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -67,7 +67,9 @@ def predict(model: Path, images: tuple[Path, ...], top_k: int, as_json: bool, al
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="HTML file to write (default: RUN_DIR/report.html).")
 @errors_to_exit
 def report(run_dir: Path, out: Path | None) -> None:
-    """Write one self-contained HTML page about a run: spec, model, curves, confusion matrix, mistakes."""
+    """Write one self-contained HTML page about a run: spec, model, curves, confusion matrix, mistakes.
+
+    For a sweep folder: its settings, leaderboard, best trial and figures."""
     from cnnbuild.builder.reports.html_report import write_report
 
     click.echo(f"wrote {write_report(run_dir, out)}")

@@ -15,20 +15,24 @@ from cnnbuild.cli.common import errors_to_exit, warn_plugin_failures
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec value (repeatable).")
 def validate(specs: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
-    """Check specs without training (no TensorFlow); print every error as FILE:LINE:COL: path: message."""
-    from cnnbuild.spec import SpecError, load_spec
+    """Check specs without training (no TensorFlow); print every error as FILE:LINE:COL: path: message.
+
+    A spec with a sweep: section, or a sweep file, also has its search space checked: every value
+    it can take is applied to the spec and validated."""
+    from cnnbuild.spec import SpecError
+    from cnnbuild.spec.sweep_checks import validate_file
 
     warn_plugin_failures()
     failed = False
     for path in specs:
         try:
-            spec = load_spec(path, overrides)
+            warnings = validate_file(path, overrides)
         except SpecError as exc:
             failed = True
             click.echo(str(exc), err=True)
         else:
-            for warning in spec.warnings:
-                click.echo(warning.render(), err=True)
+            for warning in warnings:
+                click.echo(warning, err=True)
             click.echo(f"{path}: ok")
     sys.exit(1 if failed else 0)
 

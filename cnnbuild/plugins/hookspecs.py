@@ -69,3 +69,15 @@ def register_commands(cli: Any) -> None:
     :param cli: the ``click.Group`` of the ``cnnbuild`` command; call ``cli.command()`` or
         ``cli.add_command()`` on it.
     """
+
+
+@hookspec
+def run_ended(run_dir: Any, state: str) -> None:
+    """Called when a run ends, in the process that writes its run directory, after every artifact
+    of a completed run is written (``model.keras``, ``metrics.json``, the figures).
+
+    Exceptions are reported as warnings and never change the run's outcome.
+
+    :param run_dir: the run directory (a ``pathlib.Path``; read it with ``cnnbuild.load_run``).
+    :param state: ``completed``, ``interrupted`` (Ctrl-C; resumable) or ``failed``.
+    """

@@ -247,3 +247,18 @@ def keras_objects() -> dict[str, Any]:
         for result in results:
             objects.update(result or {})
     return objects
+
+
+def announce_run_ended(run_dir: Any, state: str) -> None:
+    """Call every plugin's ``run_ended`` hook; a plugin that raises is logged as a warning, one at a time."""
+    import logging
+
+    pm = get_plugin_manager()
+    failed = get_registry().failed_plugins
+    for plugin in pm.get_plugins():
+        if plugin_info(plugin).name in failed or not implements(pm, "run_ended", plugin):
+            continue
+        try:
+            hook_for(pm, "run_ended", plugin)(run_dir=run_dir, state=state)
+        except Exception as exc:  # a plugin's bookkeeping must not turn a finished run into a failed one
+            logging.getLogger("cnnbuild").warning("warning: %s failed in run_ended: %s: %s", plugin_info(plugin).describe(), type(exc).__name__, exc)

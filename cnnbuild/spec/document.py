@@ -13,6 +13,7 @@ from cnnbuild.plugins.kinds import Use, uses
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.normalize import normalize
 from cnnbuild.spec.sections import Compile, Distribute, Output, Train
+from cnnbuild.spec.sweep_section import Sweep
 from cnnbuild.spec.translate import translate
 from cnnbuild.spec.yaml_source import SpecSource, parse_yaml, read_yaml
 
@@ -32,6 +33,7 @@ class Spec(Params):
     compile: Compile = Field(default_factory=Compile)
     output: Output = Field(default_factory=Output)
     distribute: Distribute = Field(default_factory=Distribute, description="data-parallel training over devices or machines; default: one device")
+    sweep: Sweep | None = Field(None, description="a hyperparameter search over this spec, run by cnnbuild sweep (cnnbuild run ignores it)")
 
     _source: SpecSource | None = PrivateAttr(None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -77,7 +79,7 @@ class Spec(Params):
         :data:`~cnnbuild.spec.types.SpecPath` parameter, builtin or a plugin's, a ``data.cache``
         file and ``output.dir``), so the result runs from anywhere.
         """
-        data = _canonical(self.model_dump(mode="json"))
+        data = _canonical(self.model_dump(mode="json", exclude={"sweep"}))  # a run's spec is what it trained, not the search around it
         if absolute_paths:
             _resolve_spec_paths(self, data, self.resolve_path)
             section = data.get("data", {})
@@ -257,5 +259,9 @@ def apply_to_spec(spec: Spec, overrides: list[str] | tuple[str, ...]) -> Spec:
     (errors point at the spec's file, or at the ``--set`` option that caused them)."""
     from cnnbuild.spec.overrides import apply_overrides
 
-    source = spec.source or SpecSource(spec.canonical(), "<dict>")
+    if spec.source is None:
+        sweep = {"sweep": spec.sweep.model_dump(mode="json", by_alias=True, exclude_none=True)} if spec.sweep else {}
+        source = SpecSource(spec.canonical() | sweep, "<dict>")
+    else:
+        source = spec.source
     return validate_source(apply_overrides(source, overrides), base_dir=spec.base_dir)

@@ -49,8 +49,19 @@ def _allow_shorthands(schema: dict[str, Any]) -> None:
         compile_properties["loss"] = {"anyOf": [loss, {"type": "string", "enum": loss_names}], "description": "a name, auto, or {type: name, ...}"}
 
 
+def _allow_sweep_shorthands(definitions: dict[str, Any]) -> None:
+    """``pruner: median`` for ``{type: median}``, ``direction: max`` for ``maximize``."""
+    properties = definitions.get("Sweep", {}).get("properties", {})
+    pruner = properties.get("pruner")
+    if pruner and _names(pruner):
+        properties["pruner"] = {"anyOf": [pruner, {"type": "string", "enum": _names(pruner)}], "description": pruner.get("description", "")}
+    if "direction" in properties:
+        properties["direction"] = {"enum": ["maximize", "minimize", "max", "min", None], "description": properties["direction"].get("description", "")}
+
+
 def spec_json_schema() -> dict[str, Any]:
     """JSON Schema (2020-12) of the spec as the current plugins define it."""
     schema = spec_model(get_registry()).model_json_schema(mode="validation")
     _allow_shorthands(schema)
+    _allow_sweep_shorthands(schema.get("$defs", {}))
     return {"$schema": SCHEMA_DIALECT, **schema, "title": "cnnbuild spec"}

@@ -6,6 +6,8 @@ import copy
 import re
 from typing import Any
 
+import yaml
+
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.yaml_source import PathKey, SpecSource, parse_yaml
 
@@ -83,3 +85,10 @@ def apply_overrides(source: SpecSource, overrides: list[str] | tuple[str, ...]) 
     if issues:
         raise SpecError(issues)
     return SpecSource(data, source.filename, positions, applied)
+
+
+def format_override(key: str, value: Any) -> str:
+    """``KEY=VALUE`` that :func:`apply_overrides` reads back as ``value`` (YAML flow style on one line:
+    ``3.0e-05`` rather than JSON's ``3e-05``, which YAML 1.1 reads as a string)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=2**31 - 1, allow_unicode=True, sort_keys=False)
+    return f"{key}={text.removesuffix(chr(10)).removesuffix(chr(10) + '...')}"

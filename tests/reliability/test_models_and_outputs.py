@@ -190,3 +190,12 @@ def test_tensorboard_without_its_package_stops_before_training(tmp_path):
     with pytest.raises(SpecError) as caught:  # found by the spec check, before anything trains (or a run folder exists)
         spec_from_text(SPEC.format(cache="", epochs=1, callbacks="\n    - {type: TensorBoard, log_dir: tb}"), "spec.yaml")
     assert "train.callbacks[0].type: TensorBoard needs the tensorboard package, which is not installed: pip install 'cnnbuild[tensorboard]'" in str(caught.value)
+    from cnnbuild.builder.training.user_callbacks import user_callbacks
+    from cnnbuild.errors import CnnbuildError
+    from cnnbuild.runs.directory import RunDirectory
+    from cnnbuild.spec import validate_source
+    from cnnbuild.spec.yaml_source import parse_yaml
+
+    spec = validate_source(parse_yaml(SPEC.format(cache="", epochs=1, callbacks="\n    - {type: TensorBoard, log_dir: tb}"), "spec.yaml"), check=False)
+    with pytest.raises(CnnbuildError, match="needs the tensorboard package"):
+        user_callbacks(spec, RunDirectory(tmp_path), None, {})  # built before the first epoch, not failing at its first batch

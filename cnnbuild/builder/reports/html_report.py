@@ -126,7 +126,14 @@ def render_report(run_dir: str | Path) -> str:
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Write the report to ``out`` (default ``RUN_DIR/report.html``) and return its path."""
+    """Write the report to ``out`` (default ``RUN_DIR/report.html``) and return its path; for a
+    sweep folder, the sweep's report (leaderboard, best trial, figures)."""
+    from cnnbuild.runs.sweep_record import SweepRecord
+
+    if SweepRecord.is_sweep(run_dir):
+        from cnnbuild.builder.reports.sweep_report import write_sweep_report
+
+        return write_sweep_report(run_dir, out)
     text = render_report(run_dir)
     if out is None:
         return RunDirectory(Path(run_dir)).write_text(layout.REPORT, text)

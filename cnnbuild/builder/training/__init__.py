@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.training.result import RunResult
-from cnnbuild.errors import RunError
+from cnnbuild.errors import CnnbuildError, RunError
 from cnnbuild.spec.document import Spec, apply_to_spec, load_spec
+
+if TYPE_CHECKING:
+    from cnnbuild.builder.training.trainer import Trainer
 
 __all__ = ["RunResult", "run"]
 
@@ -47,6 +51,8 @@ def run(
     verbose: str | None = None,
     terminal: bool = False,
     allow_changed_data: bool = False,
+    callbacks: list[Any] | tuple[Any, ...] = (),
+    tags: dict[str, Any] | None = None,
 ) -> RunResult:
     """Train a spec (a :class:`Spec` or a path to one) and write a run directory.
 
@@ -58,6 +64,10 @@ def run(
     ``quiet`` or ``auto`` (the bar when ``terminal`` says the output is a terminal, else lines).
     Epoch lines and notes go to the ``cnnbuild`` logger, so nothing is printed unless asked
     (``verbose="bar"``, or logging configured); the result holds what ``cnnbuild run`` prints.
+    ``callbacks`` are Keras callbacks of the caller's, run after the spec's (they are not part of
+    the spec, so ``spec.yaml`` stays runnable without them); ``tags`` are kept in ``run.json``
+    (a sweep names itself and the trial there). When a run directory was written, every plugin's
+    ``run_ended`` hook is called with it and the run's state.
     """
     from cnnbuild.builder.distribute.engines import placement_for
     from cnnbuild.runs.record import RunRecord
@@ -70,16 +80,36 @@ def run(
             placement = placement_for(record.spec)  # chooses the Keras backend before the trainer imports Keras
             from cnnbuild.builder.training.trainer import Trainer
 
-            result = Trainer.resume(record, placement, verbose=_mode(verbose, record.spec, terminal), allow_changed_data=allow_changed_data).train()
+            trainer = Trainer.resume(record, placement, verbose=_mode(verbose, record.spec, terminal), allow_changed_data=allow_changed_data)
         else:
             if spec is None:
                 raise RunError("give a spec (or a path to one), or resume=RUN_DIR")
             spec = load_spec(spec, overrides) if not isinstance(spec, Spec) else apply_to_spec(spec, overrides) if overrides else spec
+            if spec.sweep is not None:
+                log.info("note: the spec's sweep section is not used by a run; cnnbuild sweep runs it")
             placement = placement_for(spec)  # chooses the Keras backend before the trainer imports Keras
             from cnnbuild.builder.training.trainer import Trainer
 
-            result = Trainer.start(spec, placement, Path(output) if output else None, tuple(overrides), verbose=_mode(verbose, spec, terminal)).train()
+            trainer = Trainer.start(spec, placement, Path(output) if output else None, tuple(overrides), verbose=_mode(verbose, spec, terminal), tags=tags)
+        trainer.extra_callbacks = list(callbacks)
+        result = _train(trainer)
     finally:
         log.removeHandler(collect)
     result.warnings = collect.messages
+    return result
+
+
+def _train(trainer: Trainer) -> RunResult:
+    """Train, then tell the plugins (``run_ended``) how the run directory was left."""
+    from cnnbuild.plugins.manager import announce_run_ended
+
+    chief = trainer.placement.is_chief
+    try:
+        result = trainer.train()
+    except CnnbuildError:
+        if chief:
+            announce_run_ended(trainer.run.path, "failed")
+        raise
+    if chief:
+        announce_run_ended(result.run_dir, result.status)
     return result

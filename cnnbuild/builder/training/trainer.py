@@ -51,10 +51,12 @@ class Trainer:
         self.completed_epochs = completed_epochs
         self.history = history or {}
         self.verbose = verbose
+        #: Keras callbacks the caller adds (``run(callbacks=...)``), after the spec's own
+        self.extra_callbacks: list[Any] = []
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def start(cls, spec: Spec, placement: Placement, output: Path | None = None, overrides: tuple[str, ...] = (), *, verbose: str) -> Trainer:
+    def start(cls, spec: Spec, placement: Placement, output: Path | None = None, overrides: tuple[str, ...] = (), *, verbose: str, tags: dict[str, Any] | None = None) -> Trainer:
         """A new run of ``spec``, placed by ``placement`` (``engines.placement_for(spec)``, made before Keras loads)."""
         _seed(spec)
         share = DataShare(placement)
@@ -64,6 +66,8 @@ class Trainer:
         run = RunDirectory.create(spec.resolve_path(spec.output.dir), spec.name, exact=output) if placement.is_chief else WorkerFolders(placement.process_id).worker_directory()
         announce_run_dir(run.path)
         info = {"spec_file": spec.source.filename if spec.source else None, "base_dir": str(spec.base_dir), "overrides": list(overrides), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        if tags:
+            info["tags"] = tags
         run.write_json(layout.RUN_INFO, info)
         run.write_text(layout.SPEC, yaml.safe_dump(spec.canonical(absolute_paths=True), sort_keys=False, allow_unicode=True))
         run.write_json(layout.CLASS_NAMES, source.class_names)
@@ -148,6 +152,7 @@ class Trainer:
             callbacks = [
                 *([TrainingMetricsLeftOut(list(spec.compile.metrics))] if mixing else []),  # first: no later callback sees them
                 *user_callbacks(spec, run, steps, self.history),
+                *self.extra_callbacks,
                 clock,
                 stop_callback(self.placement, interruption),
                 EpochCheckpoint(run, interruption, self.history, spec.output.keep_checkpoints),

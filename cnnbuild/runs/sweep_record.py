@@ -1,0 +1,89 @@
+"""The one reader of sweep folders: :class:`SweepRecord` (what ``cnnbuild sweep`` wrote there)."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from cnnbuild.contracts import sweep_layout as layout
+from cnnbuild.errors import RunError
+from cnnbuild.runs.record import RunRecord
+
+
+class SweepRecord:
+    """A sweep folder: its definition, base spec, leaderboard, best spec, figures and trial runs.
+
+    Every file but the definition may be missing while the first trial runs; each property then
+    says so (None, or an empty list) rather than failing.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def open(cls, path: str | Path) -> SweepRecord:
+        """The sweep at ``path``; RunError when it is not a sweep folder."""
+        record = cls(path)
+        if not record.path.is_dir() or not (record.path / layout.DEFINITION).is_file():
+            raise RunError(f"{record.path}: {layout.DEFINITION} is missing: not a cnnbuild sweep folder")
+        return record
+
+    @staticmethod
+    def is_sweep(path: str | Path) -> bool:
+        path = Path(path)
+        return path.is_dir() and layout.is_sweep_directory({entry.name for entry in path.iterdir()})
+
+    def file(self, relative: str) -> Path:
+        return self.path / relative
+
+    def _text(self, relative: str) -> str | None:
+        try:
+            return self.file(relative).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RunError(f"{self.file(relative)}: cannot read: {exc}") from None
+
+    @cached_property
+    def definition(self) -> dict[str, Any]:
+        """``sweep.yaml``: the study's name and storage, the spec it searches and the ``sweep`` section."""
+        import yaml
+
+        text = self._text(layout.DEFINITION)
+        try:
+            data = yaml.safe_load(text or "")
+        except yaml.YAMLError as exc:
+            raise RunError(f"{self.file(layout.DEFINITION)}: cannot read: {exc}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("sweep"), dict):
+            raise RunError(f"{self.file(layout.DEFINITION)}: not a sweep definition (no sweep mapping)")
+        return data
+
+    @property
+    def base_spec_text(self) -> str | None:
+        return self._text(layout.BASE_SPEC)
+
+    @property
+    def leaderboard(self) -> dict[str, Any] | None:
+        """``sweep.json``: the sweep's settings, counts, best trial and one row per trial; None before the first trial ends."""
+        text = self._text(layout.LEADERBOARD_JSON)
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RunError(f"{self.file(layout.LEADERBOARD_JSON)}: cannot read: {exc}") from None
+
+    @property
+    def best_spec_text(self) -> str | None:
+        return self._text(layout.BEST_SPEC)
+
+    @property
+    def figures(self) -> dict[str, Path]:
+        """The figures that exist, by name (history, importance, parallel, slice)."""
+        return {name: self.file(relative) for name, relative in layout.FIGURE_FILES.items() if self.file(relative).is_file()}
+
+    def trial_run(self, number: int) -> RunRecord:
+        """The run directory of trial ``number``."""
+        return RunRecord.open(self.file(layout.trial_dir(number)))

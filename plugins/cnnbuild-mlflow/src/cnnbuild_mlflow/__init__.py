@@ -1,0 +1,1 @@
+"""cnnbuild's MLflow tracking plugin: the ``MLflowTracking`` callback (see README.md)."""
