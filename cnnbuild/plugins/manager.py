@@ -32,6 +32,7 @@ BUILTIN_PLUGINS = (
     "cnnbuild.plugins.builtin.core_layers",
     "cnnbuild.plugins.builtin.convolution_layers",
     "cnnbuild.plugins.builtin.merge_layers",
+    "cnnbuild.plugins.builtin.backbones",
     "cnnbuild.plugins.builtin.preprocessing_layers",
     "cnnbuild.plugins.builtin.colour_augmentation",
     "cnnbuild.plugins.builtin.augmentation_policies",
