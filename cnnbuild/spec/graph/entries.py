@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Field, create_model
 
 from cnnbuild.contracts.layers import GraphEntryFields
-from cnnbuild.contracts.values import Activation, Params, PositiveInt
+from cnnbuild.contracts.values import Activation, Params
 
 if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
@@ -28,7 +28,7 @@ REQUIRED = "required"
 PLACEHOLDER = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 BLOCK_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
-Repeat = Annotated[PositiveInt, Field(le=1000, description="how many times the container is applied, one after the other")]
+Repeat = Annotated[int, Field(ge=1, le=1000, strict=True, description="how many times the container is applied, one after the other")]
 
 
 def _shortcut(value: Any) -> Any:
