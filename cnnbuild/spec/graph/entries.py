@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Field, create_model
+from pydantic import BeforeValidator, Field, WithJsonSchema, create_model
 
 from cnnbuild.contracts.layers import GraphEntryFields
 from cnnbuild.contracts.values import Activation, Params
@@ -64,7 +64,10 @@ class Block(Params):
     params: dict[str, Any] = Field(
         default_factory=dict, description=f"the block's parameters, name -> default value ({REQUIRED!r}: no default, every use gives it)"
     )
-    layers: list[dict[str, Any]] = Field(min_length=1, description="the block's entries, as in model.layers; a value '$name' stands for the parameter name")
+    layers: Annotated[
+        list[dict[str, Any]],
+        WithJsonSchema({"type": "array", "minItems": 1, "items": {"anyOf": [{"type": "object"}, {"type": "string"}]}}),
+    ] = Field(min_length=1, description="the block's entries, as in model.layers; a value '$name' stands for the parameter name")
 
 
 #: Blocks as the spec model needs them: ``(name, ((parameter, required), ...))`` for each block.
