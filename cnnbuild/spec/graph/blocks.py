@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError, create_model
 
 from cnnbuild.spec.errors import SpecIssue, format_path, suggest
-from cnnbuild.spec.graph.entries import PLACEHOLDER, REQUIRED
+from cnnbuild.spec.graph.entries import PLACEHOLDER
 from cnnbuild.spec.yaml_source import PathKey, Position, SpecSource
 
 if TYPE_CHECKING:
@@ -40,8 +40,7 @@ class BlockUse:
 
     def arguments(self, name: str, use: Any) -> dict[str, Any]:
         """The value of every parameter of block ``name`` at this use: given, or the default."""
-        declared = self.spec.blocks[name].params
-        return {key: getattr(use, key) if key in use.model_fields_set or default == REQUIRED else default for key, default in declared.items()}
+        return {key: getattr(use, key) for key in self.spec.blocks[name].params}
 
     def entries(self, name: str, use: Any, use_path: PathKey, context: str) -> list[Any] | None:
         """The block's layers for this use, validated; None (after reporting why) when invalid."""

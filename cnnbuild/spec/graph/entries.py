@@ -7,6 +7,7 @@ per registry and set of blocks (:func:`graph_entry`).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
@@ -70,8 +71,8 @@ class Block(Params):
     ] = Field(min_length=1, description="the block's entries, as in model.layers; a value '$name' stands for the parameter name")
 
 
-#: Blocks as the spec model needs them: ``(name, ((parameter, required), ...))`` for each block.
-BlockSignature = tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]
+#: Blocks as the spec model needs them: ``(name, ((parameter, default as JSON, or None when required), ...))`` for each block.
+BlockSignature = tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...]
 
 
 def block_signature(blocks: Any) -> BlockSignature:
@@ -86,7 +87,11 @@ def block_signature(blocks: Any) -> BlockSignature:
         params = block.get("params") or {}
         if not isinstance(params, dict):
             params = {}
-        usable = tuple((key, value == REQUIRED) for key, value in params.items() if isinstance(key, str) and key.isidentifier() and key not in USE_KEYS)
+        usable = tuple(
+            (key, None if value == REQUIRED else json.dumps(value, sort_keys=True, default=str))
+            for key, value in params.items()
+            if isinstance(key, str) and key.isidentifier() and key not in USE_KEYS
+        )
         signature.append((name, usable))
     return tuple(signature)
 
@@ -111,7 +116,7 @@ def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSi
             f"{name}_block",
             __base__=BlockUseBase,
             type=(Literal[name], Field(description=f"block {name}")),  # type: ignore[valid-type]
-            **{key: (Any, ... if required else None) for key, required in params},
+            **{key: (Any, ... if default is None else json.loads(default)) for key, default in params},
         )
         for name, params in signature
         if name not in registry.layers and name not in CONTAINERS
