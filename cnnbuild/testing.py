@@ -30,10 +30,11 @@ from cnnbuild.contracts.layers import LayerShape
 __all__ = ["assert_shape_matches_keras", "class_folder", "cnnbuild_plugin", "run_spec", "spec_errors", "write_images"]
 
 
-def assert_shape_matches_keras(layer_type: str, params: dict[str, Any], input_shape: tuple[int, ...]) -> LayerShape:
+def assert_shape_matches_keras(layer_type: str, params: dict[str, Any], input_shape: tuple[int, ...] | list[tuple[int, ...]]) -> LayerShape:
     """Build ``layer_type`` with ``params`` (as a spec entry's keys) through its registered factory,
-    call it on an input of ``input_shape`` (no batch axis), and check that the shape function
-    declares the same output shape, parameter count and non-trainable count as Keras builds.
+    call it on an input of ``input_shape`` (no batch axis; a list of shapes for a layer registered
+    with ``inputs=``), and check that the shape function declares the same output shape,
+    parameter count and non-trainable count as Keras builds.
 
     Returns the declared :class:`~cnnbuild.LayerShape`; raises AssertionError naming the difference.
     """
@@ -45,9 +46,10 @@ def assert_shape_matches_keras(layer_type: str, params: dict[str, Any], input_sh
     assert registration is not None, f"no layer type {layer_type!r} is registered (is the plugin installed or registered for this test?)"
     assert registration.shape is not None, f"layer type {layer_type!r} ({registration.plugin.describe()}) has no shape function"
     entry = registration.params.model_validate({"type": layer_type, **params})
-    declared = LayerShape(*registration.shape(entry, tuple(input_shape)))
-    layer = registration.make(keras.layers.Layer, entry)
-    outputs = layer(keras.Input(shape=tuple(input_shape)))
+    shapes = [tuple(shape) for shape in input_shape] if registration.merges else tuple(input_shape)
+    declared = LayerShape(*registration.shape(entry, shapes))
+    layer = registration.make(keras.layers.Layer, entry, *([shapes] if registration.backbone else []))
+    outputs = layer([keras.Input(shape=shape) for shape in shapes] if registration.merges else keras.Input(shape=shapes))
     built = (tuple(outputs.shape[1:]), int(layer.count_params()), int(sum(int(keras.ops.size(w)) for w in layer.non_trainable_weights)))
     expected = (tuple(declared.output_shape), declared.params, declared.non_trainable)
     assert built == expected, (

@@ -60,6 +60,8 @@ def summary(spec_path: Path, as_json: bool, num_classes: int | None, overrides: 
         click.echo(f"{result.text}\n Forward pass: about {result.forward_flops / 1e6:,.1f} MFLOP per image (2 x parameters x output positions)")
         if result.memory:
             click.echo(f" Memory: {result.memory}")
+        for note in result.notes:
+            click.echo(f" Added by cnnbuild: {note}")
 
 
 @click.command()

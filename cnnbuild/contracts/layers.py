@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Annotated, Any, NamedTuple
+
+from pydantic import BaseModel, BeforeValidator, Field, model_serializer
 
 #: An output shape without the batch axis; a dimension may be None where it is unknown.
 Shape = tuple[int | None, ...]
@@ -35,3 +37,40 @@ class ShapeError(ValueError):
 def same_shape(params: object, shape: Shape) -> LayerShape:
     """The shape function of a layer that keeps its input shape and has no weights (Dropout, Activation)."""
     return LayerShape(shape)
+
+
+#: Shapes of a merge layer's inputs (registered with ``inputs=``), in the order the entry lists them.
+Shapes = list[Shape]
+
+#: What a graph entry's ``name`` may be: it names Keras layers too, so no dots or slashes.
+ENTRY_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
+
+
+def _listed(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+class GraphEntryFields(BaseModel):
+    """The keys every entry of ``model.layers`` may carry besides its parameters: ``name`` and
+    ``inputs`` (a graph). Unset, they are left out of dumps, so factories and ``spec.yaml`` see
+    exactly the layer's parameters."""
+
+    name: Annotated[str, Field(pattern=ENTRY_NAME_PATTERN)] | None = Field(
+        None, description="a name for this entry's output, which other entries list in inputs (letters, digits, '_' and '-')"
+    )
+    inputs: Annotated[list[str], BeforeValidator(_listed), Field(min_length=1)] | None = Field(
+        None, description="the names of the entries whose outputs this one takes ('input' is the model's input); default: the entry before it"
+    )
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset(self, handler: Any) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in GRAPH_KEYS:
+                if data.get(key) is None:
+                    data.pop(key, None)
+        return data
+
+
+#: The keys :class:`GraphEntryFields` adds to an entry.
+GRAPH_KEYS = ("name", "inputs")

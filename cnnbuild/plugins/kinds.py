@@ -34,6 +34,9 @@ class Use:
     accepts: Callable[[Any], bool] | None = None
     #: why a registration of the kind that ``accepts`` refuses cannot appear here (for the error message)
     refusal: Callable[[Any], str] | None = None
+    #: the list describes a graph: entries may carry ``name`` and ``inputs``, and containers
+    #: (``Residual``, ``Parallel``) and uses of the spec's ``blocks`` may appear (``cnnbuild.spec.graph``)
+    graph: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,11 +60,17 @@ class Kind:
 LAYER = Kind(
     "layer",
     hook="register_layers",
-    options=("shape", "aliases", "augmentation", "mixes_labels", "not_augmentation", "requires"),
+    options=("shape", "aliases", "augmentation", "mixes_labels", "not_augmentation", "inputs", "backbone", "requires"),
     params_base=Params,
     produces="a keras.layers.Layer",
     uses=(
-        Use(("model", "layers"), "layer", required=True, description="the layer stack, input first"),
+        Use(
+            ("model", "layers"),
+            "layer",
+            required=True,
+            graph=True,
+            description="the layers, input first: a chain, or a graph where entries name their inputs",
+        ),
         Use(
             ("augmentation",),
             "augmentation layer",

@@ -21,7 +21,7 @@ import pluggy
 from cnnbuild.errors import PluginError
 from cnnbuild.plugins import hookspecs
 from cnnbuild.plugins.kinds import KINDS, Kind
-from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, spec_model
+from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, input_range, spec_model
 
 ENTRY_POINT_GROUP = "cnnbuild"
 LOAD_PLUGINS_ENV = "CNNBUILD_LOAD_PLUGINS"
@@ -31,6 +31,8 @@ RUN_WITHOUT = f"set {LOAD_PLUGINS_ENV} to a comma-separated list of the plugins 
 BUILTIN_PLUGINS = (
     "cnnbuild.plugins.builtin.core_layers",
     "cnnbuild.plugins.builtin.convolution_layers",
+    "cnnbuild.plugins.builtin.merge_layers",
+    "cnnbuild.plugins.builtin.backbones",
     "cnnbuild.plugins.builtin.preprocessing_layers",
     "cnnbuild.plugins.builtin.colour_augmentation",
     "cnnbuild.plugins.builtin.augmentation_policies",
@@ -174,6 +176,8 @@ def _register_function(staged: list[Registration], kind: Kind, info: PluginInfo)
             raise PluginError(f"{info.describe()} registered {kind.name} {name!r} with unknown options {sorted(unknown)}; allowed: {sorted(kind.options)}")
         if "aliases" in options:
             options["aliases"] = tuple(options["aliases"])
+        if "inputs" in options:
+            options["inputs"] = input_range(options["inputs"], f"{info.describe()} registered {kind.name} {name!r} with")
         staged.append(Registration(kind=kind, name=name, params=spec_model(kind, name, params, info), factory=factory, plugin=info, options=options))
 
     return register

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from cnnbuild.contracts.layers import LayerShape, Shape
+from cnnbuild.contracts.layers import GRAPH_KEYS, GraphEntryFields, LayerShape, Shape
 from cnnbuild.errors import CnnbuildError, PluginError
 from cnnbuild.plugins.kinds import CALLBACK, DATA_SOURCE, KINDS, LAYER, Kind
 
@@ -58,6 +58,22 @@ class Registration:
         return bool(self.options.get("mixes_labels", False))
 
     @property
+    def input_range(self) -> tuple[int, int | None]:
+        """How many inputs the layer takes, ``(at_least, at_most)``; at_most None: any number (the ``inputs`` option)."""
+        return self.options.get("inputs", (1, 1))
+
+    @property
+    def merges(self) -> bool:
+        """Whether the layer takes several inputs: its shape function gets a list of shapes and the layer a list of tensors."""
+        return self.input_range != (1, 1)
+
+    @property
+    def backbone(self) -> bool:
+        """Whether the layer is a pretrained network taking 0..255 images (the ``backbone`` option):
+        its factory gets the input shape, and ``train.fine_tune`` unfreezes it."""
+        return bool(self.options.get("backbone", False))
+
+    @property
     def class_names(self) -> Callable[..., list[str] | None] | None:
         return self.options.get("class_names")
 
@@ -75,14 +91,28 @@ class Registration:
         return made
 
 
+def input_range(value: Any, where: str) -> tuple[int, int | None]:
+    """The ``inputs`` registration option as ``(at_least, at_most)``: a count, or a pair whose
+    second item may be None (any number); PluginError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return (value, value)
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        low, high = value
+        if isinstance(low, int) and not isinstance(low, bool) and low >= 1 and (high is None or (isinstance(high, int) and not isinstance(high, bool) and high >= low)):
+            return (low, high)
+    raise PluginError(f"{where}: inputs={value!r}; give a count (2) or a range (2, None) meaning at least 2")
+
+
 def spec_model(kind: Kind, name: str, params: Any, plugin: PluginInfo) -> type[BaseModel]:
     """The parameter model with a ``type`` tag added and unknown keys forbidden."""
     if not (isinstance(params, type) and issubclass(params, BaseModel)):
         raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} with params={params!r}; expected a pydantic model class (subclass cnnbuild.{kind.params_base.__name__})")
     if not issubclass(params, kind.params_base):
         raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} whose parameter model does not subclass cnnbuild.{kind.params_base.__name__}")
-    if "type" in params.model_fields:
-        raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} whose parameter model has a field 'type'; cnnbuild adds that field itself")
+    graph = any(use.graph for use in kind.uses)
+    for added in ("type", *(GRAPH_KEYS if graph else ())):
+        if added in params.model_fields:
+            raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} whose parameter model has a field {added!r}; cnnbuild adds that field itself")
     config = ConfigDict(**{**params.model_config, "extra": "forbid", "title": name})
 
     def guard(cls: type, data: Any, handler: Any) -> Any:
@@ -106,7 +136,7 @@ def spec_model(kind: Kind, name: str, params: Any, plugin: PluginInfo) -> type[B
         "_cnnbuild_guard": model_validator(mode="wrap")(guard),
     }
     try:
-        return type(f"{name}_{kind.name.replace(' ', '_')}", (params,), namespace)
+        return type(f"{name}_{kind.name.replace(' ', '_')}", (params, GraphEntryFields) if graph else (params,), namespace)
     except Exception as exc:  # pydantic raises many kinds for a broken model
         raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} with an invalid parameter model: {exc}") from None
 

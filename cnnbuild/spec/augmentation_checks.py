@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cnnbuild.contracts.layers import GRAPH_KEYS
 from cnnbuild.contracts.values import nested_augmentation_fields
 
 if TYPE_CHECKING:
@@ -32,10 +33,14 @@ def _nested_issues(spec: Spec, registry: Registry, add: Any) -> None:
 
 def augmentation_issues(spec: Spec, registry: Registry, add: Any) -> None:
     """Report each problem through ``add(path, message)``."""
+    for index, entry in enumerate(spec.augmentation):
+        for key in GRAPH_KEYS:
+            if getattr(entry, key, None) is not None:
+                add(("augmentation", index, key), f"{key} names entries of model.layers (a graph); augmentation is a list applied in order")
     _nested_issues(spec, registry, add)
-    for index, layer in enumerate(spec.model.layers):
+    for path, layer in spec.graph.entries():
         if (r := registry.layers.get(layer.type)) is not None and r.mixes_labels:
-            add(("model", "layers", index), f"{layer.type} mixes the labels as well as the images, and a layer of the model never sees the labels; list it under augmentation")
+            add(path, f"{layer.type} mixes the labels as well as the images, and a layer of the model never sees the labels; list it under augmentation")
     mixing = [(index, entry.type) for index, entry in enumerate(spec.augmentation) if (r := registry.layers.get(entry.type)) is not None and r.mixes_labels]
     if not mixing:
         return

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.spec.augmentation_checks import augmentation_issues
+from cnnbuild.spec.graph.checks import backbone_issues
 from cnnbuild.spec.engine import expected_backend, several_steps_per_call
 from cnnbuild.spec.errors import SpecIssue, format_path
-from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, binary_labels, class_count, label_mixing_entries, label_mode
+from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, binary_labels, class_count, label_mixing_entries, label_mode, output_layer
 from cnnbuild.spec.shapes import LayerRow, ShapeFunctionFailed, ShapeProblem, infer_layers, infer_spec
 from cnnbuild.spec.yaml_source import SpecSource
 
@@ -36,7 +37,7 @@ def _size_issues(rows: list[LayerRow], issues: _Issues) -> None:
         return
     largest = max(rows, key=lambda row: row.params or 0)
     issues.add(
-        (*largest.section.split("."), largest.index),
+        largest.location,
         f"the model would have {total:,} parameters ({total * 4 / 2**30:,.1f} GiB as float32), above the limit of {MAX_PARAMETERS:,}; "
         f"this {largest.type} alone has {largest.params:,}: use fewer units or filters, pool before Flatten, or a smaller image_size",
     )
@@ -47,12 +48,12 @@ def _shape_issues(spec: Spec, registry: Registry, num_classes: int | None, issue
         _size_issues(infer_spec(spec, registry, num_classes), issues)
     except ShapeFunctionFailed as problem:
         row = problem.row
-        issues.add((*row.section.split("."), row.index), f"{problem.message}; {problem.hint}")
+        issues.add(row.location, f"{problem.message}; {problem.hint}{_context(spec, row)}")
     except ShapeProblem as problem:
         row = problem.row
-        section = tuple(row.section.split("."))
         hint = f"; {problem.hint}" if problem.hint else ""
-        issues.add((*section, row.index), f"{row.type} cannot take input shape {row.input_shape}: {problem.message}{hint}")
+        shapes = f"input shapes {', '.join(map(str, row.input_shapes))}" if len(row.input_shapes) > 1 else f"input shape {row.input_shape}"
+        issues.add(row.location, f"{row.type} cannot take {shapes}: {problem.message}{hint}{_context(spec, row)}")
     for index, entry in enumerate(spec.augmentation):
         try:
             rows = infer_layers([entry], spec.data.input_shape, registry, section="augmentation")
@@ -66,17 +67,25 @@ def _shape_issues(spec: Spec, registry: Registry, num_classes: int | None, issue
             issues.add(("augmentation", index), f"{entry.type} changes the image shape from {spec.data.input_shape} to {output}; augmentation must keep the shape (put it in model.layers instead)")
 
 
+def _context(spec: Spec, row: LayerRow) -> str:
+    """Which use of a block a row of a block's layer comes from."""
+    node = spec.graph.node(row.name) if row.name else None
+    return f" ({node.context})" if node is not None and node.context else ""
+
+
 def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
-    layers = spec.model.layers
-    last = layers[-1]
-    for index, layer in enumerate(layers[:-1]):
-        if getattr(layer, "units", None) == "auto":
-            issues.add(("model", "layers", index, "units"), "'auto' is only allowed on the last layer (it means the number of classes)")
+    graph = spec.graph
+    output = graph.node(graph.output)
+    for node in graph.nodes:
+        if node is not output and getattr(node.entry, "units", None) == "auto":
+            where = "on the last layer" if graph.chain else "on the layer whose output the model returns"
+            issues.add((*node.path, "units"), f"'auto' is only allowed {where} (it means the number of classes)")
+    last = output_layer(spec)
     binary = binary_labels(spec, num_classes)
     activation = getattr(last, "activation", None)
     units = getattr(last, "units", None)
     loss = spec.compile.loss
-    last_path = ("model", "layers", len(layers) - 1)
+    last_path = output.path if output is not None else ("model", "layers")
     if activation in PROBABILITY_ACTIVATIONS and loss.from_logits:
         issues.add(("compile", "loss", "from_logits"), f"the last layer applies {activation}, so its outputs are probabilities, not logits; set from_logits: false or remove the activation")
     if activation == "softmax" and units == 1:
@@ -146,11 +155,14 @@ def _requirement_issues(spec: Spec, registry: Registry, issues: _Issues) -> None
         value: Any = spec
         for key in use.path:
             value = getattr(value, key, None)
-        entries = (value or []) if use.many else [value]
-        for index, entry in enumerate(entries):
+        if use.graph:
+            located = spec.graph.entries()
+        else:
+            entries = (value or []) if use.many else [value]
+            located = [((*use.path, index) if use.many else use.path, entry) for index, entry in enumerate(entries)]
+        for path, entry in located:
             registration = registry.table(kind).get(getattr(entry, "type", None))
             for module, requirement in missing_requirements(registration.options.get("requires", ()) if registration else ()):
-                path = (*use.path, index) if use.many else use.path
                 issues.add((*path, "type"), f"{entry.type} needs the {module} package, which is not installed: pip install '{requirement}'")
 
 
@@ -195,4 +207,5 @@ def check_spec(spec: Spec, registry: Registry, *, num_classes: int | None = None
     augmentation_issues(spec, registry, issues.add)
     _requirement_issues(spec, registry, issues)
     _memory_issues(spec, registry, num_classes, issues)
-    return issues.items
+    backbone_issues(spec, registry, issues.add)
+    return [*spec.graph.warnings, *issues.items]

@@ -47,6 +47,10 @@ class LayerChange:
     shape_b: tuple[int | None, ...] | None = None
     count_a: int | None = None
     count_b: int | None = None
+    #: in a graph: the layers' names (a block's or branch's layers are named by where they sit), and why cnnbuild added one
+    name_a: str | None = None
+    name_b: str | None = None
+    note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,7 +59,7 @@ class LayerChange:
             "params": [{"name": n, "before": None if a is MISSING else a, "after": None if b is MISSING else b} for n, a, b in self.params],
             "settings": self.settings,
             "output_shape_a": list(self.shape_a) if self.shape_a else None, "output_shape_b": list(self.shape_b) if self.shape_b else None,
-            "params_a": self.count_a, "params_b": self.count_b,
+            "params_a": self.count_a, "params_b": self.count_b, "name_a": self.name_a, "name_b": self.name_b, "note": self.note,
         }  # fmt: skip
 
 
@@ -112,22 +116,52 @@ def _param_changes(a: dict[str, Any], b: dict[str, Any]) -> tuple[tuple[str, Any
     return tuple((key, a.get(key, MISSING), b.get(key, MISSING)) for key in keys if a.get(key, MISSING) != b.get(key, MISSING))
 
 
-def _rows(spec: Spec, registry: Registry, section: str, num_classes: int | None) -> list[LayerRow | None]:
-    """Shape rows of one section, or Nones where shapes cannot be inferred."""
+@dataclass
+class _Side:
+    """One spec's layers of a section as the diff aligns them: entries, their shape rows (None
+    where unknown), and in a graph their names and notes."""
+
+    entries: list[Any]
+    rows: list[LayerRow | None]
+    names: list[str | None]
+    notes: list[str]
+
+
+def _side(spec: Spec, registry: Registry, section: str, num_classes: int | None, graph: bool) -> _Side:
     from cnnbuild.spec.labels import binary_labels
 
-    entries = spec.augmentation if section == "augmentation" else spec.model.layers
+    if section == "augmentation" or not graph:
+        entries = spec.augmentation if section == "augmentation" else spec.model.layers
+        options = {} if section == "augmentation" else {"num_classes": num_classes, "binary": binary_labels(spec, num_classes)}
+        try:
+            rows: list[LayerRow | None] = list(infer_layers(entries, spec.data.input_shape, registry, section=section, **options))
+        except ShapeProblem:
+            rows = [None] * len(entries)
+        return _Side(list(entries), rows, [None] * len(entries), [""] * len(entries))
+    from cnnbuild.spec.graph.infer import infer_graph
+    from cnnbuild.spec.graph.nodes import PROJECTION, projection_entry
+
     try:
-        if section == "augmentation":
-            return list(infer_layers(entries, spec.data.input_shape, registry, section=section))
-        return list(infer_layers(entries, spec.data.input_shape, registry, num_classes=num_classes, binary=binary_labels(spec, num_classes), section=section))
+        by_name = {row.name: row for row in infer_graph(spec.graph, spec.data.input_shape, registry, num_classes=num_classes, binary=binary_labels(spec, num_classes))}
     except ShapeProblem:
-        return [None] * len(entries)
+        by_name = {}
+    side = _Side([], [], [], [])
+    for node in spec.graph.nodes:
+        row = by_name.get(node.id)
+        entry = node.entry
+        if node.type == PROJECTION:
+            if row is None or row.output_shape is None:
+                continue  # the input itself, or not known before building
+            entry = projection_entry(row.input_shape, row.output_shape, registry)
+        side.entries.append(entry)
+        side.rows.append(row)
+        side.names.append(node.id)
+        side.notes.append(row.note if row else "")
+    return side
 
 
-def _section_changes(section: str, a: Spec, b: Spec, rows_a: list[LayerRow | None], rows_b: list[LayerRow | None]) -> list[LayerChange]:
-    entries_a = a.augmentation if section == "augmentation" else a.model.layers
-    entries_b = b.augmentation if section == "augmentation" else b.model.layers
+def _section_changes(section: str, a: _Side, b: _Side) -> list[LayerChange]:
+    entries_a, entries_b, rows_a, rows_b = a.entries, b.entries, a.rows, b.rows
 
     def facts(rows: list[LayerRow | None], index: int) -> tuple[Any, Any]:
         row = rows[index] if index < len(rows) else None
@@ -135,11 +169,11 @@ def _section_changes(section: str, a: Spec, b: Spec, rows_a: list[LayerRow | Non
 
     def removed(i: int) -> LayerChange:
         shape, count = facts(rows_a, i)
-        return LayerChange("removed", section, i, None, entries_a[i].type, None, settings=_non_default(entries_a[i]), shape_a=shape, count_a=count)
+        return LayerChange("removed", section, i, None, entries_a[i].type, None, settings=_non_default(entries_a[i]), shape_a=shape, count_a=count, name_a=a.names[i], note=a.notes[i])
 
     def added(j: int) -> LayerChange:
         shape, count = facts(rows_b, j)
-        return LayerChange("added", section, None, j, None, entries_b[j].type, settings=_non_default(entries_b[j]), shape_b=shape, count_b=count)
+        return LayerChange("added", section, None, j, None, entries_b[j].type, settings=_non_default(entries_b[j]), shape_b=shape, count_b=count, name_b=b.names[j], note=b.notes[j])
 
     def paired(i: int, j: int) -> LayerChange | None:
         shape_a, count_a = facts(rows_a, i)
@@ -153,7 +187,7 @@ def _section_changes(section: str, a: Spec, b: Spec, rows_a: list[LayerRow | Non
         else:
             kind = "changed"
         settings = _non_default(eb) if ea.type != eb.type else {}
-        return LayerChange(kind, section, i, j, ea.type, eb.type, changes if ea.type == eb.type else (), settings, shape_a, shape_b, count_a, count_b)
+        return LayerChange(kind, section, i, j, ea.type, eb.type, changes if ea.type == eb.type else (), settings, shape_a, shape_b, count_a, count_b, a.names[i], b.names[j], b.notes[j])
 
     def align(tag: str, a0: int, a1: int, b0: int, b1: int) -> list[LayerChange | None]:
         if tag == "equal":
@@ -210,6 +244,7 @@ def _setting_changes(a: Spec, b: Spec) -> list[SettingChange]:
     def settings(spec: Spec) -> dict[str, Any]:
         data = spec.canonical()
         data.pop("augmentation", None)
+        data.pop("blocks", None)  # what a block's layers are is compared layer by layer
         model = dict(data.pop("model", {}))
         model.pop("layers", None)
         if model:
@@ -276,10 +311,11 @@ def diff_specs(a: Spec, b: Spec, registry: Registry | None = None, *, num_classe
     layers: list[LayerChange] = []
     totals: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
+    graph = not (a.graph.chain and b.graph.chain)
     for section in LAYER_SECTIONS:
-        rows_a = _rows(a, registry, section, classes(a))
-        rows_b = _rows(b, registry, section, classes(b))
-        layers += _section_changes(section, a, b, rows_a, rows_b)
+        side_a, side_b = _side(a, registry, section, classes(a), graph), _side(b, registry, section, classes(b), graph)
+        layers += _section_changes(section, side_a, side_b)
+        rows_a, rows_b = side_a.rows, side_b.rows
         if section == "model.layers":
             totals = {"a": _total(rows_a), "b": _total(rows_b)}
             outputs = {"a": rows_a[-1].output_shape if rows_a and rows_a[-1] else None, "b": rows_b[-1].output_shape if rows_b and rows_b[-1] else None}

@@ -35,15 +35,21 @@ def _before_after(change: LayerChange) -> str:
     return f"{shape}, {params}"
 
 
+def _note(change: LayerChange) -> list[str]:
+    return [f"      added by cnnbuild: {change.note}"] if change.note else []
+
+
 def format_change(change: LayerChange) -> list[str]:
-    """The lines ``cnnbuild diff`` prints for one layer change."""
+    """The lines ``cnnbuild diff`` prints for one layer change (a graph's layers by name)."""
+    a = change.name_a if change.name_a is not None else change.index_a
+    b = change.name_b if change.name_b is not None else change.index_b
     if change.kind == "added":
         what = f" ({_settings(change.settings)})" if change.settings else ""
-        return [f"  + added    [{change.index_b}] {change.type_b}{what}", f"      output {_shape(change.shape_b)}, params {_count(change.count_b)}"]
+        return [f"  + added    [{b}] {change.type_b}{what}", f"      output {_shape(change.shape_b)}, params {_count(change.count_b)}", *_note(change)]
     if change.kind == "removed":
         what = f" ({_settings(change.settings)})" if change.settings else ""
-        return [f"  - removed  [{change.index_a}] {change.type_a}{what}", f"      was: output {_shape(change.shape_a)}, params {_count(change.count_a)}"]
-    where = f"[{change.index_a}]" if change.index_a == change.index_b else f"[{change.index_a} -> {change.index_b}]"
+        return [f"  - removed  [{a}] {change.type_a}{what}", f"      was: output {_shape(change.shape_a)}, params {_count(change.count_a)}"]
+    where = f"[{a}]" if a == b else f"[{a} -> {b}]"
     if change.kind == "affected":
         return [f"  ~ affected {where} {change.type_b} (same parameters; follows from the changes above)", f"      {_before_after(change)}"]
     if change.type_a != change.type_b:
@@ -51,7 +57,7 @@ def format_change(change: LayerChange) -> list[str]:
         head = f"  ~ replaced {where} {change.type_a} -> {change.type_b}{what}"
     else:
         head = f"  ~ changed  {where} {change.type_b}: " + ", ".join(f"{name} {show(before)} -> {show(after)}" for name, before, after in change.params)
-    return [head, f"      {_before_after(change)}"]
+    return [head, f"      {_before_after(change)}", *_note(change)]
 
 
 def format_diff(diff: SpecDiff) -> str:

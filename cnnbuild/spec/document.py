@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, create_model
 
+from cnnbuild.contracts.layers import ENTRY_NAME_PATTERN
 from cnnbuild.contracts.values import NonNegativeInt, Params, is_spec_path, literal_values, nested_augmentation_fields
 from cnnbuild.plugins.kinds import Use, uses
 from cnnbuild.spec.errors import SpecError, SpecIssue
+from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN, Block, BlockSignature, block_signature, graph_entry
 from cnnbuild.spec.normalize import normalize
 from cnnbuild.spec.sections import Compile, Distribute, Output, Train
 from cnnbuild.spec.sweep_section import Sweep
@@ -19,9 +21,10 @@ from cnnbuild.spec.yaml_source import SpecSource, parse_yaml, read_yaml
 
 if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
+    from cnnbuild.spec.graph.nodes import Graph
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-SECTION_ORDER = ("name", "seed", "data", "augmentation", "augmentation_placement", "model", "compile", "train", "output", "distribute")
+SECTION_ORDER = ("name", "seed", "data", "augmentation", "augmentation_placement", "blocks", "model", "compile", "train", "output", "distribute")
 
 
 class Spec(Params):
@@ -34,10 +37,14 @@ class Spec(Params):
     output: Output = Field(default_factory=Output)
     distribute: Distribute = Field(default_factory=Distribute, description="data-parallel training over devices or machines; default: one device")
     sweep: Sweep | None = Field(None, description="a hyperparameter search over this spec, run by cnnbuild sweep (cnnbuild run ignores it)")
+    blocks: dict[Annotated[str, Field(pattern=BLOCK_NAME_PATTERN)], Block] = Field(
+        default_factory=dict, description="named sub-graphs with parameters, used in model.layers by name like a layer type"
+    )
 
     _source: SpecSource | None = PrivateAttr(None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _warnings: list[SpecIssue] = PrivateAttr(default_factory=list)
+    _graph: Any = PrivateAttr(None)
 
     # Declared by the model built from the registry; listed here for type checkers.
     if TYPE_CHECKING:
@@ -55,6 +62,17 @@ class Spec(Params):
     def warnings(self) -> list[SpecIssue]:
         """What the checks found worth saying about a valid spec (a training step larger than the machine's memory)."""
         return list(self._warnings)
+
+    @property
+    def graph(self) -> Graph:
+        """The model's layers as a graph of registered layers: containers and blocks expanded,
+        names resolved (a plain list is a chain). Raises :class:`SpecError` for a graph that cannot be built."""
+        if self._graph is None:
+            from cnnbuild.plugins.manager import get_registry
+            from cnnbuild.spec.graph.expand import expand_graph
+
+            self._graph = expand_graph(self, get_registry())
+        return self._graph
 
     @property
     def source(self) -> SpecSource | None:
@@ -134,6 +152,8 @@ def _union(models: list[type]) -> Any:
 class ModelSection(Params):
     """The ``model`` section; its entry lists come from the registered kinds."""
 
+    outputs: Annotated[str, Field(pattern=ENTRY_NAME_PATTERN)] | None = Field(None, description="the name of the entry whose output the model returns; default: the last entry")
+
 
 #: Sections that hold entry lists of a registered kind (``model.layers``, ``train.callbacks``), and their fixed part.
 SECTION_BASES: dict[str, type[Params]] = {"model": ModelSection, "train": Train}
@@ -154,9 +174,10 @@ def _with_nested_entries(registry: Registry, params: type[BaseModel]) -> type[Ba
     return cache[params]
 
 
-def _field(registry: Registry, kind: Any, use: Use) -> tuple[Any, Any]:
+def _field(registry: Registry, kind: Any, use: Use, blocks: BlockSignature) -> tuple[Any, Any]:
     """The annotation and pydantic field of one place in the spec that holds registered entries."""
-    entry = _union([_with_nested_entries(registry, r.params) for r in registry.table(kind).values() if use.accepts is None or use.accepts(r)])
+    models = [_with_nested_entries(registry, r.params) for r in registry.table(kind).values() if use.accepts is None or use.accepts(r)]
+    entry = graph_entry(registry, models, blocks) if use.graph else _union(models)
     if not use.many:
         return entry, Field(... if use.required else None, description=use.description)
     if use.required:
@@ -164,9 +185,10 @@ def _field(registry: Registry, kind: Any, use: Use) -> tuple[Any, Any]:
     return list[entry], Field(default_factory=list, description=use.description)
 
 
-def spec_model(registry: Registry) -> type[Spec]:
-    """The :class:`Spec` subclass whose entries are the registry's types (kept with the registry until it changes)."""
-    cached = registry.derived.get("spec_model")
+def spec_model(registry: Registry, blocks: BlockSignature = ()) -> type[Spec]:
+    """The :class:`Spec` subclass whose entries are the registry's types and uses of ``blocks``
+    (kept with the registry until it changes)."""
+    cached = registry.derived.setdefault("spec_model", {}).get(blocks)
     if cached is not None:
         return cached
     top: dict[str, Any] = {}
@@ -174,9 +196,9 @@ def spec_model(registry: Registry) -> type[Spec]:
     required_sections: set[str] = set()
     for kind, use in uses():
         if len(use.path) == 1:
-            top[use.path[0]] = _field(registry, kind, use)
+            top[use.path[0]] = _field(registry, kind, use, blocks)
         elif len(use.path) == 2 and use.path[0] in SECTION_BASES:
-            sections.setdefault(use.path[0], {})[use.path[1]] = _field(registry, kind, use)
+            sections.setdefault(use.path[0], {})[use.path[1]] = _field(registry, kind, use, blocks)
             if use.required:
                 required_sections.add(use.path[0])
         else:
@@ -185,7 +207,7 @@ def spec_model(registry: Registry) -> type[Spec]:
         section = create_model(name.capitalize(), __base__=SECTION_BASES[name], **fields)
         top[name] = (section, ...) if name in required_sections else (section, Field(default_factory=section))
     model = create_model("Spec", __base__=Spec, **top)
-    registry.derived["spec_model"] = model
+    registry.derived["spec_model"][blocks] = model
     return model
 
 
@@ -206,7 +228,7 @@ def validate_source(source: SpecSource, registry: Registry | None = None, *, num
         what = "a list" if isinstance(source.data, list) else f"{type(source.data).__name__} {source.data!r}"[:80]
         raise SpecError([SpecIssue(source.filename, 1, 1, "", f"a spec is a mapping with sections such as 'data' and 'model', got {what}")])
     source = normalize(source, registry, _default_name(source.filename))
-    model = spec_model(registry)
+    model = spec_model(registry, block_signature(source.data.get("blocks")))
     try:
         spec = model.model_validate(source.data)
     except ValidationError as exc:
@@ -224,6 +246,8 @@ def validate_source(source: SpecSource, registry: Registry | None = None, *, num
         spec._base_dir = Path(source.filename).resolve().parent
     if check:
         from cnnbuild.spec.checks import check_spec
+
+        spec.graph  # noqa: B018  (a graph that cannot be built is an error of its own, before shapes are checked)
 
         issues = check_spec(spec, registry, num_classes=num_classes)
         errors = [issue for issue in issues if issue.severity == "error"]

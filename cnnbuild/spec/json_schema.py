@@ -7,6 +7,7 @@ from typing import Any
 from cnnbuild.plugins.kinds import uses
 from cnnbuild.plugins.manager import get_registry
 from cnnbuild.spec.document import spec_model
+from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -18,6 +19,7 @@ def _names(schema: dict[str, Any]) -> list[str]:
 
 def _allow_shorthands(schema: dict[str, Any]) -> None:
     """Accept what the loader normalises: ``- Flatten``, ``- Conv2D: {...}``, ``optimizer: adam``, ``loss: auto``."""
+    schema.update(_graph_entries(schema))
     definitions = schema.get("$defs", {})
     entry_lists = []
     for _, use in uses():
@@ -28,7 +30,7 @@ def _allow_shorthands(schema: dict[str, Any]) -> None:
         else:
             entry_lists.append(definitions.get(use.path[0].capitalize(), {}).get("properties", {}).get(use.path[1]))
     for holder in entry_lists:
-        if not holder or "items" not in holder:
+        if not holder or "items" not in holder or "anyOf" in holder["items"]:
             continue
         names = _names(holder["items"])
         if names:
@@ -57,6 +59,28 @@ def _allow_sweep_shorthands(definitions: dict[str, Any]) -> None:
         properties["pruner"] = {"anyOf": [pruner, {"type": "string", "enum": _names(pruner)}], "description": pruner.get("description", "")}
     if "direction" in properties:
         properties["direction"] = {"enum": ["maximize", "minimize", "max", "min", None], "description": properties["direction"].get("description", "")}
+
+
+def _graph_entries(node: Any) -> Any:
+    """Every place that holds a graph entry (``model.layers`` and the lists inside ``Residual`` and
+    ``Parallel``) also takes the shorthands and a use of one of the spec's ``blocks``: a mapping
+    whose ``type`` is another name, with the block's parameters."""
+    if isinstance(node, list):
+        return [_graph_entries(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    names = _names(node)
+    if "Residual" in names:
+        block_name = {"type": "string", "pattern": BLOCK_NAME_PATTERN, "not": {"enum": names}}
+        return {
+            "anyOf": [
+                node,
+                {"type": "string", "anyOf": [{"enum": names}, block_name]},
+                {"type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": {"anyOf": [{"enum": names}, block_name]}},
+                {"type": "object", "required": ["type"], "properties": {"type": block_name}, "description": "a use of one of the spec's blocks, with its parameters"},
+            ]
+        }
+    return {key: _graph_entries(value) for key, value in node.items()}
 
 
 def spec_json_schema() -> dict[str, Any]:

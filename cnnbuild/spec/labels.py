@@ -70,12 +70,27 @@ def label_mixing_entries(spec: Spec, registry: Registry | None = None) -> list[s
     return [entry.type for entry in spec.augmentation if (registration := registry.layers.get(entry.type)) is not None and registration.mixes_labels]
 
 
+def output_layer(spec: Spec) -> object:
+    """The entry of the layer whose output the model returns: the last of a plain list, else the
+    graph's output (``model.outputs``, or the last entry's last layer)."""
+    layers = spec.model.layers
+    if spec.model.outputs is None and getattr(layers[-1], "type", None) in _registered_layers():
+        return layers[-1]
+    return spec.graph.output_entry()
+
+
+def _registered_layers() -> dict[str, object]:
+    from cnnbuild.plugins.manager import get_registry
+
+    return get_registry().layers
+
+
 def binary_labels(spec: Spec, num_classes: int | None) -> bool:
     """Whether labels are one 0/1 value: ``label_mode: binary``, or unset with two classes and
     a last layer of ``units: auto`` or 1."""
     if spec.data.label_mode is not None:
         return spec.data.label_mode == "binary"
-    return num_classes == 2 and getattr(spec.model.layers[-1], "units", None) in ("auto", 1)
+    return num_classes == 2 and getattr(output_layer(spec), "units", None) in ("auto", 1)
 
 
 def label_mode(spec: Spec, num_classes: int | None) -> str | None:
@@ -86,14 +101,14 @@ def label_mode(spec: Spec, num_classes: int | None) -> str | None:
         return spec.data.label_mode
     if binary_labels(spec, num_classes):
         return "binary"
-    if num_classes is None and getattr(spec.model.layers[-1], "units", None) == 1:
+    if num_classes is None and getattr(output_layer(spec), "units", None) == 1:
         return None
     return "categorical" if label_mixing_entries(spec) else "int"
 
 
 def outputs_probabilities(spec: Spec) -> bool:
     """Whether the last layer's activation turns its outputs into probabilities."""
-    return getattr(spec.model.layers[-1], "activation", None) in PROBABILITY_ACTIVATIONS
+    return getattr(output_layer(spec), "activation", None) in PROBABILITY_ACTIVATIONS
 
 
 def label_encoding(spec: Spec, num_classes: int) -> Labels:

@@ -74,6 +74,21 @@ class Compile(Params):
     jit_compile: bool | Literal["auto"] = Field(False, description="XLA compilation; off by default because it slows CPU training")
 
 
+class FineTune(Params):
+    """After ``train.epochs`` with the backbone frozen: unfreeze it and train on at a lower learning rate."""
+
+    epochs: Annotated[int, Field(ge=1, le=100_000)] = Field(description="epochs of fine-tuning, after train.epochs")
+    learning_rate_multiplier: Annotated[float, Field(gt=0, le=1)] = Field(0.1, description="the learning rate while fine-tuning is compile.optimizer.learning_rate times this")
+    last_layers: PositiveInt | None = Field(None, description="unfreeze only the backbone's last N layers that have weights (default: all of it)")
+    from_layer: str | None = Field(None, description="unfreeze from this layer of the backbone (by name, a layer with weights) to its end")
+
+    @model_validator(mode="after")
+    def _one_choice(self) -> FineTune:
+        if self.last_layers is not None and self.from_layer is not None:
+            raise ValueError("give last_layers or from_layer, not both (neither: the whole backbone)")
+        return self
+
+
 class Train(Params):
     epochs: Annotated[int, Field(ge=1, le=100_000)] = 10
     steps_per_epoch: PositiveInt | None = None
@@ -96,6 +111,15 @@ class Train(Params):
         description="one training iterator for the whole run (epochs are passes over the repeated data) and no tf.data autotuning of the "
         "validation data, so epochs do not wait for iterators to be torn down and refilled; false: a new iterator every epoch, as Keras does",
     )
+
+    fine_tune: FineTune | None = Field(
+        None, description="after epochs with the pretrained backbone frozen, unfreeze it (BatchNormalization stays in inference mode) and train fine_tune.epochs more"
+    )
+
+    @property
+    def total_epochs(self) -> int:
+        """Every epoch of the run: ``epochs``, plus the fine-tuning epochs."""
+        return self.epochs + (self.fine_tune.epochs if self.fine_tune else 0)
 
     @field_validator("class_weight", mode="before")
     @classmethod

@@ -24,6 +24,18 @@ class LayerRow:
     params: int | None
     non_trainable: int | None = 0
     section: str = "model.layers"
+    #: in a graph: the Keras layer's name, its inputs' names, the key path of its entry, and why cnnbuild added it (if it did)
+    name: str = ""
+    inputs: tuple[str, ...] = ()
+    path: tuple[Any, ...] = ()
+    note: str = ""
+    #: in a graph: every input's shape (a merge layer has several)
+    input_shapes: tuple[tuple[int | None, ...] | None, ...] = ()
+
+    @property
+    def location(self) -> tuple[Any, ...]:
+        """The key path of the entry this row comes from, for error positions."""
+        return self.path or (*self.section.split("."), self.index)
 
 
 class ShapeProblem(Exception):
@@ -38,7 +50,7 @@ class ShapeFunctionFailed(ShapeProblem):
     """A plugin's shape function raised something other than ShapeError or returned nonsense."""
 
 
-def _checked_shape(result: Any) -> tuple[tuple[int, ...], int, int]:
+def checked_shape(result: Any) -> tuple[tuple[int, ...], int, int]:
     """``(output_shape, params, non_trainable)`` from a shape function's result, or ValueError."""
     output, params, non_trainable = result.output_shape, result.params, result.non_trainable
     output = tuple(output)
@@ -89,7 +101,7 @@ def infer_layers(
             shape = None
             continue
         try:
-            output, count, non_trainable = _checked_shape(registration.shape(params, shape))
+            output, count, non_trainable = checked_shape(registration.shape(params, shape))
         except ShapeError as exc:
             raise ShapeProblem(row, entry, str(exc), exc.hint) from None
         except Exception as exc:  # a broken plugin must give a message, not a traceback
@@ -111,5 +123,10 @@ def infer_spec(spec: Spec, registry: Registry, num_classes: int | None = None) -
     rows: list[LayerRow] = []
     if spec.augmentation_placement == "model" and spec.augmentation:
         rows += infer_layers(spec.augmentation, data.input_shape, registry, section="augmentation")
-    rows += infer_layers(spec.model.layers, data.input_shape, registry, num_classes=num_classes, binary=binary)
+    if spec.graph.chain:
+        rows += infer_layers(spec.model.layers, data.input_shape, registry, num_classes=num_classes, binary=binary)
+    else:
+        from cnnbuild.spec.graph.infer import infer_graph
+
+        rows += infer_graph(spec.graph, data.input_shape, registry, num_classes=num_classes, binary=binary)
     return rows

@@ -23,10 +23,33 @@ if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
     from cnnbuild.spec.document import Spec
 
-def _layer(registry: Registry, entry: Any) -> Any:
+def make_layer(registry: Registry, entry: Any, input_shape: tuple[int | None, ...] | None = None, spec: Spec | None = None) -> Any:
+    """The Keras layer of one entry, from its registered factory; a backbone's factory also gets
+    the input shape, and path parameters arrive resolved against the spec's folder."""
     import keras
 
-    return registry.layers[entry.type].make(keras.layers.Layer, entry)
+    registration = registry.layers[entry.type]
+    if spec is not None:
+        entry = with_resolved_paths(entry, spec)
+    if registration.backbone:
+        return registration.make(keras.layers.Layer, entry, tuple(input_shape or ()))
+    return registration.make(keras.layers.Layer, entry)
+
+
+def with_resolved_paths(entry: Any, spec: Spec) -> Any:
+    """``entry`` with each :data:`~cnnbuild.SpecPath` parameter made absolute against the spec's folder."""
+    from cnnbuild.contracts.values import is_spec_path, literal_values
+
+    changed = {
+        name: str(spec.resolve_path(value))
+        for name, field in type(entry).model_fields.items()
+        if is_spec_path(field) and isinstance(value := getattr(entry, name), str) and value not in literal_values(field.annotation)
+    }
+    return entry.model_copy(update=changed) if changed else entry
+
+
+def _layer(registry: Registry, entry: Any) -> Any:
+    return make_layer(registry, entry)
 
 
 def augmentation_seeds(spec: Spec) -> list[int | None]:
@@ -73,7 +96,8 @@ def augmentation_layers(spec: Spec, registry: Registry | None = None) -> list[An
 
 
 def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentation: bool | None = None, registry: Registry | None = None) -> keras.Model:
-    """A ``keras.Sequential`` for the spec's layer stack (not compiled).
+    """The spec's model, not compiled: a ``keras.Sequential`` for a plain list of layers, a
+    functional ``keras.Model`` for a graph (or a list holding a pretrained backbone).
 
     ``num_classes`` fills ``units: auto``; without it the data source is asked. Augmentation
     layers are included when ``augmentation_placement`` is ``model`` (or when
@@ -88,6 +112,10 @@ def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentat
     layers: list[Any] = []
     if include_augmentation if include_augmentation is not None else spec.augmentation_placement == "model":
         layers += augmentation_layers(spec, registry)
+    if not spec.graph.chain or any(registry.layers[entry.type].backbone for entry in spec.model.layers):
+        from cnnbuild.builder.model.graph_build import build_functional
+
+        return guarded_build(lambda: build_functional(spec, registry, num_classes, binary, layers))
     last = len(spec.model.layers) - 1
     for index, entry in enumerate(spec.model.layers):
         resolved = resolve_units(entry, num_classes, binary)
@@ -96,17 +124,25 @@ def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentat
                 f"model.layers[{index}].units is 'auto' but the number of classes is unknown: the data is not there yet; "
                 "pass --num-classes N (or num_classes=N), or point data at an existing folder"
             )
-        layer = _layer(registry, resolved)
+        layer = make_layer(registry, resolved, spec=spec)
         if index == last and keras.config.dtype_policy().name != "float32":
             layer.dtype_policy = keras.DTypePolicy("float32")  # keep the outputs and the loss in float32
         layers.append(layer)
+    return guarded_build(lambda: keras.Sequential([keras.Input(shape=spec.data.input_shape), *layers], name=model_name(spec)))
+
+
+def model_name(spec: Spec) -> str:
+    return spec.name.replace(".", "_")
+
+
+def guarded_build(build: Any) -> Any:
+    """``build()``, with running out of memory and a layer failing in Keras turned into one-line errors."""
     try:
-        model = keras.Sequential([keras.Input(shape=spec.data.input_shape), *layers], name=spec.name.replace(".", "_"))
+        return build()
     except (MemoryError, import_tensorflow().errors.ResourceExhaustedError) as exc:
         raise CnnbuildError(f"not enough memory to build the model's weights ({type(exc).__name__}); use fewer units or filters, or a smaller image_size") from None
     except (TypeError, ValueError, NotImplementedError) as exc:  # a plugin layer failing in build() or call()
         raise PluginError(f"building the model failed: {type(exc).__name__}: {first_lines(exc)}") from None
-    return model
 
 
 def load_saved_model(path: Any, *, allow_unsafe: bool = False, spec: Spec | None = None, compile: bool = True) -> Any:
@@ -149,7 +185,8 @@ def missing_class(name: str, spec: Spec | None) -> str:
     if spec is None:
         return text + "; install the plugin the model was trained with"
     registry = get_registry()
-    owners = {registry.layers[entry.type].plugin for entry in [*spec.model.layers, *spec.augmentation] if entry.type in registry.layers and not registry.layers[entry.type].plugin.builtin}
+    entries = [entry for _, entry in spec.graph.entries()] + list(spec.augmentation)
+    owners = {registry.layers[entry.type].plugin for entry in entries if entry.type in registry.layers and not registry.layers[entry.type].plugin.builtin}
     if not owners:
         return text + "; install the plugin the model was trained with"
     named = ", ".join(sorted(owner.describe() for owner in owners))

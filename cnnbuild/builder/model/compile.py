@@ -50,16 +50,18 @@ def make_loss(spec: Spec, labels: Labels) -> Any:
     return keras.losses.SparseCategoricalCrossentropy(from_logits=labels.from_logits)
 
 
-def make_optimizer(spec: Spec) -> Any:
+def make_optimizer(spec: Spec, learning_rate_multiplier: float = 1.0) -> Any:
     import keras
 
     options = spec.compile.optimizer.model_dump(exclude={"type"}, exclude_none=True)
+    options["learning_rate"] = options["learning_rate"] * learning_rate_multiplier
     classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
     return classes[spec.compile.optimizer.type](**options)
 
 
-def compile_model(model: keras.Model, spec: Spec, labels: Labels) -> keras.Model:
-    """Compile with the spec's optimizer, the loss that fits the labels and matching metrics."""
+def compile_model(model: keras.Model, spec: Spec, labels: Labels, *, learning_rate_multiplier: float = 1.0) -> keras.Model:
+    """Compile with the spec's optimizer (its learning rate times ``learning_rate_multiplier``), the
+    loss that fits the labels and matching metrics."""
     jit = spec.compile.jit_compile
-    model.compile(optimizer=make_optimizer(spec), loss=make_loss(spec, labels), metrics=_metrics(spec, labels), jit_compile=jit)
+    model.compile(optimizer=make_optimizer(spec, learning_rate_multiplier), loss=make_loss(spec, labels), metrics=_metrics(spec, labels), jit_compile=jit)
     return model

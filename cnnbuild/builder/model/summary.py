@@ -28,6 +28,8 @@ class ModelSummary:
     memory_bytes: int | None = None
     #: layers whose declared shape or parameter count differs from what Keras built
     mismatches: list[str] = field(default_factory=list)
+    #: layers cnnbuild added to a graph itself (a residual shortcut's projection), each with why
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +43,7 @@ class ModelSummary:
             "forward_flops": self.forward_flops,
             "memory_bytes": self.memory_bytes,
             "shape_mismatches": self.mismatches,
+            "notes": self.notes,
         }
 
 
@@ -77,10 +80,14 @@ def describe_model(model: Any) -> ModelSummary:
             os.environ.pop("COLUMNS", None)
         else:
             os.environ["COLUMNS"] = columns
+    graph = type(model).__name__ != "Sequential"
     layers = []
     for layer in model.layers:
         shape = layer.output.shape
-        layers.append({"name": layer.name, "type": type(layer).__name__, "output_shape": list(shape[1:]), "params": int(layer.count_params())})
+        described = {"name": layer.name, "type": type(layer).__name__, "output_shape": list(shape[1:]), "params": int(layer.count_params())}
+        if graph:
+            described["inputs"] = _inbound(layer)
+        layers.append(described)
     trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
     non_trainable = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
     return ModelSummary(
@@ -91,8 +98,28 @@ def describe_model(model: Any) -> ModelSummary:
         non_trainable_params=non_trainable,
         input_shape=list(model.input_shape[1:]),
         name=model.name,
-        forward_flops=estimate_forward_flops(layers),
+        forward_flops=estimate_forward_flops(_leaves(model)),
     )
+
+
+def _inbound(layer: Any) -> list[str]:
+    """The names of the layers whose outputs ``layer`` takes, as Keras connected them."""
+    try:
+        node = layer._inbound_nodes[0]
+        return [tensor._keras_history.operation.name for tensor in node.input_tensors]
+    except (AttributeError, IndexError):
+        return []
+
+
+def _leaves(model: Any) -> list[dict[str, Any]]:
+    """Output shape and parameters of every layer, inside nested models (a backbone) too, for the FLOP estimate."""
+    found = []
+    for layer in model.layers:
+        if getattr(layer, "layers", None):
+            found += _leaves(layer)
+        else:
+            found.append({"output_shape": list(layer.output.shape[1:]), "params": int(layer.count_params())})
+    return found
 
 
 def model_summary(spec: Spec, num_classes: int | None = None) -> ModelSummary:
@@ -112,10 +139,20 @@ def model_summary(spec: Spec, num_classes: int | None = None) -> ModelSummary:
         rows = infer_spec(spec, get_registry(), num_classes)
     except ShapeProblem:
         rows = []
+    result.notes = [f"{row.name}: {row.note}" for row in rows if row.note]
     if rows and all(row.output_shape is not None and row.params is not None for row in rows):
         estimate = estimate_memory(spec, rows)
         result.memory, result.memory_bytes = estimate.text(), estimate.total
     return result
+
+
+def _pairs(model: Any, rows: list[Any]) -> list[tuple[Any, Any]]:
+    """Each row with the Keras layer built for it: by name in a graph, by position in a stack."""
+    if any(row.name for row in rows):
+        names = {layer.name: layer for layer in model.layers}
+        return [(row, names[row.name]) for row in rows if row.name in names]
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    return list(zip(rows, layers)) if len(layers) == len(rows) else []  # not one Keras layer per entry: nothing to pair
 
 
 def shape_mismatches(spec: Spec, model: Any, num_classes: int | None) -> list[str]:
@@ -129,18 +166,15 @@ def shape_mismatches(spec: Spec, model: Any, num_classes: int | None) -> list[st
         rows = infer_spec(spec, registry, num_classes)
     except ShapeProblem:
         return []
-    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    if len(layers) != len(rows):
-        return []  # not one Keras layer per entry: nothing to pair
     found = []
-    for row, layer in zip(rows, layers):
+    for row, layer in _pairs(model, rows):
         registration = registry.layers.get(row.type)
         if registration is None or registration.shape is None or row.output_shape is None or row.params is None:
             continue
         built_shape, built_params = tuple(layer.output.shape[1:]), int(layer.count_params())
         if built_shape != tuple(row.output_shape) or built_params != row.params:
             found.append(
-                f"{row.section}[{row.index}] {row.type}: the shape function of {registration.plugin.describe()} declares output {tuple(row.output_shape)} "
+                f"{row.name or f'{row.section}[{row.index}]'} {row.type}: the shape function of {registration.plugin.describe()} declares output {tuple(row.output_shape)} "
                 f"with {row.params:,} parameters, but Keras built output {built_shape} with {built_params:,}; validate, diff and the memory estimate "
                 "use the declared numbers: fix the plugin's shape function"
             )

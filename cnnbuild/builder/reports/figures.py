@@ -17,6 +17,8 @@ from typing import Any
 DPI = 100
 TRAIN_STYLE = {"color": "#08306b", "linestyle": "-", "marker": "o"}  # dark: reads in greyscale
 VALIDATION_STYLE = {"color": "#e6850e", "linestyle": "--", "marker": "s"}  # light, dashed
+#: The history key that numbers each epoch's phase (1 frozen, 2 fine-tuning) in runs with train.fine_tune.
+PHASE = "phase"
 
 
 def _figure(width: float, height: float) -> Any:
@@ -34,12 +36,18 @@ def _save(figure: Any, path: Path, title: str) -> list[str]:
 def metric_panels(history: dict[str, list[float]]) -> list[str]:
     """Metric names to draw, one panel each: training metrics (with their ``val_`` twin), loss
     after the others, then metrics only validation has, and ``learning_rate`` last."""
-    names = [key for key in history if not key.startswith("val_") and key != "learning_rate"]
+    names = [key for key in history if not key.startswith("val_") and key not in ("learning_rate", PHASE)]
     names += [key[4:] for key in history if key.startswith("val_") and key[4:] not in history]
     names = [name for _, name in sorted(enumerate(names), key=lambda item: ("loss" in item[1], item[0]))]
     if "learning_rate" in history:
         names.append("learning_rate")
     return names
+
+
+def fine_tune_start(history: dict[str, list[float]]) -> int | None:
+    """The first fine-tuning epoch (1-based) of a run with ``train.fine_tune``, from the history's ``phase``."""
+    phases = history.get(PHASE) or []
+    return next((epoch for epoch, phase in enumerate(phases, start=1) if phase >= 2), None)
 
 
 def literal(text: str) -> str:
@@ -56,6 +64,7 @@ def draw_curves(history: dict[str, list[float]], path: Path, *, title: str = "Tr
     from matplotlib.ticker import MaxNLocator
 
     panels = metric_panels(history) or ["loss"]
+    change = fine_tune_start(history)
     columns = min(len(panels), 3)
     rows = math.ceil(len(panels) / columns)
     figure = _figure(4.6 * columns, 3.4 * rows + 0.4)
@@ -67,6 +76,8 @@ def draw_curves(history: dict[str, list[float]], path: Path, *, title: str = "Tr
             if values:
                 epochs = range(1, len(values) + 1)
                 axes.plot(epochs, values, label=label, markersize=4, linewidth=1.6, **style)
+        if change is not None:
+            axes.axvline(change - 0.5, color="0.45", linestyle=":", linewidth=1.2, label="fine-tuning starts")
         axes.set_title(_label(metric))
         axes.set_xlabel("epoch")
         axes.set_ylabel(_label(metric))
@@ -167,6 +178,8 @@ def draw_compare(histories: dict[str, dict[str, list[float]]], path: Path, *, ti
             if values:
                 colour = colours(0.85 * index / max(count - 1, 1))
                 axes.plot(range(1, len(values) + 1), values, label=literal(label), color=colour, marker=markers[index % len(markers)], linestyle=linestyles[index % len(linestyles)], markersize=4, linewidth=1.6)
+        if change is not None:
+            axes.axvline(change - 0.5, color="0.45", linestyle=":", linewidth=1.2, label="fine-tuning starts")
         axes.set_title(_label(metric))
         axes.set_xlabel("epoch")
         axes.set_ylabel(_label(metric))

@@ -32,7 +32,19 @@ def run_metrics(history: dict[str, list[float]], epochs: int, wall: float, clock
         "validation_examples": source.validation_count,
         "skipped_files": len(source.skipped),
         "precision": precision,
+        **_phases(history),
     }
+
+
+def _phases(history: dict[str, list[float]]) -> dict[str, Any]:
+    """``phases``: the epochs (1-based, inclusive) of each phase of a run with ``train.fine_tune``."""
+    phases = history.get("phase") or []
+    if not phases:
+        return {}
+    changes = [index for index in range(1, len(phases)) if phases[index] != phases[index - 1]]
+    bounds = [0, *changes, len(phases)]
+    names = {1.0: "frozen", 2.0: "fine_tune"}
+    return {"phases": [{"name": names.get(phases[start], str(phases[start])), "first_epoch": start + 1, "last_epoch": end} for start, end in zip(bounds, bounds[1:])]}
 
 
 def write_artifacts(run: RunDirectory, model: Any, prepared: PreparedData, reports: tuple[Any, Any], history: dict[str, list[float]], metrics: dict[str, Any], spec: Any) -> dict[str, Any]:

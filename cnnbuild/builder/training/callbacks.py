@@ -186,9 +186,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
     repeats it), one during validation does not.
     """
 
-    def __init__(self, run: RunDirectory, interruption: Interruption, history: dict[str, list[float]], keep: int) -> None:
+    def __init__(self, run: RunDirectory, interruption: Interruption, history: dict[str, list[float]], keep: int, phase: float | None = None) -> None:
         super().__init__()
         self.run, self.interruption, self.history, self.keep = run, interruption, history, keep
+        self.phase = phase  # recorded in the history as "phase" (runs with train.fine_tune)
         self.requested_while_training = False
         self.last_batch = -1
 
@@ -210,11 +211,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
             return  # the epoch was cut short; resume repeats it
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
+        if self.phase is not None:
+            self.history.setdefault("phase", []).append(self.phase)
         name = layout.checkpoint(epoch + 1)
         self.run.write_bytes_with(name, lambda path: self.model.save(path))
         previous = self.run.record.checkpoint_state or {"files": []}
         files = list(dict.fromkeys([*previous.get("files", []), name]))[-self.keep :]
-        self.run.write_json(layout.CHECKPOINT_STATE, {"completed_epochs": epoch + 1, "checkpoint": name, "files": files, "history": self.history})
+        self.run.write_json(layout.CHECKPOINT_STATE, {**previous, "completed_epochs": epoch + 1, "checkpoint": name, "files": files, "history": self.history})
         remove_unlisted(self.run, files)  # only now is an older checkpoint unneeded
 
     def on_train_begin(self, logs: Any = None) -> None:

@@ -23,7 +23,7 @@ def summarize_history(history: dict[str, list[float]]) -> dict[str, Any]:
     final = {key: values[-1] for key, values in history.items() if values}
     best: dict[str, Any] = {}
     for key, values in history.items():
-        if not values or key == "learning_rate":
+        if not values or key in ("learning_rate", "phase"):
             continue
         pick = min if "loss" in key else max
         value = pick(values)

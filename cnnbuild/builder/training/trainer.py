@@ -13,7 +13,6 @@ import yaml
 
 from cnnbuild.builder.data.pipelines import PreparedData, build_pipelines, class_weights
 from cnnbuild.builder.data.source import load_source
-from cnnbuild.builder.distribute.collectives import stop_callback
 from cnnbuild.builder.distribute.placement import Placement
 from cnnbuild.builder.distribute.sharing import DataShare
 from cnnbuild.builder.distribute.workers import WorkerFolders
@@ -22,20 +21,21 @@ from cnnbuild.builder.model.compile import compile_model
 from cnnbuild.builder.model.summary import describe_model, shape_mismatches
 from cnnbuild.builder.runtime import import_keras, import_tensorflow
 from cnnbuild.builder.training.artifacts import run_metrics, write_artifacts, write_history
-from cnnbuild.builder.training.callbacks import EpochCheckpoint, EpochClock, EpochLines, Interruption, TrainingMetricsLeftOut
+from cnnbuild.builder.training.callbacks import EpochClock, Interruption
+from cnnbuild.builder.training.fine_tune import check_fine_tune
+from cnnbuild.builder.training.phases import fit_phases
 from cnnbuild.builder.training.data_checks import check_resumable, check_training_labels, data_warnings, without_late_failures
 from cnnbuild.builder.training.environment import environment
 from cnnbuild.builder.training.execution import ExecutionPlan, batches_per_pass, plan_execution
 from cnnbuild.builder.training.result import RunResult
 from cnnbuild.builder.training.supervisor import announce_run_dir
-from cnnbuild.builder.training.user_callbacks import user_callbacks
 from cnnbuild.contracts import run_layout as layout
 from cnnbuild.contracts.data import Datasets
 from cnnbuild.errors import CnnbuildError, RunError
 from cnnbuild.runs.directory import RunDirectory
 from cnnbuild.runs.record import RunRecord
 from cnnbuild.spec.document import Spec
-from cnnbuild.spec.labels import label_mixing_entries
+from cnnbuild.plugins.manager import get_registry
 
 keras = import_keras()
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Trainer:
     @classmethod
     def start(cls, spec: Spec, placement: Placement, output: Path | None = None, overrides: tuple[str, ...] = (), *, verbose: str, tags: dict[str, Any] | None = None) -> Trainer:
         """A new run of ``spec``, placed by ``placement`` (``engines.placement_for(spec)``, made before Keras loads)."""
-        _seed(spec)
+        seed(spec)
         share = DataShare(placement)
         loaded_at = time.time_ns()
         source = share.balance(load_source(spec, shard=placement.shard))  # data problems surface before a run directory exists
@@ -87,7 +87,7 @@ class Trainer:
         announce_run_dir(run.path)
         run.remove_partial_files()  # what a kill cut off mid-write
         state = run.record.checkpoint_state or {"completed_epochs": 0, "history": {}}
-        _seed(spec)
+        seed(spec)
         share = DataShare(placement)
         loaded_at = time.time_ns()
         source = share.balance(load_source(spec, shard=placement.shard))
@@ -106,7 +106,7 @@ class Trainer:
         try:
             precision = self.placement.precision(self.spec.train.precision)
             keras.config.set_dtype_policy(precision)
-            prepared = build_pipelines(self.share.pipeline_spec(self.spec), self.source)
+            prepared = self.pipelines()
             with self.placement.scope():  # variables are created, updated and saved by the engine
                 model = self.placement.adapt_model(self._model(prepared))
                 summary = describe_model(model)
@@ -125,8 +125,35 @@ class Trainer:
     def _model(self, prepared: PreparedData) -> Any:
         state = self.run.record.checkpoint_state
         if self.completed_epochs and state is not None:
-            return load_saved_model(self.run.file(state["checkpoint"]), spec=self.spec)
-        return compile_model(build_model(self.spec, len(self.source.class_names)), self.spec, prepared.labels)
+            model = load_saved_model(self.run.file(state["checkpoint"]), spec=self.spec)
+        else:
+            model = compile_model(build_model(self.spec, len(self.source.class_names)), self.spec, prepared.labels)
+        check_fine_tune(model, self.spec, get_registry())  # a from_layer the backbone lacks fails now, not after the frozen epochs
+        return model
+
+    def fit(self, model: Any, prepared: PreparedData, plan: ExecutionPlan, callbacks: list[Any], epochs: int, interruption: Interruption) -> None:
+        """``model.fit`` from the last completed epoch up to ``epochs``; Ctrl-C and the engine's errors handled."""
+        try:
+            model.fit(
+                prepared.train.repeat() if plan.steps_per_epoch else prepared.train,
+                validation_data=prepared.validation,
+                epochs=epochs,
+                initial_epoch=self.completed_epochs,
+                steps_per_epoch=plan.steps_per_epoch,
+                class_weight=class_weights(self.spec.train.class_weight, self.source.train_labels, len(self.source.class_names)),
+                callbacks=callbacks,
+                verbose=1 if self.verbose == "bar" else 0,
+                shuffle=False,  # the pipeline shuffles
+            )
+        except KeyboardInterrupt:
+            interruption.requested = True
+        except self.placement.runtime_errors as exc:
+            message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0][:300]
+            raise RunError(f"training failed: {message}") from None
+        self.completed_epochs = (self.run.record.checkpoint_state or {}).get("completed_epochs", 0)
+
+    def pipelines(self) -> PreparedData:
+        return build_pipelines(self.share.pipeline_spec(self.spec), self.source)
 
     def _execution_plan(self, forward_flops: int) -> ExecutionPlan:
         return plan_execution(
@@ -139,7 +166,7 @@ class Trainer:
         )
 
     def _fit(self, model: Any, prepared: PreparedData, plan: ExecutionPlan) -> RunResult:
-        spec, run, epochs = self.spec, self.run, self.spec.train.epochs
+        spec, run, epochs = self.spec, self.run, self.spec.train.total_epochs
         model.steps_per_execution = plan.steps_per_execution  # read by Keras when fit makes its train function
         steps = spec.train.steps_per_epoch
         clock = EpochClock(steps * spec.data.batch_size if steps else self.source.train_count)
@@ -148,33 +175,7 @@ class Trainer:
         if self.completed_epochs:
             log.info("resuming %s after epoch %d of %d", run.path, self.completed_epochs, epochs)
         with Interruption() as interruption:
-            mixing = label_mixing_entries(spec) and spec.augmentation_placement == "pipeline"
-            callbacks = [
-                *([TrainingMetricsLeftOut(list(spec.compile.metrics))] if mixing else []),  # first: no later callback sees them
-                *user_callbacks(spec, run, steps, self.history),
-                *self.extra_callbacks,
-                clock,
-                stop_callback(self.placement, interruption),
-                EpochCheckpoint(run, interruption, self.history, spec.output.keep_checkpoints),
-                *([EpochLines(epochs, clock, interruption)] if self.verbose == "line" else []),
-            ]
-            try:
-                model.fit(
-                    prepared.train.repeat() if plan.steps_per_epoch else prepared.train,
-                    validation_data=prepared.validation,
-                    epochs=epochs,
-                    initial_epoch=self.completed_epochs,
-                    steps_per_epoch=plan.steps_per_epoch,
-                    class_weight=class_weights(spec.train.class_weight, self.source.train_labels, len(self.source.class_names)),
-                    callbacks=callbacks,
-                    verbose=1 if self.verbose == "bar" else 0,
-                    shuffle=False,  # the pipeline shuffles
-                )
-            except KeyboardInterrupt:
-                interruption.requested = True
-            except self.placement.runtime_errors as exc:
-                message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0][:300]
-                raise RunError(f"training failed: {message}") from None
+            model = fit_phases(self, model, prepared, plan, clock, interruption)
         self.source = without_late_failures(run, self.source, self.loaded_at)
         state = run.record.checkpoint_state or {"completed_epochs": 0}
         if interruption.requested:
@@ -219,6 +220,7 @@ def failure(run: RunDirectory, exc: BaseException) -> CnnbuildError:
     return error
 
 
-def _seed(spec: Spec) -> None:
+def seed(spec: Spec) -> None:
+    """Seed every random number generator from the spec's seed (nothing without one)."""
     if spec.seed is not None:
         keras.utils.set_random_seed(spec.seed)

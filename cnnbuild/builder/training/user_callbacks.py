@@ -17,13 +17,19 @@ if TYPE_CHECKING:
     from cnnbuild.spec.document import Spec
 
 
-def user_callbacks(spec: Spec, run: RunDirectory, steps: int | None, history: dict[str, list[float]]) -> list[Any]:
-    """The spec's callbacks, in order, each guarded by :func:`guard_callback`."""
+def user_callbacks(spec: Spec, run: RunDirectory, steps: int | None, history: dict[str, list[float]], *, first_epoch: int = 0, learning_rate: float | None = None) -> list[Any]:
+    """The spec's callbacks, in order, each guarded by :func:`guard_callback`; ``history`` is this
+    phase's (from epoch ``first_epoch``), ``learning_rate`` the phase's (default: the optimizer's)."""
     import keras
 
     registry = get_registry()
     context = CallbackContext(
-        run_dir=run.path, epochs=spec.train.epochs, learning_rate=spec.compile.optimizer.learning_rate, steps_per_epoch=steps, history=copy.deepcopy(history)
+        run_dir=run.path,
+        epochs=spec.train.total_epochs,
+        learning_rate=spec.compile.optimizer.learning_rate if learning_rate is None else learning_rate,
+        steps_per_epoch=steps,
+        history=copy.deepcopy(history),
+        first_epoch=first_epoch,
     )
     callbacks = []
     for entry in spec.train.callbacks:

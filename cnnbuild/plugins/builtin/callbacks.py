@@ -124,7 +124,7 @@ def _resumable_early_stopping() -> type:
                 self.replayed = True
                 restore, self.restore_best_weights = self.restore_best_weights, False
                 try:
-                    for earlier, value in enumerate(self.context.history.get(self.monitor, [])):
+                    for earlier, value in enumerate(self.context.history.get(self.monitor, []), self.context.first_epoch):
                         super().on_epoch_end(earlier, {self.monitor: value})
                 finally:
                     self.restore_best_weights = restore

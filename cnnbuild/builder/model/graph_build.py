@@ -1,0 +1,53 @@
+"""A graph spec -> a functional ``keras.Model``: one Keras layer per node, named by the node."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cnnbuild.builder.model.build import make_layer, model_name
+from cnnbuild.contracts.layers import ShapeError
+from cnnbuild.errors import CnnbuildError
+from cnnbuild.spec.graph.nodes import INPUT, PROJECTION, projection_entry
+from cnnbuild.spec.shapes import resolve_units
+
+if TYPE_CHECKING:
+    from cnnbuild.plugins.registry import Registry
+    from cnnbuild.spec.document import Spec
+
+
+def build_functional(spec: Spec, registry: Registry, num_classes: int | None, binary: bool, first: list[Any]) -> Any:
+    """The model of ``spec.graph``, after the layers ``first`` (augmentation inside the model).
+
+    Each node's layer is named by the node's id (``stem``, ``1_residual.2.add``), so summaries,
+    diagrams and the pure-Python rows name the same layers."""
+    import keras
+
+    graph = spec.graph
+    inputs = keras.Input(shape=spec.data.input_shape)
+    x = inputs
+    for layer in first:
+        x = layer(x)
+    tensors: dict[str, Any] = {INPUT: x}
+    for node in graph.nodes:
+        feeds = [tensors[name] for name in node.inputs]
+        entry = node.entry
+        if node.type == PROJECTION:
+            try:
+                entry = projection_entry(tuple(feeds[0].shape[1:]), tuple(tensors[node.shape_of].shape[1:]), registry)
+            except ShapeError as exc:
+                raise CnnbuildError(f"{node.described}: {exc}; {exc.hint}") from None
+            if entry is None:
+                tensors[node.id] = feeds[0]
+                continue
+        resolved = resolve_units(entry, num_classes, binary)
+        if resolved is None:
+            raise CnnbuildError(
+                f"{node.described}.units is 'auto' but the number of classes is unknown: the data is not there yet; "
+                "pass --num-classes N (or num_classes=N), or point data at an existing folder"
+            )
+        layer = make_layer(registry, resolved, tuple(feeds[0].shape[1:]), spec)
+        layer.name = node.id
+        if node.id == graph.output and keras.config.dtype_policy().name != "float32":
+            layer.dtype_policy = keras.DTypePolicy("float32")  # keep the outputs and the loss in float32
+        tensors[node.id] = layer(feeds if registry.layers[entry.type].merges else feeds[0])
+    return keras.Model(inputs, tensors[graph.output], name=model_name(spec))

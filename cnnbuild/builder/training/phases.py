@@ -1,0 +1,88 @@
+"""The phases of a run: the epochs of ``train.epochs`` and, with ``train.fine_tune``, the
+fine-tuning epochs after them, each a ``fit`` with callbacks of its own.
+
+A fine-tuning phase starts from the same state whether it follows the frozen phase in one
+process or a ``--resume`` right at the change: every random generator seeded again, fresh
+pipelines, the backbone unfrozen, the model compiled again at the lower learning rate, fresh
+callbacks (EarlyStopping's patience and ReduceLROnPlateau's counter start over; an
+EarlyStopping that ends the frozen phase early starts fine-tuning there). So a run resumed
+at the change has the history of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from cnnbuild.builder.distribute.collectives import stop_callback
+from cnnbuild.builder.model.compile import compile_model
+from cnnbuild.builder.training.callbacks import EpochCheckpoint, EpochLines, TrainingMetricsLeftOut
+from cnnbuild.builder.training.fine_tune import FINE_TUNE_FROM, FINE_TUNE_PHASE, FROZEN_PHASE, fine_tune_history, unfreeze
+from cnnbuild.builder.training.user_callbacks import user_callbacks
+from cnnbuild.contracts import run_layout as layout
+from cnnbuild.plugins.manager import get_registry
+from cnnbuild.spec.labels import label_mixing_entries
+
+if TYPE_CHECKING:
+    from cnnbuild.builder.data.pipelines import PreparedData
+    from cnnbuild.builder.training.callbacks import EpochClock, Interruption
+    from cnnbuild.builder.training.execution import ExecutionPlan
+    from cnnbuild.builder.training.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+
+def fit_phases(trainer: Trainer, model: Any, prepared: PreparedData, plan: ExecutionPlan, clock: EpochClock, interruption: Interruption) -> Any:
+    """Train ``model`` through the phases still to run; returns the model (the one trained last)."""
+    spec = trainer.spec
+    fine_tune = spec.train.fine_tune
+    if fine_tune is None:
+        _phase(trainer, model, prepared, plan, clock, interruption, end=spec.train.epochs, first=0, phase=None)
+        return model
+    start = (trainer.run.record.checkpoint_state or {}).get(FINE_TUNE_FROM)
+    if start is None:
+        _phase(trainer, model, prepared, plan, clock, interruption, end=spec.train.epochs, first=0, phase=FROZEN_PHASE)
+        if interruption.requested:
+            return model
+        start = trainer.completed_epochs  # train.epochs, or fewer when EarlyStopping ended the frozen phase
+    if trainer.completed_epochs == start:  # the last checkpoint is the frozen phase's: unfreeze now
+        prepared = _begin_fine_tune(trainer, model, plan, start)
+    _phase(trainer, model, prepared, plan, clock, interruption, end=start + fine_tune.epochs, first=start, phase=FINE_TUNE_PHASE)
+    return model
+
+
+def _begin_fine_tune(trainer: Trainer, model: Any, plan: ExecutionPlan, start: int) -> PreparedData:
+    from cnnbuild.builder.training.trainer import seed
+
+    spec, run = trainer.spec, trainer.run
+    multiplier = spec.train.fine_tune.learning_rate_multiplier
+    seed(spec)
+    prepared = trainer.pipelines()
+    with trainer.placement.scope():
+        unfrozen = unfreeze(model, spec, get_registry())
+        compile_model(model, spec, prepared.labels, learning_rate_multiplier=multiplier)
+    model.steps_per_execution = plan.steps_per_execution
+    state = run.record.checkpoint_state or {}
+    run.write_json(layout.CHECKPOINT_STATE, {**state, FINE_TUNE_FROM: start})
+    log.info("fine-tuning from epoch %d at learning rate %g: %s (BatchNormalization stays frozen)", start + 1, spec.compile.optimizer.learning_rate * multiplier, unfrozen)
+    return prepared
+
+
+def _phase(trainer: Trainer, model: Any, prepared: PreparedData, plan: ExecutionPlan, clock: EpochClock, interruption: Interruption, *, end: int, first: int, phase: float | None) -> None:
+    spec, run = trainer.spec, trainer.run
+    if trainer.completed_epochs >= end:
+        return
+    fine_tuning = phase == FINE_TUNE_PHASE
+    learning_rate = spec.compile.optimizer.learning_rate * (spec.train.fine_tune.learning_rate_multiplier if fine_tuning else 1.0)
+    history = fine_tune_history(trainer.history, first) if fine_tuning else trainer.history
+    mixing = label_mixing_entries(spec) and spec.augmentation_placement == "pipeline"
+    callbacks = [
+        *([TrainingMetricsLeftOut(list(spec.compile.metrics))] if mixing else []),  # first: no later callback sees them
+        *user_callbacks(spec, run, spec.train.steps_per_epoch, history, first_epoch=first, learning_rate=learning_rate),
+        *trainer.extra_callbacks,  # a sweep's pruning report
+        clock,
+        stop_callback(trainer.placement, interruption),
+        EpochCheckpoint(run, interruption, trainer.history, spec.output.keep_checkpoints, phase=phase),
+        *([EpochLines(spec.train.total_epochs, clock, interruption)] if trainer.verbose == "line" else []),
+    ]
+    trainer.fit(model, prepared, plan, callbacks, end, interruption)

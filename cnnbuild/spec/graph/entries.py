@@ -1,0 +1,143 @@
+"""What a graph entry may be besides a registered layer: ``Residual`` and ``Parallel`` containers,
+uses of the spec's ``blocks``, and the block definitions themselves (pydantic models).
+
+Containers hold lists of entries of the same union, so the union is recursive; it is built once
+per registry and set of blocks (:func:`graph_entry`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+
+from pydantic import BeforeValidator, Field, WithJsonSchema, create_model
+
+from cnnbuild.contracts.layers import GraphEntryFields
+from cnnbuild.contracts.values import Activation, Params
+
+if TYPE_CHECKING:
+    from cnnbuild.plugins.registry import Registry
+
+#: The types that expand to several nodes, and the keys of theirs that hold entries:
+#: ``list``: a list of entries; ``lists``: a list of lists; ``entry``: one entry.
+CONTAINERS: dict[str, dict[str, str]] = {"Residual": {"layers": "list", "shortcut": "list"}, "Parallel": {"branches": "lists", "merge": "entry"}}
+#: Keys of a block use that are not the block's parameters.
+USE_KEYS = ("type", "name", "inputs", "repeat")
+#: The word that marks a block parameter without a default.
+REQUIRED = "required"
+PLACEHOLDER = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+BLOCK_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+
+Repeat = Annotated[int, Field(ge=1, le=1000, strict=True, description="how many times the container is applied, one after the other")]
+
+
+def _shortcut(value: Any) -> Any:
+    if isinstance(value, str) and value not in ("auto", "identity"):
+        raise ValueError(f"shortcut is auto (identity, or a 1x1 projection when the shapes differ), identity or a list of layers, got {value!r}")
+    return value
+
+
+class ResidualBase(GraphEntryFields, Params):
+    """``Residual``: its layers, plus a shortcut from its input, added together."""
+
+    type: Literal["Residual"]
+    activation: Activation | None = Field(None, description="applied after the addition (ResNet: relu)")
+    repeat: Repeat = 1
+
+
+class ParallelBase(GraphEntryFields, Params):
+    """``Parallel``: branches from one input, merged (Inception-style)."""
+
+    type: Literal["Parallel"]
+    repeat: Repeat = 1
+
+
+class BlockUseBase(GraphEntryFields, Params):
+    """A use of one of the spec's ``blocks``: its arguments are the block's parameters."""
+
+    repeat: Repeat = 1
+
+
+class Block(Params):
+    """One entry of ``blocks``: a sub-graph defined once, used by name in ``model.layers``."""
+
+    params: dict[str, Any] = Field(
+        default_factory=dict, description=f"the block's parameters, name -> default value ({REQUIRED!r}: no default, every use gives it)"
+    )
+    layers: Annotated[
+        list[dict[str, Any]],
+        WithJsonSchema({"type": "array", "minItems": 1, "items": {"anyOf": [{"type": "object"}, {"type": "string"}]}}),
+    ] = Field(min_length=1, description="the block's entries, as in model.layers; a value '$name' stands for the parameter name")
+
+
+#: Blocks as the spec model needs them: ``(name, ((parameter, default as JSON, or None when required), ...))`` for each block.
+BlockSignature = tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...]
+
+
+def block_signature(blocks: Any) -> BlockSignature:
+    """The signature of a spec's ``blocks`` mapping (as read from YAML); malformed parts are left
+    out here and reported when the ``blocks`` section is validated."""
+    if not isinstance(blocks, dict):
+        return ()
+    signature = []
+    for name, block in blocks.items():
+        if not isinstance(name, str) or not re.match(BLOCK_NAME_PATTERN, name) or not isinstance(block, dict):
+            continue
+        params = block.get("params") or {}
+        if not isinstance(params, dict):
+            params = {}
+        usable = tuple(
+            (key, None if value == REQUIRED else json.dumps(value, sort_keys=True, default=str))
+            for key, value in params.items()
+            if isinstance(key, str) and key.isidentifier() and key not in USE_KEYS
+        )
+        signature.append((name, usable))
+    return tuple(signature)
+
+
+def _union(models: list[Any]) -> Any:
+    if not models:
+        return dict  # nothing of the kind registered: any mapping, reported when used
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
+
+
+def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSignature = ()) -> Any:
+    """The union of everything an entry of ``model.layers`` may be: the registered layers
+    (``layer_models``), ``Residual``, ``Parallel`` and a use of each block in ``signature``."""
+    cache = registry.derived.setdefault("graph_entry", {})
+    if signature in cache:
+        return cache[signature]
+    merges = [r.params for r in registry.layers.values() if r.merges]
+    blocks = [
+        create_model(
+            f"{name}_block",
+            __base__=BlockUseBase,
+            type=(Literal[name], Field(description=f"block {name}")),  # type: ignore[valid-type]
+            **{key: (Any, ... if default is None else json.loads(default)) for key, default in params},
+        )
+        for name, params in signature
+        if name not in registry.layers and name not in CONTAINERS
+    ]
+    residual = create_model(
+        "Residual",
+        __base__=ResidualBase,
+        layers=(list["GraphEntry"], Field(min_length=1, description="the main path, applied in order")),
+        shortcut=(
+            Annotated[Literal["auto", "identity"] | list["GraphEntry"], BeforeValidator(_shortcut)],
+            Field("auto", description="auto: the input itself, or a 1x1 Conv2D projection when the shapes differ; identity; or a list of layers"),
+        ),
+    )
+    parallel = create_model(
+        "Parallel",
+        __base__=ParallelBase,
+        branches=(list[list["GraphEntry"]], Field(min_length=2, description="each branch a list of entries from the same input ([]: the input itself)")),
+        merge=(_union(merges) | None, Field(None, description="the merge layer (default: Concatenate)")),
+    )
+    entry = _union([*layer_models, residual, parallel, *blocks])
+    for container in (residual, parallel):
+        container.model_rebuild(_types_namespace={"GraphEntry": entry})
+    cache[signature] = entry
+    return entry

@@ -1,0 +1,211 @@
+"""``model.layers`` -> :class:`Graph`: names resolved, containers and blocks expanded, and every
+problem of the graph itself (an unknown input, a name used twice, a cycle, an output nobody
+uses, a block using itself) reported at the line of the entry it is about."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cnnbuild.spec.errors import SpecError, SpecIssue, format_path, suggest
+from cnnbuild.spec.graph.blocks import BlockUse
+from cnnbuild.spec.graph.entries import CONTAINERS
+from cnnbuild.spec.graph.nodes import INPUT, PROJECTION, Graph, Node, snake, topological
+from cnnbuild.spec.yaml_source import PathKey, SpecSource
+
+if TYPE_CHECKING:
+    from cnnbuild.plugins.registry import Registry
+    from cnnbuild.spec.document import Spec
+
+#: A graph larger than this is refused: repeat counts multiply.
+MAX_NODES = 50_000
+
+
+def expand_graph(spec: Spec, registry: Registry) -> Graph:
+    """The spec's model as a graph; :class:`SpecError` with every problem found."""
+    return _Expander(spec, registry).run()
+
+
+class _Expander:
+    def __init__(self, spec: Spec, registry: Registry) -> None:
+        self.spec, self.registry = spec, registry
+        self.source = spec.source or SpecSource(None, "<dict>")
+        self.nodes: list[Node] = []
+        self.issues: list[SpecIssue] = []
+        self.stack: list[str] = []  # the blocks being expanded, outermost first
+        self.uses = BlockUse(spec, registry, self.report)
+
+    def report(self, path: PathKey | None, message: str, *, key: bool = False, position: tuple[str, int, int, str] | None = None) -> None:
+        where, line, column = self.source.locate(path, key=key) if position is None else position[:3]
+        issue = SpecIssue(where, line, column, position[3] if position else format_path(path), message)
+        if all((i.filename, i.line, i.column, i.message.split(" (in block")[0]) != (where, line, column, message.split(" (in block")[0]) for i in self.issues):
+            self.issues.append(issue)
+
+    def run(self) -> Graph:
+        model = self.spec.model
+        layers = model.layers
+        chain = model.outputs is None and all(self._plain(entry) for entry in layers)
+        top = self.expand_list(layers, ("model", "layers"), INPUT, "", "", outputs=model.outputs)
+        if self.issues:
+            raise SpecError(self.issues)
+        ordered, left = topological(self.nodes)
+        if left:
+            self._cycle(left)
+        else:
+            self._unused(ordered, top)
+        if self.issues:
+            raise SpecError(self.issues)
+        return Graph(tuple(ordered), top, chain, (*self.uses.unused_parameters(), *self._unused_blocks()))
+
+    def _plain(self, entry: Any) -> bool:
+        registration = self.registry.layers.get(entry.type)
+        return registration is not None and not registration.merges and entry.name is None and entry.inputs is None
+
+    # -- lists: one scope of names -----------------------------------------------------
+    def expand_list(self, entries: list[Any], list_path: PathKey, source: str, prefix: str, context: str, *, final: str | None = None, outputs: str | None = None) -> str:
+        """Nodes for ``entries`` (fed by node ``source``); returns the id of the list's output."""
+        if not entries:
+            return source
+        ids = [f"{prefix}{entry.name or f'{index}_{snake(entry.type)}'}" for index, entry in enumerate(entries)]
+        if final is not None:
+            ids[-1] = final
+        names: dict[str, int] = {}
+        for index, entry in enumerate(entries):
+            if entry.name is None:
+                continue
+            if entry.name == INPUT:
+                self.report((*list_path, index, "name"), f"'{INPUT}' names the input of this list of layers; choose another name")
+            elif entry.name in names:
+                first = (*list_path, names[entry.name])
+                self.report((*list_path, index, "name"), f"name {entry.name!r} is already used by {format_path(first)} (line {self.source.locate(first)[1]}); names must be unique in a list")
+            else:
+                names[entry.name] = index
+        for index, entry in enumerate(entries):
+            path = (*list_path, index)
+            if entry.inputs is None:
+                inputs = [ids[index - 1] if index else source]
+            else:
+                inputs = [self._resolve(reference, names, ids, source, (*path, "inputs", position), list_path) for position, reference in enumerate(entry.inputs)]
+            if None not in inputs:
+                self.expand_entry(entry, path, ids[index], inputs, context, given=entry.inputs is not None)
+        if outputs is None:
+            return ids[-1]
+        return self._resolve(outputs, names, ids, source, ("model", "outputs"), list_path) or ids[-1]
+
+    def _resolve(self, reference: str, names: dict[str, int], ids: list[str], source: str, path: PathKey, list_path: PathKey) -> str | None:
+        if reference == INPUT:
+            return source
+        if reference in names:
+            return ids[names[reference]]
+        scope = "" if list_path == ("model", "layers") else f"; inside {format_path(list_path)}, only its own entries' names and '{INPUT}' (its input) are visible"
+        known = sorted(names)
+        hint = suggest(reference, [*known, INPUT]) or (f"; names here: {', '.join(known)}" if known else "; no entry here has a name: give one name: NAME")
+        self.report(path, f"unknown {'output' if path == ('model', 'outputs') else 'input'} {reference!r}{hint}{scope}")
+        return None
+
+    # -- entries -------------------------------------------------------------------------
+    def expand_entry(self, entry: Any, path: PathKey, out: str, inputs: list[str], context: str, *, given: bool) -> None:
+        if len(self.nodes) > MAX_NODES:
+            if len(self.nodes) == MAX_NODES + 1:
+                self.report(path, f"the model expands to more than {MAX_NODES:,} layers; lower the repeat counts")
+            return
+        if entry.type in CONTAINERS or entry.type in self.spec.blocks:
+            if len(inputs) != 1:
+                self.report((*path, "inputs") if given else path, f"a {entry.type} takes one input, got {len(inputs)}; merge them first (Add, Concatenate) or list one")
+                return
+            expand = self._residual if entry.type == "Residual" else self._parallel if entry.type == "Parallel" else self._block
+            self._repeated(entry, path, out, inputs[0], context, expand)
+            return
+        registration = self.registry.layers[entry.type]
+        low, high = registration.input_range
+        if len(inputs) < low or (high is not None and len(inputs) > high):
+            wanted = "one input" if high == 1 else f"{low} inputs" if low == high else f"{low} or more inputs"
+            hint = f"; list them, as inputs: [{', '.join(['a', 'b', 'c'][:low])}]" if low > 1 else ""
+            self.report((*path, "inputs") if given else path, f"{entry.type} takes {wanted}, got {len(inputs)}{hint}")
+            return
+        self.add(Node(out, entry.type, entry.model_copy(update={"name": None, "inputs": None}), tuple(inputs), path, format_path(path), context))
+
+    def add(self, node: Node) -> str:
+        self.nodes.append(node)
+        return node.id
+
+    def _repeated(self, entry: Any, path: PathKey, out: str, source: str, context: str, expand: Any) -> None:
+        current = source
+        for repetition in range(entry.repeat):
+            last = repetition == entry.repeat - 1
+            base = out if entry.repeat == 1 else f"{out}.{repetition + 1}"
+            current = expand(entry, path, base, out if last else base, current, context)
+
+    def _layer(self, type_name: str, **params: Any) -> Any:
+        return self.registry.layers[type_name].params.model_validate({"type": type_name, **params})
+
+    def _residual(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str) -> str:
+        main = self.expand_list(entry.layers, (*path, "layers"), source, f"{base}.", context)
+        if entry.shortcut == "identity":
+            shortcut = source
+        elif entry.shortcut == "auto":
+            shortcut = self.add(Node(f"{base}.shortcut", PROJECTION, None, (source,), path, f"{format_path(path)}.shortcut", context, shape_of=main))
+        else:
+            shortcut = self.expand_list(entry.shortcut, (*path, "shortcut"), source, f"{base}.shortcut.", context)
+        added = f"{base}.add" if entry.activation else final
+        self.add(Node(added, "Add", self._layer("Add"), (main, shortcut), path, format_path(path), context, labels=("the main path", "the shortcut")))
+        if entry.activation:
+            self.add(Node(final, "Activation", self._layer("Activation", activation=entry.activation), (added,), path, format_path(path), context))
+        return final
+
+    def _parallel(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str) -> str:
+        outputs = [self.expand_list(branch, (*path, "branches", index), source, f"{base}.b{index + 1}.", context) for index, branch in enumerate(entry.branches)]
+        merge = entry.merge or self._layer("Concatenate")
+        low, high = self.registry.layers[merge.type].input_range
+        merge_path = (*path, "merge") if entry.merge is not None else path
+        if len(outputs) < low or (high is not None and len(outputs) > high):
+            self.report(merge_path, f"{merge.type} merges {low}{'' if high == low else ' or more'} inputs, and this Parallel has {len(outputs)} branches")
+            return final
+        labels = tuple(f"branch {index + 1}" for index in range(len(outputs)))
+        return self.add(Node(final, merge.type, merge, tuple(outputs), merge_path, format_path(path), context, labels=labels))
+
+    def _block(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str) -> str:
+        name = entry.type
+        if name in self.stack:
+            cycle = " -> ".join([*self.stack[self.stack.index(name) :], name])
+            self.report((*path, "type"), f"block {name} uses itself ({cycle}); a block cannot contain itself")
+            return final
+        inner = f"in block {name} used at {format_path(path)}" + (f", {context}" if context else "")
+        entries = self.uses.entries(name, entry, path, inner)
+        if entries is None:
+            return final
+        self.stack.append(name)
+        try:
+            return self.expand_list(entries, ("blocks", name, "layers"), source, f"{base}.", inner, final=final)
+        finally:
+            self.stack.pop()
+
+    # -- the whole graph -------------------------------------------------------------------
+    def _cycle(self, left: list[Node]) -> None:
+        remaining = {node.id: node for node in left}
+        start = left[0]
+        seen: list[str] = []
+        current: Node | None = start
+        while current is not None and current.id not in seen:
+            seen.append(current.id)
+            current = next((remaining[i] for i in (*current.inputs, current.shape_of) if i in remaining), None)
+        loop = seen[seen.index(current.id) :] if current is not None else seen
+        described = " <- ".join([*(remaining[i].where for i in loop), remaining[loop[0]].where])
+        first = remaining[loop[0]]
+        self.report((*first.path, "inputs"), f"these entries take each other's outputs as inputs, a cycle: {described}; a model's layers must form a graph without cycles")
+
+    def _unused(self, ordered: list[Node], output: str) -> None:
+        used = {i for node in ordered for i in node.inputs} | {output}
+        after_output = self.spec.model.outputs is not None
+        for node in ordered:
+            if node.id in used or node.type == PROJECTION:
+                continue
+            reason = f"comes after the model's output (model.outputs: {self.spec.model.outputs})" if after_output and len(node.path) == 3 else "is not the input of any entry nor the model's output"
+            self.report(node.path, f"this entry's output {reason}: a branch that leads nowhere; list it in an entry's inputs, or remove it")
+
+    def _unused_blocks(self) -> list[SpecIssue]:
+        issues = []
+        for name in self.spec.blocks:
+            if name not in self.uses.used_parameters:
+                where, line, column = self.source.locate(("blocks", name), key=True)
+                issues.append(SpecIssue(where, line, column, f"blocks.{name}", f"block {name} is defined but model.layers never uses it", "warning"))
+        return issues

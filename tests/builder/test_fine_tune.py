@@ -1,0 +1,140 @@
+"""train.fine_tune: the frozen phase changes nothing of the backbone, fine-tuning changes only the
+layers it unfreezes and never BatchNormalization, phases show in the history, and a run resumed
+at the change of phase has the history of an uninterrupted one."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cnnbuild
+from cnnbuild.errors import CnnbuildError
+
+from ..conftest import make_images
+
+
+class StopAfterEpochParams(cnnbuild.Params):
+    epoch: int
+
+
+class StopAfterEpoch:
+    """A test plugin: a callback that presses Ctrl-C at the end of one epoch (0-based)."""
+
+    @cnnbuild.hookimpl
+    def register_callbacks(self, register):
+        import keras
+
+        class Stop(keras.callbacks.Callback):
+            def __init__(self, epoch: int) -> None:
+                super().__init__()
+                self.epoch = epoch
+
+            def on_epoch_end(self, epoch, logs=None):
+                if epoch == self.epoch:
+                    os.kill(os.getpid(), signal.SIGINT)
+
+        register("StopAfterEpoch", StopAfterEpochParams, lambda params, context: Stop(params.epoch))
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    return make_images(tmp_path_factory.mktemp("fine-tune") / "images", {"red": 8, "green": 8, "blue": 8}, size=(32, 32))
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
+    import keras
+
+    core = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
+    path = tmp_path_factory.mktemp("weights") / "backbone.weights.h5"
+    core.save_weights(path)
+    return path, [weight.numpy() for weight in core.weights]
+
+
+def spec(images: Path, weights: Path, *, epochs: int = 1, fine_tune: str = "{epochs: 1, last_layers: 12}", callbacks: str = "[]") -> str:
+    return f"""
+name: transfer
+seed: 5
+data: {{type: image_directory, path: {images}, image_size: [32, 32], batch_size: 8}}
+model:
+  layers:
+    - {{type: Backbone, architecture: MobileNetV3Small, weights: {weights}}}
+    - {{type: Dropout, rate: 0.2}}
+    - {{type: Dense, units: auto}}
+compile: {{optimizer: {{type: adam, learning_rate: 0.01}}}}
+train:
+  epochs: {epochs}
+  verbose: quiet
+  fine_tune: {fine_tune}
+  callbacks: {callbacks}
+output: {{keep_checkpoints: 5}}
+"""
+
+
+def core_weights(path: Path) -> dict[str, list[np.ndarray]]:
+    """Weights of every layer inside the saved model's backbone, by layer name."""
+    import keras
+
+    from cnnbuild.builder.training.fine_tune import leaves
+
+    model = keras.saving.load_model(path, safe_mode=True)
+    return {layer.name: [w.numpy() for w in layer.weights] for layer in leaves(model.get_layer("0_backbone")) if layer.weights}
+
+
+def same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_the_frozen_phase_keeps_the_backbone_and_fine_tuning_keeps_batch_normalization(run_spec, images, weights):
+    import keras
+
+    path, initial = weights
+    result = run_spec(spec(images, path))
+    assert result.status == "completed"
+    assert result.history["phase"] == [1.0, 2.0]
+    assert result.metrics["phases"] == [{"name": "frozen", "first_epoch": 1, "last_epoch": 1}, {"name": "fine_tune", "first_epoch": 2, "last_epoch": 2}]
+    after_frozen = core_weights(result.run_dir / "checkpoints" / "epoch-0001.keras")
+    assert same([w for ws in after_frozen.values() for w in ws], initial)  # BatchNormalization statistics included
+    after_fine_tune = core_weights(result.run_dir / "model.keras")
+    model = keras.saving.load_model(result.run_dir / "model.keras")
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.001)  # 0.01 x the default multiplier 0.1
+    from cnnbuild.builder.training.fine_tune import leaves
+
+    layers = [layer for layer in leaves(model.get_layer("0_backbone")) if layer.weights]
+    unfrozen = {layer.name for layer in layers[-12:]}
+    batch_norms = {layer.name for layer in layers if isinstance(layer, keras.layers.BatchNormalization)}
+    assert batch_norms & unfrozen, "the last 12 layers should hold some BatchNormalization layers"
+    for name, values in after_fine_tune.items():
+        changed = not same(values, after_frozen[name])
+        assert changed == (name in unfrozen and name not in batch_norms), name
+    assert all(not layer.trainable for layer in layers if layer.name in batch_norms)
+
+
+def test_resuming_at_the_change_of_phase_gives_the_history_of_an_uninterrupted_run(run_spec, plugin, images, weights):
+    plugin(StopAfterEpoch(), "stop-after-epoch")
+    path, _ = weights
+    whole = run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks="[{type: StopAfterEpoch, epoch: 99}]"))
+    stopped = run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks="[{type: StopAfterEpoch, epoch: 1}]"))
+    assert stopped.status == "interrupted" and len(stopped.history["loss"]) == 2
+    resumed = cnnbuild.run(resume=stopped.run_dir)
+    assert resumed.status == "completed"
+    assert resumed.history == whole.history
+    assert whole.history["phase"] == [1.0, 1.0, 2.0, 2.0]
+
+
+def test_a_layer_name_the_backbone_lacks_fails_before_training(images, weights):
+    from cnnbuild import build_model
+    from cnnbuild.builder.training.fine_tune import check_fine_tune
+    from cnnbuild.plugins.manager import get_registry
+    from cnnbuild.spec import spec_from_text
+
+    path, _ = weights
+    text = spec(images, path, fine_tune="{epochs: 1, from_layer: expanded_conv_9_expnad}")
+    model_spec = spec_from_text(text)
+    model = build_model(model_spec)
+    with pytest.raises(CnnbuildError, match=r"train.fine_tune.from_layer: MobileNetV3Small has no layer with weights named 'expanded_conv_9_expnad'; did you mean 'expanded_conv_9_expand'\?"):
+        check_fine_tune(model, model_spec, get_registry())

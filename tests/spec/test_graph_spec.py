@@ -1,0 +1,274 @@
+"""Graph specs without TensorFlow: names and inputs, Residual, Parallel, repeat, blocks; every
+graph error at the line of what caused it; the JSON Schema, canonical form and diff of graphs."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cnnbuild.plugins.manager import get_registry
+from cnnbuild.spec import SpecError, spec_from_text
+from cnnbuild.spec.diff import diff_specs
+from cnnbuild.spec.shapes import infer_spec
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = "data: {type: digits, image_size: [16, 16], color_mode: rgb}\n"
+
+SMALL_RESNET = """\
+data: {type: digits, image_size: [16, 16]}
+blocks:
+  conv_bn:
+    params: {filters: required, strides: 1, activation: relu}
+    layers:
+      - {type: Conv2D, filters: $filters, kernel_size: 3, strides: $strides, padding: same, use_bias: false}
+      - BatchNormalization
+      - {type: Activation, activation: $activation}
+model:
+  layers:
+    - {type: conv_bn, filters: 8, name: stem}
+    - type: Residual
+      repeat: 2
+      activation: relu
+      layers:
+        - {type: conv_bn, filters: 8}
+        - {type: conv_bn, filters: 8, activation: linear}
+    - type: Residual
+      activation: relu
+      layers:
+        - {type: conv_bn, filters: 16, strides: 2}
+        - {type: conv_bn, filters: 16, activation: linear}
+    - type: Parallel
+      branches:
+        - [{type: Conv2D, filters: 4, kernel_size: 1}]
+        - [{Conv2D: {filters: 4, kernel_size: 3, padding: same}}]
+        - []
+    - GlobalAveragePooling2D
+    - {type: Dense, units: auto}
+"""
+
+
+def errors(text: str) -> list[str]:
+    try:
+        spec_from_text(textwrap.dedent(text), "spec.yaml", num_classes=10)
+    except SpecError as exc:
+        return [issue.render() for issue in exc.issues if issue.severity == "error"]
+    return []
+
+
+def test_a_small_resnet_expands_to_named_layers_with_their_inputs():
+    spec = spec_from_text(SMALL_RESNET, num_classes=10)
+    graph = spec.graph
+    assert not graph.chain and graph.output == "5_dense"
+    nodes = {node.id: node for node in graph.nodes}
+    assert [nodes[i].type for i in ("stem.0_conv2d", "stem.1_batch_normalization", "stem")] == ["Conv2D", "BatchNormalization", "Activation"]
+    assert nodes["1_residual.1.add"].inputs == ("1_residual.1.1_conv_bn", "1_residual.1.shortcut")
+    assert nodes["1_residual.2.0_conv_bn.0_conv2d"].inputs == ("1_residual.1",)  # the second repetition follows the first
+    assert nodes["3_parallel"].type == "Concatenate" and nodes["3_parallel"].inputs == ("3_parallel.b1.0_conv2d", "3_parallel.b2.0_conv2d", "2_residual")
+    assert nodes["stem.0_conv2d"].entry.filters == 8 and nodes["2_residual.0_conv_bn.0_conv2d"].entry.strides == (2, 2)
+    assert nodes["stem.0_conv2d"].where == "blocks.conv_bn.layers[0]" and nodes["stem.0_conv2d"].context == "in block conv_bn used at model.layers[0]"
+    rows = {row.name: row for row in infer_spec(spec, get_registry(), 10)}
+    # identical shapes: the first Residual's shortcuts are the input itself; the second's is a 1x1 projection
+    assert "1_residual.1.shortcut" not in rows
+    projection = rows["2_residual.shortcut"]
+    assert (projection.type, projection.input_shape, projection.output_shape, projection.params) == ("Conv2D", (16, 16, 8), (8, 8, 16), 8 * 16 + 16)
+    assert projection.note.startswith("a 1x1 Conv2D projection added automatically")
+    assert rows["3_parallel"].output_shape == (8, 8, 24) and rows["5_dense"].output_shape == (10,)
+
+
+def test_a_plain_list_stays_a_chain_with_the_same_rows_and_canonical_form():
+    spec = spec_from_text((REPO / "examples" / "flowers.yaml").read_text(), base_dir=REPO / "examples", num_classes=5)
+    assert spec.graph.chain
+    assert sum(row.params for row in infer_spec(spec, get_registry(), 5)) == 3_989_285
+    assert all("name" not in layer and "inputs" not in layer for layer in spec.canonical()["model"]["layers"])
+
+
+def test_the_canonical_form_of_a_graph_validates_to_the_same_graph():
+    spec = spec_from_text(SMALL_RESNET, num_classes=10)
+    again = spec_from_text(yaml.safe_dump(spec.canonical(), sort_keys=False), num_classes=10)
+    assert [(n.id, n.type, n.inputs) for n in again.graph.nodes] == [(n.id, n.type, n.inputs) for n in spec.graph.nodes]
+
+
+def test_names_and_inputs_describe_a_graph_and_outputs_picks_the_output():
+    spec = spec_from_text(
+        DATA
+        + textwrap.dedent("""\
+        model:
+          outputs: head
+          layers:
+            - {type: Conv2D, name: a, filters: 4, kernel_size: 3, padding: same}
+            - {type: Conv2D, name: b, filters: 4, kernel_size: 1, inputs: input}
+            - {type: Add, inputs: [a, b], name: sum}
+            - {type: Flatten, inputs: sum}
+            - {type: Dense, units: auto, name: head}
+        """),
+        num_classes=10,
+    )
+    assert [(node.id, node.inputs) for node in spec.graph.nodes][:3] == [("a", ("input",)), ("b", ("input",)), ("sum", ("a", "b"))]
+    assert spec.graph.output == "head"
+
+
+@pytest.mark.parametrize(
+    "layers, expected",
+    [
+        (
+            "- {type: Conv2D, name: stem, filters: 4, kernel_size: 3}\n- {type: Conv2D, filters: 4, kernel_size: 3, inputs: stme}\n",
+            ["spec.yaml:5:58: model.layers[1].inputs[0]: unknown input 'stme'; did you mean 'stem'?"],
+        ),
+        (
+            "- {type: Conv2D, name: a, filters: 4, kernel_size: 3}\n- {type: Conv2D, name: a, filters: 4, kernel_size: 3}\n- Add\n",
+            [
+                "spec.yaml:5:28: model.layers[1].name: name 'a' is already used by model.layers[0] (line 4); names must be unique in a list",
+                "spec.yaml:6:7: model.layers[2]: Add takes 2 or more inputs, got 1; list them, as inputs: [a, b]",
+            ],
+        ),
+        (
+            "- {type: Conv2D, name: a, filters: 4, kernel_size: 3, padding: same, inputs: b}\n- {type: Conv2D, name: b, filters: 4, kernel_size: 3, padding: same, inputs: a}\n",
+            [
+                "spec.yaml:4:82: model.layers[0].inputs: these entries take each other's outputs as inputs, a cycle: "
+                "model.layers[0] <- model.layers[1] <- model.layers[0]; a model's layers must form a graph without cycles"
+            ],
+        ),
+        (
+            "- {type: Conv2D, name: a, filters: 4, kernel_size: 3}\n- {type: Conv2D, filters: 4, kernel_size: 3, inputs: input}\n",
+            ["spec.yaml:4:7: model.layers[0]: this entry's output is not the input of any entry nor the model's output: a branch that leads nowhere; list it in an entry's inputs, or remove it"],
+        ),
+        (
+            "- {type: Conv2D, name: a, filters: 4, kernel_size: 3}\n- {type: Conv2D, name: b, filters: 8, kernel_size: 3, inputs: input}\n- {type: Add, inputs: [a, b]}\n",
+            [
+                "spec.yaml:6:7: model.layers[2]: Add cannot take input shapes (14, 14, 4), (14, 14, 8): input 2 has shape (14, 14, 8) and input 1 has shape (14, 14, 4): "
+                "dimension 3 differs (8 against 4) (input 1: model.layers[0]; input 2: model.layers[1]); make them agree (a 1x1 Conv2D sets the channels, strides or pooling the size), or use Concatenate"
+            ],
+        ),
+        (
+            "- type: Residual\n  shortcut: identity\n  layers: [{type: Conv2D, filters: 8, kernel_size: 3, padding: same}]\n",
+            [
+                "spec.yaml:4:7: model.layers[0]: Add cannot take input shapes (16, 16, 8), (16, 16, 3): input 2 has shape (16, 16, 3) and input 1 has shape (16, 16, 8): "
+                "dimension 3 differs (3 against 8) (input 1: the main path; input 2: the shortcut); make them agree (a 1x1 Conv2D sets the channels, strides or pooling the size), or use Concatenate"
+            ],
+        ),
+        (
+            "- type: Residual\n  layers: [{type: Conv2D, filters: 8, kernel_size: 3}]\n",
+            ["spec.yaml:4:7: model.layers[0]: Residual cannot take input shape (16, 16, 3): no strided 1x1 convolution takes the shortcut from (16, 16, 3) to the main path's (14, 14, 8); "
+             "write the shortcut as a list of layers, or keep height and width with padding: same"],
+        ),
+        (
+            "- type: Parallel\n  branches:\n    - [{type: Conv2D, filters: 4, kernel_size: 3, padding: same}]\n    - [{type: Conv2D, filters: 4, kernel_size: 3}]\n",
+            [
+                "spec.yaml:4:7: model.layers[0]: Concatenate cannot take input shapes (16, 16, 4), (14, 14, 4): input 2 has shape (14, 14, 4) and input 1 has shape (16, 16, 4): "
+                "every dimension but the joined one (axis -1) must agree (input 1: branch 1; input 2: branch 2); bring them to the same height and width (strides, pooling or padding: same)"
+            ],
+        ),
+        (
+            "- type: Residual\n  layers:\n    - {type: Conv2D, filters: 3, kernel_size: 3, padding: same, inputs: stem}\n",
+            ["spec.yaml:6:77: model.layers[0].layers[0].inputs[0]: unknown input 'stem'; no entry here has a name: give one name: NAME; "
+             "inside model.layers[0].layers, only its own entries' names and 'input' (its input) are visible"],
+        ),
+        ("- {type: Dropout, rate: 0.1, inputs: [input, input]}\n", ["spec.yaml:4:42: model.layers[0].inputs: Dropout takes one input, got 2"]),
+        ("- {type: Conv2D, name: input, filters: 3, kernel_size: 1}\n", ["spec.yaml:4:28: model.layers[0].name: 'input' names the input of this list of layers; choose another name"]),
+        ("- {type: Residual, layers: [Flatten], repeat: 0}\n", ["spec.yaml:4:51: model.layers[0].repeat: must be greater than or equal to 1, got 0"]),
+    ],
+)
+def test_graph_errors_are_at_their_line(layers, expected):
+    text = DATA + "model:\n  layers:\n" + textwrap.indent(layers, "    ") + "    - Flatten\n    - {type: Dense, units: auto}\n"
+    assert errors(text) == expected
+
+
+def test_an_unknown_output_and_entries_after_the_output_are_errors():
+    layers = "model:\n  outputs: {}\n  layers:\n    - Flatten\n    - {{type: Dense, units: auto, name: head}}\n    - {{type: Dropout, rate: 0.1}}\n"
+    assert errors(DATA + layers.format("hed")) == ["spec.yaml:3:12: model.outputs: unknown output 'hed'; did you mean 'head'?"]
+    assert errors(DATA + layers.format("head")) == [
+        "spec.yaml:7:7: model.layers[2]: this entry's output comes after the model's output (model.outputs: head): a branch that leads nowhere; list it in an entry's inputs, or remove it"
+    ]
+
+
+def test_units_auto_only_on_the_output():
+    text = DATA + "model:\n  layers:\n    - type: Residual\n      layers: [Flatten, {type: Dense, units: auto}]\n      shortcut: [Flatten, {type: Dense, units: 10}]\n    - {type: Dense, units: auto}\n"
+    assert errors(text) == ["spec.yaml:5:46: model.layers[0].layers[1].units: 'auto' is only allowed on the layer whose output the model returns (it means the number of classes)"]
+
+
+BLOCK = """\
+blocks:
+  cbr:
+    params: {filters: required, unused: 3}
+    layers:
+      - {type: Conv2D, filters: $filters, kernel_size: 3}
+      - {type: Conv2D, filters: $filters, kernel_size: 3}
+model:
+  layers:
+"""
+
+
+@pytest.mark.parametrize(
+    "change, uses, expected",
+    [
+        (("kernel_size: 3}", "kernal_size: 3}", 1), "- {type: cbr, filters: 8}\n",
+         ["spec.yaml:6:43: blocks.cbr.layers[0].kernal_size: unknown key; did you mean 'kernel_size'? (in block cbr used at model.layers[0])"]),
+        (("$filters, kernel_size: 3}\n      - ", "$filtres, kernel_size: 3}\n      - ", 1), "- {type: cbr, filters: 8}\n",
+         ["spec.yaml:6:33: blocks.cbr.layers[0].filters: $filtres is not a parameter of block cbr; did you mean '$filters'?"]),
+        (None, "- {type: cbr, filters: 8}\n- {type: cbr, filters: -2}\n",  # the value came from the use: the error is at the use's argument
+         ["spec.yaml:11:28: blocks.cbr.layers[0].filters: must be greater than or equal to 1, got -2 (in block cbr used at model.layers[1])"]),
+        (None, "- {type: cbr, filtres: 8}\n", ["spec.yaml:10:19: model.layers[0].filtres: unknown key; did you mean 'filters'?"]),
+        (None, "- {type: cbr}\n", ["spec.yaml:10:7: model.layers[0].filters: required key is missing"]),
+        (None, "- {type: cbrr, filters: 3}\n", ["spec.yaml:10:7: model.layers[0]: unknown layer type 'cbrr'; did you mean 'cbr'?"]),
+        (None, "- {type: cbr, filters: 4}\n- {type: cbr, filters: 4}\n- {type: cbr, filters: 4}\n- {type: cbr, filters: 4}\n",
+         ["spec.yaml:7:9: blocks.cbr.layers[1]: Conv2D cannot take input shape (2, 2, 4): window (3, 3) with strides (1, 1) shrinks (2, 2) to (0, 0); "
+          "use padding: same, a smaller kernel or stride, or a larger image_size (in block cbr used at model.layers[3])"]),
+    ],
+)
+def test_block_errors_are_at_the_line_they_come_from(change, uses, expected):
+    block = BLOCK if change is None else BLOCK.replace(*change)
+    text = DATA + block + textwrap.indent(uses, "    ") + "    - Flatten\n    - {type: Dense, units: auto}\n"
+    assert errors(text) == expected
+
+
+def test_a_block_that_uses_itself_and_unused_parts_of_blocks():
+    looped = DATA + "blocks:\n  a:\n    layers: [{type: b}]\n  b:\n    layers: [{type: a}]\nmodel:\n  layers: [{type: a}, Flatten, {type: Dense, units: auto}]\n"
+    assert errors(looped) == ["spec.yaml:6:21: blocks.b.layers[0].type: block a uses itself (a -> b -> a); a block cannot contain itself"]
+    spare = BLOCK + "    - {type: cbr, filters: 4}\n    - Flatten\n    - {type: Dense, units: auto}\n"
+    spare = spare.replace("model:", "  spare:\n    layers: [Flatten]\nmodel:")
+    warnings = [issue.render() for issue in spec_from_text(DATA + spare, "spec.yaml", num_classes=10).warnings]
+    assert warnings == [
+        "spec.yaml:4:33: blocks.cbr.params.unused: warning: parameter unused is declared but no layer of block cbr uses $unused",
+        "spec.yaml:8:3: blocks.spare: warning: block spare is defined but model.layers never uses it",
+    ]
+
+
+def test_names_name_and_inputs_are_refused_in_augmentation():
+    text = DATA + "augmentation: [{type: RandomFlip, name: flip}]\nmodel:\n  layers: [Flatten, {type: Dense, units: auto}]\n"
+    assert errors(text) == ["spec.yaml:2:41: augmentation[0].name: name names entries of model.layers (a graph); augmentation is a list applied in order"]
+
+
+def test_the_json_schema_accepts_the_graph_examples_and_refuses_a_bad_repeat():
+    import jsonschema
+
+    from cnnbuild.spec.json_schema import spec_json_schema
+
+    schema = spec_json_schema()
+    for name in ("resnet_small", "flowers_transfer"):
+        jsonschema.validate(yaml.safe_load((REPO / "examples" / f"{name}.yaml").read_text()), schema)
+    jsonschema.validate(yaml.safe_load(SMALL_RESNET), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(yaml.safe_load(SMALL_RESNET.replace("repeat: 2", "repeat: 0")), schema)
+
+
+def test_diff_shows_changes_inside_a_block_and_a_branch():
+    a = spec_from_text(SMALL_RESNET, num_classes=10)
+    b = spec_from_text(SMALL_RESNET.replace("kernel_size: 3, strides: $strides", "kernel_size: 5, strides: $strides").replace("- []", "- [{MaxPooling2D: {pool_size: 3, strides: 1, padding: same}}]"), num_classes=10)
+    result = diff_specs(a, b, num_classes=10)
+    changed = [(c.kind, c.name_b, c.type_b) for c in result.layers]
+    assert ("changed", "stem.0_conv2d", "Conv2D") in changed and ("changed", "2_residual.1_conv_bn.0_conv2d", "Conv2D") in changed
+    assert ("added", "3_parallel.b3.0_max_pooling2d", "MaxPooling2D") in changed
+    text = result.text()
+    assert "~ changed  [stem.0_conv2d] Conv2D: kernel_size [3, 3] -> [5, 5]" in text
+    assert not result.settings  # blocks are compared layer by layer, not as settings
+
+
+def test_a_projection_added_by_cnnbuild_shows_in_diff():
+    plain = DATA + "model:\n  layers:\n    - type: Residual\n      layers: [{type: Conv2D, filters: 3, kernel_size: 3, padding: same}]\n    - Flatten\n    - {type: Dense, units: auto}\n"
+    wider = plain.replace("filters: 3", "filters: 6")
+    text = diff_specs(spec_from_text(plain, num_classes=10), spec_from_text(wider, num_classes=10), num_classes=10).text()
+    assert '+ added    [0_residual.shortcut] Conv2D (kernel_size [1, 1], padding "same", filters 6)' in text
+    assert "added by cnnbuild: a 1x1 Conv2D projection added automatically: the shortcut (16, 16, 3) must match the main path's (16, 16, 6)" in text
