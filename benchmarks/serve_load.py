@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import io
 import json
-import os
 import statistics
 import sys
 import time
@@ -169,7 +168,7 @@ def main() -> None:
     for key, (name, model, requests) in servers.items():
         if key in wanted:
             rows += measure(name, Server(model, logs / f"{key}.log"), requests, args.requests, levels, cnnbuild=True, soak=args.soak if key == "tflite" else 0)
-    print(f"\n| server | clients | requests | req/s | p50 ms | p99 ms | errors | images / call | RSS MiB before -> after |\n|---|---|---|---|---|---|---|---|---|")
+    print("\n| server | clients | requests | req/s | p50 ms | p99 ms | errors | images / call | RSS MiB before -> after |\n|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         if "soak_requests" in row:
             continue

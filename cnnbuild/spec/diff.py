@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cnnbuild.spec.diff_settings import MISSING, SettingChange, setting_changes
 from cnnbuild.spec.shapes import LayerRow, ShapeProblem, infer_layers
 
 if TYPE_CHECKING:
@@ -21,14 +21,6 @@ if TYPE_CHECKING:
 
 #: Sections whose entries are diffed as layers; everything else is diffed as settings.
 LAYER_SECTIONS = ("augmentation", "model.layers")
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "(not set)"
-
-
-MISSING: Any = _Missing()
 
 
 @dataclass(frozen=True)
@@ -61,13 +53,6 @@ class LayerChange:
             "output_shape_a": list(self.shape_a) if self.shape_a else None, "output_shape_b": list(self.shape_b) if self.shape_b else None,
             "params_a": self.count_a, "params_b": self.count_b, "name_a": self.name_a, "name_b": self.name_b, "note": self.note,
         }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SettingChange:
-    path: str
-    before: Any
-    after: Any
 
 
 @dataclass
@@ -225,72 +210,6 @@ def _section_changes(section: str, a: _Side, b: _Side) -> list[LayerChange]:
     return [change for change in changes if change is not None]
 
 
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Dotted paths to scalar values (lists of scalars stay whole; lists of mappings get ``[i]``)."""
-    if isinstance(value, dict):
-        flat: dict[str, Any] = {}
-        for key, item in value.items():
-            flat.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return flat or {prefix: {}}
-    if isinstance(value, list) and any(isinstance(item, dict) for item in value):
-        flat = {}
-        for index, item in enumerate(value):
-            flat.update(flatten(item, f"{prefix}[{index}]"))
-        return flat or {prefix: []}
-    return {prefix: value}
-
-
-def _setting_changes(a: Spec, b: Spec) -> list[SettingChange]:
-    def settings(spec: Spec) -> dict[str, Any]:
-        data = spec.canonical()
-        data.pop("augmentation", None)
-        data.pop("blocks", None)  # what a block's layers are is compared layer by layer
-        model = dict(data.pop("model", {}))
-        model.pop("layers", None)
-        if model:
-            data["model"] = model
-        return flatten(data)
-
-    flat_a, flat_b = settings(a), settings(b)
-    keys = list(flat_a) + [key for key in flat_b if key not in flat_a]
-    changed = [key for key in keys if flat_a.get(key, MISSING) != flat_b.get(key, MISSING)]
-    # an empty list whose other side has items is shown by those items alone
-    changed = [key for key in changed if not any(other.startswith(f"{key}[") for other in changed)]
-    result: list[SettingChange] = []
-    items_done: set[str] = set()
-    for key in changed:
-        match = re.match(r"^(.*?\[\d+\])\.", key)
-        item = match.group(1) if match else None
-        if item and (item in items_done or _one_sided(item, flat_a, flat_b)):
-            # an entry only one spec has (a callback): one line with its type and non-default values
-            if item not in items_done:
-                items_done.add(item)
-                result.append(SettingChange(item, _entry_summary(a, item), _entry_summary(b, item)))
-            continue
-        result.append(SettingChange(key, flat_a.get(key, MISSING), flat_b.get(key, MISSING)))
-    return result
-
-
-def _one_sided(item: str, flat_a: dict[str, Any], flat_b: dict[str, Any]) -> bool:
-    in_a = any(key.startswith(f"{item}.") for key in flat_a)
-    in_b = any(key.startswith(f"{item}.") for key in flat_b)
-    return in_a != in_b
-
-
-def _entry_summary(spec: Spec, item: str) -> Any:
-    """``{type, non-default parameters}`` of the list entry at a path like ``train.callbacks[0]``, or MISSING."""
-    value: Any = spec
-    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", item):
-        try:
-            value = value[int(index)] if index else getattr(value, name)
-        except (IndexError, AttributeError):
-            return MISSING
-    if not hasattr(value, "model_dump"):
-        return value
-    summary = value.model_dump(mode="json", exclude_defaults=True)
-    return {"type": summary.pop("type", getattr(value, "type", None)), **summary}
-
-
 def _total(rows: list[LayerRow | None]) -> int | None:
     if any(row is None or row.params is None for row in rows):
         return None
@@ -319,4 +238,4 @@ def diff_specs(a: Spec, b: Spec, registry: Registry | None = None, *, num_classe
         if section == "model.layers":
             totals = {"a": _total(rows_a), "b": _total(rows_b)}
             outputs = {"a": rows_a[-1].output_shape if rows_a and rows_a[-1] else None, "b": rows_b[-1].output_shape if rows_b and rows_b[-1] else None}
-    return SpecDiff(a.name, b.name, layers, _setting_changes(a, b), totals["a"], totals["b"], outputs["a"], outputs["b"])
+    return SpecDiff(a.name, b.name, layers, setting_changes(a, b), totals["a"], totals["b"], outputs["a"], outputs["b"])

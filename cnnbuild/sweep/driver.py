@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from cnnbuild.contracts import sweep_layout as layout
-from cnnbuild.errors import CnnbuildError
 from cnnbuild.spec.errors import SpecError
 from cnnbuild.spec.sweep_checks import check_sweep, load_sweep
 from cnnbuild.sweep import bookkeeping as book

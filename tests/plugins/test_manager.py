@@ -10,7 +10,6 @@ import pytest
 from pydantic import Field
 
 import cnnbuild
-from cnnbuild.plugins import hookspecs
 from cnnbuild.plugins.manager import get_plugin_manager, get_registry
 from cnnbuild.spec import SpecError, spec_from_text
 

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 from cnnbuild.spec import load_spec
-from cnnbuild.spec.diff import MISSING, diff_specs, flatten
+from cnnbuild.spec.diff import diff_specs
+from cnnbuild.spec.diff_settings import MISSING, flatten
 
 BASE = """
 name: base

@@ -178,8 +178,6 @@ def draw_compare(histories: dict[str, dict[str, list[float]]], path: Path, *, ti
             if values:
                 colour = colours(0.85 * index / max(count - 1, 1))
                 axes.plot(range(1, len(values) + 1), values, label=literal(label), color=colour, marker=markers[index % len(markers)], linestyle=linestyles[index % len(linestyles)], markersize=4, linewidth=1.6)
-        if change is not None:
-            axes.axvline(change - 0.5, color="0.45", linestyle=":", linewidth=1.2, label="fine-tuning starts")
         axes.set_title(_label(metric))
         axes.set_xlabel("epoch")
         axes.set_ylabel(_label(metric))

@@ -65,13 +65,7 @@ class Trainer:
         check_training_labels(source)
         run = RunDirectory.create(spec.resolve_path(spec.output.dir), spec.name, exact=output) if placement.is_chief else WorkerFolders(placement.process_id).worker_directory()
         announce_run_dir(run.path)
-        info = {"spec_file": spec.source.filename if spec.source else None, "base_dir": str(spec.base_dir), "overrides": list(overrides), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        if tags:
-            info["tags"] = tags
-        run.write_json(layout.RUN_INFO, info)
-        run.write_text(layout.SPEC, yaml.safe_dump(spec.canonical(absolute_paths=True), sort_keys=False, allow_unicode=True))
-        run.write_json(layout.CLASS_NAMES, source.class_names)
-        run.write_json(layout.SKIPPED, [{"path": s.path, "reason": s.reason} for s in source.skipped])
+        _write_run_files(run, spec, source, overrides, tags)
         for issue in spec.warnings:  # the checks' warnings (memory), now that the data is known to be there
             log.warning(issue.render())
         for warning in data_warnings(source):
@@ -196,6 +190,17 @@ class Trainer:
             skipped=[{"path": s.path, "reason": s.reason} for s in self.source.skipped],
             process=self.placement.shard,
         )
+
+
+def _write_run_files(run: RunDirectory, spec: Spec, source: Datasets, overrides: tuple[str, ...], tags: dict[str, Any] | None) -> None:
+    """What a new run knows before its first epoch: how it was started, its spec, classes and skipped files."""
+    info = {"spec_file": spec.source.filename if spec.source else None, "base_dir": str(spec.base_dir), "overrides": list(overrides), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if tags:
+        info["tags"] = tags
+    run.write_json(layout.RUN_INFO, info)
+    run.write_text(layout.SPEC, yaml.safe_dump(spec.canonical(absolute_paths=True), sort_keys=False, allow_unicode=True))
+    run.write_json(layout.CLASS_NAMES, source.class_names)
+    run.write_json(layout.SKIPPED, [{"path": s.path, "reason": s.reason} for s in source.skipped])
 
 
 def failure(run: RunDirectory, exc: BaseException) -> CnnbuildError:

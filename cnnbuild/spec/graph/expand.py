@@ -4,7 +4,7 @@ uses, a block using itself) reported at the line of the entry it is about."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from cnnbuild.spec.errors import SpecError, SpecIssue, format_path, suggest
 from cnnbuild.spec.graph.blocks import BlockUse
@@ -15,6 +15,9 @@ from cnnbuild.spec.yaml_source import PathKey, SpecSource
 if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
     from cnnbuild.spec.document import Spec
+
+#: How the expander reports a problem: ``report(path, message)``.
+Report = Callable[..., None]
 
 #: A graph larger than this is refused: repeat counts multiply.
 MAX_NODES = 50_000
@@ -43,22 +46,18 @@ class _Expander:
     def run(self) -> Graph:
         model = self.spec.model
         layers = model.layers
-        chain = model.outputs is None and all(self._plain(entry) for entry in layers)
+        chain = model.outputs is None and all(_plain(self.registry, entry) for entry in layers)
         top = self.expand_list(layers, ("model", "layers"), INPUT, "", "", outputs=model.outputs)
         if self.issues:
             raise SpecError(self.issues)
         ordered, left = topological(self.nodes)
         if left:
-            self._cycle(left)
+            _cycle(self.report, left)
         else:
-            self._unused(ordered, top)
+            _unused(self.report, self.spec, ordered, top)
         if self.issues:
             raise SpecError(self.issues)
-        return Graph(tuple(ordered), top, chain, (*self.uses.unused_parameters(), *self._unused_blocks()))
-
-    def _plain(self, entry: Any) -> bool:
-        registration = self.registry.layers.get(entry.type)
-        return registration is not None and not registration.merges and entry.name is None and entry.inputs is None
+        return Graph(tuple(ordered), top, chain, (*self.uses.unused_parameters(), *_unused_blocks(self.spec, self.source, self.uses.used_parameters)))
 
     # -- lists: one scope of names -----------------------------------------------------
     def expand_list(self, entries: list[Any], list_path: PathKey, source: str, prefix: str, context: str, *, final: str | None = None, outputs: str | None = None) -> str:
@@ -135,9 +134,6 @@ class _Expander:
             base = out if entry.repeat == 1 else f"{out}.{repetition + 1}"
             current = expand(entry, path, base, out if last else base, current, context)
 
-    def _layer(self, type_name: str, **params: Any) -> Any:
-        return self.registry.layers[type_name].params.model_validate({"type": type_name, **params})
-
     def _residual(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str) -> str:
         main = self.expand_list(entry.layers, (*path, "layers"), source, f"{base}.", context)
         if entry.shortcut == "identity":
@@ -147,14 +143,14 @@ class _Expander:
         else:
             shortcut = self.expand_list(entry.shortcut, (*path, "shortcut"), source, f"{base}.shortcut.", context)
         added = f"{base}.add" if entry.activation else final
-        self.add(Node(added, "Add", self._layer("Add"), (main, shortcut), path, format_path(path), context, labels=("the main path", "the shortcut")))
+        self.add(Node(added, "Add", _layer(self.registry, "Add"), (main, shortcut), path, format_path(path), context, labels=("the main path", "the shortcut")))
         if entry.activation:
-            self.add(Node(final, "Activation", self._layer("Activation", activation=entry.activation), (added,), path, format_path(path), context))
+            self.add(Node(final, "Activation", _layer(self.registry, "Activation", activation=entry.activation), (added,), path, format_path(path), context))
         return final
 
     def _parallel(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str) -> str:
         outputs = [self.expand_list(branch, (*path, "branches", index), source, f"{base}.b{index + 1}.", context) for index, branch in enumerate(entry.branches)]
-        merge = entry.merge or self._layer("Concatenate")
+        merge = entry.merge or _layer(self.registry, "Concatenate")
         low, high = self.registry.layers[merge.type].input_range
         merge_path = (*path, "merge") if entry.merge is not None else path
         if len(outputs) < low or (high is not None and len(outputs) > high):
@@ -179,33 +175,47 @@ class _Expander:
         finally:
             self.stack.pop()
 
-    # -- the whole graph -------------------------------------------------------------------
-    def _cycle(self, left: list[Node]) -> None:
-        remaining = {node.id: node for node in left}
-        start = left[0]
-        seen: list[str] = []
-        current: Node | None = start
-        while current is not None and current.id not in seen:
-            seen.append(current.id)
-            current = next((remaining[i] for i in (*current.inputs, current.shape_of) if i in remaining), None)
-        loop = seen[seen.index(current.id) :] if current is not None else seen
-        described = " <- ".join([*(remaining[i].where for i in loop), remaining[loop[0]].where])
-        first = remaining[loop[0]]
-        self.report((*first.path, "inputs"), f"these entries take each other's outputs as inputs, a cycle: {described}; a model's layers must form a graph without cycles")
 
-    def _unused(self, ordered: list[Node], output: str) -> None:
-        used = {i for node in ordered for i in node.inputs} | {output}
-        after_output = self.spec.model.outputs is not None
-        for node in ordered:
-            if node.id in used or node.type == PROJECTION:
-                continue
-            reason = f"comes after the model's output (model.outputs: {self.spec.model.outputs})" if after_output and len(node.path) == 3 else "is not the input of any entry nor the model's output"
-            self.report(node.path, f"this entry's output {reason}: a branch that leads nowhere; list it in an entry's inputs, or remove it")
+def _plain(registry: Registry, entry: Any) -> bool:
+    """An entry a straight chain could hold: a one-input layer with no name and no inputs."""
+    registration = registry.layers.get(entry.type)
+    return registration is not None and not registration.merges and entry.name is None and entry.inputs is None
 
-    def _unused_blocks(self) -> list[SpecIssue]:
-        issues = []
-        for name in self.spec.blocks:
-            if name not in self.uses.used_parameters:
-                where, line, column = self.source.locate(("blocks", name), key=True)
-                issues.append(SpecIssue(where, line, column, f"blocks.{name}", f"block {name} is defined but model.layers never uses it", "warning"))
-        return issues
+
+def _layer(registry: Registry, type_name: str, **params: Any) -> Any:
+    """The validated parameters of a layer the expander adds (a projection, a merge)."""
+    return registry.layers[type_name].params.model_validate({"type": type_name, **params})
+
+
+def _cycle(report: Report, left: list[Node]) -> None:
+    """Report one cycle among the nodes ``topological`` could not order."""
+    remaining = {node.id: node for node in left}
+    start = left[0]
+    seen: list[str] = []
+    current: Node | None = start
+    while current is not None and current.id not in seen:
+        seen.append(current.id)
+        current = next((remaining[i] for i in (*current.inputs, current.shape_of) if i in remaining), None)
+    loop = seen[seen.index(current.id) :] if current is not None else seen
+    described = " <- ".join([*(remaining[i].where for i in loop), remaining[loop[0]].where])
+    first = remaining[loop[0]]
+    report((*first.path, "inputs"), f"these entries take each other's outputs as inputs, a cycle: {described}; a model's layers must form a graph without cycles")
+
+def _unused(report: Report, spec: Spec, ordered: list[Node], output: str) -> None:
+    """Report every entry whose output goes nowhere."""
+    used = {i for node in ordered for i in node.inputs} | {output}
+    after_output = spec.model.outputs is not None
+    for node in ordered:
+        if node.id in used or node.type == PROJECTION:
+            continue
+        reason = f"comes after the model's output (model.outputs: {spec.model.outputs})" if after_output and len(node.path) == 3 else "is not the input of any entry nor the model's output"
+        report(node.path, f"this entry's output {reason}: a branch that leads nowhere; list it in an entry's inputs, or remove it")
+
+def _unused_blocks(spec: Spec, source: SpecSource, used: Any) -> list[SpecIssue]:
+    """Warnings for the blocks model.layers never uses."""
+    issues = []
+    for name in spec.blocks:
+        if name not in used:
+            where, line, column = source.locate(("blocks", name), key=True)
+            issues.append(SpecIssue(where, line, column, f"blocks.{name}", f"block {name} is defined but model.layers never uses it", "warning"))
+    return issues
