@@ -24,7 +24,8 @@ def predict_images(model_path: str | Path, inputs: list[str | Path], *, top_k: i
     model = open_exported(model_path)
     names = model.info.class_names
     results: list[dict[str, Any]] = []
-    for path in image_paths(inputs):
+    paths, not_used = image_paths(inputs)
+    for path in paths:
         try:
             pixels = decode_image(path.read_bytes(), model.info.input.channels, max_pixels=MAX_PIXELS)
         except ImageRejected as exc:
@@ -36,4 +37,4 @@ def predict_images(model_path: str | Path, inputs: list[str | Path], *, top_k: i
         row = np.asarray(model(pixels[None])[0], dtype="float64")
         order = np.argsort(-row, kind="stable")[: max(1, min(top_k, len(row)))]
         results.append({"path": str(path), "predictions": [{"class": names[i], "probability": float(row[i])} for i in order]})
-    return results
+    return results + not_used  # what the folders held besides images, each with why it was not used
