@@ -61,7 +61,7 @@ def summary(spec_path: Path, as_json: bool, num_classes: int | None, overrides: 
         if result.memory:
             click.echo(f" Memory: {result.memory}")
         for note in result.notes:
-            click.echo(f" Added by cnnbuild: {note}")
+            click.echo(f" {note}")
 
 
 @click.command()

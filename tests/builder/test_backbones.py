@@ -120,3 +120,17 @@ def test_the_preprocessing_in_the_model_is_the_architectures_preprocess_input(ar
     model = keras.Model(inputs, _preprocessing(architecture, inputs))
     expected = getattr(keras.applications, module).preprocess_input(images.copy())
     np.testing.assert_allclose(model.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-4)
+
+
+def test_summary_and_diagram_describe_an_imagenet_backbone_without_its_weights(monkeypatch):
+    from keras.src.utils import file_utils
+
+    from cnnbuild.builder.model.summary import model_summary
+
+    def offline(fname, origin, *args, **kwargs):
+        raise AssertionError(f"summary tried to download {fname}")
+
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    summary = model_summary(_spec("imagenet"), num_classes=3)
+    assert summary.total_params == ARCHITECTURES["MobileNetV3Small"].params + 576 * 3 + 3
+    assert summary.notes == ["Backbone MobileNetV3Small (imagenet): built without its pretrained weights for this summary (the shapes and counts are the same); run loads them"]

@@ -109,3 +109,18 @@ def test_a_pretrained_backbone_trained_whole_is_a_warning():
         "spec.yaml:4:67: model.layers[0].trainable: warning: MobileNetV3Small trains whole from the first epoch, its BatchNormalization statistics included, "
         "while the new layers after it are still random; the usual recipe is trainable: false with train.fine_tune"
     ]
+
+
+def test_the_memory_estimate_counts_the_backbone_fine_tuning_will_train():
+    from cnnbuild.spec.resources import estimate_memory
+
+    def estimate(train: str):
+        spec = spec_from_text(spec_text("{type: Backbone, architecture: MobileNetV3Small, weights: none}", train=train), "spec.yaml", num_classes=5)
+        return estimate_memory(spec, infer_spec(spec, get_registry(), 5))
+
+    head = 576 * 5 + 5
+    frozen, fine_tuned = estimate(""), estimate("  fine_tune: {epochs: 1}\n")
+    assert frozen.gradients == 4 * head and frozen.not_counted == ()
+    assert fine_tuned.gradients == 4 * (head + ARCHITECTURES["MobileNetV3Small"].params)
+    assert fine_tuned.not_counted == ("the Backbone at model.layers[0]",)
+    assert "not counted: the activations inside the Backbone at model.layers[0]" in fine_tuned.text()

@@ -23,17 +23,41 @@ if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
     from cnnbuild.spec.document import Spec
 
-def make_layer(registry: Registry, entry: Any, input_shape: tuple[int | None, ...] | None = None, spec: Spec | None = None) -> Any:
+def make_layer(registry: Registry, entry: Any, input_shape: tuple[int | None, ...] | None = None, spec: Spec | None = None, *, load_weights: bool = True) -> Any:
     """The Keras layer of one entry, from its registered factory; a backbone's factory also gets
-    the input shape, and path parameters arrive resolved against the spec's folder."""
+    the input shape, and path parameters arrive resolved against the spec's folder.
+
+    ``load_weights=False`` builds a backbone whose parameters have a ``weights`` field with
+    ``weights: none``: its shapes and parameter counts without downloading or reading anything."""
     import keras
 
     registration = registry.layers[entry.type]
     if spec is not None:
         entry = with_resolved_paths(entry, spec)
     if registration.backbone:
+        if not load_weights:
+            entry = without_weights(entry)
         return registration.make(keras.layers.Layer, entry, tuple(input_shape or ()))
     return registration.make(keras.layers.Layer, entry)
+
+
+def without_weights(entry: Any) -> Any:
+    """A backbone entry with ``weights: none`` (and no checksum), where its parameters have those fields."""
+    fields = type(entry).model_fields
+    if "weights" not in fields or getattr(entry, "weights", None) == "none":
+        return entry
+    return entry.model_copy(update={"weights": "none", **({"sha256": None} if "sha256" in fields else {})})
+
+
+def loads_weights(spec: Spec, registry: Registry) -> list[str]:
+    """The backbones of the spec's model that would load pretrained weights, as ``ARCHITECTURE (weights)``."""
+    found = []
+    for node in spec.graph.nodes:
+        registration = registry.layers.get(node.type)
+        weights = getattr(node.entry, "weights", "none")
+        if registration is not None and registration.backbone and weights != "none":
+            found.append(f"{getattr(node.entry, 'architecture', node.type)} ({weights})")
+    return found
 
 
 def with_resolved_paths(entry: Any, spec: Spec) -> Any:
@@ -95,13 +119,14 @@ def augmentation_layers(spec: Spec, registry: Registry | None = None) -> list[An
     return layers
 
 
-def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentation: bool | None = None, registry: Registry | None = None) -> keras.Model:
+def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentation: bool | None = None, registry: Registry | None = None, load_weights: bool = True) -> keras.Model:
     """The spec's model, not compiled: a ``keras.Sequential`` for a plain list of layers, a
     functional ``keras.Model`` for a graph (or a list holding a pretrained backbone).
 
     ``num_classes`` fills ``units: auto``; without it the data source is asked. Augmentation
     layers are included when ``augmentation_placement`` is ``model`` (or when
-    ``include_augmentation`` says so).
+    ``include_augmentation`` says so). ``load_weights=False`` (summaries and diagrams) builds
+    backbones without their pretrained weights: the same shapes and counts, nothing downloaded.
     """
     import_tensorflow()
     import keras
@@ -115,7 +140,7 @@ def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentat
     if not spec.graph.chain or any(registry.layers[entry.type].backbone for entry in spec.model.layers):
         from cnnbuild.builder.model.graph_build import build_functional
 
-        return guarded_build(lambda: build_functional(spec, registry, num_classes, binary, layers))
+        return guarded_build(lambda: build_functional(spec, registry, num_classes, binary, layers, load_weights=load_weights))
     last = len(spec.model.layers) - 1
     for index, entry in enumerate(spec.model.layers):
         resolved = resolve_units(entry, num_classes, binary)

@@ -44,7 +44,7 @@ def plot_model(spec: Spec, out: str | Path, *, num_classes: int | None = None, d
     out = Path(out)
     if out.suffix.lower() not in (".png", ".svg", ".pdf", ".dot"):
         raise CnnbuildError(f"{out}: give a file ending in .png, .svg, .pdf or .dot")
-    model = build_model(spec, class_count(spec, num_classes))
+    model = build_model(spec, class_count(spec, num_classes), load_weights=False)  # a diagram needs no pretrained weights
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         keras.utils.plot_model(model, to_file=str(out), show_shapes=True, show_dtype=False, show_layer_names=True, show_layer_activations=True, dpi=dpi)

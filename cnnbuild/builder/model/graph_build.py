@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from cnnbuild.spec.document import Spec
 
 
-def build_functional(spec: Spec, registry: Registry, num_classes: int | None, binary: bool, first: list[Any]) -> Any:
+def build_functional(spec: Spec, registry: Registry, num_classes: int | None, binary: bool, first: list[Any], *, load_weights: bool = True) -> Any:
     """The model of ``spec.graph``, after the layers ``first`` (augmentation inside the model).
 
     Each node's layer is named by the node's id (``stem``, ``1_residual.2.add``), so summaries,
@@ -45,7 +45,7 @@ def build_functional(spec: Spec, registry: Registry, num_classes: int | None, bi
                 f"{node.described}.units is 'auto' but the number of classes is unknown: the data is not there yet; "
                 "pass --num-classes N (or num_classes=N), or point data at an existing folder"
             )
-        layer = make_layer(registry, resolved, tuple(feeds[0].shape[1:]), spec)
+        layer = make_layer(registry, resolved, tuple(feeds[0].shape[1:]), spec, load_weights=load_weights)
         layer.name = node.id
         if node.id == graph.output and keras.config.dtype_policy().name != "float32":
             layer.dtype_policy = keras.DTypePolicy("float32")  # keep the outputs and the loss in float32

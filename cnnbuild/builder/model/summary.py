@@ -28,7 +28,8 @@ class ModelSummary:
     memory_bytes: int | None = None
     #: layers whose declared shape or parameter count differs from what Keras built
     mismatches: list[str] = field(default_factory=list)
-    #: layers cnnbuild added to a graph itself (a residual shortcut's projection), each with why
+    #: what the table alone does not say: layers cnnbuild added to a graph itself (a residual
+    #: shortcut's projection) with why, and backbones built without their pretrained weights
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -130,8 +131,10 @@ def model_summary(spec: Spec, num_classes: int | None = None) -> ModelSummary:
     from cnnbuild.spec.resources import estimate_memory
     from cnnbuild.spec.shapes import ShapeProblem, infer_spec
 
+    from cnnbuild.builder.model.build import loads_weights
+
     num_classes = class_count(spec, num_classes)
-    model = build_model(spec, num_classes)
+    model = build_model(spec, num_classes, load_weights=False)  # shapes and counts do not depend on pretrained weights
     result = describe_model(model)
     result.num_classes = num_classes
     result.mismatches = shape_mismatches(spec, model, num_classes)
@@ -139,7 +142,8 @@ def model_summary(spec: Spec, num_classes: int | None = None) -> ModelSummary:
         rows = infer_spec(spec, get_registry(), num_classes)
     except ShapeProblem:
         rows = []
-    result.notes = [f"{row.name}: {row.note}" for row in rows if row.note]
+    result.notes = [f"Added by cnnbuild: {row.name}: {row.note}" for row in rows if row.note]
+    result.notes += [f"Backbone {backbone}: built without its pretrained weights for this summary (the shapes and counts are the same); run loads them" for backbone in loads_weights(spec, get_registry())]
     if rows and all(row.output_shape is not None and row.params is not None for row in rows):
         estimate = estimate_memory(spec, rows)
         result.memory, result.memory_bytes = estimate.text(), estimate.total
