@@ -110,6 +110,8 @@ class _Side:
     rows: list[LayerRow | None]
     names: list[str | None]
     notes: list[str]
+    #: in a graph: each entry's ``inputs`` as written (None: the entry before it)
+    inputs: list[Any] = field(default_factory=list)
 
 
 def _side(spec: Spec, registry: Registry, section: str, num_classes: int | None, graph: bool) -> _Side:
@@ -122,7 +124,7 @@ def _side(spec: Spec, registry: Registry, section: str, num_classes: int | None,
             rows: list[LayerRow | None] = list(infer_layers(entries, spec.data.input_shape, registry, section=section, **options))
         except ShapeProblem:
             rows = [None] * len(entries)
-        return _Side(list(entries), rows, [None] * len(entries), [""] * len(entries))
+        return _Side(list(entries), rows, [None] * len(entries), [""] * len(entries), [None] * len(entries))
     from cnnbuild.spec.graph.infer import infer_graph
     from cnnbuild.spec.graph.nodes import PROJECTION, projection_entry
 
@@ -142,7 +144,21 @@ def _side(spec: Spec, registry: Registry, section: str, num_classes: int | None,
         side.rows.append(row)
         side.names.append(node.id)
         side.notes.append(row.note if row else "")
+        side.inputs.append(_written_inputs(spec, node.path))
     return side
+
+
+def _written_inputs(spec: Spec, path: tuple[Any, ...]) -> Any:
+    """The ``inputs`` of the entry at ``path`` as the spec writes them (a container's for the
+    nodes it adds): rewiring a graph changes no layer's parameters, only these."""
+    value: Any = spec
+    for key in path:
+        try:
+            value = value[key] if isinstance(key, int) or isinstance(value, dict) else getattr(value, key)
+        except (IndexError, KeyError, AttributeError, TypeError):
+            return None
+    inputs = value.get("inputs") if isinstance(value, dict) else getattr(value, "inputs", None)
+    return [inputs] if isinstance(inputs, str) else inputs
 
 
 def _section_changes(section: str, a: _Side, b: _Side) -> list[LayerChange]:
@@ -165,6 +181,8 @@ def _section_changes(section: str, a: _Side, b: _Side) -> list[LayerChange]:
         shape_b, count_b = facts(rows_b, j)
         ea, eb = entries_a[i], entries_b[j]
         changes = _param_changes(_params(ea), _params(eb))
+        if a.inputs[i] != b.inputs[j]:
+            changes = (*changes, ("inputs", a.inputs[i] or "(the entry before)", b.inputs[j] or "(the entry before)"))
         if ea.type == eb.type and not changes:
             if shape_a == shape_b and count_a == count_b:
                 return None

@@ -134,3 +134,14 @@ def test_summary_and_diagram_describe_an_imagenet_backbone_without_its_weights(m
     summary = model_summary(_spec("imagenet"), num_classes=3)
     assert summary.total_params == ARCHITECTURES["MobileNetV3Small"].params + 576 * 3 + 3
     assert summary.notes == ["Backbone MobileNetV3Small (imagenet): built without its pretrained weights for this summary (the shapes and counts are the same); run loads them"]
+
+
+def test_a_backbone_runs_as_at_inference_while_the_model_trains():
+    """EfficientNet's stochastic depth (Dropout layers) must not drop anything: Keras 3 passes
+    the outer training=True into a nested model even when it is called with training=False."""
+    text = "data: {type: digits, image_size: [32, 32], color_mode: rgb}\nmodel:\n  layers:\n    - {type: Backbone, architecture: EfficientNetB0, weights: none}\n    - {type: Dense, units: auto}\n"
+    model = build_model(spec_from_text(text, num_classes=3), 3)
+    images = np.random.RandomState(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    training = [model(images, training=True).numpy() for _ in range(2)]
+    np.testing.assert_array_equal(training[0], training[1])
+    np.testing.assert_array_equal(training[0], model(images, training=False).numpy())

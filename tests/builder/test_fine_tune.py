@@ -40,6 +40,34 @@ class StopAfterEpoch:
         register("StopAfterEpoch", StopAfterEpochParams, lambda params, context: Stop(params.epoch))
 
 
+class StopInEpochParams(cnnbuild.Params):
+    epoch: int
+    once: str  # a file made when it fires: it fires in one run only, not again in the resumed one
+
+
+class StopInEpoch:
+    """A test plugin: a callback that presses Ctrl-C after the first batch of one epoch (0-based), once."""
+
+    @cnnbuild.hookimpl
+    def register_callbacks(self, register):
+        import keras
+
+        class Stop(keras.callbacks.Callback):
+            def __init__(self, epoch: int, once: str) -> None:
+                super().__init__()
+                self.epoch, self.once, self.current = epoch, Path(once), -1
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.current = epoch
+
+            def on_train_batch_end(self, batch, logs=None):
+                if self.current == self.epoch and not self.once.exists():
+                    self.once.touch()
+                    os.kill(os.getpid(), signal.SIGINT)
+
+        register("StopInEpoch", StopInEpochParams, lambda params, context: Stop(params.epoch, params.once))
+
+
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> Path:
     return make_images(tmp_path_factory.mktemp("fine-tune") / "images", {"red": 8, "green": 8, "blue": 8}, size=(32, 32))
@@ -138,3 +166,19 @@ def test_a_layer_name_the_backbone_lacks_fails_before_training(images, weights):
     model = build_model(model_spec)
     with pytest.raises(CnnbuildError, match=r"train.fine_tune.from_layer: MobileNetV3Small has no layer with weights named 'expanded_conv_9_expnad'; did you mean 'expanded_conv_9_expand'\?"):
         check_fine_tune(model, model_spec, get_registry())
+
+
+def test_a_run_cut_short_in_its_first_fine_tuning_epoch_resumes_from_the_weights_the_frozen_phase_ended_with(run_spec, plugin, images, weights, tmp_path):
+    """EarlyStopping's restore_best_weights puts an earlier epoch's weights back at the end of the
+    frozen phase (mode: max makes the first epoch the best); fine-tuning starts from those, and so
+    must a resume whose last checkpoint is the frozen phase's last epoch."""
+    plugin(StopInEpoch(), "stop-in-epoch")
+    path, _ = weights
+    early = "{type: EarlyStopping, monitor: val_loss, mode: max, patience: 10, restore_best_weights: true}"
+    one_batch_a_call = "  verbose: quiet\n  steps_per_execution: 1"  # so that Ctrl-C can land inside an epoch
+    whole = run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks=f"[{early}, {{type: StopInEpoch, epoch: 99, once: {tmp_path / 'never'}}}]").replace("  verbose: quiet", one_batch_a_call))
+    stopped = run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks=f"[{early}, {{type: StopInEpoch, epoch: 2, once: {tmp_path / 'fired'}}}]").replace("  verbose: quiet", one_batch_a_call))
+    assert stopped.status == "interrupted" and len(stopped.history["loss"]) == 2
+    resumed = cnnbuild.run(resume=stopped.run_dir)
+    assert resumed.status == "completed"
+    assert resumed.history == whole.history

@@ -4,6 +4,7 @@ counts the pure-Python inference declares, and the saved model loads, predicts a
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from cnnbuild.spec.shapes import infer_spec
 from cnnbuild.testing import assert_shape_matches_keras
 
 from ..spec.test_graph_spec import SMALL_RESNET
+
+REPO = Path(__file__).resolve().parents[2]
 
 DATA = "data: {type: digits, image_size: [12, 12], color_mode: rgb}\n"
 GRAPHS = {
@@ -142,3 +145,19 @@ def test_a_graph_run_trains_stops_and_resumes(image_folder, tmp_path, write_spec
     resumed = cnnbuild.run(resume=run_dir)
     assert resumed.status == "completed" and len(resumed.history["loss"]) == 2
     assert json.loads((run_dir / "metrics.json").read_text())["epochs_run"] == 2
+
+
+def test_a_run_too_short_for_batch_normalization_to_settle_is_warned_about():
+    """With few images, Keras's momentum 0.99 leaves the moving statistics (what validation uses)
+    near their initial values: a model can train well and validate at chance, as resnet_small did."""
+    from cnnbuild.builder.training.data_checks import batch_norm_warnings
+
+    text = (REPO / "examples" / "resnet_small.yaml").read_text(encoding="utf-8")
+    settled = spec_from_text(text.replace("epochs: 15", "epochs: 5"), "resnet_small.yaml", num_classes=5)
+    assert batch_norm_warnings(settled, 480) == []  # the example's momentum 0.9: 0.9 ** 75 is 0.04%
+    keras_default = spec_from_text(text.replace("momentum: 0.9", "momentum: 0.99"), "resnet_small.yaml", num_classes=5)
+    assert batch_norm_warnings(keras_default, 480) == [
+        "BatchNormalization at blocks.conv_bn.layers[1]: with momentum 0.99 its moving statistics, which validation and prediction use, keep 10% "
+        "of their initial values after this run's 225 training steps, so validation can be far worse than training; use momentum: 0.9 or lower, or train longer"
+    ]
+    assert batch_norm_warnings(keras_default, 3670) == []  # 3,670 training images: 1,725 steps

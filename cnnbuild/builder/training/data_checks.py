@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from cnnbuild.contracts.data import Datasets
     from cnnbuild.runs.directory import RunDirectory
     from cnnbuild.runs.record import RunRecord
+    from cnnbuild.spec.document import Spec
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,35 @@ def data_warnings(source: Datasets) -> list[str]:
         tally = Counter(source.train_labels)
         counts = {name: tally[label] for label, name in enumerate(source.class_names)}
     return list(source.warnings) + imbalance_warning(source.class_names, counts)
+
+
+#: Above this weight of their initial values, BatchNormalization's moving statistics are said to be unsettled.
+UNSETTLED = 0.1
+
+
+def batch_norm_warnings(spec: Spec, train_count: int) -> list[str]:
+    """BatchNormalization layers whose moving statistics (what validation and prediction use)
+    will still weigh their initial values by more than 10% when training ends: ``momentum`` to
+    the power of the training steps. With few images (15 batches an epoch) and Keras's 0.99,
+    a model can train well and validate at chance."""
+    batches = spec.train.steps_per_epoch or max(1, math.ceil(train_count / spec.data.batch_size))
+    steps = batches * spec.train.total_epochs
+    found: dict[float, list[str]] = {}
+    for node in spec.graph.nodes:
+        momentum = getattr(node.entry, "momentum", None) if node.type == "BatchNormalization" else None
+        if momentum is not None and momentum**steps > UNSETTLED and node.where not in found.get(momentum, []):
+            found.setdefault(momentum, []).append(node.where)
+    return [
+        f"BatchNormalization at {', '.join(where[:3])}{' and others' if len(where) > 3 else ''}: with momentum {momentum} its moving statistics, which "
+        f"validation and prediction use, keep {momentum**steps:.0%} of their initial values after this run's {steps} training steps, so validation "
+        f"can be far worse than training; use momentum: {_settling(steps)} or lower, or train longer"
+        for momentum, where in found.items()
+    ]
+
+
+def _settling(steps: int) -> float:
+    """The largest momentum of 0.9, 0.8, ... 0.5 that settles within ``steps`` (0.5 if none does)."""
+    return next((m for m in (0.9, 0.8, 0.7, 0.6) if m**steps <= UNSETTLED), 0.5)
 
 
 def check_training_labels(source: Datasets) -> None:

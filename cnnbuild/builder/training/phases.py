@@ -45,10 +45,23 @@ def fit_phases(trainer: Trainer, model: Any, prepared: PreparedData, plan: Execu
         if interruption.requested:
             return model
         start = trainer.completed_epochs  # train.epochs, or fewer when EarlyStopping ended the frozen phase
+        _end_frozen_phase(trainer, model, start)
     if trainer.completed_epochs == start:  # the last checkpoint is the frozen phase's: unfreeze now
         prepared = _begin_fine_tune(trainer, model, plan, start)
     _phase(trainer, model, prepared, plan, clock, interruption, end=start + fine_tune.epochs, first=start, phase=FINE_TUNE_PHASE)
     return model
+
+
+def _end_frozen_phase(trainer: Trainer, model: Any, start: int) -> None:
+    """Keep what the frozen phase ended with before anything else can fail: its last checkpoint
+    saved again with the weights now in the model (EarlyStopping's ``restore_best_weights`` may
+    have put back an earlier epoch's, and fine-tuning starts from those in one process), and
+    the epoch fine-tuning starts at (an EarlyStopping decision a resume must not undo)."""
+    run = trainer.run
+    state = run.record.checkpoint_state or {}
+    if state.get("checkpoint"):
+        run.write_bytes_with(state["checkpoint"], lambda path: model.save(path))
+    run.write_json(layout.CHECKPOINT_STATE, {**state, FINE_TUNE_FROM: start})
 
 
 def _begin_fine_tune(trainer: Trainer, model: Any, plan: ExecutionPlan, start: int) -> PreparedData:
@@ -61,6 +74,7 @@ def _begin_fine_tune(trainer: Trainer, model: Any, plan: ExecutionPlan, start: i
     with trainer.placement.scope():
         unfrozen = unfreeze(model, spec, get_registry())
         compile_model(model, spec, prepared.labels, learning_rate_multiplier=multiplier)
+        trainer.placement.adapt_model(model)  # compiling again reset what the engine sets (XLA on JAX)
     model.steps_per_execution = plan.steps_per_execution
     state = run.record.checkpoint_state or {}
     run.write_json(layout.CHECKPOINT_STATE, {**state, FINE_TUNE_FROM: start})

@@ -24,7 +24,7 @@ from cnnbuild.builder.training.artifacts import run_metrics, write_artifacts, wr
 from cnnbuild.builder.training.callbacks import EpochClock, Interruption
 from cnnbuild.builder.training.fine_tune import check_fine_tune
 from cnnbuild.builder.training.phases import fit_phases
-from cnnbuild.builder.training.data_checks import check_resumable, check_training_labels, data_warnings, without_late_failures
+from cnnbuild.builder.training.data_checks import batch_norm_warnings, check_resumable, check_training_labels, data_warnings, without_late_failures
 from cnnbuild.builder.training.environment import environment
 from cnnbuild.builder.training.execution import ExecutionPlan, batches_per_pass, plan_execution
 from cnnbuild.builder.training.result import RunResult
@@ -68,7 +68,7 @@ class Trainer:
         _write_run_files(run, spec, source, overrides, tags)
         for issue in spec.warnings:  # the checks' warnings (memory), now that the data is known to be there
             log.warning(issue.render())
-        for warning in data_warnings(source):
+        for warning in [*data_warnings(source), *batch_norm_warnings(spec, source.train_count)]:
             log.warning("warning: %s", warning)
         return cls(spec, run, (source, loaded_at), placement, share, verbose=verbose)
 

@@ -126,6 +126,20 @@ def _preprocessing(architecture: str, x: Any) -> Any:
     return x  # built into the network (MobileNetV3, EfficientNet, ConvNeXt)
 
 
+def _without_dropout(core: Any) -> None:
+    """Turn off the network's own dropout (EfficientNet's stochastic depth): a backbone runs as
+    at inference in both phases, the standard transfer-learning recipe. Calling it with
+    ``training=False`` is not enough: Keras 3 passes the outer model's ``training=True`` down
+    to the layers of a nested functional model. (BatchNormalization is covered by being frozen.)"""
+    import keras
+
+    for layer in core.layers:
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+        elif hasattr(layer, "layers"):
+            _without_dropout(layer)
+
+
 def make_backbone(params: BackboneParams, input_shape: tuple[int, ...]) -> Any:
     """The pretrained network with its preprocessing in front, as one (nested) Keras model."""
     import keras
@@ -134,6 +148,7 @@ def make_backbone(params: BackboneParams, input_shape: tuple[int, ...]) -> Any:
     core = _core(params, height, width)
     if params.weights not in ("imagenet", "none"):
         _load(core, params)
+    _without_dropout(core)
     inputs = keras.Input(shape=(height, width, channels))
     x = keras.layers.Concatenate()([inputs, inputs, inputs]) if channels == 1 else inputs
     outputs = core(_preprocessing(params.architecture, x), training=False)

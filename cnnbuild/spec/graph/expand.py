@@ -4,11 +4,12 @@ uses, a block using itself) reported at the line of the entry it is about."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Callable
 
 from cnnbuild.spec.errors import SpecError, SpecIssue, format_path, suggest
 from cnnbuild.spec.graph.blocks import BlockUse
-from cnnbuild.spec.graph.entries import CONTAINERS
+from cnnbuild.spec.graph.entries import CONTAINERS, USE_KEYS
 from cnnbuild.spec.graph.nodes import INPUT, PROJECTION, Graph, Node, snake, topological
 from cnnbuild.spec.yaml_source import PathKey, SpecSource
 
@@ -18,6 +19,13 @@ if TYPE_CHECKING:
 
 #: How the expander reports a problem: ``report(path, message)``.
 Report = Callable[..., None]
+
+#: What a block parameter may be called: a name ``$name`` can stand for.
+PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+#: Names cnnbuild gives nodes it adds, by the key of the list whose entries could clash with them.
+RESERVED = {"layers": ("shortcut", "add")}
+RESERVED_WHAT = {"shortcut": "Residual's shortcut", "add": "Residual's addition"}
 
 #: A graph larger than this is refused: repeat counts multiply.
 MAX_NODES = 50_000
@@ -44,12 +52,16 @@ class _Expander:
             self.issues.append(issue)
 
     def run(self) -> Graph:
+        self._check_blocks()
+        if self.issues:
+            raise SpecError(self.issues)
         model = self.spec.model
         layers = model.layers
         chain = model.outputs is None and all(_plain(self.registry, entry) for entry in layers)
         top = self.expand_list(layers, ("model", "layers"), INPUT, "", "", outputs=model.outputs)
         if self.issues:
             raise SpecError(self.issues)
+        _unique_ids(self.nodes)
         ordered, left = topological(self.nodes)
         if left:
             _cycle(self.report, left)
@@ -59,12 +71,25 @@ class _Expander:
             raise SpecError(self.issues)
         return Graph(tuple(ordered), top, chain, (*self.uses.unused_parameters(), *_unused_blocks(self.spec, self.source, self.uses.used_parameters)))
 
+    def _check_blocks(self) -> None:
+        """Block names that are not already types, and parameter names a ``$name`` can use."""
+        for name, block in self.spec.blocks.items():
+            if name in CONTAINERS or name in self.registry.layers:
+                what = "a container" if name in CONTAINERS else "a layer type"
+                self.report(("blocks", name), f"block name {name!r} is already {what}; give the block another name", key=True)
+            for key in block.params:
+                if not isinstance(key, str) or not PARAMETER_NAME.match(key):
+                    self.report(("blocks", name, "params", key), f"parameter name {key!r} cannot be used as ${key}: use letters, digits and '_', not starting with a digit", key=True)
+                elif key in USE_KEYS:
+                    self.report(("blocks", name, "params", key), f"parameter name {key!r} is a key of every use of a block ({', '.join(USE_KEYS)}); choose another name", key=True)
+
     # -- lists: one scope of names -----------------------------------------------------
     def expand_list(self, entries: list[Any], list_path: PathKey, source: str, prefix: str, context: str, *, final: str | None = None, outputs: str | None = None) -> str:
         """Nodes for ``entries`` (fed by node ``source``); returns the id of the list's output."""
         if not entries:
             return source
         ids = [f"{prefix}{entry.name or f'{index}_{snake(entry.type)}'}" for index, entry in enumerate(entries)]
+        bases = list(ids)  # what a container's inner ids start with: its own id even where its output is the list's
         if final is not None:
             ids[-1] = final
         names: dict[str, int] = {}
@@ -73,6 +98,8 @@ class _Expander:
                 continue
             if entry.name == INPUT:
                 self.report((*list_path, index, "name"), f"'{INPUT}' names the input of this list of layers; choose another name")
+            elif isinstance(list_path[-2], int) and entry.name in RESERVED.get(str(list_path[-1]), ()):  # a Residual's own layers
+                self.report((*list_path, index, "name"), f"name {entry.name!r} is the name cnnbuild gives the {RESERVED_WHAT[entry.name]} here; choose another name")
             elif entry.name in names:
                 first = (*list_path, names[entry.name])
                 self.report((*list_path, index, "name"), f"name {entry.name!r} is already used by {format_path(first)} (line {self.source.locate(first)[1]}); names must be unique in a list")
@@ -85,7 +112,7 @@ class _Expander:
             else:
                 inputs = [self._resolve(reference, names, ids, source, (*path, "inputs", position), list_path) for position, reference in enumerate(entry.inputs)]
             if None not in inputs:
-                self.expand_entry(entry, path, ids[index], inputs, context, given=entry.inputs is not None)
+                self.expand_entry(entry, path, ids[index], inputs, context, given=entry.inputs is not None, base=bases[index])
         if outputs is None:
             return ids[-1]
         return self._resolve(outputs, names, ids, source, ("model", "outputs"), list_path) or ids[-1]
@@ -102,7 +129,7 @@ class _Expander:
         return None
 
     # -- entries -------------------------------------------------------------------------
-    def expand_entry(self, entry: Any, path: PathKey, out: str, inputs: list[str], context: str, *, given: bool) -> None:
+    def expand_entry(self, entry: Any, path: PathKey, out: str, inputs: list[str], context: str, *, given: bool, base: str | None = None) -> None:
         if len(self.nodes) > MAX_NODES:
             if len(self.nodes) == MAX_NODES + 1:
                 self.report(path, f"the model expands to more than {MAX_NODES:,} layers; lower the repeat counts")
@@ -112,7 +139,7 @@ class _Expander:
                 self.report((*path, "inputs") if given else path, f"a {entry.type} takes one input, got {len(inputs)}; merge them first (Add, Concatenate) or list one")
                 return
             expand = self._residual if entry.type == "Residual" else self._parallel if entry.type == "Parallel" else self._block
-            self._repeated(entry, path, out, inputs[0], context, expand)
+            self._repeated(entry, path, out, base or out, inputs[0], context, expand)
             return
         registration = self.registry.layers[entry.type]
         low, high = registration.input_range
@@ -127,11 +154,13 @@ class _Expander:
         self.nodes.append(node)
         return node.id
 
-    def _repeated(self, entry: Any, path: PathKey, out: str, source: str, context: str, expand: Any) -> None:
+    def _repeated(self, entry: Any, path: PathKey, out: str, root: str, source: str, context: str, expand: Any) -> None:
+        """``repeat`` copies of a container, each fed by the one before; inner ids start with
+        ``root`` (the entry's own id), and the last copy's output is ``out``."""
         current = source
         for repetition in range(entry.repeat):
             last = repetition == entry.repeat - 1
-            base = out if entry.repeat == 1 else f"{out}.{repetition + 1}"
+            base = root if entry.repeat == 1 else f"{root}.{repetition + 1}"
             current = expand(entry, path, base, out if last else base, current, context)
 
     def _residual(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str) -> str:
@@ -174,6 +203,15 @@ class _Expander:
             return self.expand_list(entries, ("blocks", name, "layers"), source, f"{base}.", inner, final=final)
         finally:
             self.stack.pop()
+
+
+def _unique_ids(nodes: list[Node]) -> None:
+    """Every node's id is unique (the graph is wired by them); a clash is cnnbuild's bug, said as such."""
+    seen: dict[str, Node] = {}
+    for node in nodes:
+        if node.id in seen:
+            raise SpecError([SpecIssue("<spec>", 0, 0, node.where, f"internal error: two layers got the id {node.id!r} ({seen[node.id].where} and {node.where}); please report this spec to cnnbuild")])
+        seen[node.id] = node
 
 
 def _plain(registry: Registry, entry: Any) -> bool:
