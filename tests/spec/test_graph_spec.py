@@ -272,3 +272,43 @@ def test_a_projection_added_by_cnnbuild_shows_in_diff():
     text = diff_specs(spec_from_text(plain, num_classes=10), spec_from_text(wider, num_classes=10), num_classes=10).text()
     assert '+ added    [0_residual.shortcut] Conv2D (kernel_size [1, 1], padding "same", filters 6)' in text
     assert "added by cnnbuild: a 1x1 Conv2D projection added automatically: the shortcut (16, 16, 3) must match the main path's (16, 16, 6)" in text
+
+
+def test_diff_shows_rewiring_and_a_change_of_input_order():
+    base = DATA + (
+        "model:\n  layers:\n"
+        "    - {type: Conv2D, filters: 4, kernel_size: 3, padding: same, name: a}\n"
+        "    - {type: Conv2D, filters: 4, kernel_size: 3, padding: same, name: b}\n"
+        "    - {type: Conv2D, filters: 4, kernel_size: 3, padding: same, name: c, inputs: a}\n"
+        "    - {type: Concatenate, inputs: [b, c]}\n    - Flatten\n    - {type: Dense, units: auto}\n"
+    )
+    for other, changed in ((base.replace("name: c, inputs: a", "name: c, inputs: b"), ("c", ["a"], ["b"])), (base.replace("[b, c]", "[c, b]"), ("3_concatenate", ["b", "c"], ["c", "b"]))):
+        result = diff_specs(spec_from_text(base, num_classes=10), spec_from_text(other, num_classes=10), num_classes=10)
+        assert [(c.kind, c.name_b, c.params) for c in result.layers] == [("changed", changed[0], (("inputs", changed[1], changed[2]),))]
+
+
+def test_generated_names_never_clash_with_the_entries_around_them():
+    block_ending_in_a_container = DATA + (
+        "blocks:\n  blk:\n    layers:\n"
+        "      - {type: Conv2D, filters: 4, kernel_size: 3, padding: same}\n"
+        "      - type: Residual\n        layers: [{type: Conv2D, filters: 4, kernel_size: 3, padding: same}]\n"
+        "model:\n  layers: [blk, blk, Flatten, {type: Dense, units: auto}]\n"
+    )
+    spec = spec_from_text(block_ending_in_a_container, num_classes=10)
+    ids = [node.id for node in spec.graph.nodes]
+    assert len(ids) == len(set(ids)) and "0_blk.1_residual.0_conv2d" in ids and "0_blk.0_conv2d" in ids
+    assert errors(DATA + "model:\n  layers:\n    - type: Residual\n      activation: relu\n      layers: [{type: Conv2D, filters: 3, kernel_size: 3, padding: same, name: add}]\n    - Flatten\n    - {type: Dense, units: auto}\n") == [
+        "spec.yaml:6:80: model.layers[0].layers[0].name: name 'add' is the name cnnbuild gives the Residual's addition here; choose another name"
+    ]
+
+
+@pytest.mark.parametrize(
+    "blocks, message",
+    [
+        ("  Dense:\n    layers: [Flatten]\n", "spec.yaml:3:3: blocks.Dense: block name 'Dense' is already a layer type; give the block another name"),
+        ("  blk:\n    params: {num-filters: 4}\n    layers: [Flatten]\n", "spec.yaml:4:14: blocks.blk.params.num-filters: parameter name 'num-filters' cannot be used as $num-filters: use letters, digits and '_', not starting with a digit"),
+        ("  blk:\n    params: {repeat: 2}\n    layers: [Flatten]\n", "spec.yaml:4:14: blocks.blk.params.repeat: parameter name 'repeat' is a key of every use of a block (type, name, inputs, repeat); choose another name"),
+    ],
+)
+def test_block_and_parameter_names_that_cannot_work_are_refused_at_their_line(blocks, message):
+    assert errors(DATA + "blocks:\n" + blocks + "model:\n  layers: [Flatten, {type: Dense, units: auto}]\n") == [message]
