@@ -118,8 +118,19 @@ Fraction01 = Annotated[float, BeforeValidator(_number), Field(ge=0, lt=1), WithJ
 NonNegativeNumber = Annotated[float, BeforeValidator(_number), Field(ge=0), WithJsonSchema(_NUMBER_SCHEMA)]
 PositiveNumber = Annotated[float, BeforeValidator(_number), Field(gt=0), WithJsonSchema(_NUMBER_SCHEMA)]
 # Constraints before the validator, so the JSON Schema says minimum/maximum (editors know those).
-PositiveInt = Annotated[int, Field(ge=1, le=2**31 - 1), BeforeValidator(_int)]
-NonNegativeInt = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_int)]
+INT_LIMIT = 2**31 - 1
+
+
+def _int32(value: int) -> int:
+    # a validator, not Field(le=...): a parameter declared as `PositiveInt = Field(3, le=16)` must
+    # keep its own bound, and pydantic keeps only the last of two `le` constraints
+    if value > INT_LIMIT:
+        raise ValueError(f"must be less than or equal to {INT_LIMIT}, got {value}")
+    return value
+
+
+PositiveInt = Annotated[int, Field(ge=1), BeforeValidator(_int), AfterValidator(_int32)]
+NonNegativeInt = Annotated[int, Field(ge=0), BeforeValidator(_int), AfterValidator(_int32)]
 #: An int or ``[height, width]``; always a pair after validation.
 Pair = Annotated[tuple[int, int], BeforeValidator(_pair), WithJsonSchema(_PAIR_SCHEMA)]
 Padding = Literal["valid", "same"]

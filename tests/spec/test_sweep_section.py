@@ -106,7 +106,7 @@ sweep:
 """)
     warnings = validate_file(path)
     assert len(warnings) == 1
-    assert warnings[0].startswith(f"{path}: sweep.space: 1 combination(s) of the values tried give invalid specs; such trials will be recorded invalid: ")
+    assert warnings[0].startswith(f"warning: {path}: sweep.space: 1 combination(s) of the values tried give invalid specs; such trials will be recorded invalid: ")
     assert "model.layers[1].kernel_size=9, model.layers[1].padding=valid gives an invalid spec (model.layers[1]: Conv2D cannot take input shape (8, 8, 1)" in warnings[0]
 
 
@@ -125,7 +125,7 @@ sweep:
     write(tmp_path, BASE + "sweep:\n  space:\n    seed: {choice: [1, 2]}\n", "base.yaml")
     assert errors_of(sweep) == [f"{sweep}:1:7: spec: base.yaml has a sweep section of its own; keep one of the two"]
     write(tmp_path, "spec: base.yaml\nsweep:\n  space: {}\n  trails: 3\n", "search.yaml")
-    assert errors_of(sweep) == [f"{sweep}:3:10: sweep.space: Dictionary should have at least 1 item after validation, not 0", f"{sweep}:4:3: sweep.trails: unknown key; did you mean 'trials'?"]
+    assert errors_of(sweep) == [f"{sweep}:3:10: sweep.space: needs at least 1 item(s), got 0", f"{sweep}:4:3: sweep.trails: unknown key; did you mean 'trials'?"]
 
 
 def test_a_missing_optuna_is_named_with_the_pip_command(tmp_path, monkeypatch):

@@ -52,7 +52,7 @@ class _Expander:
             self.issues.append(issue)
 
     def run(self) -> Graph:
-        self._check_blocks()
+        _check_blocks(self.spec, self.registry, self.report)
         if self.issues:
             raise SpecError(self.issues)
         model = self.spec.model
@@ -70,18 +70,6 @@ class _Expander:
         if self.issues:
             raise SpecError(self.issues)
         return Graph(tuple(ordered), top, chain, (*self.uses.unused_parameters(), *_unused_blocks(self.spec, self.source, self.uses.used_parameters)))
-
-    def _check_blocks(self) -> None:
-        """Block names that are not already types, and parameter names a ``$name`` can use."""
-        for name, block in self.spec.blocks.items():
-            if name in CONTAINERS or name in self.registry.layers:
-                what = "a container" if name in CONTAINERS else "a layer type"
-                self.report(("blocks", name), f"block name {name!r} is already {what}; give the block another name", key=True)
-            for key in block.params:
-                if not isinstance(key, str) or not PARAMETER_NAME.match(key):
-                    self.report(("blocks", name, "params", key), f"parameter name {key!r} cannot be used as ${key}: use letters, digits and '_', not starting with a digit", key=True)
-                elif key in USE_KEYS:
-                    self.report(("blocks", name, "params", key), f"parameter name {key!r} is a key of every use of a block ({', '.join(USE_KEYS)}); choose another name", key=True)
 
     # -- lists: one scope of names -----------------------------------------------------
     def expand_list(self, entries: list[Any], list_path: PathKey, source: str, prefix: str, context: str, *, final: str | None = None, outputs: str | None = None) -> str:
@@ -110,23 +98,12 @@ class _Expander:
             if entry.inputs is None:
                 inputs = [ids[index - 1] if index else source]
             else:
-                inputs = [self._resolve(reference, names, ids, source, (*path, "inputs", position), list_path) for position, reference in enumerate(entry.inputs)]
+                inputs = [_resolve(self.report, reference, names, ids, source, (*path, "inputs", position), list_path) for position, reference in enumerate(entry.inputs)]
             if None not in inputs:
                 self.expand_entry(entry, path, ids[index], inputs, context, given=entry.inputs is not None, base=bases[index])
         if outputs is None:
             return ids[-1]
-        return self._resolve(outputs, names, ids, source, ("model", "outputs"), list_path) or ids[-1]
-
-    def _resolve(self, reference: str, names: dict[str, int], ids: list[str], source: str, path: PathKey, list_path: PathKey) -> str | None:
-        if reference == INPUT:
-            return source
-        if reference in names:
-            return ids[names[reference]]
-        scope = "" if list_path == ("model", "layers") else f"; inside {format_path(list_path)}, only its own entries' names and '{INPUT}' (its input) are visible"
-        known = sorted(names)
-        hint = suggest(reference, [*known, INPUT]) or (f"; names here: {', '.join(known)}" if known else "; no entry here has a name: give one name: NAME")
-        self.report(path, f"unknown {'output' if path == ('model', 'outputs') else 'input'} {reference!r}{hint}{scope}")
-        return None
+        return _resolve(self.report, outputs, names, ids, source, ("model", "outputs"), list_path) or ids[-1]
 
     # -- entries -------------------------------------------------------------------------
     def expand_entry(self, entry: Any, path: PathKey, out: str, inputs: list[str], context: str, *, given: bool, base: str | None = None) -> None:
@@ -203,6 +180,31 @@ class _Expander:
             return self.expand_list(entries, ("blocks", name, "layers"), source, f"{base}.", inner, final=final)
         finally:
             self.stack.pop()
+
+
+def _check_blocks(spec: Spec, registry: Registry, report: Report) -> None:
+    """Block names that are not already types, and parameter names a ``$name`` can use."""
+    for name, block in spec.blocks.items():
+        if name in CONTAINERS or name in registry.layers:
+            what = "a container" if name in CONTAINERS else "a layer type"
+            report(("blocks", name), f"block name {name!r} is already {what}; give the block another name", key=True)
+        for key in block.params:
+            if not isinstance(key, str) or not PARAMETER_NAME.match(key):
+                report(("blocks", name, "params", key), f"parameter name {key!r} cannot be used as ${key}: use letters, digits and '_', not starting with a digit", key=True)
+            elif key in USE_KEYS:
+                report(("blocks", name, "params", key), f"parameter name {key!r} is a key of every use of a block ({', '.join(USE_KEYS)}); choose another name", key=True)
+
+
+def _resolve(report: Report, reference: str, names: dict[str, int], ids: list[str], source: str, path: PathKey, list_path: PathKey) -> str | None:
+    if reference == INPUT:
+        return source
+    if reference in names:
+        return ids[names[reference]]
+    scope = "" if list_path == ("model", "layers") else f"; inside {format_path(list_path)}, only its own entries' names and '{INPUT}' (its input) are visible"
+    known = sorted(names)
+    hint = suggest(reference, [*known, INPUT]) or (f"; names here: {', '.join(known)}" if known else "; no entry here has a name: give one name: NAME")
+    report(path, f"unknown {'output' if path == ('model', 'outputs') else 'input'} {reference!r}{hint}{scope}")
+    return None
 
 
 def _unique_ids(nodes: list[Node]) -> None:
