@@ -152,6 +152,21 @@ def test_ctrl_c_before_training_starts_exits_130_without_a_traceback(images, env
     tally["Ctrl-C before training"] += 1
 
 
+def test_ctrl_c_reaches_a_run_started_with_ctrl_c_ignored(images, env, tmp_path, tally):
+    """A background job of a script (`cnnbuild run ... &`) starts with SIGINT ignored; the supervisor
+    forwards SIGINT to its child all the same, so the child must not inherit the ignoring."""
+
+    def ignoring_ctrl_c() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    run = Run(["run", str(write_spec(tmp_path / "spec.yaml", images)), "--output", str(tmp_path / "run")], tmp_path / "logs", env, limits=ignoring_ctrl_c)
+    wait_for(lambda: loaded(run, "tensorflow"), run, poll=0.05)
+    run.signal(signal.SIGINT)
+    assert run.wait(120) == 130
+    assert "interrupted before training started" in run.stderr or "interrupted after" in run.stderr
+    tally["Ctrl-C to a run started with Ctrl-C ignored"] += 1
+
+
 @pytest.mark.parametrize("attempt", range(scaled(1, 5)))
 def test_sigkill_while_a_checkpoint_is_written_leaves_a_resumable_run(images, env, tmp_path, tally, attempt):
     run_dir = tmp_path / "run"

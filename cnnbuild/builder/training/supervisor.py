@@ -37,6 +37,11 @@ def announce_run_dir(path: Path) -> None:
 
 
 def _die_with_parent() -> None:
+    # The parent forwards Ctrl-C, SIGTERM and SIGHUP, so the child must act on them even when the
+    # parent was started with them ignored (a background job of a script: `cnnbuild run ... &`
+    # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt).
+    for number in _FORWARDED:
+        signal.signal(number, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
