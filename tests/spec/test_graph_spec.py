@@ -312,3 +312,10 @@ def test_generated_names_never_clash_with_the_entries_around_them():
 )
 def test_block_and_parameter_names_that_cannot_work_are_refused_at_their_line(blocks, message):
     assert errors(DATA + "blocks:\n" + blocks + "model:\n  layers: [Flatten, {type: Dense, units: auto}]\n") == [message]
+
+
+def test_a_merge_inside_parallel_cannot_take_a_name_or_inputs_of_its_own():
+    text = DATA + "model:\n  layers:\n    - {type: Parallel, branches: [[], []], merge: {type: Add, inputs: [a]}}\n    - Flatten\n    - {type: Dense, units: auto}\n"
+    assert errors(text) == [
+        "spec.yaml:4:71: model.layers[0].merge.inputs: a Parallel's merge takes its branches as inputs and is named by the Parallel; give inputs to the Parallel entry"
+    ]

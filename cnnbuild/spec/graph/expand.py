@@ -159,6 +159,10 @@ class _Expander:
         merge = entry.merge or _layer(self.registry, "Concatenate")
         low, high = self.registry.layers[merge.type].input_range
         merge_path = (*path, "merge") if entry.merge is not None else path
+        for key in ("name", "inputs"):
+            if getattr(merge, key, None) is not None:
+                self.report((*merge_path, key), f"a Parallel's merge takes its branches as inputs and is named by the Parallel; give {key} to the Parallel entry")
+                return final
         if len(outputs) < low or (high is not None and len(outputs) > high):
             self.report(merge_path, f"{merge.type} merges {low}{'' if high == low else ' or more'} inputs, and this Parallel has {len(outputs)} branches")
             return final
