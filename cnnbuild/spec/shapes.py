@@ -100,17 +100,7 @@ def infer_layers(
             rows.append(LayerRow(index, entry.type, shape, (*shape[:-1], None), None, None, section))
             shape = None
             continue
-        try:
-            output, count, non_trainable = checked_shape(registration.shape(params, shape))
-        except ShapeError as exc:
-            raise ShapeProblem(row, entry, str(exc), exc.hint) from None
-        except Exception as exc:  # a broken plugin must give a message, not a traceback
-            raise ShapeFunctionFailed(
-                row, entry, f"the shape function of {registration.plugin.describe()} failed: {type(exc).__name__}: {exc}",
-                "fix or update the plugin, or set CNNBUILD_LOAD_PLUGINS to run without it",
-            ) from None
-        if any(dim is not None and dim < 1 for dim in output):
-            raise ShapeProblem(row, entry, f"output shape {output} has a dimension below 1", "")
+        output, count, non_trainable = call_shape(registration, params, shape, row, entry)
         rows.append(LayerRow(index, entry.type, shape, output, count, non_trainable, section))
         shape = output
     return rows
@@ -130,3 +120,21 @@ def infer_spec(spec: Spec, registry: Registry, num_classes: int | None = None) -
 
         rows += infer_graph(spec.graph, data.input_shape, registry, num_classes=num_classes, binary=binary)
     return rows
+
+
+def call_shape(registration: Any, params: Any, argument: Any, row: Any, entry: Any, explain: Any = None) -> tuple[Any, Any, Any]:
+    """A layer's shape function on ``argument`` (a shape, or a merge layer's list of shapes):
+    ``(output, params, non_trainable)``. Its ShapeError becomes a :class:`ShapeProblem` (with
+    ``explain()`` appended, where given); any other exception a :class:`ShapeFunctionFailed` naming the plugin."""
+    try:
+        output, count, non_trainable = checked_shape(registration.shape(params, argument))
+    except ShapeError as exc:
+        raise ShapeProblem(row, entry, str(exc) + (explain() if explain else ""), exc.hint) from None
+    except Exception as exc:  # a broken plugin must give a message, not a traceback
+        raise ShapeFunctionFailed(
+            row, entry, f"the shape function of {registration.plugin.describe()} failed: {type(exc).__name__}: {exc}",
+            "fix or update the plugin, or set CNNBUILD_LOAD_PLUGINS to run without it",
+        ) from None
+    if any(dim is not None and dim < 1 for dim in output):
+        raise ShapeProblem(row, entry, f"output shape {output} has a dimension below 1", "")
+    return output, count, non_trainable

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnbuild.contracts.layers import ShapeError
 from cnnbuild.spec.graph.nodes import INPUT, PROJECTION, Graph, Node, projection_entry
-from cnnbuild.spec.shapes import LayerRow, ShapeFunctionFailed, ShapeProblem, checked_shape, resolve_units
+from cnnbuild.spec.shapes import LayerRow, ShapeProblem, call_shape, resolve_units
 
 if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
@@ -70,20 +70,7 @@ def _infer(graph: Graph, node: Node, entry: Any, inputs: tuple[Shape | None, ...
     if params is None:  # units: auto with an unknown class count
         rows.append(_row(rows, node, entry.type, inputs, (*inputs[0][:-1], None), None, None, note))
         return None
-    try:
-        result = registration.shape(params, list(inputs) if registration.merges else inputs[0])
-        output, count, non_trainable = checked_shape(result)
-    except ShapeError as exc:
-        message = str(exc)
-        if registration.merges:
-            message += " (" + "; ".join(f"input {index + 1}: {_source(graph, node, index)}" for index in range(len(inputs))) + ")"
-        raise ShapeProblem(unknown, entry, message, exc.hint) from None
-    except Exception as exc:  # a broken plugin must give a message, not a traceback
-        raise ShapeFunctionFailed(
-            unknown, entry, f"the shape function of {registration.plugin.describe()} failed: {type(exc).__name__}: {exc}",
-            "fix or update the plugin, or set CNNBUILD_LOAD_PLUGINS to run without it",
-        ) from None
-    if any(dim is not None and dim < 1 for dim in output):
-        raise ShapeProblem(unknown, entry, f"output shape {output} has a dimension below 1", "")
+    explain = (lambda: " (" + "; ".join(f"input {index + 1}: {_source(graph, node, index)}" for index in range(len(inputs))) + ")") if registration.merges else None
+    output, count, non_trainable = call_shape(registration, params, list(inputs) if registration.merges else inputs[0], unknown, entry, explain)
     rows.append(_row(rows, node, entry.type, inputs, output, count, non_trainable, note))
     return output
