@@ -44,7 +44,7 @@ def sweep_command(spec_path: Path, trials: int | None, workers: int, storage: st
         click.echo(f"wrote {path}")
     best = result.best
     if best is not None:
-        click.echo(f"best: trial {best['trial']}, {board['metric']} {best['value']:.4f} ({best['run_dir']}); run it again with: cnnbuild run {result.folder / 'best.yaml'}")
+        click.echo(f"best: trial {best['trial']}, {board['metric']} {best['value']:.4f} ({best['run_dir']}); run it again with: cnnbuild run {result.best_spec_path}")
     if result.interrupted:
         click.echo(f"interrupted; the trials in flight are recorded interrupted and tried again when you run: cnnbuild sweep {spec_path} --output {result.folder}", err=True)
         sys.exit(130)

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import json
+import warnings
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.contracts import run_layout as layout
 from cnnbuild.errors import RunError
-from cnnbuild.runs.folder import RunFolder
+from cnnbuild.runs.checkpoint_state import CheckpointState, History, read_history
+from cnnbuild.runs.folder import RunFiles
 
 if TYPE_CHECKING:
     from cnnbuild.spec.document import Spec
     from cnnbuild.spec.labels import Labels
 
 
-class RunRecord(RunFolder):
+class RunRecord(RunFiles):
     """A run directory as cnnbuild wrote it: what it was asked to do, how far it got, what it made.
 
     Every reader of runs (resume, evaluate, predict, compare, report) goes through this class, so
@@ -34,31 +35,11 @@ class RunRecord(RunFolder):
             raise RunError(f"{record.path}: {layout.SPEC} is missing (and {layout.RUN_INFO}): not a cnnbuild run directory")
         return record
 
-    # -- files ---------------------------------------------------------------------------------
-    def read_json(self, relative: str) -> Any:
-        try:
-            return json.loads(self.file(relative).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise RunError(f"{self.path}: {relative} is missing; is this a cnnbuild run directory?") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RunError(f"{self.file(relative)}: cannot read: {exc}") from None
-
-    def read_text(self, relative: str) -> str:
-        try:
-            return self.file(relative).read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            raise RunError(f"{self.path}: {relative} is missing; is this a cnnbuild run directory?") from None
-        except OSError as exc:
-            raise RunError(f"{self.file(relative)}: cannot read: {exc.strerror or exc}") from None
-
-    def _optional_json(self, relative: str) -> Any:
-        return self.read_json(relative) if self.exists(relative) else None
-
     # -- what the run was asked to do ------------------------------------------------------------
     @cached_property
     def info(self) -> dict[str, Any]:
         """``run.json``: the spec file it came from, its folder, the overrides, when it was created."""
-        return self._optional_json(layout.RUN_INFO) or {}
+        return self.optional_json(layout.RUN_INFO) or {}
 
     @cached_property
     def spec_text(self) -> str:
@@ -100,7 +81,7 @@ class RunRecord(RunFolder):
     @property
     def status(self) -> dict[str, Any]:
         """``status.json`` (``state``: running, interrupted, failed or completed; ``error`` when failed), or {}."""
-        return self._optional_json(layout.STATUS) or {}
+        return self.optional_json(layout.STATUS) or {}
 
     @property
     def state(self) -> str:
@@ -117,22 +98,30 @@ class RunRecord(RunFolder):
 
     @property
     def skipped(self) -> list[dict[str, str]]:
-        return self._optional_json(layout.SKIPPED) or []
+        return self.optional_json(layout.SKIPPED) or []
 
     @property
     def environment(self) -> dict[str, Any] | None:
-        return self._optional_json(layout.ENVIRONMENT)
+        return self.optional_json(layout.ENVIRONMENT)
+
+    @property
+    def resume_state(self) -> CheckpointState:
+        """``checkpoints/state.json``: what ``--resume`` continues from (completed epochs, the
+        checkpoint file, the history so far); the empty state (``saved`` False) when there is none."""
+        data = self.optional_json(layout.CHECKPOINT_STATE)
+        return CheckpointState() if data is None else CheckpointState.from_json(data, str(self.file(layout.CHECKPOINT_STATE)))
 
     @property
     def checkpoint_state(self) -> dict[str, Any] | None:
-        """What ``--resume`` continues from: completed epochs, the checkpoint file, the history so far."""
-        return self._optional_json(layout.CHECKPOINT_STATE)
+        """Deprecated: ``state.json`` as a dict, or None; use :attr:`resume_state`."""
+        warnings.warn("RunRecord.checkpoint_state is deprecated and is removed in cnnbuild 0.3; use RunRecord.resume_state (a CheckpointState)", DeprecationWarning, stacklevel=2)
+        return self.resume_state.to_json() if self.exists(layout.CHECKPOINT_STATE) else None
 
     # -- what it produced ----------------------------------------------------------------------------
     @property
     def metrics(self) -> dict[str, Any] | None:
         """``metrics.json`` of a finished run, else None."""
-        return self._optional_json(layout.METRICS)
+        return self.optional_json(layout.METRICS)
 
     def finished_metrics(self, purpose: str) -> dict[str, Any]:
         """``metrics.json``, or a RunError saying the run has not finished (``purpose``: what needed it)."""
@@ -142,12 +131,13 @@ class RunRecord(RunFolder):
         return metrics
 
     @property
-    def history(self) -> dict[str, list[float]]:
-        """Every metric per epoch: ``history.json`` of a finished run, else the last checkpoint's."""
-        history = self._optional_json(layout.HISTORY_JSON)
+    def history(self) -> History:
+        """Every metric per epoch: ``history.json`` of a finished run, else the last checkpoint's
+        (the ``phase`` column as ints, also where an earlier release wrote 1.0 and 2.0)."""
+        history = self.optional_json(layout.HISTORY_JSON)
         if history is None:
-            history = (self.checkpoint_state or {}).get("history", {})
-        return history
+            return self.resume_state.history
+        return read_history(history, str(self.file(layout.HISTORY_JSON)))
 
     @property
     def model_path(self) -> Path:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnbuild.contracts import sweep_layout as layout
+from cnnbuild.runs.sweep_record import SweepRecord
 from cnnbuild.spec.errors import SpecError
 from cnnbuild.spec.sweep_checks import check_sweep, load_sweep
 from cnnbuild.sweep import bookkeeping as book
@@ -50,6 +50,11 @@ class SweepResult:
     @property
     def table(self) -> str:
         return format_table(self.leaderboard)
+
+    @property
+    def best_spec_path(self) -> Path:
+        """``best.yaml``: the best trial's spec, to run again."""
+        return SweepRecord(self.folder).best_spec_path
 
 
 def run_sweep(
@@ -110,7 +115,7 @@ def _finish(folder: SweepFolder, optuna_study: Any, stopped_by: str) -> SweepRes
     with book.budget_lock(folder.path):
         book.fail_stale(optuna_study)
         data = write_leaderboard(folder, optuna_study)
-    files = [folder.path / name for name in (layout.LEADERBOARD_CSV, layout.LEADERBOARD_JSON, layout.BEST_SPEC) if (folder.path / name).exists()]
+    files = folder.record.leaderboard_files()
     figures, notes = draw_figures(optuna_study, folder.path, data["metric"])
     return SweepResult(folder.path, data, stopped_by, files + figures, notes)
 

@@ -19,7 +19,7 @@ from cnnbuild.contracts import sweep_layout as layout
 from cnnbuild.contracts.atomic import write_atomically
 from cnnbuild.errors import CnnbuildError
 from cnnbuild.runs.sweep_record import SweepRecord
-from cnnbuild.spec.document import Spec, load_spec
+from cnnbuild.spec.document import Spec
 from cnnbuild.spec.errors import format_path
 from cnnbuild.spec.sweep_checks import SweepSetup
 from cnnbuild.spec.sweep_section import Sweep
@@ -52,7 +52,7 @@ class SweepFolder:
 
     def base_spec(self) -> Spec:
         """The spec every trial starts from (relative paths in it are already absolute)."""
-        return load_spec(self.path / layout.BASE_SPEC)
+        return self.record.base_spec()
 
     def grid_size(self) -> int:
         return search_space.grid_size(self.sweep().space)
@@ -67,12 +67,11 @@ class SweepFolder:
         sweep = setup.sweep.model_copy(update={"direction": setup.sweep.goal, **({"trials": trials} if trials else {})})
         base = json.loads(json.dumps(setup.spec.canonical(absolute_paths=True)))
         seed = sweep.seed if sweep.seed is not None else setup.spec.seed
-        definition_file = folder.path / layout.DEFINITION
-        previous = folder.record.definition if definition_file.exists() else None
+        previous = folder.record.definition if folder.record.has_definition else None
         if previous is not None:
             folder._check_continues(previous, sweep, base, study)
             study = study or previous["study"]
-        elif (folder.path / layout.TRIALS).exists() and any((folder.path / layout.TRIALS).iterdir()):
+        elif folder.record.has_trials:
             raise CnnbuildError(f"{folder.path}: has trial folders but no {layout.DEFINITION}; choose a new --output folder")
         definition = {
             "study": study or setup.spec.name,
@@ -88,7 +87,7 @@ class SweepFolder:
             (folder.path / layout.TRIALS).mkdir(parents=True, exist_ok=True)
             if previous is None:
                 write_text(folder.path / layout.BASE_SPEC, yaml.safe_dump(base, sort_keys=False, allow_unicode=True))
-            write_text(definition_file, yaml.safe_dump(definition, sort_keys=False, allow_unicode=True))
+            write_text(folder.path / layout.DEFINITION, yaml.safe_dump(definition, sort_keys=False, allow_unicode=True))
         except OSError as exc:
             raise CnnbuildError(f"cannot write the sweep folder {folder.path}: {exc.strerror or exc}; choose a writable --output folder") from None
         folder.record = SweepRecord(folder.path)
@@ -102,7 +101,7 @@ class SweepFolder:
         for key in FIXED:
             if getattr(before, key) != getattr(sweep, key):
                 raise CnnbuildError(f"{self.path}: sweep.{key} changed since this sweep started, so new trials would not be comparable with the old; {again}")
-        stored = yaml.safe_load((self.path / layout.BASE_SPEC).read_text(encoding="utf-8"))
+        stored = self.record.base_spec_data
         changed = _first_difference(stored, base)
         if changed is not None:
             raise CnnbuildError(f"{self.path}: the base spec changed since this sweep started ({changed}), so new trials would not be comparable with the old; {again}")

@@ -4,6 +4,7 @@ at the change of phase has the history of an uninterrupted one."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -123,8 +124,13 @@ def test_the_frozen_phase_keeps_the_backbone_and_fine_tuning_keeps_batch_normali
     path, initial = weights
     result = run_spec(spec(images, path))
     assert result.status == "completed"
-    assert result.history["phase"] == [1.0, 2.0]
+    assert result.history["phase"] == [1, 2]
     assert result.metrics["phases"] == [{"name": "frozen", "first_epoch": 1, "last_epoch": 1}, {"name": "fine_tune", "first_epoch": 2, "last_epoch": 2}]
+    # The phase is written as an int everywhere (the first release wrote 1.0 and 2.0).
+    written = json.loads((result.run_dir / "history.json").read_text(encoding="utf-8"))["phase"]
+    final = json.loads((result.run_dir / "metrics.json").read_text(encoding="utf-8"))["final"]["phase"]
+    assert [type(value) for value in [*written, final]] == [int, int, int]
+    assert [row.split(",")[-1] for row in (result.run_dir / "history.csv").read_text(encoding="utf-8").splitlines()] == ["phase", "1", "2"]
     after_frozen = core_weights(result.run_dir / "checkpoints" / "epoch-0001.keras")
     assert same([w for ws in after_frozen.values() for w in ws], initial)  # BatchNormalization statistics included
     after_fine_tune = core_weights(result.run_dir / "model.keras")
@@ -148,10 +154,16 @@ def test_resuming_at_the_change_of_phase_gives_the_history_of_an_uninterrupted_r
     whole = run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks="[{type: StopAfterEpoch, epoch: 99}]"))
     stopped = run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks="[{type: StopAfterEpoch, epoch: 1}]"))
     assert stopped.status == "interrupted" and len(stopped.history["loss"]) == 2
+    # The state as the first release wrote it (phases 1.0): a run it interrupted resumes here.
+    state_file = stopped.run_dir / "checkpoints" / "state.json"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    state_file.write_text(json.dumps({**state, "history": {**state["history"], "phase": [1.0, 1.0]}}), encoding="utf-8")
     resumed = cnnbuild.run(resume=stopped.run_dir)
     assert resumed.status == "completed"
     assert resumed.history == whole.history
-    assert whole.history["phase"] == [1.0, 1.0, 2.0, 2.0]
+    assert whole.history["phase"] == [1, 1, 2, 2]
+    assert json.loads((resumed.run_dir / "history.json").read_text(encoding="utf-8"))["phase"] == [1, 1, 2, 2]
+    assert [type(value) for value in resumed.history["phase"]] == [int] * 4
 
 
 def test_a_layer_name_the_backbone_lacks_fails_before_training(images, weights):

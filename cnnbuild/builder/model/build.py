@@ -41,6 +41,25 @@ def make_layer(registry: Registry, entry: Any, input_shape: tuple[int | None, ..
     return registration.make(keras.layers.Layer, entry)
 
 
+def model_layer(registry: Registry, entry: Any, where: str, classes: tuple[int | None, bool], spec: Spec, input_shape: tuple[int | None, ...] | None = None, *, output: bool, load_weights: bool = True) -> Any:
+    """The Keras layer of one entry of ``model.layers``, for the chain and the graph builder alike:
+    ``units: auto`` filled from ``classes`` (the class count, or None when unknown, and whether
+    labels are binary), a CnnbuildError at ``where`` when it cannot be; the model's ``output``
+    layer computes in float32 under mixed precision, so its outputs and the loss stay float32."""
+    import keras
+
+    resolved = resolve_units(entry, *classes)
+    if resolved is None:
+        raise CnnbuildError(
+            f"{where}.units is 'auto' but the number of classes is unknown: the data is not there yet; "
+            "pass --num-classes N (or num_classes=N), or point data at an existing folder"
+        )
+    layer = make_layer(registry, resolved, input_shape, spec, load_weights=load_weights)
+    if output and keras.config.dtype_policy().name != "float32":
+        layer.dtype_policy = keras.DTypePolicy("float32")
+    return layer
+
+
 def without_weights(entry: Any) -> Any:
     """A backbone entry with ``weights: none`` (and no checksum), where its parameters have those fields."""
     fields = type(entry).model_fields
@@ -143,16 +162,7 @@ def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentat
         return guarded_build(lambda: build_functional(spec, registry, num_classes, binary, layers, load_weights=load_weights))
     last = len(spec.model.layers) - 1
     for index, entry in enumerate(spec.model.layers):
-        resolved = resolve_units(entry, num_classes, binary)
-        if resolved is None:
-            raise CnnbuildError(
-                f"model.layers[{index}].units is 'auto' but the number of classes is unknown: the data is not there yet; "
-                "pass --num-classes N (or num_classes=N), or point data at an existing folder"
-            )
-        layer = make_layer(registry, resolved, spec=spec)
-        if index == last and keras.config.dtype_policy().name != "float32":
-            layer.dtype_policy = keras.DTypePolicy("float32")  # keep the outputs and the loss in float32
-        layers.append(layer)
+        layers.append(model_layer(registry, entry, f"model.layers[{index}]", (num_classes, binary), spec, output=index == last))
     return guarded_build(lambda: keras.Sequential([keras.Input(shape=spec.data.input_shape), *layers], name=model_name(spec)))
 
 

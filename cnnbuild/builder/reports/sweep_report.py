@@ -45,7 +45,7 @@ def _leaderboard(board: dict[str, Any]) -> str:
     rows = []
     for row in board["trials"]:
         params = [_param(row["params"].get(key, "")) for key in keys]
-        note = (row.get("error") or "").splitlines()[0][:200] if row["state"] != "complete" and row.get("error") else ""
+        note = (row.get("error") or "").splitlines()[0][:200] if row["state"] != layout.RESULT_STATE and row.get("error") else ""
         if row.get("retried_as") is not None:
             note += f" (tried again as trial {row['retried_as']})"
         rows.append([row["rank"] or "", row["trial"], row["state"], _value(row), row["epochs"] or "-", row["seconds"] if row["seconds"] is not None else "-", *params, row["run_dir"] or "", note])

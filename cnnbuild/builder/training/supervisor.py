@@ -82,7 +82,7 @@ def supervise(argv: list[str]) -> int:
         return status
     reason = describe_signal(-status)
     if run_dir is not None and RunRecord(run_dir).state in ("running", "unknown"):
-        resume = f"; the epochs completed before it are kept: cnnbuild run --resume {run_dir}" if RunRecord(run_dir).checkpoint_state else ""
+        resume = f"; the epochs completed before it are kept: cnnbuild run --resume {run_dir}" if RunRecord(run_dir).resume_state.saved else ""
         RunDirectory(run_dir).set_status("failed", error=reason + resume)
         print(f"{run_dir}: {reason}{resume}", file=sys.stderr, flush=True)
     else:

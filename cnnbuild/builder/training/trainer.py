@@ -80,7 +80,7 @@ class Trainer:
         run = WorkerFolders(placement.process_id).resume_directory(RunDirectory(record.path))
         announce_run_dir(run.path)
         run.remove_partial_files()  # what a kill cut off mid-write
-        state = run.record.checkpoint_state or {"completed_epochs": 0, "history": {}}
+        state = run.record.resume_state
         seed(spec)
         share = DataShare(placement)
         loaded_at = time.time_ns()
@@ -88,7 +88,7 @@ class Trainer:
         if not record.completed:
             for warning in check_resumable(record, source, allow_changed_data):
                 log.warning("warning: %s", warning)
-        return cls(spec, run, (source, loaded_at), placement, share, verbose=verbose, completed_epochs=state["completed_epochs"], history=state.get("history", {}))
+        return cls(spec, run, (source, loaded_at), placement, share, verbose=verbose, completed_epochs=state.completed_epochs, history=state.history)
 
     # -- the run ----------------------------------------------------------------------
     def train(self) -> RunResult:
@@ -117,9 +117,9 @@ class Trainer:
             keras.config.set_dtype_policy(previous_policy)
 
     def _model(self, prepared: PreparedData) -> Any:
-        state = self.run.record.checkpoint_state
-        if self.completed_epochs and state is not None:
-            model = load_saved_model(self.run.file(state["checkpoint"]), spec=self.spec)
+        state = self.run.record.resume_state
+        if self.completed_epochs and state.checkpoint is not None:
+            model = load_saved_model(self.run.file(state.checkpoint), spec=self.spec)
         else:
             model = compile_model(build_model(self.spec, len(self.source.class_names)), self.spec, prepared.labels)
         check_fine_tune(model, self.spec, get_registry())  # a from_layer the backbone lacks fails now, not after the frozen epochs
@@ -144,7 +144,7 @@ class Trainer:
         except self.placement.runtime_errors as exc:
             message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0][:300]
             raise RunError(f"training failed: {message}") from None
-        self.completed_epochs = (self.run.record.checkpoint_state or {}).get("completed_epochs", 0)
+        self.completed_epochs = self.run.record.resume_state.completed_epochs
 
     def pipelines(self) -> PreparedData:
         return build_pipelines(self.share.pipeline_spec(self.spec), self.source)
@@ -171,11 +171,11 @@ class Trainer:
         with Interruption() as interruption:
             model = fit_phases(self, model, prepared, plan, clock, interruption)
         self.source = without_late_failures(run, self.source, self.loaded_at)
-        state = run.record.checkpoint_state or {"completed_epochs": 0}
         if interruption.requested:
+            done = run.record.resume_state.completed_epochs
             write_history(run, self.history)
-            run.set_status("interrupted", completed_epochs=state["completed_epochs"], epochs=epochs)
-            return self._result("interrupted", {"completed_epochs": state["completed_epochs"]})
+            run.set_status("interrupted", completed_epochs=done, epochs=epochs)
+            return self._result("interrupted", {"completed_epochs": done})
         metrics = run_metrics(self.history, epochs, time.perf_counter() - started, clock, self.source, model.dtype_policy.name)
         reports = self.share.for_reports(model, prepared, spec)
         return self._result("completed", write_artifacts(run, model, prepared, reports, self.history, metrics, spec))
