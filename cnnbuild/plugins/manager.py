@@ -7,8 +7,10 @@ every call. ``CNNBUILD_TRACE_PLUGINS=1`` prints each hook call with its plugins 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
+import logging
 import os
 import sys
 import time
@@ -20,6 +22,7 @@ import pluggy
 
 from cnnbuild.errors import PluginError
 from cnnbuild.plugins import hookspecs
+from cnnbuild.plugins.compatibility import api_mismatch, declared_api
 from cnnbuild.plugins.kinds import KINDS, Kind
 from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, input_range, spec_model
 
@@ -42,6 +45,7 @@ BUILTIN_PLUGINS = (
     "cnnbuild.plugins.builtin.callbacks",
 )
 
+log = logging.getLogger("cnnbuild.plugins")
 _pm: pluggy.PluginManager | None = None
 _infos: dict[int, PluginInfo] = {}
 _load_failures: list[str] = []
@@ -106,11 +110,16 @@ def get_plugin_manager() -> pluggy.PluginManager:
             plugin = entry_point.load()
             if pm.is_registered(plugin):
                 continue
+            mismatch = api_mismatch(plugin, info.describe())
+            if mismatch is not None:  # written for another plugin API: not used, rather than failing later with an AttributeError
+                _load_failures.append(f"{mismatch}; {RUN_WITHOUT}")
+                continue
             pm.register(plugin, name=entry_point.name)
         except (Exception, SystemExit) as exc:  # a broken plugin must not break (or end) every command
             _load_failures.append(f"{info.describe()} failed to load: {type(exc).__name__}: {exc}; {RUN_WITHOUT}")
             continue
-        _infos[id(plugin)] = info
+        declared = declared_api(plugin)
+        _infos[id(plugin)] = dataclasses.replace(info, api=None if declared is None else str(declared))
     _pm = pm
     return pm
 
@@ -234,6 +243,8 @@ def get_registry() -> Registry:
     if _registry_cache is None or _registry_cache[0] != key:
         # the cache keeps the plugin objects alive, so an id in the key cannot be reused by a new plugin
         _registry_cache = (key, build_registry(pm), plugins)
+        for failure in _registry_cache[1].failures:  # said once, by every command that uses plugins (the CLI prints warnings)
+            log.warning("warning: %s", failure)
     return _registry_cache[1]
 
 
@@ -255,8 +266,6 @@ def keras_objects() -> dict[str, Any]:
 
 def announce_run_ended(run_dir: Any, state: str) -> None:
     """Call every plugin's ``run_ended`` hook; a plugin that raises is logged as a warning, one at a time."""
-    import logging
-
     pm = get_plugin_manager()
     failed = get_registry().failed_plugins
     for plugin in pm.get_plugins():
@@ -265,4 +274,4 @@ def announce_run_ended(run_dir: Any, state: str) -> None:
         try:
             hook_for(pm, "run_ended", plugin)(run_dir=run_dir, state=state)
         except Exception as exc:  # a plugin's bookkeeping must not turn a finished run into a failed one
-            logging.getLogger("cnnbuild").warning("warning: %s failed in run_ended: %s: %s", plugin_info(plugin).describe(), type(exc).__name__, exc)
+            log.warning("warning: %s failed in run_ended: %s: %s", plugin_info(plugin).describe(), type(exc).__name__, exc)
