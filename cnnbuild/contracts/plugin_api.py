@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,12 +145,9 @@ API: tuple[ApiName, ...] = (
     ApiName("cnnbuild.plugins.builtin.splitting.stratified_split", "1.0", _SPLITTING),
 )
 
-BY_NAME: dict[str, ApiName] = {row.name: row for row in API}
-
-
-def deprecation_message(name: str) -> str:
+def deprecation_message(name: str, api: Iterable[ApiName] = API) -> str:
     """What the ``DeprecationWarning`` of a deprecated name says."""
-    deprecation = BY_NAME[name].deprecated
+    deprecation = next(row for row in api if row.name == name).deprecated
     assert deprecation is not None, f"{name} is not deprecated"
     return (
         f"{name} is deprecated since cnnbuild plugin API {deprecation.since} and is removed in plugin API {deprecation.removal}: {deprecation.advice}"
