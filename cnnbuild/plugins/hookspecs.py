@@ -8,23 +8,17 @@ which plugin registered what. A hook the plugin API table deprecates warns, thro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import functools
 from typing import Any
 
 import pluggy
 
-from cnnbuild.contracts.plugin_api import API, ApiName, deprecation_message
+from cnnbuild.plugins.compatibility import marked_hook
 
 hookspec = pluggy.HookspecMarker("cnnbuild")
 hookimpl = pluggy.HookimplMarker("cnnbuild")
-
-
-def hook(function: Callable[..., Any], api: Iterable[ApiName] = API) -> Callable[..., Any]:
-    """``function`` marked as a hookspec; with ``warn_on_impl`` where ``api`` deprecates it."""
-    row = next((row for row in api if row.name.startswith(f"hook {function.__name__}(")), None)
-    if row is not None and row.deprecated is not None:
-        return hookspec(warn_on_impl=DeprecationWarning(deprecation_message(row.name, api)))(function)
-    return hookspec(function)
+#: ``@hook``: a hookspec, with ``warn_on_impl`` when the plugin API table deprecates it
+hook = functools.partial(marked_hook, hookspec)
 
 
 @hook

@@ -86,6 +86,25 @@ def _trace(pm: pluggy.PluginManager) -> None:
     pm.add_hookcall_monitoring(before, after)
 
 
+def make_registry(*plugins: object) -> Registry:
+    """A registry of the builtin plugins and ``plugins`` only, apart from the process's plugin
+    manager: give it to ``validate_source`` and the spec carries it (building, inference, checks)."""
+    pm = pluggy.PluginManager("cnnbuild")
+    pm.add_hookspecs(hookspecs)
+    _register_builtins(pm)
+    for plugin in plugins:
+        pm.register(plugin)
+    return build_registry(pm, [])
+
+
+def _register_builtins(pm: pluggy.PluginManager) -> None:
+    version = _version()
+    for module_name in BUILTIN_PLUGINS:
+        module = importlib.import_module(module_name)
+        pm.register(module, name=module_name.rsplit(".", 1)[-1])
+        _infos[id(module)] = PluginInfo(module_name.rsplit(".", 1)[-1], "cnnbuild", version, True)
+
+
 def get_plugin_manager() -> pluggy.PluginManager:
     """The process-wide plugin manager: builtin plugins and allowed entry points, loaded once."""
     global _pm
@@ -95,11 +114,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
     pm.add_hookspecs(hookspecs)
     if os.environ.get(TRACE_PLUGINS_ENV):
         _trace(pm)
-    builtin_version = _version()
-    for module_name in BUILTIN_PLUGINS:
-        module = importlib.import_module(module_name)
-        pm.register(module, name=module_name.rsplit(".", 1)[-1])
-        _infos[id(module)] = PluginInfo(module_name.rsplit(".", 1)[-1], "cnnbuild", builtin_version, True)
+    _register_builtins(pm)
     allowed = _allowed_entry_points()
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if allowed is not None and entry_point.name not in allowed:
@@ -124,12 +139,13 @@ def get_plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
-def plugin_info(plugin: object) -> PluginInfo:
-    """Who a registered plugin object is; plugins registered by hand (tests) get their pm name."""
+def plugin_info(plugin: object, pm: pluggy.PluginManager | None = None) -> PluginInfo:
+    """Who a registered plugin object is; plugins registered by hand (tests) get their name in ``pm`` (default: the process's)."""
     info = _infos.get(id(plugin))
     if info is not None:
         return info
-    name = (_pm.get_name(plugin) if _pm is not None else None) or repr(plugin)
+    pm = pm or _pm
+    name = (pm.get_name(plugin) if pm is not None else None) or repr(plugin)
     return PluginInfo(name, "not installed", "-", False)
 
 
@@ -192,19 +208,19 @@ def _register_function(staged: list[Registration], kind: Kind, info: PluginInfo)
     return register
 
 
-def build_registry(pm: pluggy.PluginManager) -> Registry:
+def build_registry(pm: pluggy.PluginManager, load_failures: list[str] | None = None) -> Registry:
     """Call every registration hook, one plugin at a time, so each failure names its plugin and
-    a plugin registers all of its types or none of them."""
-    registry = Registry(failures=list(_load_failures))
+    a plugin registers all of its types or none of them (``load_failures``: the entry points'; default: this process's)."""
+    registry = Registry(failures=list(_load_failures if load_failures is None else load_failures))
     unknown = unknown_hooks(pm)
     # builtins first, then by name: which plugin keeps a contested name must not depend on set order
-    plugins = sorted(pm.get_plugins(), key=lambda p: (not plugin_info(p).builtin, plugin_info(p).name))
-    registry.plugins = [plugin_info(plugin) for plugin in plugins]
+    plugins = sorted(pm.get_plugins(), key=lambda p: (not plugin_info(p, pm).builtin, plugin_info(p, pm).name))
+    registry.plugins = [plugin_info(plugin, pm) for plugin in plugins]
     usable = []
     for plugin in plugins:
         if id(plugin) in unknown:
-            registry.failures.append(_unknown_hook_message(plugin_info(plugin), unknown[id(plugin)]))
-            registry.failed_plugins.add(plugin_info(plugin).name)
+            registry.failures.append(_unknown_hook_message(plugin_info(plugin, pm), unknown[id(plugin)]))
+            registry.failed_plugins.add(plugin_info(plugin, pm).name)
         else:
             usable.append(plugin)
     staged: dict[int, list[Registration]] = {id(plugin): [] for plugin in usable}
@@ -213,7 +229,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         for plugin in usable:
             if id(plugin) in failed or not implements(pm, kind.hook, plugin):
                 continue
-            info = plugin_info(plugin)
+            info = plugin_info(plugin, pm)
             try:
                 hook_for(pm, kind.hook, plugin)(register=_register_function(staged[id(plugin)], kind, info))
             except Exception as exc:
@@ -230,7 +246,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         except PluginError as exc:
             registry.restore(before)  # all of a plugin or none of it: no half-registered plugin
             registry.failures.append(str(exc))
-            registry.failed_plugins.add(plugin_info(plugin).name)
+            registry.failed_plugins.add(plugin_info(plugin, pm).name)
     return registry
 
 
