@@ -16,6 +16,8 @@ Name forms: ``cnnbuild.X`` (and ``cnnbuild.X.field``) for importable names and t
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -172,3 +174,12 @@ def moved_names(module: str, homes: Mapping[str, str]) -> Callable[[str], Any]:
         return getattr(importlib.import_module(target), attribute or name)
 
     return __getattr__
+
+
+def moved_module(name: str, homes: Mapping[str, str], doc: str) -> types.ModuleType:
+    """A module that exists only to keep old imports working (its file would shadow a standard
+    module, as ``cnnbuild.spec.types`` would): each of its names warns and comes from its new home."""
+    module = types.ModuleType(name, doc)
+    module.__getattr__ = moved_names(name, homes)  # type: ignore[method-assign]
+    sys.modules[name] = module
+    return module
