@@ -19,7 +19,9 @@ class DataParams(Params):
     color_mode: ColorMode = Field("rgb", description="rgb (3 channels), grayscale (1) or rgba (4)")
     batch_size: PositiveInt = 32
     validation_split: Fraction01 = Field(0.2, description="fraction of the data held out for validation")
-    label_mode: LabelMode | None = Field(None, description="int, binary or categorical; default: binary for two classes with a one-unit output, else categorical with MixUp or CutMix, else int")
+    label_mode: LabelMode | None = Field(
+        None, description="int, binary or categorical; default: binary for two classes with a one-unit output, else categorical with MixUp or CutMix, else int"
+    )
     shuffle_buffer: NonNegativeInt = Field(1000, description="training examples shuffled at a time; 0 turns shuffling off")
     cache: str = Field("memory", description="memory, none, or a file path for decoded images (relative to the spec file)")
 

@@ -29,7 +29,7 @@ CSVKIT = FROZEN / "plugin-api-1.0" / "cnnbuild-csvkit"
 EXAMPLE = FROZEN / "plugin-api-1.2" / "cnnbuild-example"
 
 #: Test-only: Ctrl-C at the end of one epoch (0-based), so the run stops as a user's would.
-HARNESS = '''
+HARNESS = """
 import os
 import signal
 
@@ -54,7 +54,7 @@ def _stop(params, context):
 @cnnbuild.hookimpl
 def register_callbacks(register):
     register("StopAfterEpoch", StopParams, _stop)
-'''
+"""
 
 SPEC = """name: compat
 seed: 4
@@ -167,7 +167,19 @@ def test_the_run_predicts_and_evaluates(env, project, trained):
 @pytest.mark.parametrize("package, passed", [(CSVKIT, 6), (EXAMPLE, 3)], ids=["plugin-api-1.0", "plugin-api-1.2"])
 def test_their_own_tests_pass(env, package, passed, tmp_path):
     # with their own pyproject as the configuration (not cnnbuild's), as in their own checkout
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(package / "pyproject.toml"), "--rootdir", str(package), str(package / "tests")]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-c",
+        str(package / "pyproject.toml"),
+        "--rootdir",
+        str(package),
+        str(package / "tests"),
+    ]
     result = subprocess.run(command, env={**os.environ, **env}, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0 and f"{passed} passed" in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]
     if package == EXAMPLE:  # plugin API 1.2's fixture names: deprecated aliases that still work

@@ -79,7 +79,9 @@ def test_the_version_is_major_minor_and_no_name_is_newer():
 
 @pytest.mark.parametrize("row", API, ids=lambda row: row.name)
 def test_every_listed_name_exists(row):
-    assert _resolve(row.name), f"{row.name} (plugin API {row.since}) is in the plugin API table but not in the code: restore it, as a deprecated shim if it moved"
+    assert _resolve(row.name), (
+        f"{row.name} (plugin API {row.since}) is in the plugin API table but not in the code: restore it, as a deprecated shim if it moved"
+    )
 
 
 def test_everything_public_is_listed():
@@ -89,7 +91,12 @@ def test_everything_public_is_listed():
     public |= {f"cnnbuild.LayerShape.{name}" for name in cnnbuild.LayerShape._fields}
     public |= set(_hook_names().values())
     public |= {f"{kind.hook}: register(..., {option}=)" for kind in KINDS for option in kind.options}
-    public |= {f"fixture {name}" if hasattr(getattr(cnnbuild.testing, name), "_fixture_function_marker") or "fixture" in type(getattr(cnnbuild.testing, name)).__name__.lower() else f"cnnbuild.testing.{name}" for name in cnnbuild.testing.__all__}
+    public |= {
+        f"fixture {name}"
+        if hasattr(getattr(cnnbuild.testing, name), "_fixture_function_marker") or "fixture" in type(getattr(cnnbuild.testing, name)).__name__.lower()
+        else f"cnnbuild.testing.{name}"
+        for name in cnnbuild.testing.__all__
+    }
     missing = sorted(public - set(NAMES))
     assert not missing, f"public but not in the plugin API table (cnnbuild/contracts/plugin_api.py) nor docs/plugins.md: {missing}"
 
@@ -103,13 +110,18 @@ def _documented() -> dict[str, tuple[str, str]]:
 
 def test_the_docs_list_exactly_the_table():
     documented = _documented()
-    table = {row.name: (row.since, f"deprecated in {row.deprecated.since}, removed in {row.deprecated.removal}: {row.deprecated.advice}" if row.deprecated else "") for row in API}
+    table = {
+        row.name: (row.since, f"deprecated in {row.deprecated.since}, removed in {row.deprecated.removal}: {row.deprecated.advice}" if row.deprecated else "")
+        for row in API
+    }
     assert sorted(set(table) - set(documented)) == [], "in the table, not in docs/plugins.md"
     assert sorted(set(documented) - set(table)) == [], "in docs/plugins.md, not in the table"
     assert {name: documented[name] for name in table if documented[name] != table[name]} == {}, "listed with another version or status"
     history = DOCS.read_text(encoding="utf-8")
     for minor in range(PLUGIN_API_VERSION_INFO[1] + 1):
-        assert f"\n| {PLUGIN_API_VERSION_INFO[0]}.{minor} | " in history, f"docs/plugins.md does not say what plugin API {PLUGIN_API_VERSION_INFO[0]}.{minor} added"
+        assert f"\n| {PLUGIN_API_VERSION_INFO[0]}.{minor} | " in history, (
+            f"docs/plugins.md does not say what plugin API {PLUGIN_API_VERSION_INFO[0]}.{minor} added"
+        )
 
 
 DEPRECATED_NAMES = [row for row in API if row.deprecated and row.name.startswith("cnnbuild.") and not row.name.startswith("cnnbuild.DataContext.")]
@@ -135,7 +147,9 @@ def test_an_import_of_a_moved_name_points_at_the_importing_line():
 
 def test_data_context_shard_is_the_single_process_value_with_a_warning(tmp_path):
     context = cnnbuild.DataContext(tmp_path, 3)
-    with pytest.warns(DeprecationWarning, match=r"cnnbuild.DataContext.shard is deprecated since cnnbuild plugin API 1.3 .*cnnbuild gives each process its share"):
+    with pytest.warns(
+        DeprecationWarning, match=r"cnnbuild.DataContext.shard is deprecated since cnnbuild plugin API 1.3 .*cnnbuild gives each process its share"
+    ):
         assert context.shard == (0, 1)
     with pytest.warns(DeprecationWarning, match="DataContext.shard"):  # plugin API 1.0's constructor
         made = cnnbuild.DataContext(tmp_path, 3, tmp_path / "work", (0, 1))

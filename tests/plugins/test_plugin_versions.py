@@ -39,7 +39,7 @@ def test_a_range_without_this_version_is_refused_naming_both():
         assert "which is not a version range such as '>=1.2,<2'" in api_mismatch(Declares(garbled), "plugin 'x' (cnnbuild-x 0.1)")
 
 
-FUTURE = '''
+FUTURE = """
 import cnnbuild
 
 CNNBUILD_PLUGIN_API = ">=2.0,<3"
@@ -52,7 +52,7 @@ class FutureParams(cnnbuild.Params):
 @cnnbuild.hookimpl
 def register_layers(register):
     register("FutureLayer", FutureParams, lambda params: cnnbuild.NotInThisVersion(params))
-'''
+"""
 PRESENT = FUTURE.replace('">=2.0,<3"', '">=1.0,<2"').replace("FutureLayer", "PresentLayer")
 
 
@@ -65,7 +65,11 @@ def test_an_installed_plugin_for_another_api_is_named_and_not_used(tmp_path):
     spec.write_text("data: {type: digits}\nmodel: {layers: [FutureLayer, PresentLayer, Flatten, {type: Dense, units: auto}]}\n")
     result = run_cli("validate", str(spec), env=env, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr and "AttributeError" not in result.stderr
-    said = [line for line in result.stderr.splitlines() if line.startswith("warning: plugin 'future' (cnnbuild-future 0.1) is written for cnnbuild plugin API >=2.0,<3")]
+    said = [
+        line
+        for line in result.stderr.splitlines()
+        if line.startswith("warning: plugin 'future' (cnnbuild-future 0.1) is written for cnnbuild plugin API >=2.0,<3")
+    ]
     assert len(said) == 1 and "this cnnbuild provides plugin API 1.3" in said[0] and "CNNBUILD_LOAD_PLUGINS" in said[0]
     assert "model.layers[0]: unknown layer type 'FutureLayer'" in result.stderr and "model.layers[1]" not in result.stderr  # PresentLayer fits
     listed = json.loads(run_cli("plugins", "--json", env=env, timeout=120).stdout)

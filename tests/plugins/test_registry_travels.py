@@ -41,7 +41,9 @@ class OwnTypes:
     @cnnbuild.hookimpl
     def register_layers(self, register):
         register("Triple", Triple, _triple, shape=lambda params, shape: cnnbuild.LayerShape(shape), augmentation=True)
-        register("Widen", Widen, _widen, shape=lambda params, shape: cnnbuild.LayerShape((*shape[:2], params.filters), shape[2] * params.filters + params.filters))
+        register(
+            "Widen", Widen, _widen, shape=lambda params, shape: cnnbuild.LayerShape((*shape[:2], params.filters), shape[2] * params.filters + params.filters)
+        )
 
 
 SPEC = """
