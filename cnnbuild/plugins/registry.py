@@ -214,6 +214,9 @@ class Registry:
             aliases[alias] = registration.name
         self.derived.clear()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Registry:
+        return self  # one per set of plugins: a copied spec keeps the registry it was validated with
+
     def layer_context(self) -> LayerContext:
         """Nested entries (a ``Pipeline``'s ``layers``) built and checked with this registry's types."""
         return LayerContext(make_layer=self._make_nested, layer_shape=self._nested_shape)
