@@ -1,4 +1,4 @@
-"""What every command shares: user errors as one line and exit status 1, plugin failures as warnings."""
+"""What every command shares: user errors as one line and exit status 1."""
 
 from __future__ import annotations
 
@@ -25,9 +25,3 @@ def errors_to_exit(command: Callable[..., Any]) -> Callable[..., Any]:
 
     return wrapper
 
-
-def warn_plugin_failures() -> None:
-    from cnnbuild.plugins.manager import get_registry
-
-    for failure in get_registry().failures:
-        click.echo(f"warning: {failure}", err=True)

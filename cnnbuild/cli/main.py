@@ -61,6 +61,10 @@ class Commands(click.Group):
             if added:
                 registry.commands[info.name] = added
 
+    def invoke(self, ctx: click.Context) -> object:
+        show_library_messages()  # before the command is looked up: looking up a plugin's command loads the plugins
+        return super().invoke(ctx)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         self.add_plugin_commands()
         return super().list_commands(ctx)
@@ -95,4 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     # Keras warns about arguments cnnbuild passes on purpose; keep the output for what matters.
     warnings.filterwarnings("ignore", message=".*shuffle=True. was passed.*")
     warnings.filterwarnings("ignore", message=".*Your input ran out of data.*")
+    # A plugin using a deprecated name of the plugin API is told so (Python hides DeprecationWarning outside __main__).
+    warnings.filterwarnings("default", category=DeprecationWarning, message=".*deprecated since cnnbuild plugin API")
+    show_library_messages()  # plugin failures found while --help lists the commands are shown too
     cli.main(args=argv, prog_name="cnnbuild")

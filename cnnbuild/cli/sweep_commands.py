@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cnnbuild.cli.common import errors_to_exit, warn_plugin_failures
+from cnnbuild.cli.common import errors_to_exit
 
 
 @click.command("sweep")
@@ -27,7 +27,6 @@ def sweep_command(spec_path: Path, trials: int | None, workers: int, storage: st
     """
     from cnnbuild.sweep import run_sweep
 
-    warn_plugin_failures()
     try:
         result = run_sweep(spec_path, overrides, trials=trials, workers=workers, storage=storage, study=study, output=output)
     except KeyboardInterrupt:  # a second Ctrl-C while the leaderboard or the figures were written

@@ -237,20 +237,17 @@ def _total(rows: list[LayerRow | None]) -> int | None:
 def diff_specs(a: Spec, b: Spec, registry: Registry | None = None, *, num_classes: int | None = None) -> SpecDiff:
     """Compare two validated specs. ``num_classes`` fills ``units: auto`` where the data source
     cannot tell its classes without loading the data."""
-    from cnnbuild.plugins.manager import get_registry
     from cnnbuild.spec.labels import class_count
 
-    registry = registry or get_registry()
-
     def classes(spec: Spec) -> int | None:
-        return class_count(spec, num_classes, registry)
+        return class_count(spec, num_classes, registry or spec.registry)
 
     layers: list[LayerChange] = []
     totals: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
     graph = not (a.graph.chain and b.graph.chain)
     for section in LAYER_SECTIONS:
-        side_a, side_b = _side(a, registry, section, classes(a), graph), _side(b, registry, section, classes(b), graph)
+        side_a, side_b = _side(a, registry or a.registry, section, classes(a), graph), _side(b, registry or b.registry, section, classes(b), graph)
         layers += _section_changes(section, side_a, side_b)
         rows_a, rows_b = side_a.rows, side_b.rows
         if section == "model.layers":

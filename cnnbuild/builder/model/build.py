@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.runtime import import_tensorflow
 from cnnbuild.errors import CnnbuildError, PluginError, RunError
-from cnnbuild.plugins.manager import get_registry
 from cnnbuild.spec.labels import binary_labels, class_count
 from cnnbuild.spec.shapes import resolve_units
 
@@ -130,7 +129,7 @@ def _python_random(seed: int | None) -> Iterator[None]:
 
 def augmentation_layers(spec: Spec, registry: Registry | None = None) -> list[Any]:
     """Fresh Keras layers for the spec's ``augmentation`` list, each seeded by :func:`augmentation_seeds`."""
-    registry = registry or get_registry()
+    registry = registry or spec.registry
     layers = []
     for entry, seed in zip(spec.augmentation, augmentation_seeds(spec)):
         with _python_random(seed):
@@ -150,7 +149,7 @@ def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentat
     import_tensorflow()
     import keras
 
-    registry = registry or get_registry()
+    registry = registry or spec.registry
     num_classes = class_count(spec, num_classes, registry)
     binary = binary_labels(spec, num_classes)
     layers: list[Any] = []
@@ -219,7 +218,7 @@ def missing_class(name: str, spec: Spec | None) -> str:
     text = f"it holds a custom Keras class {name!r} that no installed plugin provides through its keras_objects hook"
     if spec is None:
         return text + "; install the plugin the model was trained with"
-    registry = get_registry()
+    registry = spec.registry
     entries = [entry for _, entry in spec.graph.entries()] + list(spec.augmentation)
     owners = {registry.layers[entry.type].plugin for entry in entries if entry.type in registry.layers and not registry.layers[entry.type].plugin.builtin}
     if not owners:

@@ -19,7 +19,6 @@ from cnnbuild.builder.model.compile import compile_model
 from cnnbuild.builder.training.callbacks import EpochCheckpoint, EpochLines, TrainingMetricsLeftOut
 from cnnbuild.builder.training.fine_tune import fine_tune_history, unfreeze
 from cnnbuild.builder.training.user_callbacks import user_callbacks
-from cnnbuild.plugins.manager import get_registry
 from cnnbuild.runs.checkpoint_state import Phase
 from cnnbuild.spec.labels import label_mixing_entries
 
@@ -72,7 +71,7 @@ def _begin_fine_tune(trainer: Trainer, model: Any, plan: ExecutionPlan, start: i
     seed(spec)
     prepared = trainer.pipelines()
     with trainer.placement.scope():
-        unfrozen = unfreeze(model, spec, get_registry())
+        unfrozen = unfreeze(model, spec, spec.registry)
         compile_model(model, spec, prepared.labels, learning_rate_multiplier=multiplier)
         trainer.placement.adapt_model(model)  # compiling again reset what the engine sets (XLA on JAX)
     model.steps_per_execution = plan.steps_per_execution

@@ -35,7 +35,6 @@ from cnnbuild.errors import CnnbuildError, RunError
 from cnnbuild.runs.directory import RunDirectory
 from cnnbuild.runs.record import RunRecord
 from cnnbuild.spec.document import Spec
-from cnnbuild.plugins.manager import get_registry
 
 keras = import_keras()
 log = logging.getLogger(__name__)
@@ -122,7 +121,7 @@ class Trainer:
             model = load_saved_model(self.run.file(state.checkpoint), spec=self.spec)
         else:
             model = compile_model(build_model(self.spec, len(self.source.class_names)), self.spec, prepared.labels)
-        check_fine_tune(model, self.spec, get_registry())  # a from_layer the backbone lacks fails now, not after the frozen epochs
+        check_fine_tune(model, self.spec, self.spec.registry)  # a from_layer the backbone lacks fails now, not after the frozen epochs
         return model
 
     def fit(self, model: Any, prepared: PreparedData, plan: ExecutionPlan, callbacks: list[Any], epochs: int, interruption: Interruption) -> None:
