@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from cnnbuild.contracts import sweep_layout as layout
+from cnnbuild.errors import CnnbuildError
 from cnnbuild.spec.errors import SpecError
 from cnnbuild.spec.sweep_checks import check_sweep, load_sweep
 from cnnbuild.sweep import bookkeeping as book
 from cnnbuild.sweep.figures import draw_figures
 from cnnbuild.sweep.folder import SweepFolder
 from cnnbuild.sweep.leaderboard import format_table, write_leaderboard
+from cnnbuild.sweep.study_record import StudyRecord, check_study
 from cnnbuild.sweep.study import create_study, load_study, open_storage, storage_label
 from cnnbuild.sweep.worker import STORAGE_ENV, WorkerLimits, work
 
@@ -61,13 +63,16 @@ def run_sweep(
     storage: str | None = None,
     study: str | None = None,
     output: str | Path | None = None,
+    join_study: bool = False,
 ) -> SweepResult:
     """Run (or continue) the sweep of ``spec`` (a spec with a ``sweep:`` section, or a sweep file).
 
     ``overrides`` (``--set``) apply to every trial; ``trials`` replaces the sweep's budget;
     ``workers`` processes share the study, kept in ``storage`` (a database URL; default a journal
     file in the folder); ``output`` is the sweep folder (default ``output.dir/sweeps/<name>``).
-    Running it again on the same folder continues the sweep. Raises SpecError or CnnbuildError.
+    Running it again on the same folder continues the sweep. A study in ``storage`` that holds
+    another sweep (another search space or base spec) is refused unless ``join_study``.
+    Raises SpecError or CnnbuildError.
     """
     setup = load_sweep(spec, overrides)
     check = check_sweep(setup)
@@ -80,6 +85,12 @@ def run_sweep(
     sweep = folder.sweep()
     store = open_storage(folder.path, storage)
     optuna_study = create_study(store, folder.study_name, sweep.goal)
+    mine = StudyRecord.of(folder.record.definition, setup.spec.canonical())
+    try:
+        check_study(optuna_study, mine, join=join_study, continuing=folder.continued)
+    except CnnbuildError:
+        folder.abandon()
+        raise
     with book.budget_lock(folder.path):
         for number in book.fail_stale(optuna_study):
             log.warning("trial %d was left running by a worker that is gone: recorded killed, its values queued again", number)
