@@ -7,13 +7,13 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnnbuild.builder.child_process import python_module_command
 from cnnbuild.contracts import sweep_layout as layout
 from cnnbuild.errors import CnnbuildError
 from cnnbuild.spec.errors import SpecError
@@ -139,7 +139,7 @@ def _worker_environment(workers: int, storage: str | None) -> dict[str, str]:
 
 def _run_processes(folder: SweepFolder, workers: int, limits: WorkerLimits, budget_left: Callable[[], bool], storage: str | None) -> str:
     """Start ``workers`` worker processes and wait for them; again while workers die before the budget is used."""
-    command = [sys.executable, "-m", "cnnbuild.sweep", str(folder.path)]
+    command = python_module_command("cnnbuild.sweep", str(folder.path))
     limit = ["--trials", str(limits.trials)] + (["--deadline", repr(limits.deadline)] if limits.deadline else [])
     env = _worker_environment(workers, storage)
     stopped_by = "budget"

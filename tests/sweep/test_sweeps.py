@@ -19,7 +19,7 @@ pytest.importorskip("optuna")
 from cnnbuild import load_run  # noqa: E402
 from cnnbuild.errors import CnnbuildError  # noqa: E402
 
-from ..conftest import run_cli  # noqa: E402
+from ..conftest import beside_a_checkout, run_cli  # noqa: E402
 
 SPEC = """\
 name: tiny
@@ -83,7 +83,9 @@ def wait_for_training_trial(folder: Path, timeout: float = 240) -> dict:
 
 def test_two_worker_processes_share_one_journal_and_each_trial_is_an_ordinary_run(tmp_path):
     spec, folder = write_spec(tmp_path, epochs=2), tmp_path / "sweep"
-    result = run_cli("sweep", str(spec), "--workers", "2", "--trials", "4", "--output", str(folder), timeout=900)
+    # started as people start it right after `git clone`: from the folder holding the checkout's cnnbuild/, which the workers must not import
+    parent = beside_a_checkout(tmp_path / "parent")
+    result = run_cli("sweep", str(spec), "--workers", "2", "--trials", "4", "--output", str(folder), cwd=parent, console=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     board = leaderboard(folder)
     assert board["states"] == {"complete": 4} and board["counted"] == 4 and board["trials_budget"] == 4
