@@ -43,9 +43,14 @@ def cache_dir_for(url: str) -> Path:
     return cache_root() / "datasets" / f"{name}-{digest}"
 
 
+def download_path(url: str) -> Path:
+    """Where the archive at ``url`` is kept once downloaded (a file put there is used as it)."""
+    return cache_root() / "downloads" / f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{_archive_name(url)}"
+
+
 def download(url: str, sha256: str | None = None) -> Path:
     """The archive at ``url`` in the download cache; a partial or mismatching file is never kept."""
-    target = cache_root() / "downloads" / f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{_archive_name(url)}"
+    target = download_path(url)
     if target.exists() and (sha256 is None or _sha256(target) == sha256.lower()):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +69,11 @@ def download(url: str, sha256: str | None = None) -> Path:
         partial.replace(target)
     except urllib.error.HTTPError as exc:
         raise DataError(f"{url}: download failed: HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:  # no answer at all: offline, an unknown host, a refused connection
+        raise DataError(
+            f"{url}: download failed: {exc.reason}; without a network, download {_archive_name(url)} from that address on another machine "
+            f"and put it at {target} (it is used from there), or extract it and set data.path to the folder that holds its class folders"
+        ) from None
     except (OSError, http.client.HTTPException) as exc:  # HTTPException: the connection broke mid-body
         raise DataError(f"{url}: download failed: {getattr(exc, 'reason', None) or exc or type(exc).__name__}") from None
     finally:
