@@ -153,11 +153,13 @@ def test_compare_table_and_overlaid_curves(runs, tmp_path):
     comparison = compare_runs(runs, tmp_path / "plots" / "compare.png")
     lines = comparison.table.splitlines()
     assert re.split(r"\s{2,}", lines[0].strip()) == [
-        "run", "val_accuracy final", "val_accuracy best (epoch)", "val_loss final", "val_loss best (epoch)", "params", "epochs", "wall s", "images/s",
+        "run", "differs", "val_accuracy final", "val_accuracy best (epoch)", "val_loss final", "val_loss best (epoch)", "params", "epochs", "wall s", "images/s",
     ]  # fmt: skip
     labels = short_labels(runs)
     assert [line.split()[0] for line in lines[1:]] == labels == [f"{runs[0].parent.name}/run1", f"{runs[0].parent.name}/run2"]
     assert lines[1].split()[-4:-2] == ["1,763", "1/1"] and lines[2].split()[-4:-2] == ["1,763", "2/2"]
+    assert [line.split()[1:3] for line in lines[1:]] == [["name=tiny1,", "train.epochs=1"], ["name=tiny2,", "train.epochs=2"]]  # what tells them apart
+    assert [run.differs for run in comparison.runs] == [{"name": "tiny1", "train.epochs": 1}, {"name": "tiny2", "train.epochs": 2}]
     metrics = json.loads((runs[1] / "metrics.json").read_text())
     assert f"{metrics['final']['val_accuracy']:.4f}" in lines[2]
     assert comparison.titles == ["Validation curves of 2 run(s)", "val accuracy", "val loss"]
