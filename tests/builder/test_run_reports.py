@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import shutil
@@ -106,6 +107,11 @@ def test_report_is_one_self_contained_page(runs):
         assert page.cells[index + 1 : index + 5] == [f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"])]
     assert "macro avg" in page.cells
     assert "seed: 2" in text and "Total params" in text  # the spec and the model summary
+    written = (runs[1].parent / "tiny2.yaml").read_text()
+    assert (runs[1] / "spec.written.yaml").read_text() == written  # what the user wrote, kept with the run
+    shown = text.split("<h2>Spec</h2>", 1)[1]
+    assert shown.startswith(f'<p class="note">as written in {runs[1].parent / "tiny2.yaml"}</p><pre>{html.escape(written)}</pre>')
+    assert "scale: 1/255" in shown.split("<details>")[0] and "scale: 0.00392156862745098" in shown.split("<details>")[1]  # as it ran: folded below
     assert "tensorflow" in page.cells and "keras" in page.cells  # the environment table
 
 
