@@ -24,6 +24,7 @@ table { border-collapse: collapse; margin: 0.6em 0; } th, td { padding: 0.25em 0
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
 pre { background: #f5f5f5; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 img { max-width: 100%; height: auto; border: 1px solid #ddd; } .note { color: #555; } .missing { color: #8a4b00; }
+.wide { max-width: 100%; overflow-x: auto; } .wide th { vertical-align: bottom; }
 """
 
 
