@@ -48,8 +48,11 @@ def download_path(url: str) -> Path:
     return cache_root() / "downloads" / f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{_archive_name(url)}"
 
 
-def download(url: str, sha256: str | None = None) -> Path:
-    """The archive at ``url`` in the download cache; a partial or mismatching file is never kept."""
+def download(url: str, sha256: str | None = None, extract_to: Path | None = None) -> Path:
+    """The archive at ``url`` in the download cache; a partial or mismatching file is never kept.
+
+    ``extract_to`` (the folder ``data.path`` names, if it does) is where an unreachable ``url``'s
+    message says to extract the archive by hand."""
     target = download_path(url)
     if target.exists() and (sha256 is None or _sha256(target) == sha256.lower()):
         return target
@@ -70,9 +73,10 @@ def download(url: str, sha256: str | None = None) -> Path:
     except urllib.error.HTTPError as exc:
         raise DataError(f"{url}: download failed: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:  # no answer at all: offline, an unknown host, a refused connection
+        by_hand = f"extract it so that {extract_to} holds its class folders (data.path)" if extract_to else "extract it and set data.path to the folder that holds its class folders"
         raise DataError(
             f"{url}: download failed: {exc.reason}; without a network, download {_archive_name(url)} from that address on another machine "
-            f"and put it at {target} (it is used from there), or extract it and set data.path to the folder that holds its class folders"
+            f"and put it at {target} (it is used from there), or {by_hand}"
         ) from None
     except (OSError, http.client.HTTPException) as exc:  # HTTPException: the connection broke mid-body
         raise DataError(f"{url}: download failed: {getattr(exc, 'reason', None) or exc or type(exc).__name__}") from None
@@ -141,7 +145,7 @@ def _discard(url: str, archive: Path, problem: str) -> None:
 
 def fetch_and_extract(url: str, target: Path, sha256: str | None = None) -> Path:
     """Download ``url`` and extract it so that ``target`` holds the class folders."""
-    archive = download(url, sha256)
+    archive = download(url, sha256, None if target == cache_dir_for(url) else target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not (tarfile.is_tarfile(archive) or zipfile.is_zipfile(archive)):
         _discard(url, archive, "it is not a tar or zip archive (an error page instead of the file?)")

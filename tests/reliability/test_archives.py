@@ -209,3 +209,6 @@ def test_an_unreachable_address_names_the_archive_where_to_put_it_and_data_path(
     dataset_tar(download_path(url), make_images(tmp_path / "src", {"a": 4, "b": 4}))
     assert load(ImageDirectoryParams(url=url, image_size=(8, 8)), DataContext(base_dir=tmp_path)).class_names == ["a", "b"]
     tally["unreachable downloads explained"] += 1
+    named = ImageDirectoryParams(url=url.replace("shapes", "other"), path="photos", image_size=(8, 8))  # data.path names where it goes
+    with pytest.raises(DataError, match=rf"or extract it so that {tmp_path / 'photos'} holds its class folders \(data.path\)$"):
+        load(named, DataContext(base_dir=tmp_path))
