@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -277,7 +278,9 @@ def test_the_parallel_coordinates_plot_names_every_axis_whole():
     space = {"compile.optimizer.learning_rate": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True), "model.layers[1].filters": optuna.distributions.IntDistribution(2, 8)}
     for index, value in enumerate((0.5, 0.7, 0.6)):
         study.add_trial(optuna.trial.create_trial(params={"compile.optimizer.learning_rate": 0.002 * (index + 1), "model.layers[1].filters": 2 + index}, distributions=space, value=value))
-    axes = plots.plot_parallel_coordinate(study, target_name="val_accuracy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        axes = plots.plot_parallel_coordinate(study, target_name="val_accuracy")
     assert "compile.optimizer..." in [tick.get_text() for tick in axes.get_xticklabels()]  # Optuna's own labels are cut
     _whole_names(axes, ["val_accuracy", *space])
     assert [tick.get_text() for tick in axes.get_xticklabels()] == ["val_accuracy", "compile.optimizer.\nlearning_rate", "model.layers[1].\nfilters"]
