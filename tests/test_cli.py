@@ -113,3 +113,11 @@ def test_new_plugin_writes_a_package_that_compiles_and_refuses_bad_names(tmp_pat
     assert again.returncode == 1 and "already exists" in again.stderr
     bad = run_cli("new-plugin", "Bird_Scans", "--out", str(tmp_path))
     assert bad.returncode == 1 and "use lower-case letters and digits" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_an_unknown_command_suggests_the_one_meant_including_other_tools_words():
+    for typed, meant in (("train", "run"), ("fit", "run"), ("test", "evaluate"), ("infer", "predict"), ("sumary", "summary")):
+        result = run_without_tensorflow(typed, "spec.yaml")
+        assert result.returncode == 2 and f"Error: No such command '{typed}'; did you mean '{meant}'?" in result.stderr, result.stderr
+    unknown = run_without_tensorflow("frobnicate")
+    assert "No such command 'frobnicate'. See cnnbuild --help for the commands." in unknown.stderr and "did you mean" not in unknown.stderr

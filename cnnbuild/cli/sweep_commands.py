@@ -16,10 +16,11 @@ from cnnbuild.cli.common import errors_to_exit
 @click.option("--workers", type=click.IntRange(min=1, max=256), default=1, show_default=True, help="Worker processes on this machine, sharing one study.")
 @click.option("--storage", metavar="URL", help="Optuna storage shared by workers on many machines (postgresql://..., any SQLAlchemy URL); default: a journal file in the sweep folder.")
 @click.option("--study", metavar="NAME", help="The study's name in the storage (default: the spec's name).")
+@click.option("--join-study", is_flag=True, help="Add trials to a --study that holds another sweep (another search space or base spec) on purpose.")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="The sweep folder (default: output.dir/sweeps/<name>); the same folder again continues the sweep.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value of the base spec, for every trial (repeatable).")
 @errors_to_exit
-def sweep_command(spec_path: Path, trials: int | None, workers: int, storage: str | None, study: str | None, output: Path | None, overrides: tuple[str, ...]) -> None:
+def sweep_command(spec_path: Path, trials: int | None, workers: int, storage: str | None, study: str | None, join_study: bool, output: Path | None, overrides: tuple[str, ...]) -> None:
     """Run the sweep of SPEC (a spec with a sweep: section, or a sweep file naming its base spec).
 
     Each trial trains into SWEEP/trials/NNNN, an ordinary run directory. Ctrl-C loses at most the
@@ -28,7 +29,7 @@ def sweep_command(spec_path: Path, trials: int | None, workers: int, storage: st
     from cnnbuild.sweep import run_sweep
 
     try:
-        result = run_sweep(spec_path, overrides, trials=trials, workers=workers, storage=storage, study=study, output=output)
+        result = run_sweep(spec_path, overrides, trials=trials, workers=workers, storage=storage, study=study, output=output, join_study=join_study)
     except KeyboardInterrupt:  # a second Ctrl-C while the leaderboard or the figures were written
         click.echo(f"\ninterrupted; run cnnbuild sweep {spec_path} again with the same --output to continue (trials in flight are tried again)", err=True)
         sys.exit(130)

@@ -11,6 +11,7 @@ import re
 
 RUN_INFO = "run.json"  # where the spec came from, its folder, the overrides, when the run started
 SPEC = "spec.yaml"  # the resolved spec, paths absolute
+SPEC_WRITTEN = "spec.written.yaml"  # the spec file as its user wrote it, comments included, before --set overrides
 CLASS_NAMES = "class_names.json"
 SKIPPED = "skipped.json"  # data files left out, each with its reason
 SUMMARY = "summary.txt"  # the Keras model summary
@@ -33,7 +34,7 @@ CHECKPOINT_STATE = "checkpoints/state.json"
 PARTIAL_PREFIX = ".partial-"
 
 ARTIFACTS = (
-    RUN_INFO, SPEC, CLASS_NAMES, SKIPPED, SUMMARY, ENVIRONMENT, STATUS, MODEL, HISTORY_JSON, HISTORY_CSV,
+    RUN_INFO, SPEC, SPEC_WRITTEN, CLASS_NAMES, SKIPPED, SUMMARY, ENVIRONMENT, STATUS, MODEL, HISTORY_JSON, HISTORY_CSV,
     METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, PREDICTIONS, REPORT, EVALUATIONS, CHECKPOINTS, CHECKPOINT_STATE, EXPORTS,
 )  # fmt: skip
 _FOLDERS = (CHECKPOINTS,)

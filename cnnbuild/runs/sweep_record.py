@@ -40,6 +40,19 @@ class SweepRecord:
         path = Path(path)
         return path.is_dir() and layout.is_sweep_directory({entry.name for entry in path.iterdir()})
 
+    def foreign_entries(self) -> list[str]:
+        """The entries of a folder that holds something but no sweep (a run directory, a person's
+        own files), which a new sweep must not take over; empty for a missing, empty or sweep folder."""
+        try:
+            names = sorted(entry.name for entry in self.path.iterdir())
+        except FileNotFoundError:
+            return []
+        except NotADirectoryError:
+            return [self.path.name]
+        except OSError as exc:
+            raise RunError(f"{self.path}: cannot list: {exc.strerror or exc}") from None
+        return [] if layout.is_sweep_directory(set(names)) else names
+
     def file(self, relative: str) -> Path:
         return self.path / relative
 

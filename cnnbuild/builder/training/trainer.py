@@ -198,6 +198,8 @@ def _write_run_files(run: RunDirectory, spec: Spec, source: Datasets, overrides:
         info["tags"] = tags
     run.write_json(layout.RUN_INFO, info)
     run.write_text(layout.SPEC, yaml.safe_dump(spec.canonical(absolute_paths=True), sort_keys=False, allow_unicode=True))
+    if spec.source is not None and spec.source.text:
+        run.write_text(layout.SPEC_WRITTEN, spec.source.text)
     run.write_json(layout.CLASS_NAMES, source.class_names)
     run.write_json(layout.SKIPPED, [{"path": s.path, "reason": s.reason} for s in source.skipped])
 
