@@ -147,7 +147,11 @@ def new_plugin(name: str, out: Path) -> None:
 
 @click.command("init")
 @click.argument("data", metavar="DATA_FOLDER", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="The spec file to write (never overwritten).  [default: NAME.yaml here]")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The spec file to write; never overwritten.  [default: DATA_FOLDER's name with .yaml, in the current folder]",
+)
 @click.option(
     "--model",
     type=click.Choice(["small", "resnet_small", "tutorial", "transfer"]),

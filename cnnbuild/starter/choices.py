@@ -109,9 +109,11 @@ def validation_split(found: Survey) -> tuple[Choice, list[str]]:
     fraction = next(fraction for fraction in SPLITS if _held(found.counts[smallest], fraction) >= attainable)
     held = _held(found.counts[smallest], fraction)
     train, validation = _split_sizes(found, fraction)
+    size = f"{found.counts[smallest]} images"
+    which = f"every class ({size})" if len(set(found.counts.values())) == 1 else f"the smallest class, {smallest!r} ({size}),"
     why = [
-        f"{fraction:g} of every class is held out for validation ({train} training, {validation} validation images); the smallest",
-        f"class, {smallest!r} ({found.counts[smallest]} images), keeps {held} for validation (the same files on every run with this seed)",
+        f"{fraction:g} of every class is held out for validation ({train} training, {validation} validation images);",
+        f"{which} keeps {held} for validation (the same files on every run with this seed)",
     ]
     warnings = []
     if held == 0:

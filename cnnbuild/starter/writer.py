@@ -104,6 +104,11 @@ def write_starter(
     except SpecError as exc:  # a defect of init itself: say so rather than write a spec that fails
         raise CnnbuildError(f"cnnbuild init made a spec that does not validate (a bug; please report it with this message); nothing written:\n{exc}") from exc
     warnings += [issue.render() for issue in spec.warnings]
+    if found.source == "image_directory" and Path(os.path.abspath(out)).is_relative_to(os.path.abspath(data)):
+        warnings.append(
+            f"{out} is inside the data folder {data}: a run lists it as a file it does not use, and writes its runs there "
+            "(never read as data); a spec beside the data folder keeps the two apart"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         with out.open("x", encoding="utf-8") as handle:  # "x": a file that appeared meanwhile is not overwritten either
