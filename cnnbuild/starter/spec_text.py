@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import textwrap
 from dataclasses import dataclass
 
@@ -32,6 +33,11 @@ def quoted(text: str) -> str:
     return json.dumps(text)
 
 
+def command_word(text: str) -> str:
+    """``text`` as one word of a shell command, safe in a comment line (a line break is written as ``\\n``)."""
+    return shlex.quote(text) if text.isprintable() else quoted(text)
+
+
 def comment(lines: list[str], indent: str = "") -> str:
     """The reason as ``#`` lines, wrapped to ``WIDTH`` columns."""
     return (
@@ -43,6 +49,7 @@ def comment(lines: list[str], indent: str = "") -> str:
 
 
 def _header(found: Survey, data_path: str, spec_name: str) -> str:
+    spec_name = command_word(spec_name)
     what = "a folder of class sub-folders" if found.source == "image_directory" else "a CSV file of image names and labels"
     width = max(len(quoted(name)) for name in found.class_names)
     rows = "".join(f"#   {quoted(name):<{width}}  {found.counts[name]:>7,}\n" for name in found.class_names)
@@ -55,6 +62,7 @@ def _header(found: Survey, data_path: str, spec_name: str) -> str:
         "#\n"
         f"# {len(found.class_names)} classes, {found.total:,} images ({counted}):\n"
         f"{rows}{skipped}"
+        "# A run decodes every image before training and lists any more it leaves out (a file cut short, say).\n"
     )
 
 

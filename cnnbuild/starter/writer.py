@@ -28,7 +28,7 @@ class Starter:
         """Lines for the terminal: the classes, the files left out, the choices, the warnings."""
         found, made = self.survey, self.decisions
         what = "folder of class sub-folders" if found.source == "image_directory" else "CSV file"
-        read = f"headers of a sample of {found.read:,} of {found.listed:,} files read" if found.sampled else "every header read"
+        read = f"headers of a sample of {found.read:,} of {found.listed:,} files read; a run checks them all" if found.sampled else "every header read"
         lines = [f"{found.location}: {what}, {len(found.class_names)} classes, {found.total:,} images ({read})"]
         width = max(len(name) for name in found.class_names)
         lines += [f"  {name:<{width}}  {found.counts[name]:>7,}" for name in found.class_names]
