@@ -14,9 +14,10 @@ import pytest
 import yaml
 from PIL import Image
 
+from cnnbuild.cli.spec_commands import init as init_command
 from cnnbuild.errors import CnnbuildError, DataError, DataNotFound
 from cnnbuild.spec import load_spec
-from cnnbuild.starter import write_starter
+from cnnbuild.starter import MODELS, write_starter
 
 from ..conftest import FLOWERS, REPO, make_images, run_cli
 
@@ -198,6 +199,8 @@ def test_a_subset_of_the_flower_photos_validates(tmp_path):
     assert (spec.data.path, spec.data.color_mode, spec.train.class_weight) == ("flowers", "rgb", "none")
 
 
-def test_an_unknown_model_is_refused(tmp_path):
+def test_an_unknown_model_is_refused_and_the_command_offers_every_model(tmp_path):
     with pytest.raises(CnnbuildError, match="model 'huge': choose one of small, resnet_small, tutorial, transfer"):
         write_starter(make_images(tmp_path / "p", {"a": 2, "b": 2}), tmp_path / "s.yaml", "huge")
+    option = next(param for param in init_command.params if param.name == "model")
+    assert list(option.type.choices) == list(MODELS) and option.default == next(iter(MODELS))
