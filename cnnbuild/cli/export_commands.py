@@ -7,14 +7,15 @@ from pathlib import Path
 import click
 
 from cnnbuild.cli.common import errors_to_exit, warn_plugin_failures
+from cnnbuild.export.formats import BY_NAME, QUANTIZE_MODES
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--format", "format_", required=True, type=click.Choice(["saved_model", "tflite", "onnx"]), help="The exported model's format.")
-@click.option("--quantize", type=click.Choice(["none", "float16", "dynamic", "int8"]), default="none", show_default=True,
-              help="float16 weights, dynamic-range int8 weights, or int8 throughout (calibrated on training images). TFLite and ONNX only.")  # fmt: skip
-@click.option("--out", type=click.Path(path_type=Path), help="The export folder (default: RUN_DIR/exports/FORMAT[-QUANTIZE]); an earlier export there is replaced.")
+@click.option("--format", "format_", required=True, type=click.Choice(list(BY_NAME)), help="The exported model's format.")
+@click.option("--quantize", type=click.Choice(list(QUANTIZE_MODES)), default="none", show_default=True,
+              help=f"float16 weights, dynamic-range int8 weights, or int8 throughout (calibrated on training images). {' and '.join(f.title for f in BY_NAME.values() if len(f.quantize) > 1)} only.")  # fmt: skip
+@click.option("--out", type=click.Path(path_type=Path), help="The export folder (default: RUN_DIR/exports/FORMAT[-QUANTIZE]); the files an earlier export wrote there are replaced, any other file is kept.")
 @click.option("--max-accuracy-drop", type=click.FloatRange(min=0), default=2.0, show_default=True, help="Fail when the export's validation accuracy is lower than the Keras model's by more points than this.")
 @click.option("--calibration-images", type=click.IntRange(min=1), default=200, show_default=True, help="int8: training images that calibrate the quantization ranges.")
 @click.option("--parity-examples", type=click.IntRange(min=1), default=2000, show_default=True, help="At most this many validation images in the parity check.")
@@ -36,10 +37,12 @@ def export(
         parity_examples=parity_examples, latency_runs=latency_runs, allow_unsafe=allow_unsafe_model,
     )  # fmt: skip
     click.echo(result.parity.table())
-    others = sorted(item.name for item in result.folder.iterdir() if item != result.model_path and item.name != result.report.name)
+    others = [name for name in result.files if result.folder / name != result.model_path]
     beside = f" (with {', '.join(others)})" if others and result.model_path != result.folder else ""
     click.echo(f"wrote {result.model_path}{beside}")
     click.echo(f"wrote {result.report}")
+    if result.kept:
+        click.echo(f"kept {', '.join(result.kept)} in {result.folder} (not written by cnnbuild export)")
 
 
 @click.command()

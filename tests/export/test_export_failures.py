@@ -59,8 +59,8 @@ def test_a_missing_converter_names_the_pip_command(tiny_digits_run, monkeypatch,
 def test_a_quantized_export_that_is_secretly_float_fails_and_keeps_no_model(tiny_digits_run, tmp_path, monkeypatch):
     from cnnbuild.export import tflite_format
 
-    convert = tflite_format.convert
-    monkeypatch.setattr(tflite_format, "convert", lambda module, quantize, calibration=None: convert(module, "none"))
+    convert = tflite_format.to_flatbuffer
+    monkeypatch.setattr(tflite_format, "to_flatbuffer", lambda module, quantize, calibration=None: convert(module, "none"))
     out = tmp_path / "int8"
     result = export(str(tiny_digits_run), "--format", "tflite", "--quantize", "int8", "--out", str(out), "--latency-runs", "2")
     assert result.exit_code == 1
