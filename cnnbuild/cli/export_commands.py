@@ -54,18 +54,28 @@ def export(
 @click.option("--max-body-mb", type=click.FloatRange(min=0.001), default=20.0, show_default=True, help="Largest request body, in megabytes.")
 @click.option("--max-megapixels", type=click.FloatRange(min=0.001), default=50.0, show_default=True, help="Largest image, in millions of pixels (checked before decoding).")
 @click.option("--max-files", type=click.IntRange(min=1), default=16, show_default=True, help="Most images in one request.")
+@click.option("--memory-budget-mb", type=click.FloatRange(min=1), default=1000.0, show_default=True,
+              help="Memory all requests in flight may hold together (bodies, images while decoding, decoded pixels); a request that does not fit waits, then gets 503.")  # fmt: skip
+@click.option("--max-connections", type=click.IntRange(min=8), default=512, show_default=True, help="Most open connections (kept below the process's open-file limit).")
+@click.option("--header-timeout-s", type=click.FloatRange(min=0.1), default=10.0, show_default=True, help="A connection that has not sent a whole request head in this time is closed.")
+@click.option("--body-timeout-s", type=click.FloatRange(min=0.1), default=60.0, show_default=True, help="A request whose body has not arrived in this time after its head is closed.")
 @click.option("--allow-unsafe-model", is_flag=True, help="Load a model that contains Python code (Lambda layers). Only for files you trust.")
+@click.option("--allow-modified", is_flag=True, help="Serve an export whose files changed after cnnbuild export wrote them (their sha256 differs from export.json), with a warning.")
 @errors_to_exit
-def serve(model: Path, host: str, port: int, batch_wait_ms: float, max_batch: int, max_body_mb: float, max_megapixels: float, max_files: int, allow_unsafe_model: bool) -> None:
+def serve(
+    model: Path, host: str, port: int, batch_wait_ms: float, max_batch: int, max_body_mb: float, max_megapixels: float, max_files: int,
+    memory_budget_mb: float, max_connections: int, header_timeout_s: float, body_timeout_s: float, allow_unsafe_model: bool, allow_modified: bool,
+) -> None:  # fmt: skip
     """Serve a run's model or an exported model over HTTP: POST /predict, GET /health, /metadata, /docs and a web page at /."""
     from cnnbuild.serve import ServeSettings, serve as run_server
 
     warn_plugin_failures()
     settings = ServeSettings(
         max_batch=max_batch, batch_wait_ms=batch_wait_ms, max_body_bytes=int(max_body_mb * 1_000_000),
-        max_pixels=int(max_megapixels * 1_000_000), max_files=max_files,
+        max_pixels=int(max_megapixels * 1_000_000), max_files=max_files, memory_budget_bytes=int(memory_budget_mb * 1_000_000),
+        max_connections=max_connections, header_timeout_s=header_timeout_s, body_timeout_s=body_timeout_s,
     )  # fmt: skip
-    run_server(model, host=host, port=port, settings=settings, allow_unsafe=allow_unsafe_model, announce=click.echo)
+    run_server(model, host=host, port=port, settings=settings, allow_unsafe=allow_unsafe_model, allow_modified=allow_modified, announce=click.echo)
 
 
 COMMANDS = (export, serve)

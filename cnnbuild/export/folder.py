@@ -65,6 +65,7 @@ class ExportFolder:
         if clashes:
             raise ExportError(f"{self.path}: holds {', '.join(clashes)}, which cnnbuild export did not write; move it away or choose another --out")
         self._write(staging, files, document)
+        self.owned = set(files)
         return files
 
     def record_failure(self, document: dict[str, Any]) -> None:
@@ -72,6 +73,7 @@ class ExportFolder:
         with _os_errors(self.path):
             self._remove_owned(keep=set())
             write_report(self.path, document, [])
+        self.owned = set()
 
     def _write(self, staging: Path, files: list[str], document: dict[str, Any]) -> None:
         from cnnbuild.contracts.atomic import write_atomically

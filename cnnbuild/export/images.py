@@ -39,12 +39,17 @@ _GREY = (0.2989, 0.587, 0.114)
 
 
 class ImageRejected(Exception):
-    """Bytes that are not a usable image; ``too_large`` when the image exceeds the pixel limit."""
+    """Bytes that are not a usable image: ``code`` says which way (``empty_file``, ``not_an_image``,
+    ``image_too_large``, ``bad_image``), ``reason`` says it for people."""
 
-    def __init__(self, reason: str, *, too_large: bool = False) -> None:
+    def __init__(self, reason: str, *, code: str = "bad_image") -> None:
         super().__init__(reason)
         self.reason = reason
-        self.too_large = too_large
+        self.code = code
+
+    @property
+    def too_large(self) -> bool:
+        return self.code == "image_too_large"
 
 
 def reduction(width: int, height: int, size: tuple[int, int] | None) -> int:
@@ -62,6 +67,8 @@ class OpenedImage:
     channels: int
     factor: int  # the whole reduction still to apply after decoding
     orientation: int | None = None  # EXIF orientation, undone after decoding
+    #: the model input's (height, width), for a PNG whose orientation is known only once it is decoded
+    size: tuple[int, int] | None = None
 
     @property
     def decoded_pixels(self) -> int:
@@ -84,6 +91,10 @@ class OpenedImage:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 self.image.load()
+                if self.size is not None:  # a PNG's eXIf chunk may follow its pixels: read now, without a second decode
+                    self.orientation = _orientation(self.image)
+                    width, height = self.image.size
+                    self.factor = reduction(height, width, self.size) if self.orientation in _TURNED else reduction(width, height, self.size)
                 return _pixels(self.image, self.channels, self.factor, self.orientation)
         except ImageRejected:
             raise
@@ -97,21 +108,23 @@ def open_image(data: bytes, channels: int, *, max_pixels: int, size: tuple[int, 
     from PIL import Image
 
     if not data:
-        raise ImageRejected("empty file (0 bytes)")
+        raise ImageRejected("empty file (0 bytes)", code="empty_file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the explicit limit below decides
             image = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
     except Image.DecompressionBombError:
-        raise ImageRejected(f"image too large: over {max_pixels:,} pixels", too_large=True) from None
+        raise ImageRejected(f"image too large: over {max_pixels:,} pixels", code="image_too_large") from None
     except Exception:  # UnidentifiedImageError, a cut-off header, ...
-        raise ImageRejected(f"not an image cnnbuild reads ({', '.join(FORMATS)})") from None
+        raise ImageRejected(f"not an image cnnbuild reads ({', '.join(FORMATS)})", code="not_an_image") from None
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageRejected(f"image too large: {width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,}", too_large=True)
+        raise ImageRejected(f"image too large: {width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,}", code="image_too_large")
     if width == 0 or height == 0:
         raise ImageRejected(f"image has no pixels ({width}x{height})")
-    orientation = _orientation(image)
+    # Pillow decodes a whole PNG to look for an eXIf chunk after the pixels: that waits for decode()
+    later = image.format == "PNG" and "exif" not in image.info
+    orientation = None if later else _orientation(image)
     factor = reduction(height, width, size) if orientation in _TURNED else reduction(width, height, size)
     if image.format == "JPEG":
         scale = next(s for s in (8, 4, 2, 1) if s <= factor)
@@ -124,7 +137,7 @@ def open_image(data: bytes, channels: int, *, max_pixels: int, size: tuple[int, 
         native = (image.format, image.mode) in NATIVE and orientation in (None, 0, 1)
         image.decoderconfig = (scale, int(native and _full_chroma(image)))
         factor //= scale
-    return OpenedImage(image, channels, factor, orientation)
+    return OpenedImage(image, channels, factor, orientation, size if later else None)
 
 
 def decode_image(data: bytes, channels: int, *, max_pixels: int, size: tuple[int, int] | None = None) -> Any:

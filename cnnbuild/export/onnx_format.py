@@ -48,16 +48,16 @@ def convert(module: Any, info: ExportMetadata, quantize: str, folder: Path, cali
     if unknown:
         raise ValueError(f"tf2onnx has no ONNX equivalent for the TensorFlow op(s) {', '.join(unknown)}")
     _name_dimensions(proto)
-    with tempfile.TemporaryDirectory(prefix="cnnbuild-onnx-") as folder:
-        plain = Path(folder) / "float.onnx"
+    with tempfile.TemporaryDirectory(prefix="cnnbuild-onnx-") as scratch:
+        plain = Path(scratch) / "float.onnx"
         onnx.save(proto, str(plain))
         if quantize == "none":
             final = proto
         elif quantize == "float16":
             final = _float16(proto)
         else:
-            target = Path(folder) / f"{quantize}.onnx"
-            _quantize(plain, target, quantize, calibration, Path(folder))
+            target = Path(scratch) / f"{quantize}.onnx"
+            _quantize(plain, target, quantize, calibration, Path(scratch))
             final = onnx.load(str(target))
     set_metadata(final, info)
     onnx.save(final, str(folder / ONNX.model_file))

@@ -29,6 +29,13 @@ class ExportedModel:
     def __call__(self, images: Any) -> Any:
         raise NotImplementedError
 
+    def warm(self) -> None:
+        """Run the model once at its input size, so the first real call does not pay for compiling or allocating."""
+        import numpy as np
+
+        height, width = self.info.input.image_size
+        self(np.zeros((1, height, width, self.info.input.channels), np.uint8))
+
     def size_bytes(self) -> int:
         """The bytes a deployment copies: the file, or every file of a SavedModel folder."""
         if self.path.is_dir():

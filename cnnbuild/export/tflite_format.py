@@ -27,14 +27,17 @@ TENSOR_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 
 
 
 class TfliteModel(ExportedModel):
-    """LiteRT's interpreter, one per input shape seen lately (resizing one reallocates all its tensors).
+    """LiteRT's interpreters, one per input shape seen lately.
 
-    At most ``KEEP`` are kept, holding inputs of at most ``KEEP_VALUES`` values together: each holds
-    its tensors' memory (a float32 copy of its input at least), which a burst of large images must not leave behind.
+    A new interpreter costs tens of milliseconds (XNNPACK packs the weights); resizing one that
+    exists costs about one. So :meth:`warm` makes ``KEEP`` of them at start-up, and a new shape
+    resizes a spare or the least recently used one. Together they hold inputs of at most
+    ``KEEP_VALUES`` values (each holds its tensors: a float32 copy of its input at least), so a
+    burst of large images does not leave its memory behind.
     """
 
     runtime = "LiteRT"
-    KEEP = 8
+    KEEP = 4
     KEEP_VALUES = 16_000_000
 
     def __init__(self, path: Path, info: ExportMetadata, content: bytes) -> None:
@@ -43,26 +46,51 @@ class TfliteModel(ExportedModel):
         self.delegate = True
         self.content = content
         self.interpreters: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self.spares: list[Any] = []
         self.lock = threading.Lock()  # an interpreter is not thread-safe
+
+    def warm(self) -> None:
+        height, width = self.info.input.image_size
+        super().warm()
+        with self.lock:
+            while len(self.interpreters) + len(self.spares) < self.KEEP:
+                self.spares.append(self._made((1, height, width, self.info.input.channels)))
 
     def _interpreter(self, shape: tuple[int, ...]) -> Any:
         interpreter = self.interpreters.pop(shape, None)
         if interpreter is None:
-            try:
-                interpreter = self._allocated(shape, self.delegate)
-            except RuntimeError as exc:
-                if not self.delegate:
-                    raise
-                # XNNPACK refuses some int8 graphs (a squeeze-excitation block's broadcast multiply):
-                # LiteRT's own kernels run them, slower
-                log.warning("%s: XNNPACK cannot run this model (%s); using LiteRT's reference kernels", self.path.name, " ".join(str(exc).split())[:200])
-                self.delegate = False
-                self.runtime = "LiteRT (reference kernels; XNNPACK refused the model)"
-                self.interpreters.clear()
-                interpreter = self._allocated(shape, self.delegate)
+            if self.spares:
+                interpreter = self._resized(self.spares.pop(), shape)
+            elif len(self.interpreters) >= self.KEEP:
+                interpreter = self._resized(self.interpreters.popitem(last=False)[1], shape)
+            else:
+                interpreter = self._made(shape)
         self.interpreters[shape] = interpreter
-        while len(self.interpreters) > 1 and (len(self.interpreters) > self.KEEP or sum(map(math.prod, self.interpreters)) > self.KEEP_VALUES):
+        while len(self.interpreters) > 1 and sum(map(math.prod, self.interpreters)) > self.KEEP_VALUES:
             self.interpreters.popitem(last=False)  # the least recently used (never the one in hand: it is last)
+        return interpreter
+
+    def _made(self, shape: tuple[int, ...]) -> Any:
+        try:
+            return self._allocated(shape, self.delegate)
+        except RuntimeError as exc:
+            if not self.delegate:
+                raise
+            # XNNPACK refuses some int8 graphs (a squeeze-excitation block's broadcast multiply):
+            # LiteRT's own kernels run them, slower
+            log.warning("%s: XNNPACK cannot run this model (%s); using LiteRT's reference kernels", self.path.name, " ".join(str(exc).split())[:200])
+            self.delegate = False
+            self.runtime = "LiteRT (reference kernels; XNNPACK refused the model)"
+            self.interpreters.clear()
+            self.spares.clear()
+            return self._allocated(shape, self.delegate)
+
+    def _resized(self, interpreter: Any, shape: tuple[int, ...]) -> Any:
+        try:
+            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape, strict=False)
+            interpreter.allocate_tensors()
+        except RuntimeError:
+            return self._made(shape)
         return interpreter
 
     def _allocated(self, shape: tuple[int, ...], delegate: bool) -> Any:
@@ -81,7 +109,7 @@ class TfliteModel(ExportedModel):
         import numpy as np
 
         count = len(images)
-        padded = 1 << (count - 1).bit_length()  # batches of 1, 2, 4, 8, ...: few interpreters to keep
+        padded = 1 << (count - 1).bit_length()  # batches of 1, 2, 4, 8, ...: few shapes to keep
         if padded != count:
             images = np.concatenate([images, np.zeros((padded - count, *images.shape[1:]), images.dtype)])
         with self.lock:

@@ -24,8 +24,8 @@ CHROMIUM = next((found for name in ("chromium", "chromium-browser", "google-chro
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_digits_run, tmp_path_factory) -> Path:
-    return cnnbuild.export.export_run(tiny_digits_run, "tflite", out=tmp_path_factory.mktemp("served") / "tflite", latency_runs=2).model_path
+def exported(served_tflite) -> Path:
+    return served_tflite
 
 
 @pytest.fixture(scope="module")
