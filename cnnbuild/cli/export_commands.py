@@ -67,9 +67,11 @@ def serve(
     memory_budget_mb: float, max_connections: int, header_timeout_s: float, body_timeout_s: float, allow_unsafe_model: bool, allow_modified: bool,
 ) -> None:  # fmt: skip
     """Serve a run's model or an exported model over HTTP: POST /predict, GET /health, /metadata, /docs and a web page at /."""
+    from cnnbuild.export.location import find_export
     from cnnbuild.serve import ServeSettings, serve as run_server
 
-    warn_plugin_failures()
+    if find_export(model) is None:  # a run's Keras model may use plugins' layers; an export needs none
+        warn_plugin_failures()
     settings = ServeSettings(
         max_batch=max_batch, batch_wait_ms=batch_wait_ms, max_body_bytes=int(max_body_mb * 1_000_000),
         max_pixels=int(max_megapixels * 1_000_000), max_files=max_files, memory_budget_bytes=int(memory_budget_mb * 1_000_000),

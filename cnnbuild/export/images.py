@@ -30,6 +30,11 @@ PILLOW_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 REDUCE_MARGIN = 2
 #: bytes Pillow keeps per pixel in each mode (its 3-channel modes take 4); 4 for any other
 _STORED = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}
+#: bytes per pixel of the copy a mode is converted to before reducing: "1" to L, P to RGB(A),
+#: 16- and 32-bit grey through float64 to L (cnnbuild.data.decode._eight_bit)
+_CONVERTED = {"1": 1, "P": 4, "I": 9, "F": 9}
+#: bytes per pixel of the reduced image's arrays at their peak: 4 uint8 values and 4 float32 temporaries
+_FINAL_ARRAYS = 20
 #: EXIF orientations that turn the picture by 90 degrees (width and height swap)
 _TURNED = (5, 6, 7, 8)
 #: how each EXIF orientation is undone (Pillow's ImageOps.exif_transpose table)
@@ -76,8 +81,12 @@ class OpenedImage:
         return width * height
 
     def peak_bytes(self) -> int:
-        """An upper estimate of the memory decoding takes at its peak: the decoded image and one converted copy."""
-        return self.decoded_pixels * (_STORED.get(self.image.mode, 4) + 4) + self.held_bytes()
+        """An upper estimate of the memory decoding takes at its peak: the decoded image, the copy
+        its mode is converted to before reducing (none for L, LA, RGB, RGBA), and the reduced image's
+        arrays (its pixels, and float32 temporaries when grey is computed from colour)."""
+        mode = self.image.mode
+        converted = 0 if mode in ("L", "LA", "RGB", "RGBA") else _CONVERTED.get(mode.split(";")[0], 4)
+        return self.decoded_pixels * (_STORED.get(mode, 4) + converted) + self.held_bytes() // self.channels * _FINAL_ARRAYS
 
     def held_bytes(self) -> int:
         """The bytes of the pixels :meth:`decode` returns."""

@@ -38,7 +38,7 @@ class TfliteModel(ExportedModel):
 
     runtime = "LiteRT"
     KEEP = 4
-    KEEP_VALUES = 16_000_000
+    KEEP_VALUES = 8_000_000
 
     def __init__(self, path: Path, info: ExportMetadata, content: bytes) -> None:
         super().__init__(path, info)

@@ -96,7 +96,7 @@ def test_a_large_image_is_decoded_smaller_and_its_cost_is_known_before_decoding(
     photo = np.random.default_rng(3).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
     jpeg, png = encoded(photo, "RGB", "JPEG"), encoded(photo, "RGB", "PNG")
     opened = open_image(jpeg, 3, max_pixels=50_000_000, size=(180, 180))
-    assert opened.image.size == (500, 375) and opened.peak_bytes() < 3_000_000  # the full decode would hold 48 MB
+    assert opened.image.size == (500, 375) and opened.peak_bytes() < 6_000_000  # the full decode would hold 48 MB and more
     assert opened.decode().shape == (375, 500, 3)
     opened = open_image(png, 3, max_pixels=50_000_000, size=(180, 180))
     assert opened.factor == 8 and opened.peak_bytes() > 12_000_000 * 4  # decoded whole, then reduced
