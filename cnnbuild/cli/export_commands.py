@@ -68,7 +68,8 @@ def serve(
 ) -> None:  # fmt: skip
     """Serve a run's model or an exported model over HTTP: POST /predict, GET /health, /metadata, /docs and a web page at /."""
     from cnnbuild.export.location import find_export
-    from cnnbuild.serve import ServeSettings, serve as run_server
+    from cnnbuild.serve import ServeSettings
+    from cnnbuild.serve import serve as run_server
 
     if find_export(model) is None:  # a run's Keras model may use plugins' layers; an export needs none
         warn_plugin_failures()

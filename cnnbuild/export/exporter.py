@@ -68,7 +68,7 @@ def export_run(
 
     row = formats.check_request(format, quantize)
     record = RunRecord.open(run_dir)
-    record.model_path  # RunError when the run did not finish
+    _ = record.model_path  # RunError when the run did not finish, before anything loads
     target = ExportFolder.check(Path(out) if out is not None else default_folder(record.path, format, quantize), row)
     from cnnbuild.builder.runtime import import_tensorflow
     from cnnbuild.export import samples

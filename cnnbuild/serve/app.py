@@ -63,7 +63,7 @@ def create_app(model: Any, settings: ServeSettings | None = None, *, extra_metad
             if not images:  # nothing usable: the (first) file's error is the answer
                 raise results[0]
             rows = iter(await batcher.predict(images))
-        answers = [_failure(name, result) if isinstance(result, ApiError) else _prediction(name, next(rows), info.class_names, top_k) for (name, _), result in zip(uploads, results)]
+        answers = [_failure(name, result) if isinstance(result, ApiError) else _prediction(name, next(rows), info.class_names, top_k) for (name, _), result in zip(uploads, results, strict=True)]
         return JSONResponse({"model": info.model_name, "predictions": answers})
 
     async def health(request: Any) -> Any:

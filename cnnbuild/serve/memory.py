@@ -28,10 +28,9 @@ def _libc() -> Any:
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name or "libc.so.6")
-        libc.malloc_trim, libc.mallopt  # glibc only
-    except (OSError, AttributeError):
+    except OSError:
         return None
-    return libc
+    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None  # glibc only
 
 
 def tune_allocator() -> bool:

@@ -35,8 +35,13 @@ def copy(folder: Path, to: Path) -> Path:
     return to
 
 
-def test_export_json_lists_every_file_with_its_sha256(tflite_folder):
+def test_export_json_lists_every_file_with_its_sha256(tiny_digits_run, tflite_folder):
     import hashlib
+    import stat
+
+    run_file_mode = stat.S_IMODE((tiny_digits_run / "metrics.json").stat().st_mode)
+    for path in tflite_folder.iterdir():  # written through contracts/atomic.py: the run files' policy
+        assert stat.S_IMODE(path.stat().st_mode) == run_file_mode, path
 
     files = json.loads((tflite_folder / "export.json").read_text())["files"]
     assert sorted(files) == ["model.tflite", "model.tflite.json"]

@@ -170,10 +170,12 @@ def test_the_page_classifies_a_dropped_image_in_headless_chromium(server, images
         browser.evaluate("document.getElementById('form').requestSubmit()")
         shown = browser.wait_for("document.querySelector('.prediction .class') && document.querySelector('.prediction .class').textContent")
         bars = browser.evaluate("[...document.querySelectorAll('.prediction .bar')].map(b => b.style.width)")
+        named = browser.evaluate("document.querySelector('.result .filename').textContent")
         shot = browser.screenshot(tmp_path / "page.png")
     finally:
         browser.close()
     assert shown == expected and len(bars) == 5 and all(width.endswith("%") for width in bars)
+    assert named == images[2].name  # each result says which file it is
     assert_png(shot, min_width=800, min_height=600)
     with Image.open(shot) as image:
         pixels = np.asarray(image.convert("RGB"), dtype="int32")
