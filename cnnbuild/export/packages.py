@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 from cnnbuild.errors import MissingPackageError
@@ -18,6 +19,19 @@ PACKAGES = {
     "uvicorn": ("uvicorn", "serve"),
     "multipart": ("python-multipart", "serve"),
 }
+
+
+def check_installed(module: str, purpose: str) -> None:
+    """MissingPackageError (as :func:`require` words it) when ``module``'s distribution is not
+    installed; found without importing it, so cheap enough for every check made before TensorFlow loads."""
+    top = module.split(".")[0]
+    try:
+        found = importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        distribution, extra = PACKAGES[top]
+        raise MissingPackageError(f"{purpose} needs {distribution}, which is not installed: pip install 'cnnbuild[{extra}]' (or pip install {distribution})")
 
 
 def require(module: str, purpose: str) -> ModuleType:
