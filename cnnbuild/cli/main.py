@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import click
 
 from cnnbuild.cli import export_commands, result_commands, run_commands, spec_commands, sweep_commands
+from cnnbuild.cli.common import reported_errors
+from cnnbuild.runs.tracebacks import DEBUG_ENV
 
 # TensorFlow's C++ start-up chatter hides what cnnbuild says; users can set it back.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -65,6 +68,10 @@ class Commands(click.Group):
         self.add_plugin_commands()
         return super().list_commands(ctx)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        with reported_errors():  # every command, plugin commands included: a bug says so and where its traceback is
+            return super().invoke(ctx)
+
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)
         if command is None:
@@ -75,8 +82,11 @@ class Commands(click.Group):
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="cnnbuild")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help=f"Print the whole chained traceback of every error (also: {DEBUG_ENV}=1).")
+def cli(debug: bool) -> None:
     """Describe a convolutional image classifier in YAML, validate it, train it."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"  # processes cnnbuild starts (a supervised run, sweep workers) inherit it
     show_library_messages()
 
 

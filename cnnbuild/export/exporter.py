@@ -142,7 +142,7 @@ def _convert(format: str, quantize: str, module: Any, info: ExportMetadata, stag
             part = failing_part(spec, model, info, lambda piece: _write(format, "none", piece, info, staging / "part", []))
         where = f" at {part}, which the {format} converter cannot take" if part else ""
         hint = "; export to another format, or replace that layer" if part else ""
-        raise ExportError(f"export to {format}{'' if quantize == 'none' else ' ' + quantize} failed{where}: {detail}{hint}") from None
+        raise ExportError(f"export to {format}{'' if quantize == 'none' else ' ' + quantize} failed{where}: {detail}{hint}") from exc
 
 
 def _write(format: str, quantize: str, module: Any, info: ExportMetadata, folder: Path, calibration: list[Any]) -> Path:

@@ -43,10 +43,10 @@ def decode_image(data: bytes, channels: int, *, max_pixels: int) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the explicit limit below decides
             image = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
-    except Image.DecompressionBombError:
-        raise ImageRejected(f"image too large: over {max_pixels:,} pixels", too_large=True) from None
-    except Exception:  # UnidentifiedImageError, a cut-off header, ...
-        raise ImageRejected(f"not an image cnnbuild reads ({', '.join(FORMATS)})") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected(f"image too large: over {max_pixels:,} pixels", too_large=True) from exc
+    except Exception as exc:  # UnidentifiedImageError, a cut-off header, ...
+        raise ImageRejected(f"not an image cnnbuild reads ({', '.join(FORMATS)})") from exc
     width, height = image.size
     if width * height > max_pixels:
         raise ImageRejected(f"image too large: {width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,}", too_large=True)
@@ -72,7 +72,7 @@ def _pillow_decode(image: Any, channels: int, max_pixels: int) -> Any:
             image.load()
             converted = _eight_bit(image).convert(PILLOW_MODES[channels])
     except Exception as exc:  # truncated or corrupt pixel data: OSError, ValueError, SyntaxError, ...
-        raise ImageRejected(f"cannot decode: {' '.join(str(exc).split())[:200] or type(exc).__name__}") from None
+        raise ImageRejected(f"cannot decode: {' '.join(str(exc).split())[:200] or type(exc).__name__}") from exc
     return np.asarray(converted, dtype=np.uint8).reshape(converted.size[1], converted.size[0], channels)
 
 

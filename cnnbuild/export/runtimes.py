@@ -149,7 +149,7 @@ def open_tflite(path: Path) -> TfliteModel:
     except ExportError:
         raise
     except Exception as exc:  # a file that is not a TFLite flatbuffer
-        raise ExportError(f"{path}: not a TFLite model LiteRT can load: {' '.join(str(exc).split())[:300]}") from None
+        raise ExportError(f"{path}: not a TFLite model LiteRT can load: {' '.join(str(exc).split())[:300]}") from exc
     return TfliteModel(path, info or _sidecar(path), content)
 
 
@@ -162,7 +162,7 @@ def open_onnx(path: Path) -> OnnxModel:
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ONNX Runtime raises its own exception types for bad files
-        raise ExportError(f"{path}: ONNX Runtime cannot load it: {' '.join(str(exc).split())[:300]}") from None
+        raise ExportError(f"{path}: ONNX Runtime cannot load it: {' '.join(str(exc).split())[:300]}") from exc
     text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     if text is None:
         raise ExportError(f"{path}: no cnnbuild metadata in its metadata_props; export the model with cnnbuild export")
@@ -191,4 +191,4 @@ def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise ExportError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise ExportError(f"{path}: cannot read: {exc.strerror or exc}") from exc

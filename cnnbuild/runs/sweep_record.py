@@ -44,7 +44,7 @@ class SweepRecord:
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
-            raise RunError(f"{self.file(relative)}: cannot read: {exc}") from None
+            raise RunError(f"{self.file(relative)}: cannot read: {exc}") from exc
 
     @cached_property
     def definition(self) -> dict[str, Any]:
@@ -55,7 +55,7 @@ class SweepRecord:
         try:
             data = yaml.safe_load(text or "")
         except yaml.YAMLError as exc:
-            raise RunError(f"{self.file(layout.DEFINITION)}: cannot read: {exc}") from None
+            raise RunError(f"{self.file(layout.DEFINITION)}: cannot read: {exc}") from exc
         if not isinstance(data, dict) or not isinstance(data.get("sweep"), dict):
             raise RunError(f"{self.file(layout.DEFINITION)}: not a sweep definition (no sweep mapping)")
         return data
@@ -73,7 +73,7 @@ class SweepRecord:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise RunError(f"{self.file(layout.LEADERBOARD_JSON)}: cannot read: {exc}") from None
+            raise RunError(f"{self.file(layout.LEADERBOARD_JSON)}: cannot read: {exc}") from exc
 
     @property
     def best_spec_text(self) -> str | None:

@@ -31,7 +31,7 @@ async def read_uploads(request: Any, settings: ServeSettings) -> list[tuple[str,
         except HTTPException as exc:  # Starlette's multipart errors: malformed body, too many files or fields
             if exc.status_code == 413:
                 raise
-            raise ApiError(400, "bad_multipart", f"cannot read the multipart body: {exc.detail}") from None
+            raise ApiError(400, "bad_multipart", f"cannot read the multipart body: {exc.detail}") from exc
     if content_type.startswith("image/") or content_type in RAW_TYPES:
         body = await request.body()
         if not body:
@@ -51,7 +51,7 @@ def decode_uploads(uploads: list[tuple[str, bytes]], channels: int, settings: Se
             images.append(decode_image(data, channels, max_pixels=settings.max_pixels))
         except ImageRejected as exc:
             if exc.too_large:
-                raise ApiError(413, "image_too_large", f"{name}: {exc.reason} (cnnbuild serve --max-megapixels)") from None
+                raise ApiError(413, "image_too_large", f"{name}: {exc.reason} (cnnbuild serve --max-megapixels)") from exc
             code = "empty_file" if not data else "not_an_image" if exc.reason.startswith("not an image") else "bad_image"
-            raise ApiError(400, code, f"{name}: {exc.reason}") from None
+            raise ApiError(400, code, f"{name}: {exc.reason}") from exc
     return images

@@ -238,12 +238,12 @@ def diff_specs(a: Spec, b: Spec, registry: Registry | None = None, *, num_classe
     """Compare two validated specs. ``num_classes`` fills ``units: auto`` where the data source
     cannot tell its classes without loading the data."""
     from cnnbuild.plugins.manager import get_registry
-    from cnnbuild.spec.labels import class_count
+    from cnnbuild.spec.labels import model_class_count
 
     registry = registry or get_registry()
 
     def classes(spec: Spec) -> int | None:
-        return class_count(spec, num_classes, registry)
+        return model_class_count(spec, num_classes, registry)
 
     layers: list[LayerChange] = []
     totals: dict[str, Any] = {}

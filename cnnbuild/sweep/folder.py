@@ -90,7 +90,7 @@ class SweepFolder:
                 write_text(folder.path / layout.BASE_SPEC, yaml.safe_dump(base, sort_keys=False, allow_unicode=True))
             write_text(definition_file, yaml.safe_dump(definition, sort_keys=False, allow_unicode=True))
         except OSError as exc:
-            raise CnnbuildError(f"cannot write the sweep folder {folder.path}: {exc.strerror or exc}; choose a writable --output folder") from None
+            raise CnnbuildError(f"cannot write the sweep folder {folder.path}: {exc.strerror or exc}; choose a writable --output folder") from exc
         folder.record = SweepRecord(folder.path)
         return folder
 

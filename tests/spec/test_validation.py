@@ -112,7 +112,7 @@ def test_shorthands_and_aliases_normalise_to_canonical_form():
     assert spec.model.layers[0].kernel_size == (3, 1)
     canonical = spec.canonical()
     assert canonical["model"]["layers"][1] == {"type": "MaxPooling2D", "pool_size": [2, 2], "strides": None, "padding": "valid"}
-    assert list(canonical)[:3] == ["name", "seed", "data"]
+    assert list(canonical)[:4] == ["format_version", "name", "seed", "data"] and canonical["format_version"] == 2  # a run's spec.yaml says its format
 
 
 def test_errors_inside_a_shorthand_point_at_what_the_user_wrote():

@@ -110,6 +110,6 @@ def compare_runs(paths: list[str | Path], out: str | Path | None = "compare.png"
             target.parent.mkdir(parents=True, exist_ok=True)
             comparison.titles = figures.draw_compare({run.label: run.history for run in runs}, target, title=f"Validation curves of {len(runs)} run(s)")
         except OSError as exc:
-            raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
+            raise RunError(f"cannot write {target}: {exc.strerror or exc}") from exc
         comparison.figure = target
     return comparison

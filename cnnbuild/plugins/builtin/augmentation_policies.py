@@ -77,7 +77,7 @@ def _pipeline_shape(params: PipelineParams, shape: Shape) -> LayerShape:
         try:
             shape = tuple(registration.shape(entry, shape).output_shape)
         except ShapeError as exc:
-            raise ShapeError(f"layers[{index}] ({entry.type}) {exc}", exc.hint) from None
+            raise ShapeError(f"layers[{index}] ({entry.type}) {exc}", exc.hint) from exc
     return LayerShape(shape)
 
 
