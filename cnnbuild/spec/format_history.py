@@ -53,11 +53,13 @@ def _at(data: Any, path: Path) -> Any:
 
 @dataclass(frozen=True)
 class Found:
-    """One place where a change applies: ``old`` is where the spec has it, ``new`` where the current format wants it."""
+    """One place where a change applies: ``old`` is where the spec has it, ``new`` where the current format wants it
+    (paths in the file as written: ``{X: {...}}`` entries have ``X`` in them); ``path`` is ``old`` as messages show it."""
 
     old: Path
     new: Path
     description: str
+    path: str
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,11 @@ class RenamedKey:
     def find(self, data: Any) -> list[Found]:
         found = []
         for bound in self._bindings(data, self.old, ()):
-            old, new = self._fill(self.old, bound, data), self._fill(self.new, bound, data)
-            found.append(Found(old, new, f"{_dotted(old)} is spelled {_dotted(new)} since spec format {self.version}"))
+            (old, shown_old), (new, shown_new) = self._fill(self.old, bound, data), self._fill(self.new, bound, data)
+            parent = _at(data, new[:-1])
+            if isinstance(parent, MutableMapping) and new[-1] in parent:
+                continue  # both spellings: never two values for one key; the old one stays, an unknown key
+            found.append(Found(old, new, f"{_dotted(shown_old)} is spelled {_dotted(shown_new)} since spec format {self.version}", _dotted(shown_old)))
         return found
 
     def apply(self, data: Any, found: Found) -> None:
@@ -85,8 +90,8 @@ class RenamedKey:
         value = parent[found.old[-1]]
         target = data
         for part in found.new[:-1]:
-            if isinstance(target, MutableMapping) and not isinstance(target.get(part), MutableMapping):
-                target[part] = {}
+            if isinstance(target, MutableMapping) and target.get(part) is None:
+                target[part] = {}  # a section the spec did not have yet
             target = target[part]
         comment = _comments(parent).pop(found.old[-1], None)
         if parent is target and hasattr(parent, "insert"):  # a rename in place keeps the key's position (ruamel's mappings)
@@ -100,7 +105,7 @@ class RenamedKey:
             _comments(target)[found.new[-1]] = comment
 
     def _bindings(self, data: Any, pattern: Path, bound: tuple[int, ...]) -> list[tuple[int, ...]]:
-        """The list indices ``"*"`` takes where the old key is present (and the new one is not)."""
+        """The list indices ``"*"`` takes where the old key is present."""
         if not pattern:
             return [bound]
         head, rest = pattern[0], pattern[1:]
@@ -120,18 +125,23 @@ class RenamedKey:
             return next(iter(item.values()))
         return item
 
-    def _fill(self, pattern: Path, bound: tuple[int, ...], data: Any) -> Path:
+    def _fill(self, pattern: Path, bound: tuple[int, ...], data: Any) -> tuple[Path, Path]:
+        """The concrete path in the file, and the same path as messages show it (without an entry's ``{X: ...}`` step)."""
         path: list[Any] = []
+        shown: list[Any] = []
         indices = iter(bound)
         for part in pattern:
             if part == "*":
-                path.append(next(indices))
+                index = next(indices)
+                path.append(index)
+                shown.append(index)
                 item = _at(data, tuple(path))
                 if isinstance(item, MutableMapping) and "type" not in item and self._params(item) is not item:
                     path.append(next(iter(item)))  # {X: {...}}: the parameters sit under the type
             else:
                 path.append(part)
-        return tuple(path)
+                shown.append(part)
+        return tuple(path), tuple(shown)
 
 
 @dataclass(frozen=True)
@@ -150,7 +160,10 @@ class MovedEntry:
         if not isinstance(items, MutableSequence) or not isinstance(_at(data, self.new), MutableSequence):
             return []
         indices = [index for index, item in enumerate(items) if _entry_type(item) == self.entry_type]
-        return [Found((*self.old, index), (*self.new, rank), f"{self.entry_type} in {_dotted(self.old)} moved to {_dotted(self.new)} in spec format {self.version}: {self.why}") for rank, index in enumerate(indices)]
+        return [
+            Found((*self.old, index), (*self.new, rank), f"{self.entry_type} in {_dotted(self.old)} moved to {_dotted(self.new)} in spec format {self.version}: {self.why}", _dotted((*self.old, index)))
+            for rank, index in enumerate(indices)
+        ]
 
     def apply(self, data: Any, found: Found) -> None:
         """Move one entry; the ``found`` of one spec are applied first to last (the ones before have left the list)."""

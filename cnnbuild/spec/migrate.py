@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from cnnbuild.errors import CnnbuildError
-from cnnbuild.spec.errors import format_path
 from cnnbuild.spec.format_history import CURRENT, KEY, changes_after
 from cnnbuild.spec.upgrade import declared_version, upgrade
 from cnnbuild.spec.yaml_source import SpecSource, parse_yaml, read_yaml
@@ -57,7 +56,7 @@ def migrate_text(text: str, source: SpecSource) -> Migration:
         for found in change.find(document):
             line, column = _where(source, found.old)
             change.apply(document, found)
-            migration.changes.append(f"{source.filename}:{line}:{column}: {format_path(found.old)}: {found.description}; now {format_path(found.new)}")
+            migration.changes.append(f"{source.filename}:{line}:{column}: {found.path}: {found.description}")
     if not migration.changes and declared is None:
         return migration  # nothing an older format spelled differently: already current, the file stays as it is
     if KEY in document:

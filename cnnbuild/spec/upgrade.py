@@ -61,7 +61,7 @@ def upgrade(source: SpecSource, assumed: int | None = None) -> Upgraded:
             change.apply(data, found)
             remap = _moved_entry(change, found) if isinstance(change, MovedEntry) else _renamed(found)
             positions, overrides = _remapped(positions, remap), _remapped(overrides, remap)
-            warnings.append(SpecIssue(where, line, column, _path(found.old), f"{found.description} (written for spec format {version}; cnnbuild migrate rewrites it)", "warning", code=Code.OLD_SPELLING))
+            warnings.append(SpecIssue(where, line, column, found.path, f"{found.description} (written for spec format {version}; cnnbuild migrate rewrites it)", "warning", code=Code.OLD_SPELLING))
     return Upgraded(SpecSource(data, source.filename, positions, overrides), version, warnings)
 
 
@@ -73,7 +73,7 @@ def _notes(source: SpecSource) -> list[SpecIssue]:
             where, line, column = source.locate(found.old, key=True)
             earlier = change.version - 1
             notes.append(SpecIssue(
-                where, line, column, _path(found.old),
+                where, line, column, found.path,
                 f"spec format {earlier} ({FORMATS[earlier]}) took this: {found.description}; add {KEY}: {earlier} to read it as then, "
                 "or rewrite the spec with cnnbuild migrate",
                 "note", code=Code.OLD_SPELLING,
@@ -109,8 +109,3 @@ def _moved_entry(change: MovedEntry, found: Found) -> Any:
 def _remapped(table: dict[PathKey, Any], remap: Any) -> dict[PathKey, Any]:
     return {remap(path): value for path, value in table.items()}
 
-
-def _path(path: PathKey) -> str:
-    from cnnbuild.spec.errors import format_path
-
-    return format_path(path)

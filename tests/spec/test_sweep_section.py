@@ -13,6 +13,7 @@ from cnnbuild.spec.sweep_checks import check_sweep, load_sweep, validate_file
 from cnnbuild.spec.yaml_source import parse_yaml
 
 from ..conftest import run_cli
+from .issues import located
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = """\
@@ -45,6 +46,12 @@ def errors_of(path: Path) -> list[str]:
     return render_errors(caught.value.issues).splitlines()
 
 
+def codes_of(path: Path) -> list[tuple[str, str, str]]:
+    with pytest.raises(SpecError) as caught:
+        validate_file(path)
+    return located(caught.value.issues)
+
+
 def test_the_example_sweep_is_valid_and_its_spec_trains_without_the_sweep():
     assert validate_file(REPO / "examples" / "digits_sweep.yaml") == []
     spec = load_spec(REPO / "examples" / "digits_sweep.yaml")
@@ -64,13 +71,16 @@ sweep:
     compile.optimizer.learning_rate: {log_uniform: [0.1, 0.01]}
     model.layers[1].kernel_size: {int: [1, 5], log: true, step: 2}
 """)
-    assert errors_of(path) == [
-        f"{path}:17:14: sweep.direction: must be one of 'maximize' or 'minimize', got 'upwards'",
-        f"{path}:19:30: sweep.space.model.layers[1].filters: give exactly one of choice: [...], int: [low, high], uniform: [low, high] or log_uniform: [low, high]; got choice, int",
-        f"{path}:20:27: sweep.space.model.layers[4].rate: step 0.2 must divide high - low (0.5)",
-        f"{path}:21:38: sweep.space.compile.optimizer.learning_rate: low 0.1 must be below high 0.01 (a single value belongs in the spec or in --set)",
-        f"{path}:22:34: sweep.space.model.layers[1].kernel_size: a log-scale int range needs low >= 1 and no step",
+    assert codes_of(path) == [
+        ("17:14", "sweep.direction", "invalid-value"),
+        ("19:30", "sweep.space.model.layers[1].filters", "invalid-value"),
+        ("20:27", "sweep.space.model.layers[4].rate", "invalid-value"),
+        ("21:38", "sweep.space.compile.optimizer.learning_rate", "invalid-value"),
+        ("22:34", "sweep.space.model.layers[1].kernel_size", "invalid-value"),
     ]
+    assert errors_of(path)[1] == (
+        f"{path}:19:30: sweep.space.model.layers[1].filters: give exactly one of choice: [...], int: [low, high], uniform: [low, high] or log_uniform: [low, high]; got choice, int"
+    )
 
 
 def test_values_that_break_the_spec_are_errors_at_the_value(tmp_path):
@@ -85,6 +95,14 @@ sweep:
     model.layers[9].filters: {choice: [4]}
     sweep.trials: {choice: [1, 2]}
 """)
+    assert codes_of(path) == [
+        ("16:11", "sweep.metric", "unknown-metric"),
+        ("19:45", "sweep.space.model.layers[2].pool_size.choice[1]", "invalid-trial"),
+        ("20:43", "sweep.space.model.layers[4].rate.uniform[1]", "invalid-trial"),
+        ("21:38", "sweep.space.compile.optimizer.learning_rate", "invalid-value"),
+        ("22:40", "sweep.space.model.layers[9].filters.choice[0]", "invalid-trial"),
+        ("23:5", "sweep.space.sweep.trials", "not-allowed-here"),
+    ]
     assert errors_of(path) == [
         f"{path}:16:11: sweep.metric: 'val_acurracy' is not a metric the runs record; did you mean 'val_accuracy'?",
         f"{path}:19:45: sweep.space.model.layers[2].pool_size.choice[1]: 16 gives an invalid spec: model.layers[2]: MaxPooling2D cannot take input shape (8, 8, 4): "
@@ -105,9 +123,9 @@ sweep:
     model.layers[1].padding: {choice: [same, valid]}
 """)
     warnings = validate_file(path)
-    assert len(warnings) == 1
-    assert warnings[0].startswith(f"warning: {path}: sweep.space: 1 combination(s) of the values tried give invalid specs; such trials will be recorded invalid: ")
-    assert "model.layers[1].kernel_size=9, model.layers[1].padding=valid gives an invalid spec (model.layers[1]: Conv2D cannot take input shape (8, 8, 1)" in warnings[0]
+    assert located(warnings, severity="warning") == [("16:3", "sweep.space", "invalid-combination")]
+    assert warnings[0].message.startswith("1 combination(s) of the values tried give invalid specs; such trials will be recorded invalid: ")
+    assert "model.layers[1].kernel_size=9, model.layers[1].padding=valid gives an invalid spec (model.layers[1]: Conv2D cannot take input shape (8, 8, 1)" in warnings[0].message
 
 
 def test_a_sweep_file_names_its_base_spec(tmp_path):
@@ -123,9 +141,9 @@ sweep:
     assert setup.spec.train.epochs == 1 and setup.spec.source.filename == str(base) and setup.sweep.trials == 3
     assert check_sweep(setup).errors == []
     write(tmp_path, BASE + "sweep:\n  space:\n    seed: {choice: [1, 2]}\n", "base.yaml")
-    assert errors_of(sweep) == [f"{sweep}:1:7: spec: base.yaml has a sweep section of its own; keep one of the two"]
+    assert codes_of(sweep) == [("1:7", "spec", "conflict")]
     write(tmp_path, "spec: base.yaml\nsweep:\n  space: {}\n  trails: 3\n", "search.yaml")
-    assert errors_of(sweep) == [f"{sweep}:3:10: sweep.space: needs at least 1 item(s), got 0", f"{sweep}:4:3: sweep.trails: unknown key; did you mean 'trials'?"]
+    assert codes_of(sweep) == [("3:10", "sweep.space", "invalid-value"), ("4:3", "sweep.trails", "unknown-key")]
 
 
 def test_a_missing_optuna_is_named_with_the_pip_command(tmp_path, monkeypatch):
@@ -134,6 +152,7 @@ def test_a_missing_optuna_is_named_with_the_pip_command(tmp_path, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else real(name, *a))
     path = write(tmp_path, BASE + "sweep:\n  space:\n    seed: {choice: [1, 2]}\n")
+    assert codes_of(path) == [("15:1", "sweep", "missing-package")]
     assert errors_of(path) == [f"{path}:15:1: sweep: cnnbuild sweep needs Optuna: pip install 'cnnbuild[sweep]'"]
 
 
@@ -148,4 +167,4 @@ def test_validate_command_checks_the_space(tmp_path):
     result = run_cli("validate", str(path), str(REPO / "examples" / "digits_sweep.yaml"))
     assert result.returncode == 0, result.stderr
     assert f"{path}: ok" in result.stdout and "digits_sweep.yaml: ok" in result.stdout
-    assert result.stderr.startswith(f"warning: {path}: sweep.space: 1 combination(s)")
+    assert result.stderr.startswith(f"{path}:16:3: sweep.space: warning: 1 combination(s)")
