@@ -36,7 +36,7 @@ def test_the_fixtures_are_as_their_releases_wrote_them():
     for name, version in RELEASES.items():
         folder = FIXTURES / name
         assert "format_version" not in json.loads((folder / "run.json").read_text())  # formats 1 and 2 did not record it
-        assert cnnbuild.load_run(folder).format_version == version
+        assert cnnbuild.load_run(folder).format.version == version
     assert set(_digests(FIXTURES / "run-8ba0fb9")) == {
         "checkpoints/state.json", "class_names.json", "environment.json", "history.csv", "history.json", "metrics.json", "model.keras",
         "predictions.csv", "run.json", "skipped.json", "spec.yaml", "status.json", "summary.txt",
@@ -45,7 +45,7 @@ def test_the_fixtures_are_as_their_releases_wrote_them():
 
 def test_load_run_reads_every_earlier_format(old_run):
     record = cnnbuild.load_run(old_run)
-    assert record.format_version == RELEASES[old_run.name] and record.completed
+    assert record.format.version == RELEASES[old_run.name] and record.completed
     assert record.class_names == [str(i) for i in range(10)]
     assert record.spec.name == "tiny" and record.spec.data.type == "digits" and record.spec.warnings == []
     assert (record.labels.mode, record.labels.num_classes, record.labels.from_logits) == ("int", 10, True)

@@ -1,8 +1,10 @@
-"""A run directory's path, and the rule that nothing read or written leaves it."""
+"""A run directory's path, the rule that nothing read or written leaves it, and reading its files."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from cnnbuild.errors import RunError
 
@@ -23,3 +25,23 @@ class RunFolder:
 
     def exists(self, relative: str) -> bool:
         return self.file(relative).exists()
+
+    # -- files ---------------------------------------------------------------------------------
+    def read_json(self, relative: str) -> Any:
+        try:
+            return json.loads(self.file(relative).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise RunError(f"{self.path}: {relative} is missing; is this a cnnbuild run directory?") from exc
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RunError(f"{self.file(relative)}: cannot read: {exc}") from exc
+
+    def read_text(self, relative: str) -> str:
+        try:
+            return self.file(relative).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError as exc:
+            raise RunError(f"{self.path}: {relative} is missing; is this a cnnbuild run directory?") from exc
+        except OSError as exc:
+            raise RunError(f"{self.file(relative)}: cannot read: {exc.strerror or exc}") from exc
+
+    def _optional_json(self, relative: str) -> Any:
+        return self.read_json(relative) if self.exists(relative) else None

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.contracts import run_layout as layout
-from cnnbuild.contracts.release import installed_version
 from cnnbuild.errors import RunError
 from cnnbuild.runs.folder import RunFolder
+from cnnbuild.runs.formats import RunFormat
 
 if TYPE_CHECKING:
     from cnnbuild.spec.document import Spec
@@ -34,28 +33,8 @@ class RunRecord(RunFolder):
             raise RunError(f"{record.path}: no such run directory")
         if not record.exists(layout.RUN_INFO) and not record.exists(layout.SPEC):
             raise RunError(f"{record.path}: {layout.SPEC} is missing (and {layout.RUN_INFO}): not a cnnbuild run directory")
-        record.format_version  # noqa: B018  (a run folder of a later release is refused here, by name, not misread later)
+        record.format  # noqa: B018  (a run folder of a later release is refused here, by name, not misread later)
         return record
-
-    # -- files ---------------------------------------------------------------------------------
-    def read_json(self, relative: str) -> Any:
-        try:
-            return json.loads(self.file(relative).read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise RunError(f"{self.path}: {relative} is missing; is this a cnnbuild run directory?") from exc
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RunError(f"{self.file(relative)}: cannot read: {exc}") from exc
-
-    def read_text(self, relative: str) -> str:
-        try:
-            return self.file(relative).read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError as exc:
-            raise RunError(f"{self.path}: {relative} is missing; is this a cnnbuild run directory?") from exc
-        except OSError as exc:
-            raise RunError(f"{self.file(relative)}: cannot read: {exc.strerror or exc}") from exc
-
-    def _optional_json(self, relative: str) -> Any:
-        return self.read_json(relative) if self.exists(relative) else None
 
     # -- what the run was asked to do ------------------------------------------------------------
     @cached_property
@@ -64,21 +43,9 @@ class RunRecord(RunFolder):
         return self._optional_json(layout.RUN_INFO) or {}
 
     @cached_property
-    def format_version(self) -> int:
-        """The run folder's format (``layout.FORMAT_VERSION`` is this release's): run.json's
-        ``format_version``; folders of formats 1 and 2 did not record it, and a format-2 spec.yaml
-        has the ``blocks`` section format 1 did not know. RunError for a format newer than this release reads."""
-        recorded = self.info.get(layout.FORMAT_KEY)
-        if recorded is None:
-            return 2 if self.exists(layout.SPEC) and re.search(r"^blocks:", self.spec_text, re.MULTILINE) else 1
-        if not isinstance(recorded, int) or isinstance(recorded, bool) or recorded < 1:
-            raise RunError(f"{self.file(layout.RUN_INFO)}: {layout.FORMAT_KEY} is {recorded!r}, not a run folder format (1, 2, ...)")
-        if recorded > layout.FORMAT_VERSION:
-            raise RunError(
-                f"{self.path}: run folder format {recorded}, written by a later cnnbuild; this one ({installed_version()}) reads formats 1 to "
-                f"{layout.FORMAT_VERSION}: upgrade cnnbuild (pip install --upgrade cnnbuild) to read it"
-            )
-        return recorded
+    def format(self) -> RunFormat:
+        """The run folder's format (RunError for one newer than this release reads)."""
+        return RunFormat.of(self.path, self.info, self.spec_text if self.exists(layout.SPEC) else None)
 
     @cached_property
     def spec_text(self) -> str:
@@ -94,7 +61,7 @@ class RunRecord(RunFolder):
         classes = len(self.class_names) if self.exists(layout.CLASS_NAMES) else None
         return spec_from_text(
             self.spec_text, str(self.file(layout.SPEC)), base_dir=Path(base_dir) if base_dir else self.path, num_classes=classes,
-            assumed_format=layout.SPEC_FORMAT_OF.get(self.format_version),
+            assumed_format=self.format.spec_format,
         )  # fmt: skip
 
     @property

@@ -4,8 +4,8 @@ The text is edited as a YAML document (ruamel.yaml's round trip), not rebuilt fr
 comment, blank line, quote and flow list stays where it was; indentation follows the file's own.
 Each change of :mod:`cnnbuild.spec.format_history` after the spec's format is applied (for a spec
 that does not say its format, each whose old form it holds: no current spec holds one), and
-``format_version`` is set to the current format. A spec with nothing to change is left as it is. The result is checked: read back, it must hold
-exactly the data the spec reader makes of the original.
+``format_version`` is set to the current format; a spec with nothing to change is left as it is.
+The result is checked: read back, it must hold exactly the data the spec reader makes of the original.
 """
 
 from __future__ import annotations

@@ -2,9 +2,8 @@
 :mod:`cnnbuild.spec.format_history` after the spec's ``format_version`` is applied, with a warning
 at the line the spec spells it, positions moving with the values.
 
-A spec without ``format_version`` is read as the current format (as the brief of every release
-says); where it holds what an older format spelled differently, the errors it then gets come with
-a note naming the format and ``cnnbuild migrate``.
+A spec without ``format_version`` is read as the current format; where it holds what only an older
+format took, the errors it then gets come with a note naming that format and ``cnnbuild migrate``.
 """
 
 from __future__ import annotations

@@ -48,12 +48,11 @@ class _Expander:
         self.uses = BlockUse(spec, registry, self.report)
 
     def report(self, path: PathKey | None, code: Code, message: str, *, key: bool = False, position: tuple[str, int, int, str] | None = None, context: str = "") -> None:
-        """Add an issue, once: a problem inside a block used several times (``context`` says which use) is reported at its first use."""
+        """Add an issue once (a block's problem is reported at its first use; ``context`` names the use)."""
         where, line, column = self.source.locate(path, key=key) if position is None else position[:3]
-        if (where, line, column, code, message) in self.reported:
-            return
-        self.reported.add((where, line, column, code, message))
-        self.issues.append(SpecIssue(where, line, column, position[3] if position else format_path(path), f"{message} ({context})" if context else message, code=code))
+        if (where, line, column, code, message) not in self.reported:
+            self.reported.add((where, line, column, code, message))
+            self.issues.append(SpecIssue(where, line, column, position[3] if position else format_path(path), f"{message} ({context})" if context else message, code=code))
 
     def run(self) -> Graph:
         _check_blocks(self.spec, self.registry, self.report)
