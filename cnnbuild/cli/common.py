@@ -4,6 +4,7 @@ the file that holds their traceback (exit status 70), plugin failures as warning
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,9 @@ def reported_errors() -> Iterator[None]:
         sys.exit(1)
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise  # click's own: usage errors, --help, Ctrl-C at a prompt
+    except BrokenPipeError:  # whoever read the output stopped (`| head`): not a bug, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the final flush does not fail again
+        sys.exit(1)
     except Exception as exc:
         if debugging():
             click.echo(traceback_text(exc), err=True)
