@@ -53,10 +53,10 @@ def migrate_text(text: str, source: SpecSource) -> Migration:
         return migration
     document = _round_trip().load(text)
     for change in changes_after(declared):
-        for found in change.find(document):
-            line, column = _where(source, found.old)
+        for found in change.find(document):  # the same changes, in the same order, as the reader applies to the data
             change.apply(document, found)
-            migration.changes.append(f"{source.filename}:{line}:{column}: {found.path}: {found.description}")
+    read = upgrade(source, declared if declared is not None else 0)  # 0: every change whose old form the spec holds
+    migration.changes = [f"{where}:{line}:{column}: {found.path}: {found.description}" for found, (where, line, column) in read.applied]
     if not migration.changes and declared is None:
         return migration  # nothing an older format spelled differently: already current, the file stays as it is
     if KEY in document:
@@ -67,7 +67,7 @@ def migrate_text(text: str, source: SpecSource) -> Migration:
     was = f"was {declared}" if declared is not None else "was not said: read as the current format"
     migration.changes.append(f"{source.filename}:{line}:{column}: {KEY}: set to {CURRENT} ({was})")
     migration.text = _dump(document, text)
-    _check(migration, source)
+    _check(migration, read.source.data)
     return migration
 
 
@@ -109,9 +109,9 @@ def _where(source: SpecSource, path: tuple[Any, ...]) -> tuple[int, int]:
     return (position.line, position.column) if position else (1, 1)
 
 
-def _check(migration: Migration, source: SpecSource) -> None:
-    """The rewritten text must read back as the data the spec reader makes of the original, and say the current format."""
-    expected = {**upgrade(source, migration.declared if migration.declared is not None else 0).source.data, KEY: CURRENT}
+def _check(migration: Migration, read: dict[str, Any]) -> None:
+    """The rewritten text must read back as the data the spec reader makes of the original (``read``), saying the current format."""
+    expected = {**read, KEY: CURRENT}
     got = parse_yaml(migration.text, str(migration.path)).data
     if got != expected:
         raise CnnbuildError(f"{migration.path}: cnnbuild migrate would change more than the format (a bug: please report this spec); the file is left as it is")

@@ -27,6 +27,8 @@ class Upgraded:
     version: int
     warnings: list[SpecIssue] = field(default_factory=list)
     notes: list[SpecIssue] = field(default_factory=list)
+    #: each change applied, where the spec had it (file, line, column), in the order applied
+    applied: list[tuple[Found, tuple[str, int, int]]] = field(default_factory=list)
 
 
 def declared_version(source: SpecSource) -> int | None:
@@ -53,15 +55,18 @@ def upgrade(source: SpecSource, assumed: int | None = None) -> Upgraded:
         return Upgraded(source, version)
     data = copy.deepcopy(source.data)
     positions, overrides = dict(source.positions), dict(source.overrides)
-    warnings = []
+    upgraded = Upgraded(source, version)
     for change in changes_after(version):
-        for found in change.find(data):
-            where, line, column = SpecSource(data, source.filename, positions, overrides).locate(found.old, key=True)
+        found_all = change.find(data)
+        places = [SpecSource(data, source.filename, positions, overrides).locate(found.old, key=True) for found in found_all]  # before anything moves
+        for found, (where, line, column) in zip(found_all, places):
             change.apply(data, found)
             remap = _moved_entry(change, found) if isinstance(change, MovedEntry) else _renamed(found)
             positions, overrides = _remapped(positions, remap), _remapped(overrides, remap)
-            warnings.append(SpecIssue(where, line, column, found.path, f"{found.description} (written for spec format {version}; cnnbuild migrate rewrites it)", "warning", code=Code.OLD_SPELLING))
-    return Upgraded(SpecSource(data, source.filename, positions, overrides), version, warnings)
+            upgraded.applied.append((found, (where, line, column)))
+            upgraded.warnings.append(SpecIssue(where, line, column, found.path, f"{found.description} (written for spec format {version}; cnnbuild migrate rewrites it)", "warning", code=Code.OLD_SPELLING))
+    upgraded.source = SpecSource(data, source.filename, positions, overrides)
+    return upgraded
 
 
 def _notes(source: SpecSource) -> list[SpecIssue]:

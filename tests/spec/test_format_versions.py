@@ -72,6 +72,13 @@ def test_a_spec_written_for_format_1_is_read_with_a_warning_naming_the_new_place
     assert spec.format_version == 1 and spec.canonical()["format_version"] == CURRENT  # what a run writes is the current format
 
 
+def test_several_moved_entries_keep_their_order_and_each_warning_its_line():
+    text = declared(1).replace("  - RandomRotation: {factor: 0.1}", "  - RandomRotation: {factor: 0.1}\n  - {type: GaussianNoise, stddev: 1}")
+    spec = spec_from_text(text, "old.yaml")
+    assert [(entry.type, getattr(entry, "stddev", None)) for entry in spec.model.layers[:3]] == [("GaussianNoise", 0.5), ("GaussianNoise", 1), ("Rescaling", None)]
+    assert located(spec.warnings, severity="warning") == [("8:5", "augmentation[1]", "old-spelling"), ("10:5", "augmentation[3]", "old-spelling")]
+
+
 def test_without_format_version_a_spec_is_the_current_format_and_an_old_form_gets_a_note():
     with pytest.raises(SpecError) as caught:
         spec_from_text(FIRST_RELEASE, "old.yaml")
