@@ -74,12 +74,17 @@ def test_summary_of_a_model_that_does_not_depend_on_the_data_needs_no_data():
     assert result.stderr.startswith(f"{MALARIA}:9:9: data.path: warning: ") and "folder does not exist" in result.stderr  # as validate says it
 
 
-def test_a_fixed_number_of_outputs_needs_no_data_either():
+def test_a_fixed_number_of_outputs_needs_no_data_either(tmp_path):
     from cnnbuild.builder.model.summary import model_summary
     from cnnbuild.spec import load_spec
 
     ten = ["model.layers[14].units=10", "model.layers[14].activation=softmax", "data.label_mode=int", "compile.loss=sparse_categorical_crossentropy"]
     assert model_summary(load_spec(MALARIA, ten)).total_params == 758_401 - 33 + 330
+    other = tmp_path / "ten.yaml"
+    other.write_text(MALARIA.read_text().replace("label_mode: binary ", "label_mode: int    ").replace("units: 1, activation: sigmoid", "units: 10, activation: softmax").replace("loss: binary_crossentropy", "loss: sparse_categorical_crossentropy"))
+    result = run_without_tensorflow("diff", str(MALARIA), str(other))
+    assert result.returncode == 0, result.stderr
+    assert "parameters: 758,401 -> 758,698 (+297)" in result.stdout
 
 
 def test_units_auto_without_data_says_to_pass_num_classes_before_tensorflow_loads(tmp_path):

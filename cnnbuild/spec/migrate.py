@@ -87,7 +87,7 @@ def _indentation(text: str) -> tuple[int, int]:
     writes one style for the whole file: the file's own, so unchanged lines stay as they were)."""
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     mapping = offset = None
-    for above, line in zip(lines, lines[1:]):
+    for above, line in zip(lines, lines[1:], strict=False):
         parent, child = len(above) - len(above.lstrip()), len(line) - len(line.lstrip())
         if not above.rstrip().endswith(":") or above.lstrip().startswith("- ") or child < parent:
             continue

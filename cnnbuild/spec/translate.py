@@ -199,8 +199,8 @@ def translate(exc: ValidationError, source: SpecSource, root: type[BaseModel], r
     located = [(error, _data_path(source.data, tuple(error["loc"]), error["type"])) for error in errors]
     found = [_message(error, path, root, source.data, registry) for error, path in located]
     # "unknown key 'kernal_size'; did you mean 'kernel_size'?" already explains the missing key
-    explained = {(path[:-1], item.suggested) for (_, path), item in zip(located, found) if item.code == Code.UNKNOWN_KEY and item.suggested is not None}
-    for (_, path), item in zip(located, found):
+    explained = {(path[:-1], item.suggested) for (_, path), item in zip(located, found, strict=True) if item.code == Code.UNKNOWN_KEY and item.suggested is not None}
+    for (_, path), item in zip(located, found, strict=True):
         if item.code == Code.MISSING_KEY and (path[:-1], path[-1]) in explained:
             continue
         dotted = format_path(path)

@@ -59,7 +59,7 @@ def upgrade(source: SpecSource, assumed: int | None = None) -> Upgraded:
     for change in changes_after(version):
         found_all = change.find(data)
         places = [SpecSource(data, source.filename, positions, overrides).locate(found.old, key=True) for found in found_all]  # before anything moves
-        for found, (where, line, column) in zip(found_all, places):
+        for found, (where, line, column) in zip(found_all, places, strict=True):
             change.apply(data, found)
             remap = _moved_entry(change, found) if isinstance(change, MovedEntry) else _renamed(found)
             positions, overrides = _remapped(positions, remap), _remapped(overrides, remap)
