@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
 import click
 
@@ -64,13 +63,13 @@ class Commands(click.Group):
             if added:
                 registry.commands[info.name] = added
 
+    def invoke(self, ctx: click.Context) -> object:
+        with reported_errors():  # every command, plugin commands included: a bug says so and where its traceback is
+            return super().invoke(ctx)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         self.add_plugin_commands()
         return super().list_commands(ctx)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        with reported_errors():  # every command, plugin commands included: a bug says so and where its traceback is
-            return super().invoke(ctx)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)
