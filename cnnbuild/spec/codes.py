@@ -50,6 +50,7 @@ class Code(StrEnum):
     FINE_TUNE = "fine-tune"
     DOUBLE_RESCALING = "double-rescaling"
     BACKBONE_TRAINABLE = "backbone-trainable"
+    BACKBONE_RANDOM_FROZEN = "backbone-random-frozen"
     UNSUPPORTED = "unsupported"
     # the data, packages and the machine
     DATA_MISSING = "data-missing"
@@ -102,6 +103,7 @@ MEANINGS: dict[Code, str] = {
     Code.FINE_TUNE: "`train.fine_tune` without a frozen pretrained backbone to unfreeze",
     Code.DOUBLE_RESCALING: "warning: a Rescaling before a backbone that preprocesses the 0..255 images itself",
     Code.BACKBONE_TRAINABLE: "warning: a pretrained backbone trained whole from the first epoch",
+    Code.BACKBONE_RANDOM_FROZEN: "warning: a backbone with random weights (`weights: none`) that never trains",
     Code.UNSUPPORTED: "a combination the engine cannot run (several batches per call under `distribute.mode: devices`, a sweep over machines)",
     Code.DATA_MISSING: "warning: the data is not on this machine (yet): the data was not checked",
     Code.DATA_INVALID: "the data is there but cannot be used: one class, an empty class, a listed class without its folder",
