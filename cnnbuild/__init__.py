@@ -11,12 +11,15 @@ import logging
 from typing import Any
 
 from cnnbuild.contracts import (
+    PLUGIN_API_VERSION,
+    PLUGIN_API_VERSION_INFO,
     AugmentationList,
     CallbackContext,
     DataContext,
     DataParams,
     Datasets,
     Factor,
+    LayerContext,
     LayerShape,
     Number,
     Pair,
@@ -35,8 +38,9 @@ from cnnbuild.spec import Spec, SpecError, load_spec
 logging.getLogger("cnnbuild").addHandler(logging.NullHandler())
 
 __all__ = [
+    "PLUGIN_API_VERSION", "PLUGIN_API_VERSION_INFO",
     "AugmentationList", "CallbackContext", "CnnbuildError", "DataContext", "DataError", "DataNotFound", "DataParams", "Datasets", "Factor",
-    "LayerShape", "Number", "Pair", "Params", "PluginError", "Probability", "RunError", "RunPath", "RunRecord", "ShapeError",
+    "LayerContext", "LayerShape", "Number", "Pair", "Params", "PluginError", "Probability", "RunError", "RunPath", "RunRecord", "ShapeError",
     "SkippedFile", "Spec", "SpecError", "SpecPath", "build_model", "datasets_from_arrays", "file_list_source", "hookimpl",
     "load_run", "load_spec", "run", "run_sweep",
 ]  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from cnnbuild.contracts.plugin_api import PLUGIN_API_VERSION, PLUGIN_API_VERSION_INFO
 from cnnbuild.errors import CnnbuildError
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -20,7 +21,10 @@ def names(name: str) -> dict[str, str]:
     if not NAME_PATTERN.match(name):
         raise CnnbuildError(f"plugin name {name!r}: use lower-case letters and digits, words joined by '-' (such as 'birds' or 'medical-scans')")
     camel = "".join(part.capitalize() for part in name.split("-"))
-    return {"name": name, "distribution": f"cnnbuild-{name}", "module": f"cnnbuild_{name.replace('-', '_')}", "camel": camel, "snake": name.replace("-", "_")}
+    return {
+        "name": name, "distribution": f"cnnbuild-{name}", "module": f"cnnbuild_{name.replace('-', '_')}", "camel": camel, "snake": name.replace("-", "_"),
+        "api": f">={PLUGIN_API_VERSION},<{PLUGIN_API_VERSION_INFO[0] + 1}",
+    }  # fmt: skip
 
 
 PYPROJECT = '''[build-system]
@@ -77,6 +81,9 @@ from typing import Any
 from pydantic import Field, field_validator
 
 import cnnbuild
+
+#: The cnnbuild plugin API versions this plugin is written for (cnnbuild's docs/plugins.md, "Versions").
+CNNBUILD_PLUGIN_API = "{api}"
 
 
 # -- a layer --------------------------------------------------------------------------------------------
@@ -229,19 +236,19 @@ def test_the_layer_shape_function_matches_keras():
     assert_shape_matches_keras("{camel}ChannelScale", {{"initial": 0.5}}, (8, 8, 6))
 
 
-def test_a_misspelt_parameter_is_located(spec_errors):
-    errors = spec_errors("data: {{type: digits}}\\nmodel: {{layers: [{{type: {camel}ChannelScale, intial: 2}}, Flatten, {{type: Dense, units: auto}}]}}\\n")
+def test_a_misspelt_parameter_is_located(cnnbuild_spec_errors):
+    errors = cnnbuild_spec_errors("data: {{type: digits}}\\nmodel: {{layers: [{{type: {camel}ChannelScale, intial: 2}}, Flatten, {{type: Dense, units: auto}}]}}\\n")
     assert len(errors) == 1 and "model.layers[0].intial: unknown key; did you mean 'initial'?" in errors[0]
 
 
-def test_classes_come_from_file_names_and_a_run_trains(tmp_path, run_spec):
+def test_classes_come_from_file_names_and_a_run_trains(tmp_path, cnnbuild_run_spec):
     classes = write_images(tmp_path / "sorted", {{"cat": 6, "dog": 6}})
     flat = tmp_path / "flat"
     flat.mkdir()
     for image in classes.rglob("*.png"):
         image.rename(flat / image.name)  # cat_000.png, dog_000.png, ...
     (flat / "notes.txt").write_text("not an image")
-    result = run_spec(SPEC.replace("FOLDER", json.dumps(str(flat))))
+    result = cnnbuild_run_spec(SPEC.replace("FOLDER", json.dumps(str(flat))))
     assert result.completed and result.class_names == ["cat", "dog"]
     assert any(item["path"].endswith("notes.txt") for item in result.skipped)
     lines = (result.run_dir / "epochs.jsonl").read_text().splitlines()

@@ -1,16 +1,19 @@
 """Testing cnnbuild plugins: a pytest plugin (loaded automatically once cnnbuild is installed) and checks.
 
-Fixtures:
+Fixtures (each named ``cnnbuild_...``, so none takes a name a project's own tests use):
 
 - ``cnnbuild_plugin``: ``cnnbuild_plugin(obj, name)`` registers a plugin object (a module or an
   instance with ``@cnnbuild.hookimpl`` methods) for one test and returns the registry; it is
   unregistered after the test.
-- ``spec_errors``: ``spec_errors(text)`` validates a spec given as YAML text and returns its
-  error lines (``[]`` when it is valid), as ``cnnbuild validate`` prints them.
-- ``run_spec``: ``run_spec(text, overrides=(), **options)`` writes the spec to a temporary folder,
-  trains it there and returns the ``RunResult`` (its ``run_dir`` is the run directory).
-- ``class_folder``: ``class_folder({"cats": 6, "dogs": 6})`` writes small generated images into
-  class sub-folders of a temporary folder and returns it.
+- ``cnnbuild_spec_errors``: ``cnnbuild_spec_errors(text)`` validates a spec given as YAML text and
+  returns its error lines (``[]`` when it is valid), as ``cnnbuild validate`` prints them.
+- ``cnnbuild_run_spec``: ``cnnbuild_run_spec(text, overrides=(), **options)`` writes the spec to a
+  temporary folder, trains it there and returns the ``RunResult`` (its ``run_dir`` is the run directory).
+- ``cnnbuild_class_folder``: ``cnnbuild_class_folder({"cats": 6, "dogs": 6})`` writes small
+  generated images into class sub-folders of a temporary folder and returns it.
+
+``spec_errors``, ``run_spec`` and ``class_folder`` (plugin API 1.2's names) still work, with a
+``DeprecationWarning``.
 
 Checks: :func:`assert_shape_matches_keras` builds a layer type with Keras and compares its output
 shape and parameter counts with what its shape function declares.
@@ -26,8 +29,12 @@ from typing import Any
 import pytest
 
 from cnnbuild.contracts.layers import LayerShape
+from cnnbuild.contracts.plugin_api import warn_deprecated
 
-__all__ = ["assert_shape_matches_keras", "class_folder", "cnnbuild_plugin", "run_spec", "spec_errors", "write_images"]
+__all__ = [
+    "assert_shape_matches_keras", "cnnbuild_class_folder", "cnnbuild_plugin", "cnnbuild_run_spec", "cnnbuild_spec_errors", "write_images",
+    "class_folder", "run_spec", "spec_errors",
+]  # fmt: skip
 
 
 def assert_shape_matches_keras(layer_type: str, params: dict[str, Any], input_shape: tuple[int, ...] | list[tuple[int, ...]]) -> LayerShape:
@@ -97,7 +104,7 @@ def cnnbuild_plugin() -> Iterator[Callable[..., Any]]:
 
 
 @pytest.fixture
-def spec_errors() -> Callable[[str], list[str]]:
+def cnnbuild_spec_errors() -> Callable[[str], list[str]]:
     """``spec_errors(text)``: the error lines of a spec given as YAML text, ``[]`` when valid."""
     from cnnbuild.spec import SpecError, spec_from_text
 
@@ -112,7 +119,7 @@ def spec_errors() -> Callable[[str], list[str]]:
 
 
 @pytest.fixture
-def run_spec(tmp_path: Path) -> Callable[..., Any]:
+def cnnbuild_run_spec(tmp_path: Path) -> Callable[..., Any]:
     """``run_spec(text, overrides=(), **options)``: train a spec in a temporary folder; returns the RunResult."""
     import cnnbuild
 
@@ -128,7 +135,7 @@ def run_spec(tmp_path: Path) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def class_folder(tmp_path: Path) -> Callable[..., Path]:
+def cnnbuild_class_folder(tmp_path: Path) -> Callable[..., Path]:
     """``class_folder(classes, size=(16, 16))``: generated images in class sub-folders of a new folder."""
     counter = iter(range(1_000_000))
 
@@ -136,3 +143,25 @@ def class_folder(tmp_path: Path) -> Callable[..., Path]:
         return write_images(tmp_path / f"images-{next(counter)}", classes, **options)
 
     return make
+
+
+# Plugin API 1.2's names, kept as deprecated aliases.
+@pytest.fixture
+def spec_errors(cnnbuild_spec_errors: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
+    """Deprecated: ``cnnbuild_spec_errors``."""
+    warn_deprecated("fixture spec_errors", stacklevel=2)
+    return cnnbuild_spec_errors
+
+
+@pytest.fixture
+def run_spec(cnnbuild_run_spec: Callable[..., Any]) -> Callable[..., Any]:
+    """Deprecated: ``cnnbuild_run_spec``."""
+    warn_deprecated("fixture run_spec", stacklevel=2)
+    return cnnbuild_run_spec
+
+
+@pytest.fixture
+def class_folder(cnnbuild_class_folder: Callable[..., Path]) -> Callable[..., Path]:
+    """Deprecated: ``cnnbuild_class_folder``."""
+    warn_deprecated("fixture class_folder", stacklevel=2)
+    return cnnbuild_class_folder

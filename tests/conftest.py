@@ -76,10 +76,21 @@ model:
 """
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run ``cnnbuild ARGS`` in a real subprocess."""
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300, console: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run ``cnnbuild ARGS`` in a real subprocess: ``python -m cnnbuild``, or with ``console`` the
+    installed ``cnnbuild`` script, as a person types it (its own folder, not ``cwd``, is on its path)."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "cnnbuild", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    command = [str(Path(sys.executable).parent / "cnnbuild")] if console else [sys.executable, "-m", "cnnbuild"]
+    return subprocess.run([*command, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def beside_a_checkout(folder: Path) -> Path:
+    """``folder`` made to look like the folder that holds a clone: a ``cnnbuild/`` package in it
+    that fails when imported, so any process that imports it instead of the installed cnnbuild fails."""
+    package = folder / "cnnbuild"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text('raise ImportError("imported the cnnbuild/ folder of the current directory, not the installed package")\n')
+    return folder
 
 
 @pytest.fixture

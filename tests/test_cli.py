@@ -88,16 +88,20 @@ def test_a_fixed_number_of_outputs_needs_no_data_either(tmp_path):
 
 
 def test_units_auto_without_data_says_to_pass_num_classes_before_tensorflow_loads(tmp_path):
-    """summary, plot-model and diff: the message names --num-classes and the folder, and TensorFlow was never imported."""
+    """summary and plot-model: the message names --num-classes and the folder, and TensorFlow was never imported;
+    diff lists the layer whose size needs the count as unknown and says to pass --num-classes."""
     auto = tmp_path / "auto.yaml"
     auto.write_text(MALARIA.read_text().replace("label_mode: binary ", "label_mode: int    ").replace("units: 1, activation: sigmoid", "units: auto, activation: softmax").replace("loss: binary_crossentropy", "loss: sparse_categorical_crossentropy").replace("class_names: [Parasitized, Uninfected]", "color_mode: rgb"))
     expected = (
         f"{auto}:32:28: model.layers[14].units: 'auto' means the number of classes, and they cannot be counted: {tmp_path / 'data' / 'cell_images'}: folder does not exist; "
         "set data.path to a folder of class sub-folders (or give data.url); pass --num-classes N (num_classes=N in Python), or create the data folder"
     )
-    for args in (("summary", str(auto)), ("plot-model", str(auto), "--out", str(tmp_path / "m.svg")), ("diff", str(MALARIA), str(auto))):
+    for args in (("summary", str(auto)), ("plot-model", str(auto), "--out", str(tmp_path / "m.svg"))):
         result = run_without_tensorflow(*args)
         assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == expected, (args, result.stderr)
+    result = run_without_tensorflow("diff", str(MALARIA), str(auto))
+    assert result.returncode == 0 and "params 33 -> ?" in result.stdout, result.stderr
+    assert "parameters: not known without the class count (units: auto): pass --num-classes N" in result.stdout
     result = run_without_tensorflow("diff", str(MALARIA), str(auto), "--num-classes", "2")
     assert result.returncode == 0 and "params 33 -> 66" in result.stdout, result.stderr
 
@@ -153,3 +157,11 @@ def test_new_plugin_writes_a_package_that_compiles_and_refuses_bad_names(tmp_pat
     assert again.returncode == 1 and "already exists" in again.stderr
     bad = run_cli("new-plugin", "Bird_Scans", "--out", str(tmp_path))
     assert bad.returncode == 1 and "use lower-case letters and digits" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_an_unknown_command_suggests_the_one_meant_including_other_tools_words():
+    for typed, meant in (("train", "run"), ("fit", "run"), ("test", "evaluate"), ("infer", "predict"), ("sumary", "summary")):
+        result = run_without_tensorflow(typed, "spec.yaml")
+        assert result.returncode == 2 and f"Error: No such command '{typed}'; did you mean '{meant}'?" in result.stderr, result.stderr
+    unknown = run_without_tensorflow("frobnicate")
+    assert "No such command 'frobnicate'. See cnnbuild --help for the commands." in unknown.stderr and "did you mean" not in unknown.stderr

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnbuild.builder.model.build import load_saved_model
+from cnnbuild.contracts.ranking import top_classes
 from cnnbuild.errors import CnnbuildError, DataError, RunError
 from cnnbuild.runs.record import RunRecord
 from cnnbuild.spec.document import Spec
@@ -87,7 +88,7 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
         for images, positions in batches.as_numpy_iterator():
             outputs = np.asarray(call_model(finished, lambda model, images=images: model.predict_on_batch(images)), dtype="float64")
             for position, row in zip(positions, output_probabilities(outputs, finished.record.labels)):
-                order = np.argsort(-row)[: max(1, min(top_k, len(row)))]
+                order = top_classes(row, top_k)
                 wanted[position]["predictions"] = [{"class": finished.class_names[i], "probability": float(row[i])} for i in order]
                 answered.add(int(position))
         for position, result in enumerate(wanted):

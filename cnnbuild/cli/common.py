@@ -1,5 +1,5 @@
 """What every command shares: user errors as one line and exit status 1, bugs as one line naming
-the file that holds their traceback (exit status 70), plugin failures as warnings."""
+the file that holds their traceback (exit status 70)."""
 
 from __future__ import annotations
 
@@ -53,9 +53,3 @@ def errors_to_exit(command: Callable[..., Any]) -> Callable[..., Any]:
 
     return wrapper
 
-
-def warn_plugin_failures() -> None:
-    from cnnbuild.plugins.manager import get_registry
-
-    for failure in get_registry().failures:
-        click.echo(f"warning: {failure}", err=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cnnbuild.cli.common import errors_to_exit, warn_plugin_failures
+from cnnbuild.cli.common import errors_to_exit
 
 
 @click.command()
@@ -30,7 +30,6 @@ def export(
     """
     from cnnbuild.export.exporter import export_run
 
-    warn_plugin_failures()
     result = export_run(
         run_dir, format_, quantize, out, max_accuracy_drop=max_accuracy_drop, calibration_images=calibration_images,
         parity_examples=parity_examples, latency_runs=latency_runs, allow_unsafe=allow_unsafe_model,
@@ -57,7 +56,6 @@ def serve(model: Path, host: str, port: int, batch_wait_ms: float, max_batch: in
     """Serve a run's model or an exported model over HTTP: POST /predict, GET /health, /metadata, /docs and a web page at /."""
     from cnnbuild.serve import ServeSettings, serve as run_server
 
-    warn_plugin_failures()
     settings = ServeSettings(
         max_batch=max_batch, batch_wait_ms=batch_wait_ms, max_body_bytes=int(max_body_mb * 1_000_000),
         max_pixels=int(max_megapixels * 1_000_000), max_files=max_files,

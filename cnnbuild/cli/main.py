@@ -34,6 +34,21 @@ def show_library_messages() -> None:
     logger.propagate = False
 
 
+#: Words people type for a command from other tools, and the command that does it here.
+COMMAND_ALIASES = {"train": "run", "fit": "run", "test": "evaluate", "eval": "evaluate", "infer": "predict", "inference": "predict", "check": "validate"}
+
+
+def command_hint(name: str, commands: list[str]) -> str:
+    """``; did you mean 'run'?`` for a misspelt command or another tool's word for one, else ``.``."""
+    import difflib
+
+    words = {command: command for command in commands} | {alias: command for alias, command in COMMAND_ALIASES.items() if command in commands}
+    close = difflib.get_close_matches(name.lower(), list(words), n=1, cutoff=0.75)
+    if not close:
+        return ". See cnnbuild --help for the commands."
+    return f"; did you mean {words[close[0]]!r}? (cnnbuild {words[close[0]]} --help says what it does)"
+
+
 class Commands(click.Group):
     """Adds plugin commands (``register_commands``) the first time commands are listed or looked up."""
 
@@ -64,12 +79,19 @@ class Commands(click.Group):
                 registry.commands[info.name] = added
 
     def invoke(self, ctx: click.Context) -> object:
+        show_library_messages()  # before the command is looked up: looking up a plugin's command loads the plugins
         with reported_errors():  # every command, plugin commands included: a bug says so and where its traceback is
             return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self.add_plugin_commands()
         return super().list_commands(ctx)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and not ctx.resilient_parsing and self.get_command(ctx, name) is None:
+            ctx.fail(f"No such command {name!r}{command_hint(name, self.list_commands(ctx))}")
+        return super().resolve_command(ctx, args)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)
@@ -104,4 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     # Keras warns about arguments cnnbuild passes on purpose; keep the output for what matters.
     warnings.filterwarnings("ignore", message=".*shuffle=True. was passed.*")
     warnings.filterwarnings("ignore", message=".*Your input ran out of data.*")
+    # A plugin using a deprecated name of the plugin API is told so (Python hides DeprecationWarning outside __main__).
+    warnings.filterwarnings("default", category=DeprecationWarning, message=".*deprecated since cnnbuild plugin API")
+    show_library_messages()  # plugin failures found while --help lists the commands are shown too
     cli.main(args=argv, prog_name="cnnbuild")

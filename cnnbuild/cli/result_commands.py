@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cnnbuild.cli.common import errors_to_exit, warn_plugin_failures
+from cnnbuild.cli.common import errors_to_exit
 
 
 @click.command()
@@ -98,7 +98,6 @@ def preview(spec_path: Path, out: Path, overrides: tuple[str, ...]) -> None:
     from cnnbuild.builder.reports.preview import preview as write_preview
     from cnnbuild.spec import load_spec
 
-    warn_plugin_failures()
     result = write_preview(load_spec(spec_path, overrides), out)
     click.echo(result.report.text())
     for note in result.notes:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from cnnbuild.cli.common import errors_to_exit, warn_plugin_failures
+from cnnbuild.cli.common import errors_to_exit
 
 
 @click.command("run")
@@ -55,7 +55,6 @@ def run_command(
             os.environ[name] = str(value)  # where the engine reads them; options win over the spec
     # Keras reads its backend once, at import; plugins (loaded next) may import it.
     cluster.select_backend_for_file(resume / run_layout.SPEC if resume else spec_path, () if resume else overrides)
-    warn_plugin_failures()
     try:
         result = run(spec_path, overrides, output=output, resume=resume, verbose=verbose, terminal=sys.stdout.isatty(), allow_changed_data=allow_changed_data)
     except KeyboardInterrupt:  # Ctrl-C while the data is scanned or the model built: nothing trained yet

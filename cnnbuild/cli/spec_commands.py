@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from cnnbuild.cli.common import errors_to_exit, warn_plugin_failures
+from cnnbuild.cli.common import errors_to_exit
 
 
 @click.command()
@@ -24,7 +24,6 @@ def validate(specs: tuple[Path, ...], overrides: tuple[str, ...], as_json: bool)
     from cnnbuild.spec import SpecError, render_errors
     from cnnbuild.spec.sweep_checks import validate_file
 
-    warn_plugin_failures()
     results = []
     for path in specs:
         try:
@@ -164,19 +163,21 @@ def plugins(as_json: bool) -> None:
 
     click.get_current_context().find_root().command.add_plugin_commands()  # so their commands are listed too
     registry = get_registry()
+    from cnnbuild.contracts.plugin_api import PLUGIN_API_VERSION
+
     rows = [
-        {"name": info.name, "distribution": info.distribution, "version": info.version, "builtin": info.builtin, "registers": registry.registered_by(info)}
+        {"name": info.name, "distribution": info.distribution, "version": info.version, "builtin": info.builtin, "plugin_api": info.api, "registers": registry.registered_by(info)}
         for info in registry.plugins
-    ]
+    ]  # fmt: skip
     if as_json:
-        click.echo(json.dumps({"plugins": rows, "failures": registry.failures}, indent=2))
+        click.echo(json.dumps({"plugin_api": PLUGIN_API_VERSION, "plugins": rows, "failures": registry.failures}, indent=2))
         return
+    click.echo(f"cnnbuild plugin API {PLUGIN_API_VERSION}")
     for row in rows:
-        click.echo(f"{row['name']}  ({row['distribution']} {row['version']}{', builtin' if row['builtin'] else ''})")
+        wants = f", plugin API {row['plugin_api']}" if row["plugin_api"] else ""
+        click.echo(f"{row['name']}  ({row['distribution']} {row['version']}{', builtin' if row['builtin'] else ''}{wants})")
         for kind, names in row["registers"].items():
-            click.echo(f"  {kind}s: {', '.join(names)}")
-    for failure in registry.failures:
-        click.echo(f"error: {failure}", err=True)
+            click.echo(f"  {kind}s: {', '.join(names)}")  # failures: printed as warnings when the plugins loaded
 
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cnnbuild.cli.common import errors_to_exit, warn_plugin_failures
+from cnnbuild.cli.common import errors_to_exit
 
 
 @click.command("sweep")
@@ -16,10 +16,11 @@ from cnnbuild.cli.common import errors_to_exit, warn_plugin_failures
 @click.option("--workers", type=click.IntRange(min=1, max=256), default=1, show_default=True, help="Worker processes on this machine, sharing one study.")
 @click.option("--storage", metavar="URL", help="Optuna storage shared by workers on many machines (postgresql://..., any SQLAlchemy URL); default: a journal file in the sweep folder.")
 @click.option("--study", metavar="NAME", help="The study's name in the storage (default: the spec's name).")
+@click.option("--join-study", is_flag=True, help="Add trials to a --study that holds another sweep (another search space or base spec) on purpose.")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="The sweep folder (default: output.dir/sweeps/<name>); the same folder again continues the sweep.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value of the base spec, for every trial (repeatable).")
 @errors_to_exit
-def sweep_command(spec_path: Path, trials: int | None, workers: int, storage: str | None, study: str | None, output: Path | None, overrides: tuple[str, ...]) -> None:
+def sweep_command(spec_path: Path, trials: int | None, workers: int, storage: str | None, study: str | None, join_study: bool, output: Path | None, overrides: tuple[str, ...]) -> None:
     """Run the sweep of SPEC (a spec with a sweep: section, or a sweep file naming its base spec).
 
     Each trial trains into SWEEP/trials/NNNN, an ordinary run directory. Ctrl-C loses at most the
@@ -27,9 +28,8 @@ def sweep_command(spec_path: Path, trials: int | None, workers: int, storage: st
     """
     from cnnbuild.sweep import run_sweep
 
-    warn_plugin_failures()
     try:
-        result = run_sweep(spec_path, overrides, trials=trials, workers=workers, storage=storage, study=study, output=output)
+        result = run_sweep(spec_path, overrides, trials=trials, workers=workers, storage=storage, study=study, output=output, join_study=join_study)
     except KeyboardInterrupt:  # a second Ctrl-C while the leaderboard or the figures were written
         click.echo(f"\ninterrupted; run cnnbuild sweep {spec_path} again with the same --output to continue (trials in flight are tried again)", err=True)
         sys.exit(130)
@@ -44,7 +44,7 @@ def sweep_command(spec_path: Path, trials: int | None, workers: int, storage: st
         click.echo(f"wrote {path}")
     best = result.best
     if best is not None:
-        click.echo(f"best: trial {best['trial']}, {board['metric']} {best['value']:.4f} ({best['run_dir']}); run it again with: cnnbuild run {result.folder / 'best.yaml'}")
+        click.echo(f"best: trial {best['trial']}, {board['metric']} {best['value']:.4f} ({best['run_dir']}); run it again with: cnnbuild run {result.best_spec_path}")
     if result.interrupted:
         click.echo(f"interrupted; the trials in flight are recorded interrupted and tried again when you run: cnnbuild sweep {spec_path} --output {result.folder}", err=True)
         sys.exit(130)

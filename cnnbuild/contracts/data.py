@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from cnnbuild.contracts.plugin_api import warn_deprecated
 from cnnbuild.contracts.values import CHANNELS, ColorMode, Fraction01, LabelMode, NonNegativeInt, Pair, Params, PositiveInt
 
 
@@ -18,7 +19,9 @@ class DataParams(Params):
     color_mode: ColorMode = Field("rgb", description="rgb (3 channels), grayscale (1) or rgba (4)")
     batch_size: PositiveInt = 32
     validation_split: Fraction01 = Field(0.2, description="fraction of the data held out for validation")
-    label_mode: LabelMode | None = Field(None, description="int, binary or categorical; default: binary for two classes with a one-unit output, else categorical with MixUp or CutMix, else int")
+    label_mode: LabelMode | None = Field(
+        None, description="int, binary or categorical; default: binary for two classes with a one-unit output, else categorical with MixUp or CutMix, else int"
+    )
     shuffle_buffer: NonNegativeInt = Field(1000, description="training examples shuffled at a time; 0 turns shuffling off")
     cache: str = Field("memory", description="memory, none, or a file path for decoded images (relative to the spec file)")
 
@@ -35,18 +38,35 @@ class DataParams(Params):
         return (*self.image_size, CHANNELS[self.color_mode])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class DataContext:
     """Given to data source factories and their ``class_names`` functions.
 
     ``base_dir`` is the spec file's folder: resolve relative paths against it, or call
     :meth:`resolve_path` for a ``cnnbuild.SpecPath`` parameter. ``seed`` is the spec's seed
     (None when unset): use it for the validation split so that the same files are held out
-    on every run.
+    on every run. ``work_dir`` is a folder of this data source's own for downloads and caches
+    (``<cache dir>/sources/<data.type>``): it exists when the factory is called; ``class_names``
+    gets its path without cnnbuild creating it (``validate`` writes nothing). None where no
+    spec made the context (a plugin's own tests).
     """
 
     base_dir: Path
     seed: int | None = None
+    work_dir: Path | None = None
+
+    def __init__(self, base_dir: Path, seed: int | None = None, work_dir: Path | None = None, shard: tuple[int, int] | None = None) -> None:
+        object.__setattr__(self, "base_dir", base_dir)
+        object.__setattr__(self, "seed", seed)
+        object.__setattr__(self, "work_dir", work_dir)
+        if shard is not None:  # plugin API 1.0 took this process's share here
+            warn_deprecated("cnnbuild.DataContext.shard")
+
+    @property
+    def shard(self) -> tuple[int, int]:
+        """Deprecated: always ``(0, 1)``; cnnbuild gives each process its share of the training split itself."""
+        warn_deprecated("cnnbuild.DataContext.shard")
+        return (0, 1)
 
     def resolve_path(self, value: str | Path) -> Path:
         """A path parameter as the spec means it: ``~`` expanded, relative to ``base_dir``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, Field, model_serializer
@@ -37,6 +39,22 @@ class ShapeError(ValueError):
 def same_shape(params: object, shape: Shape) -> LayerShape:
     """The shape function of a layer that keeps its input shape and has no weights (Dropout, Activation)."""
     return LayerShape(shape)
+
+
+@dataclass(frozen=True)
+class LayerContext:
+    """Given as the keyword argument ``context`` to the factory and the shape function of a layer
+    registered with ``context=True``: a layer made of other entries (as ``Pipeline``'s ``layers``,
+    a ``cnnbuild.AugmentationList``) builds and checks them through the registry the spec was
+    validated with.
+
+    ``make_layer(entry)`` is the Keras layer of a nested entry, from its registered factory;
+    ``layer_shape(entry, input_shape)`` is what its shape function declares (a
+    :class:`LayerShape`), or None when its type has no shape function.
+    """
+
+    make_layer: Callable[[Any], Any]
+    layer_shape: Callable[[Any, Shape], LayerShape | None]
 
 
 #: Shapes of a merge layer's inputs (registered with ``inputs=``), in the order the entry lists them.

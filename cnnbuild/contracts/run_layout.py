@@ -11,7 +11,8 @@ import re
 
 #: The run folder format this release writes (run.json's ``format_version``). 1: the first release
 #: (8ca31db) and stop 19; 2: stop 20 (8ba0fb9: predictions.csv, fine-tuning phases, a spec.yaml of
-#: spec format 2); 3: the first to record its version, and traceback.txt. Neither 1 nor 2 recorded it.
+#: spec format 2); 3: the first to record its version, traceback.txt, spec.written.yaml, the history's
+#: phase as ints (2 wrote floats). Neither 1 nor 2 recorded it.
 FORMAT_VERSION = 3
 FORMAT_KEY = "format_version"
 #: The spec format of spec.yaml in the run folder formats whose spec.yaml did not say (from 3 on, it does).
@@ -19,6 +20,7 @@ SPEC_FORMAT_OF = {1: 1, 2: 2}
 
 RUN_INFO = "run.json"  # where the spec came from, its folder, the overrides, when the run started, the format version
 SPEC = "spec.yaml"  # the resolved spec, paths absolute
+SPEC_WRITTEN = "spec.written.yaml"  # the spec file as its user wrote it, comments included, before --set overrides
 CLASS_NAMES = "class_names.json"
 SKIPPED = "skipped.json"  # data files left out, each with its reason
 SUMMARY = "summary.txt"  # the Keras model summary
@@ -42,7 +44,7 @@ TRACEBACK = "traceback.txt"  # the chained traceback of an unexpected exception 
 PARTIAL_PREFIX = ".partial-"
 
 ARTIFACTS = (
-    RUN_INFO, SPEC, CLASS_NAMES, SKIPPED, SUMMARY, ENVIRONMENT, STATUS, MODEL, HISTORY_JSON, HISTORY_CSV,
+    RUN_INFO, SPEC, SPEC_WRITTEN, CLASS_NAMES, SKIPPED, SUMMARY, ENVIRONMENT, STATUS, MODEL, HISTORY_JSON, HISTORY_CSV,
     METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, PREDICTIONS, REPORT, EVALUATIONS, CHECKPOINTS, CHECKPOINT_STATE, EXPORTS, TRACEBACK,
 )  # fmt: skip
 _FOLDERS = (CHECKPOINTS,)

@@ -6,6 +6,8 @@ them; each trial is an ordinary run directory under :data:`TRIALS`.
 
 from __future__ import annotations
 
+from typing import Final, Literal, get_args
+
 DEFINITION = "sweep.yaml"  # what the sweep searches: metric, direction, space, sampler, pruner, budget
 BASE_SPEC = "base.yaml"  # the base spec every trial starts from (canonical, paths absolute, no sweep section)
 JOURNAL = "study.journal"  # Optuna's journal storage (the default storage)
@@ -23,9 +25,11 @@ FIGURE_FILES = {
 }
 REPORT = "report.html"
 
-#: The states a trial ends in, as the leaderboard names them; only ``complete`` is a result.
-STATES = ("complete", "pruned", "invalid", "failed", "interrupted", "killed", "running", "queued")
-RESULT_STATE = "complete"
+#: The states a trial is in, as the leaderboard names them; only :data:`RESULT_STATE` is a result.
+TrialState = Literal["complete", "pruned", "invalid", "failed", "interrupted", "killed", "running", "queued"]
+STATES: tuple[TrialState, ...] = get_args(TrialState)
+#: The one state whose trials have a value, a rank, and can be the best.
+RESULT_STATE: Final[TrialState] = "complete"
 
 
 def trial_dir(number: int) -> str:

@@ -43,9 +43,17 @@ def cache_dir_for(url: str) -> Path:
     return cache_root() / "datasets" / f"{name}-{digest}"
 
 
-def download(url: str, sha256: str | None = None) -> Path:
-    """The archive at ``url`` in the download cache; a partial or mismatching file is never kept."""
-    target = cache_root() / "downloads" / f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{_archive_name(url)}"
+def download_path(url: str) -> Path:
+    """Where the archive at ``url`` is kept once downloaded (a file put there is used as it)."""
+    return cache_root() / "downloads" / f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{_archive_name(url)}"
+
+
+def download(url: str, sha256: str | None = None, extract_to: Path | None = None) -> Path:
+    """The archive at ``url`` in the download cache; a partial or mismatching file is never kept.
+
+    ``extract_to`` (the folder ``data.path`` names, if it does) is where an unreachable ``url``'s
+    message says to extract the archive by hand."""
+    target = download_path(url)
     if target.exists() and (sha256 is None or _sha256(target) == sha256.lower()):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +72,12 @@ def download(url: str, sha256: str | None = None) -> Path:
         partial.replace(target)
     except urllib.error.HTTPError as exc:
         raise DataError(f"{url}: download failed: HTTP {exc.code} {exc.reason}") from exc
+    except urllib.error.URLError as exc:  # no answer at all: offline, an unknown host, a refused connection
+        by_hand = f"extract it so that {extract_to} holds its class folders (data.path)" if extract_to else "extract it and set data.path to the folder that holds its class folders"
+        raise DataError(
+            f"{url}: download failed: {exc.reason}; without a network, download {_archive_name(url)} from that address on another machine "
+            f"and put it at {target} (it is used from there), or {by_hand}"
+        ) from exc
     except (OSError, http.client.HTTPException) as exc:  # HTTPException: the connection broke mid-body
         raise DataError(f"{url}: download failed: {getattr(exc, 'reason', None) or exc or type(exc).__name__}") from exc
     finally:
@@ -131,7 +145,7 @@ def _discard(url: str, archive: Path, problem: str) -> None:
 
 def fetch_and_extract(url: str, target: Path, sha256: str | None = None) -> Path:
     """Download ``url`` and extract it so that ``target`` holds the class folders."""
-    archive = download(url, sha256)
+    archive = download(url, sha256, None if target == cache_dir_for(url) else target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not (tarfile.is_tarfile(archive) or zipfile.is_zipfile(archive)):
         _discard(url, archive, "it is not a tar or zip archive (an error page instead of the file?)")

@@ -26,6 +26,13 @@ NATIVE = {("JPEG", "RGB"), ("JPEG", "L"), ("PNG", "RGB"), ("PNG", "RGBA"), ("PNG
 ORIENTATION_TAG = 0x0112
 
 
+def tensorflow_reads(image_format: str | None, mode: str, info: dict) -> bool:
+    """Whether TensorFlow's decoder gives an image of this format and mode (Pillow's ``info``) the
+    pixels training wants. A GIF with a transparent colour is read by Pillow: TensorFlow's GIF
+    decoder drops the transparency (alpha 255, the transparent pixels black), while PNG keeps it."""
+    return (image_format, mode) in NATIVE and not (image_format == "GIF" and "transparency" in info)
+
+
 @dataclass(frozen=True)
 class ImageFile:
     """An image that passed the checks: its path, class index and whether TensorFlow decodes it
@@ -74,7 +81,7 @@ def check_header(path: Path) -> Verdict:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                image_format, mode = image.format, image.mode
+                image_format, readable = image.format, tensorflow_reads(image.format, image.mode, image.info)
                 orientation = image.getexif().get(ORIENTATION_TAG, 1) if image_format in ("JPEG", "PNG", "WEBP", "TIFF", "MPO") else 1
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return Verdict(False, f"image too large: over {Image.MAX_IMAGE_PIXELS:,} pixels, Pillow's limit against a decompression bomb; resize it below that to train on it", size, mtime)
@@ -86,7 +93,7 @@ def check_header(path: Path) -> Verdict:
         return Verdict(False, f"cannot decode: {exc}", size, mtime)
     # A turned or mirrored photo goes through Pillow, which applies its EXIF orientation as
     # every photo viewer does; TensorFlow's decoder would train it sideways.
-    native = (image_format, mode) in NATIVE and Path(path).suffix.lower() != ".webp" and orientation in (None, 0, 1)
+    native = readable and Path(path).suffix.lower() != ".webp" and orientation in (None, 0, 1)
     return Verdict(native, "", size, mtime, digest, image_format)
 
 

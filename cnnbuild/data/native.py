@@ -11,28 +11,35 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 SHOW_LOGS_ENV = "CNNBUILD_TF_LOGS"
 _tensorflow: Any = None
+#: Held while descriptor 2 points elsewhere: two threads swapping it at once could leave it on a closed file.
+_stderr_lock = threading.RLock()
 
 
 @contextlib.contextmanager
 def stderr_captured() -> Iterator[list[str]]:
     """Point file descriptor 2 at a temporary file for the block; the list it yields holds what
-    was written, once the block ends. ``CNNBUILD_TF_LOGS=1`` lets it through instead."""
+    was written, once the block ends. ``CNNBUILD_TF_LOGS=1`` lets it through instead.
+
+    The one place cnnbuild redirects standard error: one thread at a time (others wait), and a
+    thread may nest blocks."""
     written: list[str] = []
     if os.environ.get(SHOW_LOGS_ENV):
         yield written
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as captured:
+    with _stderr_lock, tempfile.TemporaryFile(mode="w+b") as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
         os.dup2(captured.fileno(), 2)
         try:
             yield written
         finally:
+            sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)

@@ -19,7 +19,7 @@ from cnnbuild.data.image_files import Verdict
 
 INDEX_ENV = "CNNBUILD_SCAN_INDEX"
 #: Raise when the check's rules change, so older verdicts are checked again.
-CHECK_VERSION = 2
+CHECK_VERSION = 3  # 3: GIFs with a transparent colour are read by Pillow
 _SCHEMA = """CREATE TABLE IF NOT EXISTS verdicts (
     path BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER, checker TEXT,
     native INTEGER, reason TEXT, digest TEXT, image_format TEXT)"""

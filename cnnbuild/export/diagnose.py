@@ -16,9 +16,7 @@ log = logging.getLogger(__name__)
 
 def layer_names(spec: Spec, model: Any) -> list[str]:
     """How the spec names each of the model's layers: ``model.layers[2] (SqueezeExcitation2D, from plugin ...)``."""
-    from cnnbuild.plugins.manager import get_registry
-
-    registry = get_registry()
+    registry = spec.registry
     entries = [("augmentation", entry) for entry in spec.augmentation] if len(model.layers) > len(spec.model.layers) else []
     entries += [("model.layers", entry) for entry in spec.model.layers]
     names, counters = [], {"augmentation": 0, "model.layers": 0}

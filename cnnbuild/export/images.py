@@ -14,7 +14,7 @@ import threading
 import warnings
 from typing import Any
 
-from cnnbuild.data.image_files import NATIVE
+from cnnbuild.data.image_files import tensorflow_reads
 
 #: the formats training reads (cnnbuild.data.image_files.IMAGE_SUFFIXES); Pillow tries no other decoder
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
@@ -53,7 +53,7 @@ def decode_image(data: bytes, channels: int, *, max_pixels: int) -> Any:
     if width == 0 or height == 0:
         raise ImageRejected(f"image has no pixels ({width}x{height})")
     lossless_as_is = image.format in LOSSLESS and image.mode == PILLOW_MODES[channels]
-    if (image.format, image.mode) in NATIVE and not lossless_as_is:
+    if tensorflow_reads(image.format, image.mode, image.info) and not lossless_as_is:
         pixels = _tensorflow_decode(data, channels)
         if pixels is not None:
             return pixels

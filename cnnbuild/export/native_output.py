@@ -5,33 +5,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
-import tempfile
-import threading
 from collections.abc import Iterator
 
-from cnnbuild.builder.runtime import SHOW_LOGS_ENV
-
-_lock = threading.RLock()  # two threads swapping descriptor 2 at once could leave it pointing at a closed file
+from cnnbuild.data.native import SHOW_LOGS_ENV, stderr_captured
 
 
 @contextlib.contextmanager
 def quiet_native_output() -> Iterator[None]:
-    """Send file descriptor 2 to a temporary file while converters run (CNNBUILD_TF_LOGS=1 shows it)."""
+    """Send file descriptor 2 to a temporary file while converters run, and TensorFlow's Python
+    logger to errors only ("Assets written to ..."); CNNBUILD_TF_LOGS=1 shows both."""
     if os.environ.get(SHOW_LOGS_ENV):
         yield
         return
     tensorflow_logger = logging.getLogger("tensorflow")
-    with _lock, tempfile.TemporaryFile() as captured:
-        level = tensorflow_logger.level
-        tensorflow_logger.setLevel(logging.ERROR)  # "Assets written to ..."
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(captured.fileno(), 2)
+    level = tensorflow_logger.level
+    with stderr_captured():
+        tensorflow_logger.setLevel(logging.ERROR)
         try:
             yield
         finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
             tensorflow_logger.setLevel(level)

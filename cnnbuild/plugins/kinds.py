@@ -60,7 +60,7 @@ class Kind:
 LAYER = Kind(
     "layer",
     hook="register_layers",
-    options=("shape", "aliases", "augmentation", "mixes_labels", "not_augmentation", "inputs", "backbone", "requires"),
+    options=("shape", "aliases", "augmentation", "mixes_labels", "not_augmentation", "inputs", "backbone", "requires", "context"),
     params_base=Params,
     produces="a keras.layers.Layer",
     uses=(

@@ -7,8 +7,10 @@ every call. ``CNNBUILD_TRACE_PLUGINS=1`` prints each hook call with its plugins 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
+import logging
 import os
 import sys
 import time
@@ -20,6 +22,7 @@ import pluggy
 
 from cnnbuild.errors import PluginError
 from cnnbuild.plugins import hookspecs
+from cnnbuild.plugins.compatibility import api_mismatch, declared_api
 from cnnbuild.plugins.kinds import KINDS, Kind
 from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, input_range, spec_model
 
@@ -42,6 +45,7 @@ BUILTIN_PLUGINS = (
     "cnnbuild.plugins.builtin.callbacks",
 )
 
+log = logging.getLogger("cnnbuild.plugins")
 _pm: pluggy.PluginManager | None = None
 _infos: dict[int, PluginInfo] = {}
 _load_failures: list[str] = []
@@ -82,6 +86,25 @@ def _trace(pm: pluggy.PluginManager) -> None:
     pm.add_hookcall_monitoring(before, after)
 
 
+def make_registry(*plugins: object) -> Registry:
+    """A registry of the builtin plugins and ``plugins`` only, apart from the process's plugin
+    manager: give it to ``validate_source`` and the spec carries it (building, inference, checks)."""
+    pm = pluggy.PluginManager("cnnbuild")
+    pm.add_hookspecs(hookspecs)
+    _register_builtins(pm)
+    for plugin in plugins:
+        pm.register(plugin)
+    return build_registry(pm, [])
+
+
+def _register_builtins(pm: pluggy.PluginManager) -> None:
+    version = _version()
+    for module_name in BUILTIN_PLUGINS:
+        module = importlib.import_module(module_name)
+        pm.register(module, name=module_name.rsplit(".", 1)[-1])
+        _infos[id(module)] = PluginInfo(module_name.rsplit(".", 1)[-1], "cnnbuild", version, True)
+
+
 def get_plugin_manager() -> pluggy.PluginManager:
     """The process-wide plugin manager: builtin plugins and allowed entry points, loaded once."""
     global _pm
@@ -91,11 +114,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
     pm.add_hookspecs(hookspecs)
     if os.environ.get(TRACE_PLUGINS_ENV):
         _trace(pm)
-    builtin_version = _version()
-    for module_name in BUILTIN_PLUGINS:
-        module = importlib.import_module(module_name)
-        pm.register(module, name=module_name.rsplit(".", 1)[-1])
-        _infos[id(module)] = PluginInfo(module_name.rsplit(".", 1)[-1], "cnnbuild", builtin_version, True)
+    _register_builtins(pm)
     allowed = _allowed_entry_points()
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if allowed is not None and entry_point.name not in allowed:
@@ -106,21 +125,27 @@ def get_plugin_manager() -> pluggy.PluginManager:
             plugin = entry_point.load()
             if pm.is_registered(plugin):
                 continue
+            mismatch = api_mismatch(plugin, info.describe())
+            if mismatch is not None:  # written for another plugin API: not used, rather than failing later with an AttributeError
+                _load_failures.append(f"{mismatch}; {RUN_WITHOUT}")
+                continue
             pm.register(plugin, name=entry_point.name)
         except (Exception, SystemExit) as exc:  # a broken plugin must not break (or end) every command
             _load_failures.append(f"{info.describe()} failed to load: {type(exc).__name__}: {exc}; {RUN_WITHOUT}")
             continue
-        _infos[id(plugin)] = info
+        declared = declared_api(plugin)
+        _infos[id(plugin)] = dataclasses.replace(info, api=None if declared is None else str(declared))
     _pm = pm
     return pm
 
 
-def plugin_info(plugin: object) -> PluginInfo:
-    """Who a registered plugin object is; plugins registered by hand (tests) get their pm name."""
+def plugin_info(plugin: object, pm: pluggy.PluginManager | None = None) -> PluginInfo:
+    """Who a registered plugin object is; plugins registered by hand (tests) get their name in ``pm`` (default: the process's)."""
     info = _infos.get(id(plugin))
     if info is not None:
         return info
-    name = (_pm.get_name(plugin) if _pm is not None else None) or repr(plugin)
+    pm = pm or _pm
+    name = (pm.get_name(plugin) if pm is not None else None) or repr(plugin)
     return PluginInfo(name, "not installed", "-", False)
 
 
@@ -183,19 +208,19 @@ def _register_function(staged: list[Registration], kind: Kind, info: PluginInfo)
     return register
 
 
-def build_registry(pm: pluggy.PluginManager) -> Registry:
+def build_registry(pm: pluggy.PluginManager, load_failures: list[str] | None = None) -> Registry:
     """Call every registration hook, one plugin at a time, so each failure names its plugin and
-    a plugin registers all of its types or none of them."""
-    registry = Registry(failures=list(_load_failures))
+    a plugin registers all of its types or none of them (``load_failures``: the entry points'; default: this process's)."""
+    registry = Registry(failures=list(_load_failures if load_failures is None else load_failures))
     unknown = unknown_hooks(pm)
     # builtins first, then by name: which plugin keeps a contested name must not depend on set order
-    plugins = sorted(pm.get_plugins(), key=lambda p: (not plugin_info(p).builtin, plugin_info(p).name))
-    registry.plugins = [plugin_info(plugin) for plugin in plugins]
+    plugins = sorted(pm.get_plugins(), key=lambda p: (not plugin_info(p, pm).builtin, plugin_info(p, pm).name))
+    registry.plugins = [plugin_info(plugin, pm) for plugin in plugins]
     usable = []
     for plugin in plugins:
         if id(plugin) in unknown:
-            registry.failures.append(_unknown_hook_message(plugin_info(plugin), unknown[id(plugin)]))
-            registry.failed_plugins.add(plugin_info(plugin).name)
+            registry.failures.append(_unknown_hook_message(plugin_info(plugin, pm), unknown[id(plugin)]))
+            registry.failed_plugins.add(plugin_info(plugin, pm).name)
         else:
             usable.append(plugin)
     staged: dict[int, list[Registration]] = {id(plugin): [] for plugin in usable}
@@ -204,7 +229,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         for plugin in usable:
             if id(plugin) in failed or not implements(pm, kind.hook, plugin):
                 continue
-            info = plugin_info(plugin)
+            info = plugin_info(plugin, pm)
             try:
                 hook_for(pm, kind.hook, plugin)(register=_register_function(staged[id(plugin)], kind, info))
             except Exception as exc:
@@ -221,7 +246,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         except PluginError as exc:
             registry.restore(before)  # all of a plugin or none of it: no half-registered plugin
             registry.failures.append(str(exc))
-            registry.failed_plugins.add(plugin_info(plugin).name)
+            registry.failed_plugins.add(plugin_info(plugin, pm).name)
     return registry
 
 
@@ -234,6 +259,8 @@ def get_registry() -> Registry:
     if _registry_cache is None or _registry_cache[0] != key:
         # the cache keeps the plugin objects alive, so an id in the key cannot be reused by a new plugin
         _registry_cache = (key, build_registry(pm), plugins)
+        for failure in _registry_cache[1].failures:  # said once, by every command that uses plugins (the CLI prints warnings)
+            log.warning("warning: %s", failure)
     return _registry_cache[1]
 
 
@@ -255,8 +282,6 @@ def keras_objects() -> dict[str, Any]:
 
 def announce_run_ended(run_dir: Any, state: str) -> None:
     """Call every plugin's ``run_ended`` hook; a plugin that raises is logged as a warning, one at a time."""
-    import logging
-
     pm = get_plugin_manager()
     failed = get_registry().failed_plugins
     for plugin in pm.get_plugins():
@@ -265,4 +290,4 @@ def announce_run_ended(run_dir: Any, state: str) -> None:
         try:
             hook_for(pm, "run_ended", plugin)(run_dir=run_dir, state=state)
         except Exception as exc:  # a plugin's bookkeeping must not turn a finished run into a failed one
-            logging.getLogger("cnnbuild").warning("warning: %s failed in run_ended: %s: %s", plugin_info(plugin).describe(), type(exc).__name__, exc)
+            log.warning("warning: %s failed in run_ended: %s: %s", plugin_info(plugin).describe(), type(exc).__name__, exc)

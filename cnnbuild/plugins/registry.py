@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -9,8 +11,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from cnnbuild.contracts.layers import GRAPH_KEYS, GraphEntryFields, LayerShape, Shape
+from cnnbuild.contracts.layers import GRAPH_KEYS, GraphEntryFields, LayerContext, LayerShape, Shape
 from cnnbuild.errors import CnnbuildError, PluginError
+from cnnbuild.plugins.compatibility import api_hint
 from cnnbuild.plugins.kinds import CALLBACK, DATA_SOURCE, KINDS, LAYER, Kind
 
 
@@ -22,6 +25,8 @@ class PluginInfo:
     distribution: str
     version: str
     builtin: bool
+    #: the plugin API versions it declares it works with (``CNNBUILD_PLUGIN_API``), as written; None: none declared
+    api: str | None = None
 
     def describe(self) -> str:
         return f"plugin {self.name!r} ({self.distribution} {self.version})"
@@ -37,10 +42,25 @@ class Registration:
     factory: Callable[..., Any]
     plugin: PluginInfo
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: the registry it was added to: a ``context=True`` layer builds its nested entries with that registry's types
+    registry: Registry | None = field(default=None, compare=False, repr=False)
 
     @property
     def shape(self) -> Callable[[Any, Shape], LayerShape] | None:
-        return self.options.get("shape")
+        """The shape function, called as ``shape(params, input_shape)`` (its ``context`` given, where registered with ``context=True``)."""
+        shape = self.options.get("shape")
+        return functools.partial(shape, context=self.layer_context()) if shape is not None and self.takes_context else shape
+
+    @property
+    def takes_context(self) -> bool:
+        """Whether the factory and shape function take a :class:`~cnnbuild.LayerContext` (the ``context`` option)."""
+        return bool(self.options.get("context", False))
+
+    def layer_context(self) -> LayerContext:
+        """What the factory and shape function of a ``context=True`` layer are given: its registry's types."""
+        if self.registry is None:
+            raise PluginError(f"{self.plugin.describe()}: {self.kind.name} {self.name!r} needs its registry, and it is in none")
+        return self.registry.layer_context()
 
     @property
     def aliases(self) -> tuple[str, ...]:
@@ -81,11 +101,13 @@ class Registration:
         """``factory(*args)``; an exception or a result that is not ``expected`` becomes a
         :class:`PluginError` naming the plugin (a :class:`CnnbuildError` passes through)."""
         try:
-            made = self.factory(*args)
+            made = self.factory(*args, **({"context": self.layer_context()} if self.takes_context else {}))
         except CnnbuildError:
             raise
         except Exception as exc:
-            raise PluginError(f"{self.plugin.describe()}: building {self.kind.name} {self.name!r} failed: {type(exc).__name__}: {exc}") from exc
+            # a name the plugin expects and this cnnbuild lacks (or has changed): say which plugin API each side has
+            hint = api_hint(self.plugin.api) if isinstance(exc, (AttributeError, ImportError, NameError, TypeError)) and not self.plugin.builtin else ""
+            raise PluginError(f"{self.plugin.describe()}: building {self.kind.name} {self.name!r} failed: {type(exc).__name__}: {exc}{hint}") from exc
         if not isinstance(made, expected):
             raise PluginError(f"{self.plugin.describe()}: the factory of {self.kind.name} {self.name!r} returned {type(made).__name__}, not {self.kind.produces}")
         return made
@@ -187,10 +209,28 @@ class Registry:
                     f"and by {registration.plugin.describe()}; uninstall one of them or restrict "
                     "plugins with CNNBUILD_LOAD_PLUGINS"
                 )
-        table[registration.name] = registration
+        table[registration.name] = dataclasses.replace(registration, registry=self)
         for alias in registration.aliases:
             aliases[alias] = registration.name
         self.derived.clear()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Registry:
+        return self  # one per set of plugins: a copied spec keeps the registry it was validated with
+
+    def layer_context(self) -> LayerContext:
+        """Nested entries (a ``Pipeline``'s ``layers``) built and checked with this registry's types."""
+        return LayerContext(make_layer=self._make_nested, layer_shape=self._nested_shape)
+
+    def _make_nested(self, entry: Any) -> Any:
+        import keras  # called while a model is built, when Keras is loaded
+
+        return self.layers[entry.type].make(keras.layers.Layer, entry)
+
+    def _nested_shape(self, entry: Any, shape: Shape) -> LayerShape | None:
+        registration = self.layers.get(entry.type)
+        if registration is None or registration.shape is None:
+            return None
+        return LayerShape(*registration.shape(entry, shape))
 
     def snapshot(self) -> tuple[dict[str, dict[str, Any]], ...]:
         """The registered types, to :meth:`restore` when a plugin fails halfway through registering."""

@@ -12,6 +12,7 @@ from typing import Any
 from cnnbuild.contracts import run_layout as layout
 from cnnbuild.contracts.atomic import write_atomically
 from cnnbuild.errors import RunError
+from cnnbuild.runs.checkpoint_state import CheckpointState
 from cnnbuild.runs.folder import RunFolder
 from cnnbuild.runs.record import RunRecord
 
@@ -78,6 +79,9 @@ class RunDirectory(RunFolder):
     def set_status(self, state: str, **details: Any) -> None:
         self.write_json(layout.STATUS, {"state": state, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **details})
 
+    def save_resume_state(self, state: CheckpointState) -> Path:
+        """Replace ``checkpoints/state.json`` (read back with ``record.resume_state``)."""
+        return self.write_json(layout.CHECKPOINT_STATE, state.to_json())
 
 
 def _clear_failed_run(folder: Path) -> None:
@@ -87,7 +91,7 @@ def _clear_failed_run(folder: Path) -> None:
 
     record = RunRecord(folder)
     failed = record.state == "failed" or record.stale
-    if not failed or record.checkpoint_state is not None:
+    if not failed or record.resume_state.saved:
         hint = f"continue it with --resume {folder}" if record.exists(layout.RUN_INFO) else "choose a new folder"
         raise RunError(f"{folder}: output folder is not empty; {hint}, or choose a new folder")
     log.info("note: %s held a run that failed before completing an epoch; starting again there", folder)

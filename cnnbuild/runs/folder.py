@@ -26,8 +26,12 @@ class RunFolder:
     def exists(self, relative: str) -> bool:
         return self.file(relative).exists()
 
-    # -- files ---------------------------------------------------------------------------------
+
+class RunFiles(RunFolder):
+    """Reading a run's files: a file that is missing or cannot be read is a RunError naming it."""
+
     def read_json(self, relative: str) -> Any:
+        """The JSON file ``relative``; RunError when it is missing or not JSON."""
         try:
             return json.loads(self.file(relative).read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
@@ -36,6 +40,7 @@ class RunFolder:
             raise RunError(f"{self.file(relative)}: cannot read: {exc}") from exc
 
     def read_text(self, relative: str) -> str:
+        """The text file ``relative`` (undecodable bytes replaced); RunError when it is missing."""
         try:
             return self.file(relative).read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError as exc:
@@ -43,5 +48,6 @@ class RunFolder:
         except OSError as exc:
             raise RunError(f"{self.file(relative)}: cannot read: {exc.strerror or exc}") from exc
 
-    def _optional_json(self, relative: str) -> Any:
+    def optional_json(self, relative: str) -> Any:
+        """The JSON file ``relative``, or None when it does not exist."""
         return self.read_json(relative) if self.exists(relative) else None

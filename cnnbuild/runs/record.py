@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+import warnings
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.contracts import run_layout as layout
 from cnnbuild.errors import RunError
-from cnnbuild.runs.folder import RunFolder
+from cnnbuild.runs.checkpoint_state import CheckpointState, History, read_history
+from cnnbuild.runs.folder import RunFiles
 from cnnbuild.runs.formats import RunFormat
 
 if TYPE_CHECKING:
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from cnnbuild.spec.labels import Labels
 
 
-class RunRecord(RunFolder):
+class RunRecord(RunFiles):
     """A run directory as cnnbuild wrote it: what it was asked to do, how far it got, what it made.
 
     Every reader of runs (resume, evaluate, predict, compare, report) goes through this class, so
@@ -40,7 +42,7 @@ class RunRecord(RunFolder):
     @cached_property
     def info(self) -> dict[str, Any]:
         """``run.json``: the spec file it came from, its folder, the overrides, when it was created."""
-        return self._optional_json(layout.RUN_INFO) or {}
+        return self.optional_json(layout.RUN_INFO) or {}
 
     @cached_property
     def format(self) -> RunFormat:
@@ -90,7 +92,7 @@ class RunRecord(RunFolder):
     @property
     def status(self) -> dict[str, Any]:
         """``status.json`` (``state``: running, interrupted, failed or completed; ``error`` when failed), or {}."""
-        return self._optional_json(layout.STATUS) or {}
+        return self.optional_json(layout.STATUS) or {}
 
     @property
     def state(self) -> str:
@@ -107,22 +109,30 @@ class RunRecord(RunFolder):
 
     @property
     def skipped(self) -> list[dict[str, str]]:
-        return self._optional_json(layout.SKIPPED) or []
+        return self.optional_json(layout.SKIPPED) or []
 
     @property
     def environment(self) -> dict[str, Any] | None:
-        return self._optional_json(layout.ENVIRONMENT)
+        return self.optional_json(layout.ENVIRONMENT)
+
+    @property
+    def resume_state(self) -> CheckpointState:
+        """``checkpoints/state.json``: what ``--resume`` continues from (completed epochs, the
+        checkpoint file, the history so far); the empty state (``saved`` False) when there is none."""
+        data = self.optional_json(layout.CHECKPOINT_STATE)
+        return CheckpointState() if data is None else CheckpointState.from_json(data, str(self.file(layout.CHECKPOINT_STATE)))
 
     @property
     def checkpoint_state(self) -> dict[str, Any] | None:
-        """What ``--resume`` continues from: completed epochs, the checkpoint file, the history so far."""
-        return self._optional_json(layout.CHECKPOINT_STATE)
+        """Deprecated: ``state.json`` as a dict, or None; use :attr:`resume_state`."""
+        warnings.warn("RunRecord.checkpoint_state is deprecated and is removed in cnnbuild 0.3; use RunRecord.resume_state (a CheckpointState)", DeprecationWarning, stacklevel=2)
+        return self.resume_state.to_json() if self.exists(layout.CHECKPOINT_STATE) else None
 
     # -- what it produced ----------------------------------------------------------------------------
     @property
     def metrics(self) -> dict[str, Any] | None:
         """``metrics.json`` of a finished run, else None."""
-        return self._optional_json(layout.METRICS)
+        return self.optional_json(layout.METRICS)
 
     def finished_metrics(self, purpose: str) -> dict[str, Any]:
         """``metrics.json``, or a RunError saying the run has not finished (``purpose``: what needed it)."""
@@ -132,12 +142,13 @@ class RunRecord(RunFolder):
         return metrics
 
     @property
-    def history(self) -> dict[str, list[float]]:
-        """Every metric per epoch: ``history.json`` of a finished run, else the last checkpoint's."""
-        history = self._optional_json(layout.HISTORY_JSON)
+    def history(self) -> History:
+        """Every metric per epoch: ``history.json`` of a finished run, else the last checkpoint's
+        (the ``phase`` column as ints, also where an earlier release wrote 1.0 and 2.0)."""
+        history = self.optional_json(layout.HISTORY_JSON)
         if history is None:
-            history = (self.checkpoint_state or {}).get("history", {})
-        return history
+            return self.resume_state.history
+        return read_history(history, str(self.file(layout.HISTORY_JSON)))
 
     @property
     def model_path(self) -> Path:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cnnbuild.contracts.ranking import top_classes
 from cnnbuild.serve.batching import Batcher
 from cnnbuild.serve.page import docs_page, index_page, openapi
 from cnnbuild.serve.problems import ApiError, BodyLimit, error_response
@@ -95,9 +96,7 @@ def _top_k(value: str | None, default: int, classes: int) -> int:
 
 
 def _prediction(name: str, row: Any, class_names: list[str], top_k: int) -> dict[str, Any]:
-    import numpy as np
-
-    order = np.argsort(-row, kind="stable")[:top_k]
+    order = top_classes(row, top_k)
     return {
         "filename": name,
         "top": [{"class": class_names[i], "probability": round(float(row[i]), 6)} for i in order],

@@ -27,7 +27,7 @@ LAYER_SECTIONS = ("augmentation", "model.layers")
 class LayerChange:
     """One layer added, removed, changed (parameters or type), or affected by a change above it."""
 
-    kind: str  # added | removed | changed | affected
+    kind: str  # added | removed | changed | affected | unknown (same parameters, its size not known before the class count is)
     section: str
     index_a: int | None
     index_b: int | None
@@ -161,7 +161,14 @@ def _written_inputs(spec: Spec, path: tuple[Any, ...]) -> Any:
     return [inputs] if isinstance(inputs, str) else inputs
 
 
-def _section_changes(section: str, a: _Side, b: _Side) -> list[LayerChange]:
+def _known(shape: tuple[int | None, ...] | None, count: int | None) -> bool:
+    return count is not None and shape is not None and None not in shape
+
+
+def _section_changes(section: str, a: _Side, b: _Side, classes_may_differ: bool = False) -> list[LayerChange]:
+    """The changes of one section, in order. A layer with the same parameters whose size is not
+    known (``units: auto`` before the class count is) is listed as ``unknown`` after any change
+    above it, or when the class count may differ: it may have changed, and is never called unchanged."""
     entries_a, entries_b, rows_a, rows_b = a.entries, b.entries, a.rows, b.rows
 
     def facts(rows: list[LayerRow | None], index: int) -> tuple[Any, Any]:
@@ -185,8 +192,11 @@ def _section_changes(section: str, a: _Side, b: _Side) -> list[LayerChange]:
             changes = (*changes, ("inputs", a.inputs[i] or "(the entry before)", b.inputs[j] or "(the entry before)"))
         if ea.type == eb.type and not changes:
             if shape_a == shape_b and count_a == count_b:
-                return None
-            kind = "affected"
+                if _known(shape_a, count_a) and _known(shape_b, count_b):
+                    return None
+                kind = "unknown"
+            else:
+                kind = "affected"
         else:
             kind = "changed"
         settings = _non_default(eb) if ea.type != eb.type else {}
@@ -225,7 +235,13 @@ def _section_changes(section: str, a: _Side, b: _Side) -> list[LayerChange]:
         inner = difflib.SequenceMatcher(None, [e.type for e in entries_a[a0:a1]], [e.type for e in entries_b[b0:b1]], autojunk=False)
         for inner_tag, i0, i1, j0, j1 in inner.get_opcodes():
             changes += align(inner_tag, a0 + i0, a0 + i1, b0 + j0, b0 + j1)
-    return [change for change in changes if change is not None]
+    listed: list[LayerChange] = []
+    resized_above = classes_may_differ  # whether a change above may change the sizes below it
+    for change in changes:
+        if change is not None and (change.kind != "unknown" or resized_above):
+            listed.append(change)
+            resized_above = resized_above or change.kind in ("added", "removed") or change.shape_a != change.shape_b or not _known(change.shape_b, change.count_b)
+    return listed
 
 
 def _total(rows: list[LayerRow | None]) -> int | None:
@@ -237,23 +253,23 @@ def _total(rows: list[LayerRow | None]) -> int | None:
 def diff_specs(a: Spec, b: Spec, registry: Registry | None = None, *, num_classes: int | None = None) -> SpecDiff:
     """Compare two validated specs. ``num_classes`` fills ``units: auto`` where the data source
     cannot tell its classes without loading the data."""
-    from cnnbuild.plugins.manager import get_registry
     from cnnbuild.spec.labels import model_class_count
 
-    registry = registry or get_registry()
-
     def classes(spec: Spec) -> int | None:
-        return model_class_count(spec, num_classes, registry)
+        return model_class_count(spec, num_classes, registry or spec.registry, required=False)  # None: its units: auto layers are listed as unknown
 
     layers: list[LayerChange] = []
     totals: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
     graph = not (a.graph.chain and b.graph.chain)
+    settings = setting_changes(a, b)
+    # without the class count, data settings that changed may change it (another folder, other class_names)
+    classes_may_differ = None in (classes(a), classes(b)) and any(change.path.split(".")[0] == "data" for change in settings)
     for section in LAYER_SECTIONS:
-        side_a, side_b = _side(a, registry, section, classes(a), graph), _side(b, registry, section, classes(b), graph)
-        layers += _section_changes(section, side_a, side_b)
+        side_a, side_b = _side(a, registry or a.registry, section, classes(a), graph), _side(b, registry or b.registry, section, classes(b), graph)
+        layers += _section_changes(section, side_a, side_b, classes_may_differ and section == "model.layers")
         rows_a, rows_b = side_a.rows, side_b.rows
         if section == "model.layers":
             totals = {"a": _total(rows_a), "b": _total(rows_b)}
             outputs = {"a": rows_a[-1].output_shape if rows_a and rows_a[-1] else None, "b": rows_b[-1].output_shape if rows_b and rows_b[-1] else None}
-    return SpecDiff(a.name, b.name, layers, setting_changes(a, b), totals["a"], totals["b"], outputs["a"], outputs["b"])
+    return SpecDiff(a.name, b.name, layers, settings, totals["a"], totals["b"], outputs["a"], outputs["b"])

@@ -50,6 +50,7 @@ class Spec(Params):
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _warnings: list[SpecIssue] = PrivateAttr(default_factory=list)
     _graph: Any = PrivateAttr(None)
+    _registry: Any = PrivateAttr(None)
 
     # Declared by the model built from the registry; listed here for type checkers.
     if TYPE_CHECKING:
@@ -69,14 +70,20 @@ class Spec(Params):
         return list(self._warnings)
 
     @property
+    def registry(self) -> Registry:
+        """The registry this spec was validated against, which builds, infers and checks its types."""
+        from cnnbuild.plugins.manager import get_registry
+
+        return self._registry or get_registry()
+
+    @property
     def graph(self) -> Graph:
         """The model's layers as a graph of registered layers: containers and blocks expanded,
         names resolved (a plain list is a chain). Raises :class:`SpecError` for a graph that cannot be built."""
         if self._graph is None:
-            from cnnbuild.plugins.manager import get_registry
             from cnnbuild.spec.graph.expand import expand_graph
 
-            self._graph = expand_graph(self, get_registry())
+            self._graph = expand_graph(self, self.registry)
         return self._graph
 
     @property
@@ -221,6 +228,7 @@ def validate_source(
     except RecursionError as exc:
         raise SpecError([SpecIssue(source.filename, 1, 1, "", "spec nested too deeply", code=Code.TOO_LARGE)]) from exc
     spec._source = source
+    spec._registry = registry
     if base_dir is not None:
         spec._base_dir = Path(base_dir)
     elif source.filename not in ("<string>", "<dict>"):
@@ -272,4 +280,4 @@ def apply_to_spec(spec: Spec, overrides: list[str] | tuple[str, ...]) -> Spec:
         source = SpecSource(spec.canonical() | sweep, "<dict>")
     else:
         source = spec.source
-    return validate_source(apply_overrides(source, overrides), base_dir=spec.base_dir)
+    return validate_source(apply_overrides(source, overrides), spec.registry, base_dir=spec.base_dir)

@@ -10,11 +10,19 @@ if TYPE_CHECKING:
     from cnnbuild.spec.document import Spec
 
 BACKEND_ENV = "KERAS_BACKEND"
+#: The Keras backend a ``distribute.mode`` needs; a mode not listed trains on any backend.
+_MODE_BACKENDS = {"machines": "jax"}
+
+
+def mode_backend(mode: object) -> str | None:
+    """The Keras backend ``distribute.mode`` ``mode`` needs, or None when any backend will do;
+    ``mode`` may be a raw YAML value (``cnnbuild run`` chooses the backend before validating)."""
+    return _MODE_BACKENDS.get(mode) if isinstance(mode, str) else None
 
 
 def required_backend(spec: Spec) -> str | None:
     """The Keras backend the spec's ``distribute.mode`` needs, or None when any backend will do."""
-    return "jax" if spec.distribute.mode == "machines" else None
+    return mode_backend(spec.distribute.mode)
 
 
 def expected_backend(spec: Spec) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from cnnbuild.contracts.data import DataContext
     from cnnbuild.plugins.registry import Registry
     from cnnbuild.spec.document import Spec
 
@@ -23,6 +24,15 @@ class Labels:
     from_logits: bool
 
 
+def data_context(spec: Spec) -> DataContext:
+    """What the spec's data source is given: the spec's folder, its seed, and the source's own work
+    folder under the cache (``<cache dir>/sources/<data.type>``; not created here: ``validate`` writes nothing)."""
+    from cnnbuild.contracts.data import DataContext
+    from cnnbuild.data.archives import cache_root
+
+    return DataContext(base_dir=spec.base_dir, seed=spec.seed, work_dir=cache_root() / "sources" / spec.data.type)
+
+
 def known_class_names(spec: Spec, registry: Registry) -> list[str] | None:
     """Class names when the data source can tell them cheaply (no decoding), else None (not known
     before the data is loaded, such as an archive not downloaded yet).
@@ -31,14 +41,13 @@ def known_class_names(spec: Spec, registry: Registry) -> list[str] | None:
     empty class) is raised as its DataError; a source whose ``class_names`` fails otherwise is a
     PluginError naming the plugin.
     """
-    from cnnbuild.contracts.data import DataContext
     from cnnbuild.errors import CnnbuildError, PluginError
 
     registration = registry.data_sources.get(spec.data.type)
     if registration is None or registration.class_names is None:
         return None
     try:
-        names = registration.class_names(spec.data, DataContext(base_dir=spec.base_dir, seed=spec.seed))
+        names = registration.class_names(spec.data, data_context(spec))
     except CnnbuildError:
         raise
     except Exception as exc:
@@ -53,9 +62,7 @@ def class_count(spec: Spec, given: int | None = None, registry: Registry | None 
     the data source tells without loading the data, else None (not known yet)."""
     if given is not None:
         return given
-    from cnnbuild.plugins.manager import get_registry
-
-    names = known_class_names(spec, registry or get_registry())
+    names = known_class_names(spec, registry or spec.registry)
     return len(names) if names else None
 
 
@@ -67,12 +74,13 @@ def needs_class_count(spec: Spec) -> tuple[str, ...] | None:
     return next(((*node.path, "units") for node in spec.graph.nodes if getattr(node.entry, "units", None) == "auto"), None)
 
 
-def model_class_count(spec: Spec, given: int | None = None, registry: Registry | None = None) -> int | None:
+def model_class_count(spec: Spec, given: int | None = None, registry: Registry | None = None, *, required: bool = True) -> int | None:
     """The class count building the model needs: ``given``, else the data source's; None when the data
     cannot tell and the model does not need it (``summary``, ``plot-model`` and ``diff`` before the data is there).
 
     Raises :class:`~cnnbuild.errors.CnnbuildError` naming ``--num-classes`` when a ``units: auto`` needs
-    the count and neither ``given`` nor the data can tell it. Needs no TensorFlow.
+    the count and neither ``given`` nor the data can tell it, unless not ``required`` (``diff``, which
+    lists such a layer as of unknown size): then None. Needs no TensorFlow.
     """
     from cnnbuild.errors import CnnbuildError, DataNotFound
     from cnnbuild.spec.errors import format_path
@@ -84,7 +92,7 @@ def model_class_count(spec: Spec, given: int | None = None, registry: Registry |
     except DataNotFound as exc:
         count, why = None, str(exc)
     needed = needs_class_count(spec)
-    if count is None and needed is not None:
+    if count is None and needed is not None and required:
         where = ":".join(map(str, spec.source.locate(needed))) if spec.source is not None else "<spec>"
         raise CnnbuildError(
             f"{where}: {format_path(needed)}: 'auto' means the number of classes, and they cannot be counted: {why}; "
@@ -98,9 +106,7 @@ def label_mixing_entries(spec: Spec, registry: Registry | None = None) -> list[s
 
     Their training labels are soft (a weighted pair of classes), so multi-class labels are
     one-hot (``categorical``) and the loss is the categorical form."""
-    from cnnbuild.plugins.manager import get_registry
-
-    registry = registry or get_registry()
+    registry = registry or spec.registry
     return [entry.type for entry in spec.augmentation if (registration := registry.layers.get(entry.type)) is not None and registration.mixes_labels]
 
 
@@ -108,15 +114,9 @@ def output_layer(spec: Spec) -> object:
     """The entry of the layer whose output the model returns: the last of a plain list, else the
     graph's output (``model.outputs``, or the last entry's last layer)."""
     layers = spec.model.layers
-    if spec.model.outputs is None and getattr(layers[-1], "type", None) in _registered_layers():
+    if spec.model.outputs is None and getattr(layers[-1], "type", None) in spec.registry.layers:
         return layers[-1]
     return spec.graph.output_entry()
-
-
-def _registered_layers() -> dict[str, object]:
-    from cnnbuild.plugins.manager import get_registry
-
-    return get_registry().layers
 
 
 def binary_labels(spec: Spec, num_classes: int | None) -> bool:

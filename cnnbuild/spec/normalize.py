@@ -116,4 +116,4 @@ def normalize(source: SpecSource, registry: Registry, default_name: str | None =
         else:
             data[list_path[0]] = {**data[list_path[0]], list_path[1]: items}
     _blocks(data, registry.table("layer"), registry.aliases("layer"), positions)
-    return SpecSource(data, source.filename, positions, source.overrides)
+    return SpecSource(data, source.filename, positions, source.overrides, source.text)

@@ -85,7 +85,7 @@ def apply_overrides(source: SpecSource, overrides: list[str] | tuple[str, ...]) 
             del positions[stale]
     if issues:
         raise SpecError(issues)
-    return SpecSource(data, source.filename, positions, applied)
+    return SpecSource(data, source.filename, positions, applied, source.text)
 
 
 def format_override(key: str, value: Any) -> str:

@@ -53,9 +53,7 @@ def size(count: int) -> str:
 def estimate_memory(spec: Spec, rows: list[LayerRow]) -> MemoryEstimate:
     """The memory a training step of ``spec`` needs (weights in float32; activations in float32, or
     16 bits under mixed precision, counted twice: kept for the backward pass, and their gradients)."""
-    from cnnbuild.plugins.manager import get_registry
-
-    registry = get_registry()
+    registry = spec.registry
     backbones = [row for row in rows if (r := registry.layers.get(row.type)) is not None and r.backbone]
     params = sum(row.params or 0 for row in rows)
     trainable = params - sum(row.non_trainable or 0 for row in rows)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
+from cnnbuild.contracts.plugin_api import moved_names
 from cnnbuild.contracts.values import Fraction01, NonNegativeNumber, Params, PositiveInt, PositiveNumber
 
 
@@ -180,3 +181,7 @@ class Distribute(Params):
             verb = "applies" if len(given) == 1 else "apply"
             raise ValueError(f"{' and '.join(given)} {verb} only to mode: machines (mode is {self.mode}); set mode: machines or remove {' and '.join(given)}")
         return self
+
+
+# plugin API 1.0 kept the data sources' base here
+__getattr__ = moved_names(__name__, {"DataParams": "cnnbuild.contracts.data"})

@@ -86,12 +86,18 @@ def logged_metrics(spec: Spec) -> list[str]:
     return names + [f"val_{name}" for name in names]
 
 
-def check_sweep(setup: SweepSetup) -> SweepCheck:
+def check_sweep(setup: SweepSetup, *, to_run: bool = True) -> SweepCheck:
     """Every problem with the sweep that can be found without training (errors), and what may go
-    wrong in some trials (warnings)."""
+    wrong in some trials (warnings). Nothing here needs Optuna: without it, the sweep is checked
+    all the same, and the missing package is an error when the sweep is ``to_run`` (``cnnbuild
+    sweep``), a warning when it is only validated (``cnnbuild run`` trains the spec without it)."""
     sweep, result = setup.sweep, SweepCheck()
     if importlib.util.find_spec("optuna") is None:
-        result.errors.append(setup.issue(("sweep",), Code.MISSING_PACKAGE, f"cnnbuild sweep needs Optuna: {INSTALL_HINT}", key=True))
+        needed = f"cnnbuild sweep needs Optuna: {INSTALL_HINT}"
+        if to_run:
+            result.errors.append(setup.issue(("sweep",), Code.MISSING_PACKAGE, needed, key=True))
+        else:
+            result.warnings.append(setup.issue(("sweep",), Code.MISSING_PACKAGE, f"{needed} (cnnbuild run trains the spec without it)", key=True, severity="warning"))
     if setup.spec.distribute.mode == "machines":
         result.errors.append(setup.issue(("sweep",), Code.UNSUPPORTED, "a sweep trains each trial in one process: distribute.mode machines is not supported; run the trials' workers on many machines with --storage instead", key=True))
     metrics = logged_metrics(setup.spec)
@@ -165,7 +171,7 @@ def validate_file(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     data = read_yaml(path).data
     if is_sweep_file(data) or (isinstance(data, dict) and data.get("sweep") is not None):
         setup = load_sweep(path, overrides)
-        check = check_sweep(setup)
+        check = check_sweep(setup, to_run=False)
         if check.errors:
             raise SpecError([*setup.spec.warnings, *check.errors, *check.warnings])
         return [*setup.spec.warnings, *check.warnings]

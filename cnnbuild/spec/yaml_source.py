@@ -43,6 +43,8 @@ class SpecSource:
     positions: dict[PathKey, Position] = field(default_factory=dict)
     #: paths set by ``--set`` on the command line, with the option text that set them
     overrides: dict[PathKey, str] = field(default_factory=dict)
+    #: the text as read, comments included ("" when the spec came from data, not a file)
+    text: str = ""
 
     def position(self, path: PathKey, *, key: bool = False) -> Position | None:
         """Position of ``path``, or of its nearest ancestor when ``path`` is not in the file."""
@@ -194,7 +196,7 @@ def parse_yaml(text: str | bytes, filename: str = "<string>") -> SpecSource:
     finally:
         if loader is not None:
             loader.dispose()
-    return SpecSource(data, filename, builder.positions)
+    return SpecSource(data, filename, builder.positions, text=text)
 
 
 def read_yaml(path: str | Path) -> SpecSource:

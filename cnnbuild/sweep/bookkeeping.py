@@ -20,9 +20,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cnnbuild.contracts import sweep_layout as layout
+from cnnbuild.contracts.sweep_layout import TrialState
 
 HEARTBEAT_SECONDS = 20.0
 #: A trial on another host whose worker has been silent this long is taken as killed (clocks must roughly agree).
@@ -35,21 +36,23 @@ HOST, PID, WORKER, HEARTBEAT = "host", "pid", "worker", "heartbeat"
 OUTCOME, ERROR, RUN_DIR, SECONDS, EPOCHS, OVERRIDES = "outcome", "error", "run_dir", "seconds", "epochs", "overrides"
 RETRY_OF, ATTEMPT, RETRIED = "retry_of", "attempt", "retried"
 #: The states of a failed Optuna trial, by what happened (``outcome``); the first two use up budget.
-COUNTED_FAILURES = ("invalid", "failed")
-RETRIED_FAILURES = ("killed", "interrupted")
+COUNTED_FAILURES: tuple[TrialState, ...] = ("invalid", "failed")
+RETRIED_FAILURES: tuple[TrialState, ...] = ("killed", "interrupted")
+#: The leaderboard state of each Optuna state but FAIL (whose state is the trial's ``outcome``).
+_OPTUNA_STATES: dict[str, TrialState] = {"COMPLETE": layout.RESULT_STATE, "PRUNED": "pruned", "RUNNING": "running", "WAITING": "queued"}
 
 
-def state_of(trial: Any) -> str:
+def state_of(trial: Any) -> TrialState:
     """The leaderboard state of an ``optuna.trial.FrozenTrial`` (one of ``sweep_layout.STATES``)."""
     name = trial.state.name
     if name == "FAIL":
-        return str(trial.user_attrs.get(OUTCOME, "failed"))
-    return {"COMPLETE": "complete", "PRUNED": "pruned", "RUNNING": "running", "WAITING": "queued"}[name]
+        return cast(TrialState, str(trial.user_attrs.get(OUTCOME, "failed")))  # written by finish(), from an Outcome's state
+    return _OPTUNA_STATES[name]
 
 
 def counted(trials: list[Any]) -> int:
     """How many trials use up the budget."""
-    return sum(1 for trial in trials if state_of(trial) in ("complete", "pruned", "running", *COUNTED_FAILURES))
+    return sum(1 for trial in trials if state_of(trial) in (layout.RESULT_STATE, "pruned", "running", *COUNTED_FAILURES))
 
 
 @contextlib.contextmanager

@@ -7,20 +7,22 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnbuild.contracts import sweep_layout as layout
+from cnnbuild.builder.child_process import python_module_command
+from cnnbuild.errors import CnnbuildError
+from cnnbuild.runs.sweep_record import SweepRecord
 from cnnbuild.spec.errors import SpecError
 from cnnbuild.spec.sweep_checks import check_sweep, load_sweep
 from cnnbuild.sweep import bookkeeping as book
 from cnnbuild.sweep.figures import draw_figures
 from cnnbuild.sweep.folder import SweepFolder
 from cnnbuild.sweep.leaderboard import format_table, write_leaderboard
+from cnnbuild.sweep.study_record import StudyRecord, check_study
 from cnnbuild.sweep.study import create_study, load_study, open_storage, storage_label
 from cnnbuild.sweep.worker import STORAGE_ENV, WorkerLimits, work
 
@@ -51,6 +53,11 @@ class SweepResult:
     def table(self) -> str:
         return format_table(self.leaderboard)
 
+    @property
+    def best_spec_path(self) -> Path:
+        """``best.yaml``: the best trial's spec, to run again."""
+        return SweepRecord(self.folder).best_spec_path
+
 
 def run_sweep(
     spec: str | Path,
@@ -61,13 +68,16 @@ def run_sweep(
     storage: str | None = None,
     study: str | None = None,
     output: str | Path | None = None,
+    join_study: bool = False,
 ) -> SweepResult:
     """Run (or continue) the sweep of ``spec`` (a spec with a ``sweep:`` section, or a sweep file).
 
     ``overrides`` (``--set``) apply to every trial; ``trials`` replaces the sweep's budget;
     ``workers`` processes share the study, kept in ``storage`` (a database URL; default a journal
     file in the folder); ``output`` is the sweep folder (default ``output.dir/sweeps/<name>``).
-    Running it again on the same folder continues the sweep. Raises SpecError or CnnbuildError.
+    Running it again on the same folder continues the sweep. A study in ``storage`` that holds
+    another sweep (another search space or base spec) is refused unless ``join_study``.
+    Raises SpecError or CnnbuildError.
     """
     setup = load_sweep(spec, overrides)
     check = check_sweep(setup)
@@ -80,6 +90,12 @@ def run_sweep(
     sweep = folder.sweep()
     store = open_storage(folder.path, storage)
     optuna_study = create_study(store, folder.study_name, sweep.goal)
+    mine = StudyRecord.of(folder.record.definition, setup.spec.canonical())
+    try:
+        check_study(optuna_study, mine, join=join_study, continuing=folder.continued)
+    except CnnbuildError:
+        folder.abandon()
+        raise
     with book.budget_lock(folder.path):
         for number in book.fail_stale(optuna_study):
             log.warning("trial %d was left running by a worker that is gone: recorded killed, its values queued again", number)
@@ -110,7 +126,7 @@ def _finish(folder: SweepFolder, optuna_study: Any, stopped_by: str) -> SweepRes
     with book.budget_lock(folder.path):
         book.fail_stale(optuna_study)
         data = write_leaderboard(folder, optuna_study)
-    files = [folder.path / name for name in (layout.LEADERBOARD_CSV, layout.LEADERBOARD_JSON, layout.BEST_SPEC) if (folder.path / name).exists()]
+    files = folder.record.leaderboard_files()
     figures, notes = draw_figures(optuna_study, folder.path, data["metric"])
     return SweepResult(folder.path, data, stopped_by, files + figures, notes)
 
@@ -128,7 +144,7 @@ def _worker_environment(workers: int, storage: str | None) -> dict[str, str]:
 
 def _run_processes(folder: SweepFolder, workers: int, limits: WorkerLimits, budget_left: Callable[[], bool], storage: str | None) -> str:
     """Start ``workers`` worker processes and wait for them; again while workers die before the budget is used."""
-    command = [sys.executable, "-m", "cnnbuild.sweep", str(folder.path)]
+    command = python_module_command("cnnbuild.sweep", str(folder.path))
     limit = ["--trials", str(limits.trials)] + (["--deadline", repr(limits.deadline)] if limits.deadline else [])
     env = _worker_environment(workers, storage)
     stopped_by = "budget"

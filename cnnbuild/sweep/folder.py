@@ -17,9 +17,10 @@ import yaml
 
 from cnnbuild.contracts import sweep_layout as layout
 from cnnbuild.contracts.atomic import write_atomically
+from cnnbuild.contracts.run_layout import RUN_INFO, SPEC, is_run_directory
 from cnnbuild.errors import CnnbuildError
 from cnnbuild.runs.sweep_record import SweepRecord
-from cnnbuild.spec.document import Spec, load_spec
+from cnnbuild.spec.document import Spec
 from cnnbuild.spec.errors import format_path
 from cnnbuild.spec.sweep_checks import SweepSetup
 from cnnbuild.spec.sweep_section import Sweep
@@ -39,6 +40,8 @@ class SweepFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).resolve()
         self.record = SweepRecord(self.path)
+        self.continued = False  # whether prepare found this sweep there already
+        self.made = False  # whether prepare created the folder itself
 
     @property
     def study_name(self) -> str:
@@ -52,7 +55,7 @@ class SweepFolder:
 
     def base_spec(self) -> Spec:
         """The spec every trial starts from (relative paths in it are already absolute)."""
-        return load_spec(self.path / layout.BASE_SPEC)
+        return self.record.base_spec()
 
     def grid_size(self) -> int:
         return search_space.grid_size(self.sweep().space)
@@ -67,13 +70,12 @@ class SweepFolder:
         sweep = setup.sweep.model_copy(update={"direction": setup.sweep.goal, **({"trials": trials} if trials else {})})
         base = json.loads(json.dumps(setup.spec.canonical(absolute_paths=True)))
         seed = sweep.seed if sweep.seed is not None else setup.spec.seed
-        definition_file = folder.path / layout.DEFINITION
-        previous = folder.record.definition if definition_file.exists() else None
+        previous = folder.record.definition if SweepRecord.is_sweep(folder.path) else None
         if previous is not None:
             folder._check_continues(previous, sweep, base, study)
             study = study or previous["study"]
-        elif (folder.path / layout.TRIALS).exists() and any((folder.path / layout.TRIALS).iterdir()):
-            raise CnnbuildError(f"{folder.path}: has trial folders but no {layout.DEFINITION}; choose a new --output folder")
+        elif foreign := folder.record.foreign_entries():
+            raise CnnbuildError(_not_a_sweep_folder(folder.path, foreign))
         definition = {
             "study": study or setup.spec.name,
             "storage": storage,
@@ -84,15 +86,29 @@ class SweepFolder:
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "sweep": _dumped(sweep),
         }
+        folder.made = not folder.path.exists()
         try:
             (folder.path / layout.TRIALS).mkdir(parents=True, exist_ok=True)
             if previous is None:
                 write_text(folder.path / layout.BASE_SPEC, yaml.safe_dump(base, sort_keys=False, allow_unicode=True))
-            write_text(definition_file, yaml.safe_dump(definition, sort_keys=False, allow_unicode=True))
+            write_text(folder.path / layout.DEFINITION, yaml.safe_dump(definition, sort_keys=False, allow_unicode=True))
         except OSError as exc:
             raise CnnbuildError(f"cannot write the sweep folder {folder.path}: {exc.strerror or exc}; choose a writable --output folder") from exc
         folder.record = SweepRecord(folder.path)
+        folder.continued = previous is not None
         return folder
+
+    def abandon(self) -> None:
+        """Remove what :meth:`prepare` wrote into a folder it found empty, when the sweep does not start there after all."""
+        if self.continued:
+            return
+        for name in (layout.DEFINITION, layout.BASE_SPEC):
+            (self.path / name).unlink(missing_ok=True)
+        for folder in (self.path / layout.TRIALS, self.path) if self.made else (self.path / layout.TRIALS,):
+            try:
+                folder.rmdir()  # only when empty: nothing else is touched
+            except OSError:
+                return
 
     def _check_continues(self, previous: dict[str, Any], sweep: Sweep, base: dict[str, Any], study: str | None) -> None:
         again = f"use a new --output folder (this one holds study {previous['study']!r} of {previous.get('spec_file')})"
@@ -102,10 +118,22 @@ class SweepFolder:
         for key in FIXED:
             if getattr(before, key) != getattr(sweep, key):
                 raise CnnbuildError(f"{self.path}: sweep.{key} changed since this sweep started, so new trials would not be comparable with the old; {again}")
-        stored = yaml.safe_load((self.path / layout.BASE_SPEC).read_text(encoding="utf-8"))
-        changed = _first_difference(stored, base)
+        stored = self.record.base_spec_data
+        changed = first_difference(stored, base)
         if changed is not None:
             raise CnnbuildError(f"{self.path}: the base spec changed since this sweep started ({changed}), so new trials would not be comparable with the old; {again}")
+
+
+def _not_a_sweep_folder(path: Path, entries: list[str]) -> str:
+    """Why a sweep does not start in ``path``, which holds ``entries`` but no sweep."""
+    if path.exists() and not path.is_dir():
+        what = "is a file, not a folder"
+    elif is_run_directory(set(entries)):
+        what = f"is a run directory ({', '.join(name for name in entries if name in (RUN_INFO, SPEC))}), not a sweep folder"
+    else:
+        shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+        what = f"is not empty and holds no sweep ({shown})"
+    return f"{path}: {what}; a sweep writes only into an empty folder or its own, so nothing there is overwritten: choose a new --output folder"
 
 
 def _dumped(sweep: Sweep) -> dict[str, Any]:
@@ -115,17 +143,17 @@ def _dumped(sweep: Sweep) -> dict[str, Any]:
     return data
 
 
-def _first_difference(old: Any, new: Any, path: tuple[Any, ...] = ()) -> str | None:
+def first_difference(old: Any, new: Any, path: tuple[Any, ...] = ()) -> str | None:
     """``dotted.path: old -> new`` of the first value that differs, or None."""
     if isinstance(old, dict) and isinstance(new, dict):
         for key in list(old) + [k for k in new if k not in old]:
-            found = _first_difference(old.get(key), new.get(key), path + (key,))
+            found = first_difference(old.get(key), new.get(key), path + (key,))
             if found:
                 return found
         return None
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         for index, (a, b) in enumerate(zip(old, new)):
-            found = _first_difference(a, b, path + (index,))
+            found = first_difference(a, b, path + (index,))
             if found:
                 return found
         return None

@@ -13,7 +13,6 @@ import io
 import json
 from typing import Any
 
-from cnnbuild.contracts import run_layout
 from cnnbuild.contracts import sweep_layout as layout
 from cnnbuild.spec.document import apply_to_spec
 from cnnbuild.spec.errors import SpecError
@@ -31,7 +30,7 @@ def rows(folder: SweepFolder, trials: list[Any]) -> list[dict[str, Any]]:
         out.append({
             "trial": trial.number,
             "state": state,
-            "value": trial.value if state == "complete" else None,
+            "value": trial.value if state == layout.RESULT_STATE else None,
             "reported": trial.value if state == "pruned" else None,
             "metric": sweep.metric,
             # a queued retry has its values fixed in advance, not yet as params
@@ -50,12 +49,12 @@ def rows(folder: SweepFolder, trials: list[Any]) -> list[dict[str, Any]]:
     for row in out:
         row["retried_as"] = retried_as.get(row["trial"])
     sign = -1 if sweep.goal == "maximize" else 1
-    out.sort(key=lambda row: (row["state"] != "complete", sign * (row["value"] or 0.0), row["trial"]))
+    out.sort(key=lambda row: (row["state"] != layout.RESULT_STATE, sign * (row["value"] or 0.0), row["trial"]))
     rank = 0
     for row in out:
-        if row["state"] == "complete":
+        if row["state"] == layout.RESULT_STATE:
             rank += 1
-        row["rank"] = rank if row["state"] == "complete" else None
+        row["rank"] = rank if row["state"] == layout.RESULT_STATE else None
     return out
 
 
@@ -64,7 +63,7 @@ def summary(folder: SweepFolder, trials: list[Any]) -> dict[str, Any]:
     definition, sweep = folder.record.definition, folder.sweep()
     table = rows(folder, trials)
     counts = {state: sum(1 for row in table if row["state"] == state) for state in layout.STATES}
-    best = next((row for row in table if row["state"] == "complete"), None)
+    best = next((row for row in table if row["state"] == layout.RESULT_STATE), None)
     return {
         "study": definition["study"],
         "spec_file": definition.get("spec_file"),
@@ -107,10 +106,10 @@ def _best_spec(folder: SweepFolder, best: dict[str, Any], metric: str) -> str:
     """The best trial's ``spec.yaml`` (or, when its run is on another machine, the base spec with its overrides)."""
     import yaml
 
-    header = f"# best trial {best['trial']} of sweep {folder.study_name}: {metric} {best['value']:.4f} (best epoch)\n# run it again with: cnnbuild run {folder.path / layout.BEST_SPEC}\n"
-    spec_file = folder.path / (best["run_dir"] or layout.trial_dir(best["trial"])) / run_layout.SPEC
-    if spec_file.is_file():
-        return header + spec_file.read_text(encoding="utf-8")
+    header = f"# best trial {best['trial']} of sweep {folder.study_name}: {metric} {best['value']:.4f} (best epoch)\n# run it again with: cnnbuild run {folder.record.best_spec_path}\n"
+    spec_text = folder.record.trial_spec_text(best["trial"], best["run_dir"])
+    if spec_text is not None:
+        return header + spec_text
     try:
         spec = apply_to_spec(folder.base_spec(), best["overrides"])
     except SpecError as exc:  # the trial trained, so this only happens if base.yaml was edited by hand
@@ -122,8 +121,8 @@ def format_table(data: dict[str, Any], limit: int = 10) -> str:
     """The leaderboard as text: the best ``limit`` complete trials, then every trial that is not a result."""
     table = data["trials"]
     keys = list(table[0]["params"]) if table else []
-    complete = [row for row in table if row["state"] == "complete"]
-    shown_rows = complete[:limit] + [row for row in table if row["state"] != "complete"]
+    complete = [row for row in table if row["state"] == layout.RESULT_STATE]
+    shown_rows = complete[:limit] + [row for row in table if row["state"] != layout.RESULT_STATE]
     cells = [["rank", "trial", "state", data["metric"], "epochs", "seconds", *keys, "note"]]
     for row in shown_rows:
         value = row["value"] if row["value"] is not None else row["reported"]
@@ -140,7 +139,7 @@ def format_table(data: dict[str, Any], limit: int = 10) -> str:
 def _note(row: dict[str, Any]) -> str:
     """Why a trial is not a result, in one line: its error's first line, and where it was tried again."""
     parts = []
-    if row["state"] != "complete" and row["error"]:
+    if row["state"] != layout.RESULT_STATE and row["error"]:
         parts.append(row["error"].splitlines()[0][:160])
     if row["retried_as"] is not None:
         parts.append(f"tried again as trial {row['retried_as']}")

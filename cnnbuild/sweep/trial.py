@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnbuild.contracts import sweep_layout as layout
+from cnnbuild.contracts.sweep_layout import TrialState
 from cnnbuild.errors import CnnbuildError
 from cnnbuild.spec.document import Spec, apply_to_spec
 from cnnbuild.spec.errors import SpecError
@@ -29,9 +30,9 @@ log = logging.getLogger("cnnbuild.sweep")
 
 @dataclass
 class Outcome:
-    """How a trial ended: ``complete`` (with its value), ``pruned``, ``invalid``, ``failed`` or ``interrupted``."""
+    """How a trial ended: ``complete`` (:data:`~cnnbuild.contracts.sweep_layout.RESULT_STATE`, with its value), ``pruned``, ``invalid``, ``failed`` or ``interrupted``."""
 
-    state: str
+    state: TrialState
     value: float | None = None
     error: str | None = None
     epochs: int | None = None
@@ -116,7 +117,7 @@ def _train(trial: Any, base: Spec, sweep: Sweep, run_dir: Path, overrides: list[
     if len(finite) < len(history):
         return Outcome("failed", error=f"{sweep.metric} was not finite in epoch(s) {[i + 1 for i, v in enumerate(history) if not math.isfinite(v)]}", epochs=epochs, run_dir=run_dir)
     best = max(finite) if sweep.goal == "maximize" else min(finite)
-    return Outcome("complete", value=float(best), epochs=epochs, run_dir=run_dir)
+    return Outcome(layout.RESULT_STATE, value=float(best), epochs=epochs, run_dir=run_dir)
 
 
 def finish(study: Any, trial: Any, outcome: Outcome) -> Any:
@@ -126,7 +127,7 @@ def finish(study: Any, trial: Any, outcome: Outcome) -> Any:
     for key, value in ((book.OUTCOME, outcome.state), (book.ERROR, outcome.error), (book.SECONDS, outcome.seconds), (book.EPOCHS, outcome.epochs)):
         if value is not None:
             trial.set_user_attr(key, value)
-    if outcome.state == "complete":
+    if outcome.state == layout.RESULT_STATE:
         return book.tell(study, trial, outcome.value)
     if outcome.state == "pruned":
         return book.tell(study, trial, state=state.PRUNED)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnnbuild.contracts.sweep_layout import RESULT_STATE
 from cnnbuild.sweep import bookkeeping as book
 from cnnbuild.sweep.folder import SweepFolder
 from cnnbuild.sweep.leaderboard import write_leaderboard
@@ -82,7 +83,7 @@ def work(folder: SweepFolder, index: int, limits: WorkerLimits, storage_url: str
 
 def _describe(number: int, outcome: Any, metric: str) -> str:
     values = ", ".join(f"{key}={value!r}" for key, value in outcome.values.items())
-    if outcome.state == "complete":
+    if outcome.state == RESULT_STATE:
         return f"trial {number} complete: {metric} {outcome.value:.4f} in {outcome.seconds:.0f} s ({values})"
     detail = (outcome.error or "").splitlines()[0][:300] if outcome.error else ""
     return f"trial {number} {outcome.state}: {detail} ({values})"

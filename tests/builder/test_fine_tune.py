@@ -4,6 +4,7 @@ at the change of phase has the history of an uninterrupted one."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -117,14 +118,19 @@ def same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
     return all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
-def test_the_frozen_phase_keeps_the_backbone_and_fine_tuning_keeps_batch_normalization(run_spec, images, weights):
+def test_the_frozen_phase_keeps_the_backbone_and_fine_tuning_keeps_batch_normalization(cnnbuild_run_spec, images, weights):
     import keras
 
     path, initial = weights
-    result = run_spec(spec(images, path))
+    result = cnnbuild_run_spec(spec(images, path))
     assert result.status == "completed"
-    assert result.history["phase"] == [1.0, 2.0]
+    assert result.history["phase"] == [1, 2]
     assert result.metrics["phases"] == [{"name": "frozen", "first_epoch": 1, "last_epoch": 1}, {"name": "fine_tune", "first_epoch": 2, "last_epoch": 2}]
+    # The phase is written as an int everywhere (the first release wrote 1.0 and 2.0).
+    written = json.loads((result.run_dir / "history.json").read_text(encoding="utf-8"))["phase"]
+    final = json.loads((result.run_dir / "metrics.json").read_text(encoding="utf-8"))["final"]["phase"]
+    assert [type(value) for value in [*written, final]] == [int, int, int]
+    assert [row.split(",")[-1] for row in (result.run_dir / "history.csv").read_text(encoding="utf-8").splitlines()] == ["phase", "1", "2"]
     after_frozen = core_weights(result.run_dir / "checkpoints" / "epoch-0001.keras")
     assert same([w for ws in after_frozen.values() for w in ws], initial)  # BatchNormalization statistics included
     after_fine_tune = core_weights(result.run_dir / "model.keras")
@@ -142,16 +148,22 @@ def test_the_frozen_phase_keeps_the_backbone_and_fine_tuning_keeps_batch_normali
     assert all(not layer.trainable for layer in layers if layer.name in batch_norms)
 
 
-def test_resuming_at_the_change_of_phase_gives_the_history_of_an_uninterrupted_run(run_spec, plugin, images, weights):
+def test_resuming_at_the_change_of_phase_gives_the_history_of_an_uninterrupted_run(cnnbuild_run_spec, plugin, images, weights):
     plugin(StopAfterEpoch(), "stop-after-epoch")
     path, _ = weights
-    whole = run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks="[{type: StopAfterEpoch, epoch: 99}]"))
-    stopped = run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks="[{type: StopAfterEpoch, epoch: 1}]"))
+    whole = cnnbuild_run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks="[{type: StopAfterEpoch, epoch: 99}]"))
+    stopped = cnnbuild_run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks="[{type: StopAfterEpoch, epoch: 1}]"))
     assert stopped.status == "interrupted" and len(stopped.history["loss"]) == 2
+    # The state as the first release wrote it (phases 1.0): a run it interrupted resumes here.
+    state_file = stopped.run_dir / "checkpoints" / "state.json"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    state_file.write_text(json.dumps({**state, "history": {**state["history"], "phase": [1.0, 1.0]}}), encoding="utf-8")
     resumed = cnnbuild.run(resume=stopped.run_dir)
     assert resumed.status == "completed"
     assert resumed.history == whole.history
-    assert whole.history["phase"] == [1.0, 1.0, 2.0, 2.0]
+    assert whole.history["phase"] == [1, 1, 2, 2]
+    assert json.loads((resumed.run_dir / "history.json").read_text(encoding="utf-8"))["phase"] == [1, 1, 2, 2]
+    assert [type(value) for value in resumed.history["phase"]] == [int] * 4
 
 
 def test_a_layer_name_the_backbone_lacks_fails_before_training(images, weights):
@@ -168,7 +180,7 @@ def test_a_layer_name_the_backbone_lacks_fails_before_training(images, weights):
         check_fine_tune(model, model_spec, get_registry())
 
 
-def test_a_run_cut_short_in_its_first_fine_tuning_epoch_resumes_from_the_weights_the_frozen_phase_ended_with(run_spec, plugin, images, weights, tmp_path):
+def test_a_run_cut_short_in_its_first_fine_tuning_epoch_resumes_from_the_weights_the_frozen_phase_ended_with(cnnbuild_run_spec, plugin, images, weights, tmp_path):
     """EarlyStopping's restore_best_weights puts an earlier epoch's weights back at the end of the
     frozen phase (mode: max makes the first epoch the best); fine-tuning starts from those, and so
     must a resume whose last checkpoint is the frozen phase's last epoch."""
@@ -176,8 +188,8 @@ def test_a_run_cut_short_in_its_first_fine_tuning_epoch_resumes_from_the_weights
     path, _ = weights
     early = "{type: EarlyStopping, monitor: val_loss, mode: max, patience: 10, restore_best_weights: true}"
     one_batch_a_call = "  verbose: quiet\n  steps_per_execution: 1"  # so that Ctrl-C can land inside an epoch
-    whole = run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks=f"[{early}, {{type: StopInEpoch, epoch: 99, once: {tmp_path / 'never'}}}]").replace("  verbose: quiet", one_batch_a_call))
-    stopped = run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks=f"[{early}, {{type: StopInEpoch, epoch: 2, once: {tmp_path / 'fired'}}}]").replace("  verbose: quiet", one_batch_a_call))
+    whole = cnnbuild_run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks=f"[{early}, {{type: StopInEpoch, epoch: 99, once: {tmp_path / 'never'}}}]").replace("  verbose: quiet", one_batch_a_call))
+    stopped = cnnbuild_run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks=f"[{early}, {{type: StopInEpoch, epoch: 2, once: {tmp_path / 'fired'}}}]").replace("  verbose: quiet", one_batch_a_call))
     assert stopped.status == "interrupted" and len(stopped.history["loss"]) == 2
     resumed = cnnbuild.run(resume=stopped.run_dir)
     assert resumed.status == "completed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,33 @@ def test_units_auto_without_a_class_count_is_a_clear_error():
     spec = load_spec(REPO / "examples" / "flowers.yaml", ["data.path=/nonexistent/flowers"])
     with pytest.raises(CnnbuildError, match=r"model.layers\[10\].units: 'auto' means the number of classes, and they cannot be counted: .*; pass --num-classes N"):
         build_model(spec)
+
+
+@pytest.mark.parametrize(
+    ("layers", "output"),
+    [
+        ("[Flatten, {type: Dense, units: 8, activation: relu}, {type: Dense, units: auto}]", "model.layers[2]"),  # a chain: keras.Sequential
+        ("[{type: Dense, units: 8, name: a}, {type: Dense, units: 8, inputs: input, name: b}, {type: Add, inputs: [a, b]}, Flatten, {type: Dense, units: auto}]", "model.layers[4]"),  # a graph
+    ],
+)
+def test_both_builders_fill_units_auto_and_keep_the_output_layer_in_float32_under_mixed_precision(layers, output):
+    import keras
+
+    from cnnbuild.errors import CnnbuildError
+
+    model_section = f"model:\n  layers: {layers}\n"
+    spec = spec_from_text("data: {type: digits, image_size: [6, 6], color_mode: grayscale}\n" + model_section)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = build_model(spec, num_classes=4)
+        outputs = model(keras.ops.zeros((1, 6, 6, 1)))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert [layer.dtype_policy.name for layer in model.layers[-2:]] == ["mixed_float16", "float32"]
+    assert tuple(outputs.shape) == (1, 4) and keras.backend.standardize_dtype(outputs.dtype) == "float32"
+    # the one rule both builders call: units: auto without a class count is an error at the entry
+    from cnnbuild.builder.model.build import model_layer
+
+    with pytest.raises(CnnbuildError, match=rf"^{re.escape(output)}\.units is 'auto' but the number of classes is unknown.*--num-classes"):
+        model_layer(get_registry(), spec.model.layers[-1], output, (None, False), spec, output=True)

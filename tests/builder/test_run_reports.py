@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import shutil
@@ -106,6 +107,11 @@ def test_report_is_one_self_contained_page(runs):
         assert page.cells[index + 1 : index + 5] == [f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"])]
     assert "macro avg" in page.cells
     assert "seed: 2" in text and "Total params" in text  # the spec and the model summary
+    written = (runs[1].parent / "tiny2.yaml").read_text()
+    assert (runs[1] / "spec.written.yaml").read_text() == written  # what the user wrote, kept with the run
+    shown = text.split("<h2>Spec</h2>", 1)[1]
+    assert shown.startswith(f'<p class="note">as written in {runs[1].parent / "tiny2.yaml"}</p><pre>{html.escape(written)}</pre>')
+    assert "scale: 1/255" in shown.split("<details>")[0] and "scale: 0.00392156862745098" in shown.split("<details>")[1]  # as it ran: folded below
     assert "tensorflow" in page.cells and "keras" in page.cells  # the environment table
 
 
@@ -153,11 +159,13 @@ def test_compare_table_and_overlaid_curves(runs, tmp_path):
     comparison = compare_runs(runs, tmp_path / "plots" / "compare.png")
     lines = comparison.table.splitlines()
     assert re.split(r"\s{2,}", lines[0].strip()) == [
-        "run", "val_accuracy final", "val_accuracy best (epoch)", "val_loss final", "val_loss best (epoch)", "params", "epochs", "wall s", "images/s",
+        "run", "differs", "val_accuracy final", "val_accuracy best (epoch)", "val_loss final", "val_loss best (epoch)", "params", "epochs", "wall s", "images/s",
     ]  # fmt: skip
     labels = short_labels(runs)
     assert [line.split()[0] for line in lines[1:]] == labels == [f"{runs[0].parent.name}/run1", f"{runs[0].parent.name}/run2"]
     assert lines[1].split()[-4:-2] == ["1,763", "1/1"] and lines[2].split()[-4:-2] == ["1,763", "2/2"]
+    assert [line.split()[1:3] for line in lines[1:]] == [["name=tiny1,", "train.epochs=1"], ["name=tiny2,", "train.epochs=2"]]  # what tells them apart
+    assert [run.differs for run in comparison.runs] == [{"name": "tiny1", "train.epochs": 1}, {"name": "tiny2", "train.epochs": 2}]
     metrics = json.loads((runs[1] / "metrics.json").read_text())
     assert f"{metrics['final']['val_accuracy']:.4f}" in lines[2]
     assert comparison.titles == ["Validation curves of 2 run(s)", "val accuracy", "val loss"]

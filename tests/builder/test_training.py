@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ..conftest import FLOWERS, SMALL_MODEL, make_images, run_cli
+from ..conftest import FLOWERS, SMALL_MODEL, TINY_DIGITS, beside_a_checkout, make_images, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -247,3 +247,14 @@ def test_real_flower_photos(tmp_path):
     predicted = run_cli("predict", str(run_dir), str(FLOWERS / "roses"), "--json")
     assert predicted.returncode == 0, predicted.stderr
     assert len(json.loads(predicted.stdout)) == 120
+
+
+def test_a_run_started_from_the_folder_holding_a_checkout_trains_with_the_installed_package(tmp_path):
+    """`cd parent && cnnbuild run cnnbuild/examples/x.yaml` right after `git clone`: the supervised
+    training child must not import the checkout's cnnbuild/ folder from the current directory."""
+    parent = beside_a_checkout(tmp_path / "parent")
+    (parent / "cnnbuild" / "examples").mkdir()
+    (parent / "cnnbuild" / "examples" / "tiny.yaml").write_text(TINY_DIGITS.replace("    - {type: SqueezeExcitation2D, ratio: 4}\n", ""))
+    result = run_cli("run", "cnnbuild/examples/tiny.yaml", "--set", "train.epochs=1", "--output", str(tmp_path / "run"), cwd=parent, console=True)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert json.loads((tmp_path / "run" / "status.json").read_text())["state"] == "completed"

@@ -28,6 +28,14 @@ def test_pixels_equal_what_training_decodes(mode, shape, image_format, channels)
     np.testing.assert_array_equal(pixels, _tensorflow_decode(data, channels))  # training's decode_image + to_channels
 
 
+@pytest.mark.parametrize("image_format", ["GIF", "PNG"])
+def test_a_transparent_colour_is_alpha_0_in_rgba_for_gif_as_for_png(image_format):
+    from ..reliability.hostile_images import transparent_palette_image
+
+    pixels = decode_image(transparent_palette_image((200, 30, 60), image_format), 4, max_pixels=1_000)
+    assert pixels[0, 0].tolist() == [0, 0, 0, 255] and pixels[0, 19].tolist() == [200, 30, 60, 0]
+
+
 def test_webp_goes_through_pillow_as_in_training():
     data = encoded(np.full((5, 6, 3), 200, np.uint8), "RGB", "WEBP", lossless=True)
     assert decode_image(data, 3, max_pixels=100).shape == (5, 6, 3)

@@ -3,6 +3,7 @@ tracking server started here on localhost with a SQLite backend, read back with 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -100,6 +101,7 @@ def test_a_run_is_tracked_with_params_metrics_artifacts_and_tags(tmp_path, serve
     assert found.data.tags["cnnbuild.kind"] == "run"
 
 
+@pytest.mark.skipif(importlib.util.find_spec("optuna") is None, reason="cnnbuild sweep needs Optuna: pip install 'cnnbuild[sweep]'")
 def test_a_sweep_is_a_parent_run_with_its_trials_as_children(tmp_path, server):
     from mlflow.tracking import MlflowClient
 

@@ -83,6 +83,9 @@ def _good_files(folder: Path, rgb: tuple[int, int, int], corpus: Corpus) -> None
     add("deep16.png", _encoded("I;16", 40000, "PNG"), (156, 156, 156))  # 40000 / 257
     add("rgba.png", _encoded("RGBA", (*rgb, 100), "PNG"), rgb, 100)
     add("palette.png", _palette_png(rgb))
+    # half the picture in the transparent colour, the checked pixel in it: alpha 0 in rgba, the colour itself in rgb and grayscale
+    add("transparent.gif", transparent_palette_image(rgb, "GIF"), rgb, 0)
+    add("transparent-palette.png", transparent_palette_image(rgb, "PNG"), rgb, 0)
     add("grey.jpg", _encoded("L", grey, "JPEG", quality=95), (grey, grey, grey))
     add("grey-alpha.png", _encoded("LA", (grey, 180), "PNG"), (grey, grey, grey), 180)
     add("png-named.jpg", _encoded("RGB", rgb, "PNG"))
@@ -96,6 +99,18 @@ def _good_files(folder: Path, rgb: tuple[int, int, int], corpus: Corpus) -> None
     with open(latin1, "wb") as handle:
         handle.write(_encoded("RGB", rgb, "PNG"))
     corpus.good[Path(os.fsdecode(latin1))] = (rgb, 255)
+
+
+def transparent_palette_image(rgb: tuple[int, int, int], image_format: str) -> bytes:
+    """A 20x16 palette image whose right half (columns 8 on) is palette entry 0, ``rgb``, marked transparent; the left half is black."""
+    from PIL import Image
+
+    image = Image.new("P", (20, 16), 1)
+    image.putpalette([*rgb, 0, 0, 0] + [0] * 762)
+    image.paste(0, (8, 0, 20, 16))
+    out = io.BytesIO()
+    image.save(out, format=image_format, transparency=0)
+    return out.getvalue()
 
 
 def _palette_png(rgb: tuple[int, int, int]) -> bytes:

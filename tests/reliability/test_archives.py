@@ -189,3 +189,26 @@ def test_an_error_page_instead_of_an_archive_is_not_cached(server, cache, tally)
     with pytest.raises(DataError, match="HTTP 404"):
         download(_url(server, "/missing.zip"))
     tally["bad downloads refused"] += 2
+
+
+def test_an_unreachable_address_names_the_archive_where_to_put_it_and_data_path(tmp_path, cache, tally):
+    import socket
+
+    from cnnbuild.data.archives import download_path
+
+    with socket.socket() as probe:  # a port nothing listens on: the connection is refused, as offline
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/shapes.tar.gz"
+    with pytest.raises(DataError) as failure:
+        load(ImageDirectoryParams(url=url, image_size=(8, 8)), DataContext(base_dir=tmp_path))
+    message = str(failure.value)
+    assert message.startswith(f"{url}: download failed: [Errno 111] Connection refused; without a network, download shapes.tar.gz from that address")
+    assert f"put it at {download_path(url)} (it is used from there)" in message and "set data.path to the folder that holds its class folders" in message
+    download_path(url).parent.mkdir(parents=True, exist_ok=True)  # doing what it says works without a network
+    dataset_tar(download_path(url), make_images(tmp_path / "src", {"a": 4, "b": 4}))
+    assert load(ImageDirectoryParams(url=url, image_size=(8, 8)), DataContext(base_dir=tmp_path)).class_names == ["a", "b"]
+    tally["unreachable downloads explained"] += 1
+    named = ImageDirectoryParams(url=url.replace("shapes", "other"), path="photos", image_size=(8, 8))  # data.path names where it goes
+    with pytest.raises(DataError, match=rf"or extract it so that {tmp_path / 'photos'} holds its class folders \(data.path\)$"):
+        load(named, DataContext(base_dir=tmp_path))

@@ -142,6 +142,9 @@ train: {{epochs: 2, verbose: line}}
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["train_examples"] + metrics["validation_examples"] == len(corpus.good)
     assert metrics["epochs_run"] == 2
+    # every validation file listed, in valid UTF-8: a name that is not (caf\xe9-latin1.png, in validation with this seed) shows its byte as \xe9
+    rows = (tmp_path / "run" / "predictions.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert len(rows) == metrics["validation_examples"] and any("caf\\xe9-latin1.png" in row for row in rows)
     tally["training runs over the messy folder completed"] += 1
 
 

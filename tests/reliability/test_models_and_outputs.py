@@ -161,6 +161,10 @@ def test_a_run_writes_inside_its_run_directory_only(tmp_path, tally):
     assert not any(name.startswith("cwd/") for name in new)
     inside = {name.removeprefix("out/run/") for name in new if name.startswith("out/run/")}
     assert {"logs/train.csv", "checkpoints/best.keras", "spec.yaml", "model.keras", "checkpoints/state.json"} <= inside
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {name: oct((tmp_path / "out" / "run" / name).stat().st_mode & 0o777) for name in inside if (tmp_path / "out" / "run" / name).is_file()}
+    assert set(modes.values()) == {oct(0o666 & ~umask)}, modes  # ordinary files, as the user's umask makes them (RELIABILITY.md)
     tally["full runs checked for writes outside the run directory"] += 1
 
 
@@ -199,3 +203,23 @@ def test_tensorboard_without_its_package_stops_before_training(tmp_path):
     spec = validate_source(parse_yaml(SPEC.format(cache="", epochs=1, callbacks="\n    - {type: TensorBoard, log_dir: tb}"), "spec.yaml"), check=False)
     with pytest.raises(CnnbuildError, match="needs the tensorboard package"):
         user_callbacks(spec, RunDirectory(tmp_path), None, {})  # built before the first epoch, not failing at its first batch
+
+
+def test_run_files_follow_the_umask_so_a_private_umask_makes_them_private(tmp_path):
+    """Run files are written to a temporary file (mkstemp: owner-only) and renamed; they end with
+    the mode any file the user creates gets (0644 under umask 022, 0600 under 077)."""
+    script = textwrap.dedent(
+        """
+        import os, sys
+        os.umask(int(sys.argv[2], 8))
+        from cnnbuild.runs.directory import RunDirectory
+        run = RunDirectory(sys.argv[1])
+        run.write_json("metrics.json", {})
+        run.write_bytes_with("model.keras", lambda path: path.write_bytes(b"x"))
+        """
+    )
+    for umask, expected in (("077", 0o600), ("022", 0o644)):
+        folder = tmp_path / umask
+        folder.mkdir()
+        subprocess.run([sys.executable, "-c", script, str(folder), umask], check=True, timeout=60)
+        assert {path.name: path.stat().st_mode & 0o777 for path in folder.iterdir()} == {"metrics.json": expected, "model.keras": expected}

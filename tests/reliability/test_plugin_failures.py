@@ -11,6 +11,7 @@ from pydantic import field_validator
 
 import cnnbuild
 from cnnbuild.errors import PluginError
+from cnnbuild.plugins.manager import RUN_WITHOUT
 from cnnbuild.contracts import LayerShape
 from cnnbuild.spec import SpecError, spec_from_text
 
@@ -68,6 +69,27 @@ def test_plugins_that_fail_to_import_are_named_once_and_do_not_stop_commands(bro
     assert listed.returncode == 0 and "validate" in listed.stdout and "Traceback" not in listed.stderr
     assert sum("plugin 'commands' (cnnbuild-bad-commands 0.1) failed to add commands: RuntimeError: click changed under me" in line for line in listed.stderr.splitlines()) == 1
     tally["broken plugin distributions named (import error, sys.exit, register_commands)"] += 3
+
+
+@pytest.mark.parametrize("command", [("validate", str(DIGITS)), ("diff", str(DIGITS), str(DIGITS)), ("schema",), ("plugins",)], ids=lambda c: c[0])
+def test_every_command_that_loads_plugins_says_once_which_failed(broken_plugins, command):
+    # said where the plugins load (the registry is built), not by each command: diff, schema and plugins never called it by hand
+    result = run_cli(*command, env=broken_plugins, timeout=120)
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stderr.splitlines() if "plugin 'broken' (cnnbuild-broken 0.1) failed to load" in line]
+    assert said == [f"warning: plugin 'broken' (cnnbuild-broken 0.1) failed to load: ImportError: needs libfoo 2.0, found 1.4; {RUN_WITHOUT}"]
+
+
+def test_building_a_registry_logs_each_failure_once(plugin, caplog):
+    class Raises:
+        @cnnbuild.hookimpl
+        def register_layers(self, register):
+            raise RuntimeError("config file missing")
+
+    with caplog.at_level("WARNING", logger="cnnbuild.plugins"):
+        plugin(Raises(), "raises-once")
+    said = [record for record in caplog.records if "plugin 'raises-once'" in record.getMessage()]
+    assert len(said) == 1 and said[0].name == "cnnbuild.plugins" and "raised in a registration hook: RuntimeError: config file missing" in said[0].getMessage()
 
 
 def test_cnnbuild_load_plugins_runs_without_the_broken_ones(broken_plugins, tally):

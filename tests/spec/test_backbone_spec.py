@@ -115,6 +115,17 @@ def test_a_pretrained_backbone_trained_whole_is_a_warning():
     assert coded(text) == [("4:67", "model.layers[0].trainable", "backbone-trainable", "warning")]
 
 
+def test_a_random_backbone_left_frozen_is_a_warning_at_its_weights():
+    text = spec_text("{type: Backbone, architecture: MobileNetV3Small, weights: none}")
+    assert issues(text) == [
+        "spec.yaml:4:65: model.layers[0].weights: warning: MobileNetV3Small has random weights (weights: none) and stays frozen "
+        "(trainable: false, no train.fine_tune), so the layers after it learn from random features that never improve; "
+        "use weights: imagenet, or trainable: true to train it from scratch"
+    ]
+    assert issues(spec_text("{type: Backbone, architecture: MobileNetV3Small, weights: none, trainable: true}")) == []  # trained from scratch
+    assert issues(spec_text("{type: Backbone, architecture: MobileNetV3Small, weights: none}", train="  fine_tune: {epochs: 2}\n")) == []
+
+
 def test_the_memory_estimate_counts_the_backbone_fine_tuning_will_train():
     from cnnbuild.spec.resources import estimate_memory
 

@@ -138,3 +138,52 @@ def test_cli_diff_runs_without_tensorflow(write_spec, tmp_path):
     assert data["a"] == str(a) and data["b"] == str(b)
     assert data["total_params"] == {"a": 132106, "b": 140266}
     assert [c["kind"] for c in data["layers"]] == ["added", "changed", "changed", "affected", "removed", "added", "affected"]
+
+
+FOLDER_SPEC = """
+name: {name}
+data: {{type: image_directory, url: 'https://example.invalid/{path}.tgz', image_size: [16, 16]}}
+blocks:
+  conv_bn:
+    params: {{filters: required}}
+    layers:
+      - {{type: Conv2D, filters: $filters, kernel_size: 3, padding: same}}
+      - {{type: BatchNormalization, momentum: {momentum}}}
+model:
+  layers:
+    - {{type: conv_bn, filters: 8}}
+    - {{type: conv_bn, filters: {filters}}}
+    - {{type: conv_bn, filters: 8}}
+    - Flatten
+    - {{type: Dense, units: auto}}
+"""
+
+
+def _folder_spec(write_spec, name, path="photos", filters=8, momentum=0.9):
+    return load_spec(write_spec(FOLDER_SPEC.format(name=name, path=path, filters=filters, momentum=momentum), f"{name}.yaml"))
+
+
+def test_a_layer_whose_size_needs_the_class_count_is_unknown_never_unchanged(write_spec):
+    a, b = _folder_spec(write_spec, "a"), _folder_spec(write_spec, "b", filters=16)
+    diff = diff_specs(a, b)  # the data is not on disk: the class count, and so the Dense's size, is not known
+    dense = [change for change in diff.layers if change.type_b == "Dense"]
+    assert [change.kind for change in dense] == ["unknown"]
+    text = diff.text()
+    assert "? unknown  [4_dense] Dense (same parameters; its size is not known without the class count" in text
+    assert "unchanged" not in text.split("parameters:")[-1]
+    assert "parameters: not known without the class count (units: auto): pass --num-classes N; the layers whose size is known change it by +1,192" in text
+    known = diff_specs(a, b, num_classes=3)
+    assert not [c for c in known.layers if c.type_b == "Dense"] and "(+1,192)" in known.text()  # with the count: known, and unchanged
+    elsewhere = diff_specs(a, _folder_spec(write_spec, "c", path="other-photos"))  # other data: maybe other classes
+    assert [change.kind for change in elsewhere.layers] == ["unknown"]
+    assert diff_specs(a, _folder_spec(write_spec, "a")).same
+
+
+def test_one_edit_of_a_block_used_three_times_is_listed_once(write_spec):
+    diff = diff_specs(_folder_spec(write_spec, "a"), _folder_spec(write_spec, "b", momentum=0.99))
+    assert len(diff.layers) == 3  # the JSON keeps every layer
+    lines = diff.text().splitlines()
+    assert lines[3] == "  ~ changed  3 BatchNormalization layers: momentum 0.9 -> 0.99 (the same change in each; outputs and params unchanged)"
+    assert lines[4] == "      [0_conv_bn], [1_conv_bn], [2_conv_bn]"
+    assert sum("momentum" in line for line in lines) == 1 and "Dense" not in diff.text()  # nothing above the Dense changed size
+    assert "parameters: unchanged by these changes (the total is not known without the class count: pass --num-classes N)" in lines

@@ -293,3 +293,15 @@ def test_a_merge_inside_parallel_cannot_take_a_name_or_inputs_of_its_own():
     assert errors(text) == [
         "spec.yaml:4:71: model.layers[0].merge.inputs: a Parallel's merge takes its branches as inputs and is named by the Parallel; give inputs to the Parallel entry"
     ]
+
+
+def test_the_readme_resnet_snippet_and_the_example_have_the_parameter_counts_the_readme_gives():
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    caption = re.search(r"The first stages of the small ResNet.*?: ([\d,]+) parameters for 5 classes.*?has ([\d,]+)\n.*?```yaml\n(.*?)```", readme, re.S)
+    snippet_count, example_count, snippet = int(caption[1].replace(",", "")), int(caption[2].replace(",", "")), caption[3]
+    spec = spec_from_text("data: {type: image_directory, path: flowers, image_size: [180, 180]}\n" + snippet, num_classes=5)
+    assert sum(row.params for row in infer_spec(spec, get_registry(), 5)) == snippet_count
+    example = spec_from_text((REPO / "examples" / "resnet_small.yaml").read_text(), num_classes=5)
+    assert sum(row.params for row in infer_spec(example, get_registry(), 5)) == example_count

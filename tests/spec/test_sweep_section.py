@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -34,6 +37,13 @@ train: {epochs: 2}
 """
 
 
+def without_optuna_note(line: int) -> list[tuple[str, str, str]]:
+    """The warning validate adds where Optuna is not installed (the sweep is checked all the same), as :func:`located` gives it."""
+    if importlib.util.find_spec("optuna") is not None:
+        return []
+    return [(f"{line}:1", "sweep", "missing-package")]
+
+
 def write(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text), encoding="utf-8")
@@ -53,7 +63,8 @@ def codes_of(path: Path) -> list[tuple[str, str, str]]:
 
 
 def test_the_example_sweep_is_valid_and_its_spec_trains_without_the_sweep():
-    assert validate_file(REPO / "examples" / "digits_sweep.yaml") == []
+    issues, note = validate_file(REPO / "examples" / "digits_sweep.yaml"), without_optuna_note(43)
+    assert located(issues, severity="warning") == note and len(issues) == len(note)
     spec = load_spec(REPO / "examples" / "digits_sweep.yaml")
     assert spec.sweep.goal == "maximize" and spec.sweep.trials == 20 and spec.sweep.pruner.type == "none"
     assert list(spec.sweep.space) == ["model.layers[1].filters", "compile.optimizer.learning_rate", "model.layers[6].rate"]
@@ -122,10 +133,12 @@ sweep:
     model.layers[1].kernel_size: {choice: [3, 9]}
     model.layers[1].padding: {choice: [same, valid]}
 """)
+    note = without_optuna_note(15)
     warnings = validate_file(path)
-    assert located(warnings, severity="warning") == [("16:3", "sweep.space", "invalid-combination")]
-    assert warnings[0].message.startswith("1 combination(s) of the values tried give invalid specs; such trials will be recorded invalid: ")
-    assert "model.layers[1].kernel_size=9, model.layers[1].padding=valid gives an invalid spec (model.layers[1]: Conv2D cannot take input shape (8, 8, 1)" in warnings[0].message
+    assert located(warnings, severity="warning") == [*note, ("16:3", "sweep.space", "invalid-combination")]
+    (combination,) = [warning for warning in warnings if warning.code == "invalid-combination"]
+    assert combination.message.startswith("1 combination(s) of the values tried give invalid specs; such trials will be recorded invalid: ")
+    assert "model.layers[1].kernel_size=9, model.layers[1].padding=valid gives an invalid spec (model.layers[1]: Conv2D cannot take input shape (8, 8, 1)" in combination.message
 
 
 def test_a_sweep_file_names_its_base_spec(tmp_path):
@@ -139,21 +152,55 @@ sweep:
 """, "search.yaml")
     setup = load_sweep(sweep, ["train.epochs=1"])
     assert setup.spec.train.epochs == 1 and setup.spec.source.filename == str(base) and setup.sweep.trials == 3
-    assert check_sweep(setup).errors == []
+    assert check_sweep(setup, to_run=False).errors == []
     write(tmp_path, BASE + "sweep:\n  space:\n    seed: {choice: [1, 2]}\n", "base.yaml")
     assert codes_of(sweep) == [("1:7", "spec", "conflict")]
     write(tmp_path, "spec: base.yaml\nsweep:\n  space: {}\n  trails: 3\n", "search.yaml")
     assert codes_of(sweep) == [("3:10", "sweep.space", "invalid-value"), ("4:3", "sweep.trails", "unknown-key")]
 
 
-def test_a_missing_optuna_is_named_with_the_pip_command(tmp_path, monkeypatch):
-    import importlib.util
+#: ``python -c WITHOUT_OPTUNA ...``: Python with ``import optuna`` failing (as where it is not installed), then CODE.
+WITHOUT_OPTUNA = "import sys; sys.modules['optuna'] = None; "
 
+
+def without_optuna(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", WITHOUT_OPTUNA + code, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_without_optuna_validate_checks_a_sweep_and_only_warns_and_cnnbuild_sweep_refuses_with_the_pip_command(tmp_path):
+    """docs/architecture.md: validate checks a sweep without Optuna; only cnnbuild sweep needs it."""
+    good = write(tmp_path, BASE + "sweep:\n  space:\n    seed: {choice: [1, 2]}\n")
+    bad = write(tmp_path, BASE + "sweep:\n  metric: val_acuracy\n  space:\n    seed: {choice: [1, 2]}\n", "bad.yaml")
+    cli = "from cnnbuild.cli import main; main()"
+    validated = without_optuna(cli, "validate", str(good), str(bad))
+    assert validated.returncode == 1 and f"{good}: ok" in validated.stdout
+    assert validated.stderr.splitlines() == [
+        f"{good}:15:1: sweep: warning: cnnbuild sweep needs Optuna: pip install 'cnnbuild[sweep]' (cnnbuild run trains the spec without it)",
+        f"{bad}:15:1: sweep: warning: cnnbuild sweep needs Optuna: pip install 'cnnbuild[sweep]' (cnnbuild run trains the spec without it)",
+        f"{bad}:16:11: sweep.metric: 'val_acuracy' is not a metric the runs record; did you mean 'val_accuracy'?",
+    ]
+    swept = without_optuna(cli, "sweep", str(good), "--output", str(tmp_path / "sweep"))
+    assert swept.returncode == 1 and swept.stderr.strip() == f"{good}:15:1: sweep: cnnbuild sweep needs Optuna: pip install 'cnnbuild[sweep]'"
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_a_missing_optuna_is_a_missing_package_error_to_sweep_and_a_warning_to_validate(tmp_path, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else real(name, *a))
-    path = write(tmp_path, BASE + "sweep:\n  space:\n    seed: {choice: [1, 2]}\n")
-    assert codes_of(path) == [("15:1", "sweep", "missing-package")]
-    assert errors_of(path) == [f"{path}:15:1: sweep: cnnbuild sweep needs Optuna: pip install 'cnnbuild[sweep]'"]
+    setup = load_sweep(write(tmp_path, BASE + "sweep:\n  space:\n    seed: {choice: [1, 2]}\n"))
+    assert located(check_sweep(setup).errors) == [("15:1", "sweep", "missing-package")]
+    validated = check_sweep(setup, to_run=False)
+    assert validated.errors == [] and located(validated.warnings, severity="warning") == [("15:1", "sweep", "missing-package")]
+
+
+def test_without_optuna_the_tests_that_sweep_are_skipped_not_failed():
+    tests = ["tests/sweep", "tests/plugins/test_mlflow_tracking.py::test_a_sweep_is_a_parent_run_with_its_trials_as_children"]
+    done = without_optuna("import pytest; sys.exit(pytest.main(['-q', '-rs', '-p', 'no:cacheprovider', *sys.argv[1:]]))", *tests)
+    assert done.returncode == 0, done.stdout[-3000:]
+    summary = done.stdout.splitlines()[-1]
+    modules = len(list((REPO / "tests" / "sweep").glob("test_*.py")))
+    assert summary.startswith(f"{modules + 1} skipped in ")  # each sweep test module (all its tests) and the MLflow sweep test
+    assert "tests/sweep/test_sweeps.py:" in done.stdout and "could not import 'optuna'" in done.stdout
 
 
 @pytest.mark.parametrize("value", [3e-05, 16, "same", None, [], [{"type": "RandomFlip", "mode": "horizontal"}], "1/255", "yes", True, 0.1])

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ pytest.importorskip("optuna")
 from cnnbuild import load_run  # noqa: E402
 from cnnbuild.errors import CnnbuildError  # noqa: E402
 
-from ..conftest import run_cli  # noqa: E402
+from ..conftest import beside_a_checkout, run_cli  # noqa: E402
 
 SPEC = """\
 name: tiny
@@ -81,9 +83,29 @@ def wait_for_training_trial(folder: Path, timeout: float = 240) -> dict:
     raise AssertionError(f"no trial started training within {timeout} s")
 
 
+def assert_fits_the_page(report: Path, profile: Path) -> None:
+    """In headless Chromium at 1200 pixels, nothing of the report sticks out of its 1100-pixel column (the leaderboard's long
+    parameter names wrap after their dots)."""
+    chromium = next((found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None)
+    if chromium is None:
+        return  # checked where Chromium is installed (CI has it)
+    from ..serve.browser import Browser
+
+    browser = Browser(chromium, profile, report.as_uri(), size=(1200, 900))
+    try:
+        browser.wait_for("document.readyState === 'complete' && document.querySelector('table') !== null")
+        widest = browser.evaluate("Math.max(...[...document.querySelectorAll('body > *, table')].map(e => e.getBoundingClientRect().right))")
+        column = browser.evaluate("document.body.getBoundingClientRect().right")
+        assert widest <= column + 1, f"the report is {widest} pixels wide where its column ends at {column}"
+    finally:
+        browser.close()
+
+
 def test_two_worker_processes_share_one_journal_and_each_trial_is_an_ordinary_run(tmp_path):
     spec, folder = write_spec(tmp_path, epochs=2), tmp_path / "sweep"
-    result = run_cli("sweep", str(spec), "--workers", "2", "--trials", "4", "--output", str(folder), timeout=900)
+    # started as people start it right after `git clone`: from the folder holding the checkout's cnnbuild/, which the workers must not import
+    parent = beside_a_checkout(tmp_path / "parent")
+    result = run_cli("sweep", str(spec), "--workers", "2", "--trials", "4", "--output", str(folder), cwd=parent, console=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     board = leaderboard(folder)
     assert board["states"] == {"complete": 4} and board["counted"] == 4 and board["trials_budget"] == 4
@@ -104,6 +126,7 @@ def test_two_worker_processes_share_one_journal_and_each_trial_is_an_ordinary_ru
     assert report.returncode == 0, report.stderr
     html = (folder / "report.html").read_text()
     assert "Leaderboard" in html and f"trials/{board['best']['trial']:04d}" in html and html.count("data:image/png;base64") >= 5
+    assert_fits_the_page(folder / "report.html", tmp_path / "profile")
     compare = run_cli("compare", str(folder / "trials" / "0000"), str(folder / "trials" / "0001"), "--out", str(tmp_path / "compare.png"), "--json")
     assert compare.returncode == 0 and len(json.loads(compare.stdout)["runs"]) == 2
 
@@ -239,3 +262,26 @@ def test_the_time_budget_lets_no_trial_start_after_it(tmp_path):
     spec = write_spec(tmp_path, sweep=FILTERS_AND_RATE + "time_budget: 1s\ntrials: 5\n")
     result = run_sweep(spec, output=tmp_path / "sweep")
     assert result.stopped_by == "time" and result.leaderboard["states"] == {"complete": 1}  # the first trial outlasts 1 s; it finishes, none follows
+
+
+def test_the_parallel_coordinates_plot_names_every_axis_whole():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+    from optuna.visualization import matplotlib as plots
+
+    from cnnbuild.sweep.figures import _whole_names
+
+    study = optuna.create_study(direction="maximize")
+    space = {"compile.optimizer.learning_rate": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True), "model.layers[1].filters": optuna.distributions.IntDistribution(2, 8)}
+    for index, value in enumerate((0.5, 0.7, 0.6)):
+        study.add_trial(optuna.trial.create_trial(params={"compile.optimizer.learning_rate": 0.002 * (index + 1), "model.layers[1].filters": 2 + index}, distributions=space, value=value))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        axes = plots.plot_parallel_coordinate(study, target_name="val_accuracy")
+    assert "compile.optimizer..." in [tick.get_text() for tick in axes.get_xticklabels()]  # Optuna's own labels are cut
+    _whole_names(axes, ["val_accuracy", *space])
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["val_accuracy", "compile.optimizer.\nlearning_rate", "model.layers[1].\nfilters"]
+    plt.close(axes.figure)

@@ -76,9 +76,7 @@ def training_augmenter(spec: Spec) -> Any:
     """The ``(images, labels)`` map function of the spec's pipeline augmentation."""
     import keras
 
-    from cnnbuild.plugins.manager import get_registry
-
-    registry = get_registry()
+    registry = spec.registry
     layers = augmentation_layers(spec, registry)
     mixes = [registry.layers[entry.type].mixes_labels for entry in spec.augmentation]
     for layer, mixing in zip(layers, mixes):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from cnnbuild.contracts.data import DataContext, Datasets
+from cnnbuild.contracts.data import Datasets
 from cnnbuild.errors import DataError
-from cnnbuild.plugins.manager import get_registry
+from cnnbuild.spec.labels import data_context
 
 if TYPE_CHECKING:
     from cnnbuild.spec.document import Spec
@@ -26,8 +26,12 @@ def shard_training(source: Datasets, shard: tuple[int, int]) -> Datasets:
 def load_source(spec: Spec, *, shard: tuple[int, int] = (0, 1)) -> Datasets:
     """Call the spec's data source (its failures become errors naming the plugin), check the
     result, and keep this process's share of the training split."""
-    registration = get_registry().data_sources[spec.data.type]
-    context = DataContext(base_dir=spec.base_dir, seed=spec.seed)
+    registration = spec.registry.data_sources[spec.data.type]
+    context = data_context(spec)
+    try:
+        context.work_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # the path is still given: a source that writes there gets the error, naming the folder
     datasets = registration.make(Datasets, spec.data, context)
     if len(datasets.class_names) < 2:
         raise DataError(f"data source {spec.data.type!r} found {len(datasets.class_names)} class(es); a classifier needs at least two")

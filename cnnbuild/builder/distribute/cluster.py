@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cnnbuild.errors import RunError
-from cnnbuild.spec.engine import BACKEND_ENV, required_backend
+from cnnbuild.spec.engine import BACKEND_ENV, mode_backend, required_backend
 
 if TYPE_CHECKING:
     from cnnbuild.spec.document import Spec
@@ -52,8 +52,7 @@ def select_backend_for_file(path: Path, overrides: tuple[str, ...] = ()) -> bool
     except CnnbuildError:
         return True
     section = source.data.get("distribute") if isinstance(source.data, dict) else None
-    mode = section.get("mode") if isinstance(section, dict) else None
-    return _use_backend("jax" if mode == "machines" else None)
+    return _use_backend(mode_backend(section.get("mode")) if isinstance(section, dict) else None)
 
 
 def _use_backend(needed: str | None) -> bool:

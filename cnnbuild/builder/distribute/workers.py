@@ -49,9 +49,9 @@ class WorkerFolders:
             return run
         scratch = self.worker_directory()
         needed = [layout.RUN_INFO, layout.SPEC]
-        state = run.record.checkpoint_state
-        if state is not None:
-            needed += [layout.CHECKPOINT_STATE, state["checkpoint"]]
+        state = run.record.resume_state
+        if state.checkpoint is not None:
+            needed += [layout.CHECKPOINT_STATE, state.checkpoint]
         needed += [name for name in (layout.STATUS, layout.METRICS) if run.file(name).exists()]  # a finished run stays finished everywhere
         for name in needed:
             if not run.file(name).exists():

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.runtime import import_tensorflow
 from cnnbuild.errors import CnnbuildError, PluginError, RunError
-from cnnbuild.plugins.manager import get_registry
 from cnnbuild.spec.labels import binary_labels, model_class_count
 from cnnbuild.spec.shapes import resolve_units
 
@@ -39,6 +38,25 @@ def make_layer(registry: Registry, entry: Any, input_shape: tuple[int | None, ..
             entry = without_weights(entry)
         return registration.make(keras.layers.Layer, entry, tuple(input_shape or ()))
     return registration.make(keras.layers.Layer, entry)
+
+
+def model_layer(registry: Registry, entry: Any, where: str, classes: tuple[int | None, bool], spec: Spec, input_shape: tuple[int | None, ...] | None = None, *, output: bool, load_weights: bool = True) -> Any:
+    """The Keras layer of one entry of ``model.layers``, for the chain and the graph builder alike:
+    ``units: auto`` filled from ``classes`` (the class count, or None when unknown, and whether
+    labels are binary), a CnnbuildError at ``where`` when it cannot be; the model's ``output``
+    layer computes in float32 under mixed precision, so its outputs and the loss stay float32."""
+    import keras
+
+    resolved = resolve_units(entry, *classes)
+    if resolved is None:
+        raise CnnbuildError(
+            f"{where}.units is 'auto' but the number of classes is unknown: the data is not there yet; "
+            "pass --num-classes N (or num_classes=N), or point data at an existing folder"
+        )
+    layer = make_layer(registry, resolved, input_shape, spec, load_weights=load_weights)
+    if output and keras.config.dtype_policy().name != "float32":
+        layer.dtype_policy = keras.DTypePolicy("float32")
+    return layer
 
 
 def without_weights(entry: Any) -> Any:
@@ -111,7 +129,7 @@ def _python_random(seed: int | None) -> Iterator[None]:
 
 def augmentation_layers(spec: Spec, registry: Registry | None = None) -> list[Any]:
     """Fresh Keras layers for the spec's ``augmentation`` list, each seeded by :func:`augmentation_seeds`."""
-    registry = registry or get_registry()
+    registry = registry or spec.registry
     layers = []
     for entry, seed in zip(spec.augmentation, augmentation_seeds(spec)):
         with _python_random(seed):
@@ -128,7 +146,7 @@ def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentat
     ``include_augmentation`` says so). ``load_weights=False`` (summaries and diagrams) builds
     backbones without their pretrained weights: the same shapes and counts, nothing downloaded.
     """
-    registry = registry or get_registry()
+    registry = registry or spec.registry
     num_classes = model_class_count(spec, num_classes, registry)  # before TensorFlow loads: a missing count is said at once
     import_tensorflow()
     import keras
@@ -143,16 +161,7 @@ def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentat
         return guarded_build(lambda: build_functional(spec, registry, num_classes, binary, layers, load_weights=load_weights))
     last = len(spec.model.layers) - 1
     for index, entry in enumerate(spec.model.layers):
-        resolved = resolve_units(entry, num_classes, binary)
-        if resolved is None:
-            raise CnnbuildError(
-                f"model.layers[{index}].units is 'auto' but the number of classes is unknown: the data is not there yet; "
-                "pass --num-classes N (or num_classes=N), or point data at an existing folder"
-            )
-        layer = make_layer(registry, resolved, spec=spec)
-        if index == last and keras.config.dtype_policy().name != "float32":
-            layer.dtype_policy = keras.DTypePolicy("float32")  # keep the outputs and the loss in float32
-        layers.append(layer)
+        layers.append(model_layer(registry, entry, f"model.layers[{index}]", (num_classes, binary), spec, output=index == last))
     return guarded_build(lambda: keras.Sequential([keras.Input(shape=spec.data.input_shape), *layers], name=model_name(spec)))
 
 
@@ -209,7 +218,7 @@ def missing_class(name: str, spec: Spec | None) -> str:
     text = f"it holds a custom Keras class {name!r} that no installed plugin provides through its keras_objects hook"
     if spec is None:
         return text + "; install the plugin the model was trained with"
-    registry = get_registry()
+    registry = spec.registry
     entries = [entry for _, entry in spec.graph.entries()] + list(spec.augmentation)
     owners = {registry.layers[entry.type].plugin for entry in entries if entry.type in registry.layers and not registry.layers[entry.type].plugin.builtin}
     if not owners:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cnnbuild.builder.model.build import make_layer, model_name
+from cnnbuild.builder.model.build import model_layer, model_name
 from cnnbuild.contracts.layers import ShapeError
 from cnnbuild.errors import CnnbuildError
 from cnnbuild.spec.graph.nodes import INPUT, PROJECTION, projection_entry
-from cnnbuild.spec.shapes import resolve_units
 
 if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
@@ -39,15 +38,7 @@ def build_functional(spec: Spec, registry: Registry, num_classes: int | None, bi
             if entry is None:
                 tensors[node.id] = feeds[0]
                 continue
-        resolved = resolve_units(entry, num_classes, binary)
-        if resolved is None:
-            raise CnnbuildError(
-                f"{node.described}.units is 'auto' but the number of classes is unknown: the data is not there yet; "
-                "pass --num-classes N (or num_classes=N), or point data at an existing folder"
-            )
-        layer = make_layer(registry, resolved, tuple(feeds[0].shape[1:]), spec, load_weights=load_weights)
+        layer = model_layer(registry, entry, node.described, (num_classes, binary), spec, tuple(feeds[0].shape[1:]), output=node.id == graph.output, load_weights=load_weights)
         layer.name = node.id
-        if node.id == graph.output and keras.config.dtype_policy().name != "float32":
-            layer.dtype_policy = keras.DTypePolicy("float32")  # keep the outputs and the loss in float32
         tensors[node.id] = layer(feeds if registry.layers[entry.type].merges else feeds[0])
     return keras.Model(inputs, tensors[graph.output], name=model_name(spec))

@@ -126,24 +126,23 @@ def _leaves(model: Any) -> list[dict[str, Any]]:
 def model_summary(spec: Spec, num_classes: int | None = None) -> ModelSummary:
     """Build the spec's model (float32) and summarise it."""
     from cnnbuild.builder.model.build import build_model
-    from cnnbuild.plugins.manager import get_registry
     from cnnbuild.spec.labels import model_class_count
     from cnnbuild.spec.resources import estimate_memory
     from cnnbuild.spec.shapes import ShapeProblem, infer_spec
 
     from cnnbuild.builder.model.build import loads_weights
 
-    num_classes = model_class_count(spec, num_classes)
+    num_classes = model_class_count(spec, num_classes, spec.registry)
     model = build_model(spec, num_classes, load_weights=False)  # shapes and counts do not depend on pretrained weights
     result = describe_model(model)
     result.num_classes = num_classes
     result.mismatches = shape_mismatches(spec, model, num_classes)
     try:
-        rows = infer_spec(spec, get_registry(), num_classes)
+        rows = infer_spec(spec, spec.registry, num_classes)
     except ShapeProblem:
         rows = []
     result.notes = [f"Added by cnnbuild: {row.name}: {row.note}" for row in rows if row.note]
-    result.notes += [f"Backbone {backbone}: built without its pretrained weights for this summary (the shapes and counts are the same); run loads them" for backbone in loads_weights(spec, get_registry())]
+    result.notes += [f"Backbone {backbone}: built without its pretrained weights for this summary (the shapes and counts are the same); run loads them" for backbone in loads_weights(spec, spec.registry)]
     if rows and all(row.output_shape is not None and row.params is not None for row in rows):
         estimate = estimate_memory(spec, rows)
         result.memory, result.memory_bytes = estimate.text(), estimate.total
@@ -162,10 +161,9 @@ def _pairs(model: Any, rows: list[Any]) -> list[tuple[Any, Any]]:
 def shape_mismatches(spec: Spec, model: Any, num_classes: int | None) -> list[str]:
     """Layers whose shape function declares another output shape or parameter count than Keras
     built, each as a warning naming the plugin (``validate`` and ``diff`` show the declared numbers)."""
-    from cnnbuild.plugins.manager import get_registry
     from cnnbuild.spec.shapes import ShapeProblem, infer_spec
 
-    registry = get_registry()
+    registry = spec.registry
     try:
         rows = infer_spec(spec, registry, num_classes)
     except ShapeProblem:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,7 +160,9 @@ def predictions_csv(reports: dict[str, ValidationReport]) -> str:
     for split, report in reports.items():
         names = report.class_names
         for row in report.predictions:
-            writer.writerow([split, row.name, names[row.true], names[row.predicted], f"{row.confidence:.6f}", int(row.true == row.predicted)])
+            # a name that is not valid UTF-8 (its bytes kept as surrogates) is written with its odd bytes as \xNN
+            name = os.fsencode(row.name).decode("utf-8", "backslashreplace")
+            writer.writerow([split, name, names[row.true], names[row.predicted], f"{row.confidence:.6f}", int(row.true == row.predicted)])
     return out.getvalue()
 
 

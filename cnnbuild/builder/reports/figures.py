@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cnnbuild.runs.checkpoint_state import PHASE_KEY, Phase
+
 DPI = 100
 TRAIN_STYLE = {"color": "#08306b", "linestyle": "-", "marker": "o"}  # dark: reads in greyscale
 VALIDATION_STYLE = {"color": "#e6850e", "linestyle": "--", "marker": "s"}  # light, dashed
-#: The history key that numbers each epoch's phase (1 frozen, 2 fine-tuning) in runs with train.fine_tune.
-PHASE = "phase"
 
 
 def _figure(width: float, height: float) -> Any:
@@ -36,7 +36,7 @@ def _save(figure: Any, path: Path, title: str) -> list[str]:
 def metric_panels(history: dict[str, list[float]]) -> list[str]:
     """Metric names to draw, one panel each: training metrics (with their ``val_`` twin), loss
     after the others, then metrics only validation has, and ``learning_rate`` last."""
-    names = [key for key in history if not key.startswith("val_") and key not in ("learning_rate", PHASE)]
+    names = [key for key in history if not key.startswith("val_") and key not in ("learning_rate", PHASE_KEY)]
     names += [key[4:] for key in history if key.startswith("val_") and key[4:] not in history]
     names = [name for _, name in sorted(enumerate(names), key=lambda item: ("loss" in item[1], item[0]))]
     if "learning_rate" in history:
@@ -46,8 +46,8 @@ def metric_panels(history: dict[str, list[float]]) -> list[str]:
 
 def fine_tune_start(history: dict[str, list[float]]) -> int | None:
     """The first fine-tuning epoch (1-based) of a run with ``train.fine_tune``, from the history's ``phase``."""
-    phases = history.get(PHASE) or []
-    return next((epoch for epoch, phase in enumerate(phases, start=1) if phase >= 2), None)
+    phases = history.get(PHASE_KEY) or []
+    return next((epoch for epoch, phase in enumerate(phases, start=1) if Phase.read(phase) == Phase.FINE_TUNE), None)
 
 
 def literal(text: str) -> str:

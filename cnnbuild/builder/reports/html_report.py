@@ -24,6 +24,7 @@ table { border-collapse: collapse; margin: 0.6em 0; } th, td { padding: 0.25em 0
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
 pre { background: #f5f5f5; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 img { max-width: 100%; height: auto; border: 1px solid #ddd; } .note { color: #555; } .missing { color: #8a4b00; }
+.wide { max-width: 100%; overflow-x: auto; } .wide th { vertical-align: bottom; }
 """
 
 
@@ -94,6 +95,19 @@ def _environment(environment: dict[str, Any]) -> str:
     return _table(["", ""], rows, numeric_from=99)
 
 
+def _spec(run: RunRecord, spec_text: str) -> str:
+    """The spec as its user wrote it (and the overrides), then, folded, as it ran (spec.yaml)."""
+    if not run.exists(layout.SPEC_WRITTEN):  # a run made before the written spec was kept, or from data
+        return f"<h2>Spec</h2><pre>{_esc(spec_text)}</pre>"
+    written = run.read_text(layout.SPEC_WRITTEN)
+    overrides = "".join(f" --set {item}" for item in run.info.get("overrides") or [])
+    return (
+        f'<h2>Spec</h2><p class="note">as written in {_esc(run.info.get("spec_file") or "the spec file")}'
+        + (f", with <code>{_esc(overrides.strip())}</code>" if overrides else "")
+        + f"</p><pre>{_esc(written)}</pre><details><summary>as it ran ({layout.SPEC}: every default filled in, paths absolute)</summary><pre>{_esc(spec_text)}</pre></details>"
+    )
+
+
 def render_report(run_dir: str | Path) -> str:
     """The HTML page for a run directory."""
     run = RunRecord.open(run_dir)
@@ -115,7 +129,7 @@ def render_report(run_dir: str | Path) -> str:
         "<h2>Per-class metrics</h2>" + (_per_class(metrics["per_class"]) if metrics.get("per_class") else '<p class="missing">no per-class table (no validation split, or the run did not finish).</p>'),
         _figure(run, *FIGURES[2]),
         "<h2>Model</h2>" + (f"<pre>{_esc(summary)}</pre>" if summary is not None else f'<p class="missing">{layout.SUMMARY} is missing.</p>'),
-        f"<h2>Spec</h2><pre>{_esc(spec_text)}</pre>",
+        _spec(run, spec_text),
         "<h2>Environment</h2>" + (_environment(environment) if environment is not None else f'<p class="missing">{layout.ENVIRONMENT} is missing.</p>'),
     ]
     skipped = run.skipped

@@ -45,12 +45,13 @@ def _leaderboard(board: dict[str, Any]) -> str:
     rows = []
     for row in board["trials"]:
         params = [_param(row["params"].get(key, "")) for key in keys]
-        note = (row.get("error") or "").splitlines()[0][:200] if row["state"] != "complete" and row.get("error") else ""
+        note = (row.get("error") or "").splitlines()[0][:200] if row["state"] != layout.RESULT_STATE and row.get("error") else ""
         if row.get("retried_as") is not None:
             note += f" (tried again as trial {row['retried_as']})"
         rows.append([row["rank"] or "", row["trial"], row["state"], _value(row), row["epochs"] or "-", row["seconds"] if row["seconds"] is not None else "-", *params, row["run_dir"] or "", note])
-    table = _table(["rank", "trial", "state", board["metric"], "epochs", "seconds", *keys, "run directory", "note"], rows, numeric_from=99)
-    return table + '<p class="note">Only complete trials are results and have a rank; a pruned trial shows, in parentheses, the last value it reported before it was stopped.</p>'
+    breakable = [key.replace(".", ".\u200b") for key in keys]  # a long parameter name may wrap after its dots
+    table = _table(["rank", "trial", "state", board["metric"], "epochs", "seconds", *breakable, "run directory", "note"], rows, numeric_from=99)
+    return f'<div class="wide">{table}</div><p class="note">Only complete trials are results and have a rank; a pruned trial shows, in parentheses, the last value it reported before it was stopped.</p>'
 
 
 def render_sweep_report(path: str | Path) -> str:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.training.history import history_csv, summarize_history
 from cnnbuild.contracts import run_layout as layout
+from cnnbuild.runs.checkpoint_state import PHASE_KEY, Phase
 
 if TYPE_CHECKING:
     from cnnbuild.builder.data.pipelines import PreparedData
@@ -38,13 +39,12 @@ def run_metrics(history: dict[str, list[float]], epochs: int, wall: float, clock
 
 def _phases(history: dict[str, list[float]]) -> dict[str, Any]:
     """``phases``: the epochs (1-based, inclusive) of each phase of a run with ``train.fine_tune``."""
-    phases = history.get("phase") or []
+    phases = [Phase.read(value) for value in history.get(PHASE_KEY) or []]
     if not phases:
         return {}
     changes = [index for index in range(1, len(phases)) if phases[index] != phases[index - 1]]
     bounds = [0, *changes, len(phases)]
-    names = {1.0: "frozen", 2.0: "fine_tune"}
-    return {"phases": [{"name": names.get(phases[start], str(phases[start])), "first_epoch": start + 1, "last_epoch": end} for start, end in zip(bounds, bounds[1:])]}
+    return {"phases": [{"name": phases[start].label, "first_epoch": start + 1, "last_epoch": end} for start, end in zip(bounds, bounds[1:])]}
 
 
 def write_artifacts(run: RunDirectory, model: Any, prepared: PreparedData, reports: tuple[Any, Any], history: dict[str, list[float]], metrics: dict[str, Any], spec: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from cnnbuild.builder.runtime import import_keras
 from cnnbuild.contracts import run_layout as layout
+from cnnbuild.runs.checkpoint_state import PHASE_KEY, Phase
 from cnnbuild.runs.directory import RunDirectory
 
 keras = import_keras()
@@ -186,7 +187,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
     repeats it), one during validation does not.
     """
 
-    def __init__(self, run: RunDirectory, interruption: Interruption, history: dict[str, list[float]], keep: int, phase: float | None = None) -> None:
+    def __init__(self, run: RunDirectory, interruption: Interruption, history: dict[str, list[float]], keep: int, phase: Phase | None = None) -> None:
         super().__init__()
         self.run, self.interruption, self.history, self.keep = run, interruption, history, keep
         self.phase = phase  # recorded in the history as "phase" (runs with train.fine_tune)
@@ -212,22 +213,21 @@ class EpochCheckpoint(keras.callbacks.Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         if self.phase is not None:
-            self.history.setdefault("phase", []).append(self.phase)
+            self.history.setdefault(PHASE_KEY, []).append(int(self.phase))
         name = layout.checkpoint(epoch + 1)
         self.run.write_bytes_with(name, lambda path: self.model.save(path))
-        previous = self.run.record.checkpoint_state or {"files": []}
-        files = list(dict.fromkeys([*previous.get("files", []), name]))[-self.keep :]
-        self.run.write_json(layout.CHECKPOINT_STATE, {**previous, "completed_epochs": epoch + 1, "checkpoint": name, "files": files, "history": self.history})
-        remove_unlisted(self.run, files)  # only now is an older checkpoint unneeded
+        state = self.run.record.resume_state.after_epoch(epoch + 1, name, self.history, self.keep)
+        self.run.save_resume_state(state)
+        remove_unlisted(self.run, state.files)  # only now is an older checkpoint unneeded
 
     def on_train_begin(self, logs: Any = None) -> None:
         # A kill between writing state.json and deleting the checkpoint it replaced leaves that file behind.
-        state = self.run.record.checkpoint_state
-        if state is not None:
-            remove_unlisted(self.run, state.get("files", []))
+        state = self.run.record.resume_state
+        if state.saved:
+            remove_unlisted(self.run, state.files)
 
 
-def remove_unlisted(run: RunDirectory, files: list[str]) -> None:
+def remove_unlisted(run: RunDirectory, files: tuple[str, ...]) -> None:
     """Delete the epoch checkpoints that ``state.json`` no longer lists."""
     for stale in sorted(run.file(layout.CHECKPOINTS).glob("epoch-*.keras")):
         if f"{layout.CHECKPOINTS}/{stale.name}" not in files:

@@ -6,8 +6,6 @@ import platform
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from cnnbuild.plugins.manager import get_registry
-
 if TYPE_CHECKING:
     from cnnbuild.builder.distribute.placement import Placement
     from cnnbuild.contracts.data import Datasets
@@ -33,7 +31,7 @@ def environment(spec: Spec, placement: Placement, source: Datasets, precision: s
         "processor": platform.machine(),
         "precision": precision,
         "distribute": placement.describe(spec),
-        "plugins": [{"name": p.name, "distribution": p.distribution, "version": p.version} for p in get_registry().plugins],
+        "plugins": [{"name": p.name, "distribution": p.distribution, "version": p.version} for p in spec.registry.plugins],
         "data": {
             "type": spec.data.type,
             "fingerprint": source.fingerprint,

@@ -20,11 +20,6 @@ if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
     from cnnbuild.spec.document import Spec
 
-#: In ``checkpoints/state.json``: the number of epochs completed when fine-tuning began.
-FINE_TUNE_FROM = "fine_tune_from"
-#: The value of the history's ``phase`` key in each phase's epochs.
-FROZEN_PHASE, FINE_TUNE_PHASE = 1.0, 2.0
-
 
 def leaves(layer: Any) -> list[Any]:
     """The layers inside ``layer``, nested models opened, in order."""

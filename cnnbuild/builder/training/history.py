@@ -6,6 +6,8 @@ import csv
 import io
 from typing import Any
 
+from cnnbuild.runs.checkpoint_state import PHASE_KEY
+
 
 def history_csv(history: dict[str, list[float]]) -> str:
     """``epoch,metric,...`` with one row per epoch."""
@@ -23,7 +25,7 @@ def summarize_history(history: dict[str, list[float]]) -> dict[str, Any]:
     final = {key: values[-1] for key, values in history.items() if values}
     best: dict[str, Any] = {}
     for key, values in history.items():
-        if not values or key in ("learning_rate", "phase"):
+        if not values or key in ("learning_rate", PHASE_KEY):
             continue
         pick = min if "loss" in key else max
         value = pick(values)

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 from cnnbuild.builder.distribute.collectives import stop_callback
 from cnnbuild.builder.model.compile import compile_model
 from cnnbuild.builder.training.callbacks import EpochCheckpoint, EpochLines, TrainingMetricsLeftOut
-from cnnbuild.builder.training.fine_tune import FINE_TUNE_FROM, FINE_TUNE_PHASE, FROZEN_PHASE, fine_tune_history, unfreeze
+from cnnbuild.builder.training.fine_tune import fine_tune_history, unfreeze
 from cnnbuild.builder.training.user_callbacks import user_callbacks
-from cnnbuild.contracts import run_layout as layout
-from cnnbuild.plugins.manager import get_registry
+from cnnbuild.runs.checkpoint_state import Phase
 from cnnbuild.spec.labels import label_mixing_entries
 
 if TYPE_CHECKING:
@@ -39,16 +38,16 @@ def fit_phases(trainer: Trainer, model: Any, prepared: PreparedData, plan: Execu
     if fine_tune is None:
         _phase(trainer, model, prepared, plan, clock, interruption, end=spec.train.epochs, first=0, phase=None)
         return model
-    start = (trainer.run.record.checkpoint_state or {}).get(FINE_TUNE_FROM)
+    start = trainer.run.record.resume_state.fine_tune_from
     if start is None:
-        _phase(trainer, model, prepared, plan, clock, interruption, end=spec.train.epochs, first=0, phase=FROZEN_PHASE)
+        _phase(trainer, model, prepared, plan, clock, interruption, end=spec.train.epochs, first=0, phase=Phase.FROZEN)
         if interruption.requested:
             return model
         start = trainer.completed_epochs  # train.epochs, or fewer when EarlyStopping ended the frozen phase
         _end_frozen_phase(trainer, model, start)
     if trainer.completed_epochs == start:  # the last checkpoint is the frozen phase's: unfreeze now
         prepared = _begin_fine_tune(trainer, model, plan, start)
-    _phase(trainer, model, prepared, plan, clock, interruption, end=start + fine_tune.epochs, first=start, phase=FINE_TUNE_PHASE)
+    _phase(trainer, model, prepared, plan, clock, interruption, end=start + fine_tune.epochs, first=start, phase=Phase.FINE_TUNE)
     return model
 
 
@@ -58,10 +57,10 @@ def _end_frozen_phase(trainer: Trainer, model: Any, start: int) -> None:
     have put back an earlier epoch's, and fine-tuning starts from those in one process), and
     the epoch fine-tuning starts at (an EarlyStopping decision a resume must not undo)."""
     run = trainer.run
-    state = run.record.checkpoint_state or {}
-    if state.get("checkpoint"):
-        run.write_bytes_with(state["checkpoint"], lambda path: model.save(path))
-    run.write_json(layout.CHECKPOINT_STATE, {**state, FINE_TUNE_FROM: start})
+    state = run.record.resume_state
+    if state.checkpoint is not None:
+        run.write_bytes_with(state.checkpoint, lambda path: model.save(path))
+    run.save_resume_state(state.fine_tuning_from(start))
 
 
 def _begin_fine_tune(trainer: Trainer, model: Any, plan: ExecutionPlan, start: int) -> PreparedData:
@@ -72,21 +71,20 @@ def _begin_fine_tune(trainer: Trainer, model: Any, plan: ExecutionPlan, start: i
     seed(spec)
     prepared = trainer.pipelines()
     with trainer.placement.scope():
-        unfrozen = unfreeze(model, spec, get_registry())
+        unfrozen = unfreeze(model, spec, spec.registry)
         compile_model(model, spec, prepared.labels, learning_rate_multiplier=multiplier)
         trainer.placement.adapt_model(model)  # compiling again reset what the engine sets (XLA on JAX)
     model.steps_per_execution = plan.steps_per_execution
-    state = run.record.checkpoint_state or {}
-    run.write_json(layout.CHECKPOINT_STATE, {**state, FINE_TUNE_FROM: start})
+    run.save_resume_state(run.record.resume_state.fine_tuning_from(start))
     log.info("fine-tuning from epoch %d at learning rate %g: %s (BatchNormalization stays frozen)", start + 1, spec.compile.optimizer.learning_rate * multiplier, unfrozen)
     return prepared
 
 
-def _phase(trainer: Trainer, model: Any, prepared: PreparedData, plan: ExecutionPlan, clock: EpochClock, interruption: Interruption, *, end: int, first: int, phase: float | None) -> None:
+def _phase(trainer: Trainer, model: Any, prepared: PreparedData, plan: ExecutionPlan, clock: EpochClock, interruption: Interruption, *, end: int, first: int, phase: Phase | None) -> None:
     spec, run = trainer.spec, trainer.run
     if trainer.completed_epochs >= end:
         return
-    fine_tuning = phase == FINE_TUNE_PHASE
+    fine_tuning = phase == Phase.FINE_TUNE
     learning_rate = spec.compile.optimizer.learning_rate * (spec.train.fine_tune.learning_rate_multiplier if fine_tuning else 1.0)
     history = fine_tune_history(trainer.history, first) if fine_tuning else trainer.history
     mixing = label_mixing_entries(spec) and spec.augmentation_placement == "pipeline"

@@ -64,13 +64,14 @@ def describe_signal(number: int) -> str:
 
 def supervise(argv: list[str]) -> int:
     """Run ``cnnbuild`` with ``argv`` in a child process and return the exit status to leave with."""
+    from cnnbuild.builder.child_process import python_module_command
     from cnnbuild.runs.directory import RunDirectory
     from cnnbuild.runs.record import RunRecord
 
     with tempfile.TemporaryDirectory(prefix="cnnbuild-run-") as folder:
         note = Path(folder) / "run-dir"
         env = {**os.environ, SUPERVISED_ENV: "1", RUN_DIR_NOTE_ENV: str(note)}
-        child = subprocess.Popen([sys.executable, "-m", "cnnbuild", *argv], env=env, start_new_session=True, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        child = subprocess.Popen(python_module_command("cnnbuild", *argv), env=env, start_new_session=True, preexec_fn=_die_with_parent)  # noqa: PLW1509
         previous = {number: signal.signal(number, lambda number, frame: child.send_signal(number)) for number in _FORWARDED}
         try:
             status = child.wait()
@@ -82,7 +83,7 @@ def supervise(argv: list[str]) -> int:
         return status
     reason = describe_signal(-status)
     if run_dir is not None and RunRecord(run_dir).state in ("running", "unknown"):
-        resume = f"; the epochs completed before it are kept: cnnbuild run --resume {run_dir}" if RunRecord(run_dir).checkpoint_state else ""
+        resume = f"; the epochs completed before it are kept: cnnbuild run --resume {run_dir}" if RunRecord(run_dir).resume_state.saved else ""
         RunDirectory(run_dir).set_status("failed", error=reason + resume)
         print(f"{run_dir}: {reason}{resume}", file=sys.stderr, flush=True)
     else:

@@ -36,7 +36,6 @@ from cnnbuild.runs.directory import RunDirectory
 from cnnbuild.runs.record import RunRecord
 from cnnbuild.runs.tracebacks import bug_message, save_traceback
 from cnnbuild.spec.document import Spec
-from cnnbuild.plugins.manager import get_registry
 
 keras = import_keras()
 log = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ class Trainer:
         run = WorkerFolders(placement.process_id).resume_directory(RunDirectory(record.path))
         announce_run_dir(run.path)
         run.remove_partial_files()  # what a kill cut off mid-write
-        state = run.record.checkpoint_state or {"completed_epochs": 0, "history": {}}
+        state = run.record.resume_state
         seed(spec)
         share = DataShare(placement)
         loaded_at = time.time_ns()
@@ -89,7 +88,7 @@ class Trainer:
         if not record.completed:
             for warning in check_resumable(record, source, allow_changed_data):
                 log.warning("warning: %s", warning)
-        return cls(spec, run, (source, loaded_at), placement, share, verbose=verbose, completed_epochs=state["completed_epochs"], history=state.get("history", {}))
+        return cls(spec, run, (source, loaded_at), placement, share, verbose=verbose, completed_epochs=state.completed_epochs, history=state.history)
 
     # -- the run ----------------------------------------------------------------------
     def train(self) -> RunResult:
@@ -118,12 +117,12 @@ class Trainer:
             keras.config.set_dtype_policy(previous_policy)
 
     def _model(self, prepared: PreparedData) -> Any:
-        state = self.run.record.checkpoint_state
-        if self.completed_epochs and state is not None:
-            model = load_saved_model(self.run.file(state["checkpoint"]), spec=self.spec)
+        state = self.run.record.resume_state
+        if self.completed_epochs and state.checkpoint is not None:
+            model = load_saved_model(self.run.file(state.checkpoint), spec=self.spec)
         else:
             model = compile_model(build_model(self.spec, len(self.source.class_names)), self.spec, prepared.labels)
-        check_fine_tune(model, self.spec, get_registry())  # a from_layer the backbone lacks fails now, not after the frozen epochs
+        check_fine_tune(model, self.spec, self.spec.registry)  # a from_layer the backbone lacks fails now, not after the frozen epochs
         return model
 
     def fit(self, model: Any, prepared: PreparedData, plan: ExecutionPlan, callbacks: list[Any], epochs: int, interruption: Interruption) -> None:
@@ -145,7 +144,7 @@ class Trainer:
         except self.placement.runtime_errors as exc:
             message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0][:300]
             raise RunError(f"training failed: {message}") from exc
-        self.completed_epochs = (self.run.record.checkpoint_state or {}).get("completed_epochs", 0)
+        self.completed_epochs = self.run.record.resume_state.completed_epochs
 
     def pipelines(self) -> PreparedData:
         return build_pipelines(self.share.pipeline_spec(self.spec), self.source)
@@ -172,11 +171,11 @@ class Trainer:
         with Interruption() as interruption:
             model = fit_phases(self, model, prepared, plan, clock, interruption)
         self.source = without_late_failures(run, self.source, self.loaded_at)
-        state = run.record.checkpoint_state or {"completed_epochs": 0}
         if interruption.requested:
+            done = run.record.resume_state.completed_epochs
             write_history(run, self.history)
-            run.set_status("interrupted", completed_epochs=state["completed_epochs"], epochs=epochs)
-            return self._result("interrupted", {"completed_epochs": state["completed_epochs"]})
+            run.set_status("interrupted", completed_epochs=done, epochs=epochs)
+            return self._result("interrupted", {"completed_epochs": done})
         metrics = run_metrics(self.history, epochs, time.perf_counter() - started, clock, self.source, model.dtype_policy.name)
         reports = self.share.for_reports(model, prepared, spec)
         return self._result("completed", write_artifacts(run, model, prepared, reports, self.history, metrics, spec))
@@ -203,6 +202,8 @@ def _write_run_files(run: RunDirectory, spec: Spec, source: Datasets, overrides:
         info["tags"] = tags
     run.write_json(layout.RUN_INFO, info)
     run.write_text(layout.SPEC, yaml.safe_dump(spec.canonical(absolute_paths=True), sort_keys=False, allow_unicode=True))
+    if spec.source is not None and spec.source.text:
+        run.write_text(layout.SPEC_WRITTEN, spec.source.text)
     run.write_json(layout.CLASS_NAMES, source.class_names)
     run.write_json(layout.SKIPPED, [{"path": s.path, "reason": s.reason} for s in source.skipped])
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from cnnbuild.contracts.callbacks import CallbackContext
 from cnnbuild.errors import CnnbuildError, PluginError
-from cnnbuild.plugins.manager import get_registry
 
 if TYPE_CHECKING:
     from cnnbuild.runs.directory import RunDirectory
@@ -22,7 +21,7 @@ def user_callbacks(spec: Spec, run: RunDirectory, steps: int | None, history: di
     phase's (from epoch ``first_epoch``), ``learning_rate`` the phase's (default: the optimizer's)."""
     import keras
 
-    registry = get_registry()
+    registry = spec.registry
     context = CallbackContext(
         run_dir=run.path,
         epochs=spec.train.total_epochs,

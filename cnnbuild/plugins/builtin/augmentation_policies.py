@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError, same_shape
+from cnnbuild.contracts.layers import LayerContext, LayerShape, Shape, ShapeError, same_shape
 from cnnbuild.contracts.values import AugmentationList, Params, PositiveInt, PositiveNumber
 from cnnbuild.plugins.builtin.fixed_keras_layers import fixed_layer_classes
 from cnnbuild.plugins.builtin.preprocessing_layers import Fraction, ValueRange, from_zero, keras_layer, not_offered, refused
@@ -57,27 +57,21 @@ def _entries(params: PipelineParams) -> list[Any]:
     return [entry for entry in params.layers if not isinstance(entry, dict)]
 
 
-def _pipeline(params: PipelineParams) -> Any:
+def _pipeline(params: PipelineParams, *, context: LayerContext) -> Any:
     import keras
 
-    from cnnbuild.plugins.manager import get_registry
-
-    registry = get_registry()
-    return keras.layers.Pipeline([registry.layers[entry.type].make(keras.layers.Layer, entry) for entry in _entries(params)])
+    return keras.layers.Pipeline([context.make_layer(entry) for entry in _entries(params)])
 
 
-def _pipeline_shape(params: PipelineParams, shape: Shape) -> LayerShape:
-    from cnnbuild.plugins.manager import get_registry
-
-    registry = get_registry()
+def _pipeline_shape(params: PipelineParams, shape: Shape, *, context: LayerContext) -> LayerShape:
     for index, entry in enumerate(_entries(params)):
-        registration = registry.layers.get(entry.type)
-        if registration is None or registration.shape is None:
-            return LayerShape(shape)
         try:
-            shape = tuple(registration.shape(entry, shape).output_shape)
+            declared = context.layer_shape(entry, shape)
         except ShapeError as exc:
             raise ShapeError(f"layers[{index}] ({entry.type}) {exc}", exc.hint) from exc
+        if declared is None:
+            return LayerShape(shape)
+        shape = tuple(declared.output_shape)
     return LayerShape(shape)
 
 
@@ -85,7 +79,7 @@ def _pipeline_shape(params: PipelineParams, shape: Shape) -> LayerShape:
 def register_layers(register: Any) -> None:
     register("RandAugment", RandAugmentParams, lambda p: keras_layer("RandAugment", p, factor=from_zero(p.factor)), shape=same_shape, augmentation=True)
     register("AugMix", AugMixParams, _aug_mix, shape=same_shape, augmentation=True)
-    register("Pipeline", PipelineParams, _pipeline, shape=_pipeline_shape, augmentation=True)
+    register("Pipeline", PipelineParams, _pipeline, shape=_pipeline_shape, augmentation=True, context=True)
     register("MixUp", MixUpParams, lambda p: keras_layer("MixUp", p), shape=same_shape, mixes_labels=True)
     register("CutMix", CutMixParams, lambda p: keras_layer("CutMix", p, factor=from_zero(p.factor)), shape=same_shape, mixes_labels=True)
     equalization = (

@@ -58,3 +58,11 @@ def backbone_issues(spec: Spec, registry: Registry, add: Any) -> None:
                 "the usual recipe is trainable: false with train.fine_tune",
                 severity="warning",
             )
+        elif not trainable and not pretrained and fine_tune is None:
+            add(
+                (*node.path, "weights"),
+                Code.BACKBONE_RANDOM_FROZEN,
+                f"{name} has random weights (weights: none) and stays frozen (trainable: false, no train.fine_tune), so the layers after it "
+                "learn from random features that never improve; use weights: imagenet, or trainable: true to train it from scratch",
+                severity="warning",
+            )

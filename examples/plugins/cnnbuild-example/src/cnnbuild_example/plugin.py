@@ -13,6 +13,10 @@ from pydantic import Field
 import cnnbuild
 from cnnbuild import DataContext, Datasets, LayerShape, Params, ShapeError
 
+#: The cnnbuild plugin API versions this plugin is written for (docs/plugins.md, "Versions"):
+#: outside them cnnbuild names the plugin and does not load it.
+CNNBUILD_PLUGIN_API = ">=1.3,<2"
+
 
 class SqueezeExcitationParams(Params):
     ratio: int = Field(4, ge=1, description="channels are squeezed by this factor in the gate")

@@ -1,0 +1,1 @@
+"""cnnbuild-csvkit: a cnnbuild plugin."""

@@ -1,0 +1,1 @@
+"""An example cnnbuild plugin package."""
