@@ -117,6 +117,7 @@ def test_a_pretrained_backbone_trained_whole_is_a_warning():
 
 def test_a_random_backbone_left_frozen_is_a_warning_at_its_weights():
     text = spec_text("{type: Backbone, architecture: MobileNetV3Small, weights: none}")
+    assert coded(text) == [("4:65", "model.layers[0].weights", "backbone-random-frozen", "warning")]
     assert issues(text) == [
         "spec.yaml:4:65: model.layers[0].weights: warning: MobileNetV3Small has random weights (weights: none) and stays frozen "
         "(trainable: false, no train.fine_tune), so the layers after it learn from random features that never improve; "
