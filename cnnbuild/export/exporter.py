@@ -124,7 +124,7 @@ def _convert(row: Format, quantize: str, module: Any, info: ExportMetadata, stag
             part = failing_part(spec, model, info, lambda piece: write(piece, "none", staging.parent / "part", []))
         where = f" at {part}, which the {row.name} converter cannot take" if part else ""
         hint = "; export to another format, or replace that layer" if part else ""
-        raise ExportError(f"export to {row.name}{'' if quantize == 'none' else ' ' + quantize} failed{where}: {detail}{hint}") from None
+        raise ExportError(f"export to {row.name}{'' if quantize == 'none' else ' ' + quantize} failed{where}: {detail}{hint}") from exc
 
 
 def _check(model: Any, record: Any, row: Format, model_path: Path, examples: Any, max_accuracy_drop: float, latency_runs: int) -> Parity:

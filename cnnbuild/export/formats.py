@@ -92,8 +92,8 @@ def get(name: str) -> Format:
     """The row named ``name``; ExportError listing the formats when there is none."""
     try:
         return BY_NAME[name]
-    except KeyError:
-        raise ExportError(f"unknown export format {name!r}; choose one of {', '.join(BY_NAME)}") from None
+    except KeyError as exc:
+        raise ExportError(f"unknown export format {name!r}; choose one of {', '.join(BY_NAME)}") from exc
 
 
 def check_request(name: str, quantize: str) -> Format:

@@ -108,7 +108,7 @@ class OpenedImage:
         except ImageRejected:
             raise
         except Exception as exc:  # truncated or corrupt pixel data: OSError, ValueError, SyntaxError, ...
-            raise ImageRejected(f"cannot decode: {' '.join(str(exc).split())[:200] or type(exc).__name__}") from None
+            raise ImageRejected(f"cannot decode: {' '.join(str(exc).split())[:200] or type(exc).__name__}") from exc
 
 
 def open_image(data: bytes, channels: int, *, max_pixels: int, size: tuple[int, int] | None = None) -> OpenedImage:
@@ -122,10 +122,10 @@ def open_image(data: bytes, channels: int, *, max_pixels: int, size: tuple[int, 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the explicit limit below decides
             image = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
-    except Image.DecompressionBombError:
-        raise ImageRejected(f"image too large: over {max_pixels:,} pixels", code="image_too_large") from None
-    except Exception:  # UnidentifiedImageError, a cut-off header, ...
-        raise ImageRejected(f"not an image cnnbuild reads ({', '.join(FORMATS)})", code="not_an_image") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected(f"image too large: over {max_pixels:,} pixels", code="image_too_large") from exc
+    except Exception as exc:  # UnidentifiedImageError, a cut-off header, ...
+        raise ImageRejected(f"not an image cnnbuild reads ({', '.join(FORMATS)})", code="not_an_image") from exc
     width, height = image.size
     if width * height > max_pixels:
         raise ImageRejected(f"image too large: {width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,}", code="image_too_large")

@@ -84,7 +84,7 @@ def read_report(folder: Path) -> ExportReport | None:
         listed = document.get("files")
         files = None if listed is None else {str(name): FileFact(str(fact["sha256"]), int(fact["bytes"])) for name, fact in listed.items()}
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise ExportError(f"{path}: cannot be read as cnnbuild's export record ({exc}); export the model again") from None
+        raise ExportError(f"{path}: cannot be read as cnnbuild's export record ({exc}); export the model again") from exc
     return ExportReport(path, document, files)
 
 

@@ -82,7 +82,7 @@ class ExportMetadata(_Facts):
             return cls.model_validate_json(text)
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise ExportError(f"{where}: cnnbuild metadata is invalid at {'.'.join(map(str, first['loc']))}: {first['msg']}; export the model again with cnnbuild export") from None
+            raise ExportError(f"{where}: cnnbuild metadata is invalid at {'.'.join(map(str, first['loc']))}: {first['msg']}; export the model again with cnnbuild export") from exc
 
     def with_format(self, format: str, quantize: str) -> ExportMetadata:
         return self.model_copy(update={"format": format, "quantize": quantize})

@@ -71,7 +71,7 @@ def open(path: Path) -> OnnxModel:
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ONNX Runtime raises its own exception types for bad files
-        raise ExportError(f"{path}: ONNX Runtime cannot load it: {' '.join(str(exc).split())[:300]}") from None
+        raise ExportError(f"{path}: ONNX Runtime cannot load it: {' '.join(str(exc).split())[:300]}") from exc
     text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     if text is None:
         raise ExportError(f"{path}: no cnnbuild metadata in its metadata_props; export the model with cnnbuild export")

@@ -44,7 +44,7 @@ def require(module: str, purpose: str) -> ModuleType:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] != module.split(".")[0]:
-            raise MissingPackageError(f"{purpose} needs {distribution}, which is installed but cannot import {exc.name}: reinstall it with pip install --force-reinstall {distribution}") from None
-        raise MissingPackageError(f"{purpose} needs {distribution}, which is not installed: pip install 'cnnbuild[{extra}]' (or pip install {distribution})") from None
+            raise MissingPackageError(f"{purpose} needs {distribution}, which is installed but cannot import {exc.name}: reinstall it with pip install --force-reinstall {distribution}") from exc
+        raise MissingPackageError(f"{purpose} needs {distribution}, which is not installed: pip install 'cnnbuild[{extra}]' (or pip install {distribution})") from exc
     except ImportError as exc:
-        raise MissingPackageError(f"{purpose} needs {distribution}, which is installed but fails to import ({exc}); reinstall it with pip install --force-reinstall {distribution}") from None
+        raise MissingPackageError(f"{purpose} needs {distribution}, which is installed but fails to import ({exc}); reinstall it with pip install --force-reinstall {distribution}") from exc

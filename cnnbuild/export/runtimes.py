@@ -69,4 +69,4 @@ def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise ExportError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise ExportError(f"{path}: cannot read: {exc.strerror or exc}") from exc

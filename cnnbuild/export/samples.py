@@ -40,7 +40,7 @@ def load_data(spec: Spec, class_names: list[str]) -> Datasets:
     try:
         source = load_source(spec)
     except DataError as exc:
-        raise ExportError(f"cannot verify the export: the run's data cannot be read again ({exc}); the parity check runs the model on the run's validation split") from None
+        raise ExportError(f"cannot verify the export: the run's data cannot be read again ({exc}); the parity check runs the model on the run's validation split") from exc
     if source.class_names != class_names:
         raise DataError(f"the data's classes {source.class_names} differ from the run's {class_names}; the parity check needs the run's own data")
     return source
@@ -98,4 +98,4 @@ def _read(path: str, facts: InputFacts) -> Any:
         with open(os.fsencode(path), "rb") as handle:
             return decode_image(handle.read(), facts.channels, max_pixels=1 << 31, size=facts.image_size)
     except (OSError, ImageRejected) as exc:
-        raise DataError(f"{path}: cannot read it again for the parity check: {exc}") from None
+        raise DataError(f"{path}: cannot read it again for the parity check: {exc}") from exc

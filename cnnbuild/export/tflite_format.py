@@ -144,7 +144,7 @@ def open(path: Path) -> TfliteModel:
     except ExportError:
         raise
     except Exception as exc:  # a file that is not a TFLite flatbuffer
-        raise ExportError(f"{path}: not a TFLite model LiteRT can load: {' '.join(str(exc).split())[:300]}") from None
+        raise ExportError(f"{path}: not a TFLite model LiteRT can load: {' '.join(str(exc).split())[:300]}") from exc
     return TfliteModel(path, info or sidecar_metadata(path), content)
 
 

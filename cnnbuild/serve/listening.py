@@ -15,7 +15,7 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise CnnbuildError(f"--host {host}: not an address of this machine ({exc.strerror}); use 127.0.0.1, or 0.0.0.0 for every address") from None
+        raise CnnbuildError(f"--host {host}: not an address of this machine ({exc.strerror}); use 127.0.0.1, or 0.0.0.0 for every address") from exc
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     try:
@@ -25,9 +25,9 @@ def listen(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise CnnbuildError(f"port {port} on {host} is in use by another program (another cnnbuild serve?); choose another --port") from None
+            raise CnnbuildError(f"port {port} on {host} is in use by another program (another cnnbuild serve?); choose another --port") from exc
         if exc.errno == errno.EACCES:
-            raise CnnbuildError(f"port {port} on {host}: permission denied (ports below 1024 need privileges); choose a --port of 1024 or more") from None
-        raise CnnbuildError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            raise CnnbuildError(f"port {port} on {host}: permission denied (ports below 1024 need privileges); choose a --port of 1024 or more") from exc
+        raise CnnbuildError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     sock.set_inheritable(True)
     return sock

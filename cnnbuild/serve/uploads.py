@@ -37,7 +37,7 @@ async def read_uploads(request: Any, settings: ServeSettings) -> list[tuple[str,
         except HTTPException as exc:  # Starlette's multipart errors: malformed body, too many files or fields
             if exc.status_code == 413:
                 raise
-            raise ApiError(400, "bad_multipart", f"cannot read the multipart body: {exc.detail}") from None
+            raise ApiError(400, "bad_multipart", f"cannot read the multipart body: {exc.detail}") from exc
     if content_type.startswith("image/") or content_type in RAW_TYPES:
         body = await request.body()
         if not body:
