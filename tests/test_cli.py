@@ -62,6 +62,50 @@ def test_summary_needs_a_class_count_when_the_data_is_absent():
     assert "--num-classes" in result.stderr and "Traceback" not in result.stderr
 
 
+MALARIA = REPO / "examples" / "malaria.yaml"  # its data folder, examples/data/cell_images, is not in the repository
+
+
+def test_summary_of_a_model_that_does_not_depend_on_the_data_needs_no_data():
+    """The seed's habit: summary before the data is downloaded (binary, units: 1)."""
+    assert not (REPO / "examples" / "data" / "cell_images").exists()
+    result = run_cli("summary", str(MALARIA), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["total_params"] == 758_401
+    assert result.stderr.startswith(f"{MALARIA}:9:9: data.path: warning: ") and "folder does not exist" in result.stderr  # as validate says it
+
+
+def test_a_fixed_number_of_outputs_needs_no_data_either(tmp_path):
+    from cnnbuild.builder.model.summary import model_summary
+    from cnnbuild.spec import load_spec
+
+    ten = ["model.layers[14].units=10", "model.layers[14].activation=softmax", "data.label_mode=int", "compile.loss=sparse_categorical_crossentropy"]
+    assert model_summary(load_spec(MALARIA, ten)).total_params == 758_401 - 33 + 330
+    other = tmp_path / "ten.yaml"
+    other.write_text(MALARIA.read_text().replace("label_mode: binary ", "label_mode: int    ").replace("units: 1, activation: sigmoid", "units: 10, activation: softmax").replace("loss: binary_crossentropy", "loss: sparse_categorical_crossentropy"))
+    result = run_without_tensorflow("diff", str(MALARIA), str(other))
+    assert result.returncode == 0, result.stderr
+    assert "parameters: 758,401 -> 758,698 (+297)" in result.stdout
+
+
+def test_units_auto_without_data_says_to_pass_num_classes_before_tensorflow_loads(tmp_path):
+    """summary and plot-model: the message names --num-classes and the folder, and TensorFlow was never imported;
+    diff lists the layer whose size needs the count as unknown and says to pass --num-classes."""
+    auto = tmp_path / "auto.yaml"
+    auto.write_text(MALARIA.read_text().replace("label_mode: binary ", "label_mode: int    ").replace("units: 1, activation: sigmoid", "units: auto, activation: softmax").replace("loss: binary_crossentropy", "loss: sparse_categorical_crossentropy").replace("class_names: [Parasitized, Uninfected]", "color_mode: rgb"))
+    expected = (
+        f"{auto}:32:28: model.layers[14].units: 'auto' means the number of classes, and they cannot be counted: {tmp_path / 'data' / 'cell_images'}: folder does not exist; "
+        "set data.path to a folder of class sub-folders (or give data.url); pass --num-classes N (num_classes=N in Python), or create the data folder"
+    )
+    for args in (("summary", str(auto)), ("plot-model", str(auto), "--out", str(tmp_path / "m.svg"))):
+        result = run_without_tensorflow(*args)
+        assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == expected, (args, result.stderr)
+    result = run_without_tensorflow("diff", str(MALARIA), str(auto))
+    assert result.returncode == 0 and "params 33 -> ?" in result.stdout, result.stderr
+    assert "parameters: not known without the class count (units: auto): pass --num-classes N" in result.stdout
+    result = run_without_tensorflow("diff", str(MALARIA), str(auto), "--num-classes", "2")
+    assert result.returncode == 0 and "params 33 -> 66" in result.stdout, result.stderr
+
+
 def test_schema_lists_every_registered_type():
     result = run_cli("schema")
     schema = json.loads(result.stdout)

@@ -1,8 +1,7 @@
-"""cnnbuild as a library: silent by default, overrides validated, old run directories readable."""
+"""cnnbuild as a library: silent by default, overrides validated (old run directories: test_run_folder_formats.py)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,7 +13,6 @@ import cnnbuild
 from cnnbuild.spec import SpecError, load_spec
 
 REPO = Path(__file__).resolve().parent.parent
-OLD_RUN = Path(__file__).resolve().parent / "fixtures" / "run-8ca31db"  # written by cnnbuild at commit 8ca31db
 
 
 def test_run_from_python_prints_nothing_and_returns_what_the_command_prints(tmp_path: Path) -> None:
@@ -58,31 +56,6 @@ def test_run_with_a_spec_object_validates_its_overrides_like_the_command_line(tm
     with pytest.raises(SpecError, match=r"--set model.layers\[8\].units=16: model.layers\[8\].units: the data has 10 classes but the last layer has 16 units"):
         cnnbuild.run(spec, ["model.layers[8].units=16"], output=tmp_path / "run")
     assert not (tmp_path / "run").exists()
-
-
-def test_load_run_reads_a_run_written_before_the_run_record_existed(tmp_path: Path) -> None:
-    run_dir = shutil.copytree(OLD_RUN, tmp_path / "old")
-    record = cnnbuild.load_run(run_dir)
-    assert record.completed and record.state == "completed"
-    assert record.class_names == [str(i) for i in range(10)]
-    assert record.spec.name == "tiny" and record.spec.data.type == "digits"
-    assert (record.labels.mode, record.labels.num_classes, record.labels.from_logits) == ("int", 10, True)
-    assert len(record.history["val_accuracy"]) == 2 and record.metrics["epochs_run"] == 2
-    assert record.total_params == 8 * 8 * 16 + 16 + 16 * 10 + 10
-    assert record.model_path.name == "model.keras" and record.skipped == []
-
-
-def test_an_old_run_still_predicts_and_reports(tmp_path: Path) -> None:
-    from PIL import Image
-
-    from cnnbuild.builder.inference import predict
-    from cnnbuild.builder.reports.html_report import render_report
-
-    run_dir = shutil.copytree(OLD_RUN, tmp_path / "old")
-    Image.new("L", (8, 8), 200).save(tmp_path / "digit.png")
-    [result] = predict(run_dir, [tmp_path / "digit.png"], top_k=3)
-    assert len(result["predictions"]) == 3 and abs(sum(p["probability"] for p in result["predictions"]) - 1) < 1.0
-    assert "tiny: run report" in render_report(run_dir)
 
 
 def test_load_run_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:

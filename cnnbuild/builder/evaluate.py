@@ -58,7 +58,7 @@ def spec_for_data(spec: Spec, data: str | Path) -> Spec:
     try:
         changed = params.model_validate({**spec.data.model_dump(), **update})
     except ValueError as exc:
-        raise RunError(f"--data {data}: {exc}") from None
+        raise RunError(f"--data {data}: {exc}") from exc
     return spec.model_copy(update={"data": changed})
 
 
@@ -135,5 +135,5 @@ def _write(finished: FinishedRun, report: ValidationReport, out: Path | None, in
             else:
                 written.append(write_atomically(out / name, writer))
     except OSError as exc:
-        raise RunError(f"cannot write to {out}: {exc.strerror or exc}; choose another --out folder") from None
+        raise RunError(f"cannot write to {out}: {exc.strerror or exc}; choose another --out folder") from exc
     return written

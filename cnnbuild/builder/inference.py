@@ -106,4 +106,4 @@ def call_model(finished: FinishedRun, use: Any) -> Any:
         raise
     except Exception as exc:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")[:300]
-        raise RunError(f"{finished.record.model_path}: the model failed on the data: {type(exc).__name__}: {first}") from None
+        raise RunError(f"{finished.record.model_path}: the model failed on the data: {type(exc).__name__}: {first}") from exc

@@ -8,6 +8,8 @@ import os
 import click
 
 from cnnbuild.cli import export_commands, result_commands, run_commands, spec_commands, sweep_commands
+from cnnbuild.cli.common import reported_errors
+from cnnbuild.runs.tracebacks import DEBUG_ENV
 
 # TensorFlow's C++ start-up chatter hides what cnnbuild says; users can set it back.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -78,7 +80,8 @@ class Commands(click.Group):
 
     def invoke(self, ctx: click.Context) -> object:
         show_library_messages()  # before the command is looked up: looking up a plugin's command loads the plugins
-        return super().invoke(ctx)
+        with reported_errors():  # every command, plugin commands included: a bug says so and where its traceback is
+            return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self.add_plugin_commands()
@@ -100,8 +103,11 @@ class Commands(click.Group):
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="cnnbuild")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help=f"Print the whole chained traceback of every error (also: {DEBUG_ENV}=1).")
+def cli(debug: bool) -> None:
     """Describe a convolutional image classifier in YAML, validate it, train it."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"  # processes cnnbuild starts (a supervised run, sweep workers) inherit it
     show_library_messages()
 
 

@@ -32,8 +32,9 @@ def evaluate(run_dir: Path, data: Path | None, out: Path | None, as_json: bool, 
 @click.option("--top-k", type=click.IntRange(min=1), default=1, show_default=True, help="How many classes to show per image.")
 @click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
 @click.option("--allow-unsafe-model", is_flag=True, help="Load a model that contains Python code (Lambda layers). Only for files you trust.")
+@click.option("--allow-modified", is_flag=True, help="Use an export whose files changed after cnnbuild export wrote them (their sha256 differs from export.json), with a warning.")
 @errors_to_exit
-def predict(model: Path, images: tuple[Path, ...], top_k: int, as_json: bool, allow_unsafe_model: bool) -> None:
+def predict(model: Path, images: tuple[Path, ...], top_k: int, as_json: bool, allow_unsafe_model: bool, allow_modified: bool) -> None:
     """Predict the classes of images (files or folders) with a finished run's model or an exported model
     (.tflite, .onnx, a SavedModel or export folder)."""
     from cnnbuild.export.location import find_export
@@ -41,7 +42,7 @@ def predict(model: Path, images: tuple[Path, ...], top_k: int, as_json: bool, al
     if find_export(model) is not None:
         from cnnbuild.export.prediction import predict_images
 
-        results = predict_images(model, list(images), top_k=top_k)
+        results = predict_images(model, list(images), top_k=top_k, allow_modified=allow_modified)
     else:
         from cnnbuild.builder.inference import predict as predict_images
 

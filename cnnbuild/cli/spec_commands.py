@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,26 +15,38 @@ from cnnbuild.cli.common import errors_to_exit
 @click.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec value (repeatable).")
-def validate(specs: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print every issue as JSON (file, line, column, path, code, severity, message).")
+def validate(specs: tuple[Path, ...], overrides: tuple[str, ...], as_json: bool) -> None:
     """Check specs without training (no TensorFlow); print every error as FILE:LINE:COL: path: message.
 
     A spec with a sweep: section, or a sweep file, also has its search space checked: every value
     it can take is applied to the spec and validated."""
-    from cnnbuild.spec import SpecError
+    from cnnbuild.spec import SpecError, render_errors
     from cnnbuild.spec.sweep_checks import validate_file
 
-    failed = False
+    results = []
     for path in specs:
         try:
-            warnings = validate_file(path, overrides)
+            results.append((path, False, validate_file(path, overrides)))
         except SpecError as exc:
-            failed = True
-            click.echo(str(exc), err=True)
-        else:
-            for warning in warnings:
-                click.echo(warning, err=True)
-            click.echo(f"{path}: ok")
-    sys.exit(1 if failed else 0)
+            results.append((path, True, exc.issues))
+    if as_json:
+        click.echo(json.dumps(validation_report(results), indent=2))
+    else:
+        for path, failed, issues in results:
+            for issue in issues if not failed else ():
+                click.echo(issue.render(), err=True)
+            click.echo(render_errors(issues) if failed else f"{path}: ok", err=failed)
+    sys.exit(1 if any(failed for _, failed, _ in results) else 0)
+
+
+def validation_report(results: list[tuple[Path, bool, list[Any]]]) -> dict[str, Any]:
+    """What ``validate --json`` prints: the shape is stable (``version`` changes if it ever must)."""
+    return {
+        "version": 1,
+        "valid": not any(failed for _, failed, _ in results),
+        "specs": [{"spec": str(path), "valid": not failed, "issues": [issue.as_dict() for issue in issues]} for path, failed, issues in results],
+    }
 
 
 @click.command()
@@ -108,6 +121,41 @@ def plot_model_command(spec_path: Path, out: Path, num_classes: int | None, over
 
 
 @click.command()
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the migrated spec to this new file (never over an existing one).")
+@click.option("--in-place", is_flag=True, help="Rewrite SPEC itself.")
+@errors_to_exit
+def migrate(spec_path: Path, out: Path | None, in_place: bool) -> None:
+    """Rewrite a spec in the current spec format, keeping its comments and layout.
+
+    Prints the result on standard output unless --out or --in-place says where to write it; what
+    changed, and a spec already in the current format, is said on standard error."""
+    from cnnbuild.contracts.atomic import write_atomically
+    from cnnbuild.errors import CnnbuildError
+    from cnnbuild.spec.format_history import CURRENT
+    from cnnbuild.spec.migrate import migrate_file
+
+    if out is not None and in_place:
+        raise click.UsageError("give --out FILE or --in-place, not both")
+    if out is not None and out.exists():
+        raise CnnbuildError(f"{out}: already exists; migrate writes only a new file (choose another --out, or --in-place to rewrite {spec_path})")
+    migration = migrate_file(spec_path)
+    for change in migration.changes:
+        click.echo(change, err=True)
+    if migration.current:
+        click.echo(f"{spec_path}: already in the current spec format ({CURRENT}); nothing to change", err=True)
+    if in_place:
+        if not migration.current:
+            write_atomically(spec_path, lambda path: path.write_text(migration.text, encoding="utf-8"))
+            click.echo(f"rewrote {spec_path}", err=True)
+    elif out is not None:
+        write_atomically(out, lambda path: path.write_text(migration.text, encoding="utf-8"))
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(migration.text, nl=False)
+
+
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def plugins(as_json: bool) -> None:
     """List plugins with their distribution, version and what they register."""
@@ -179,4 +227,4 @@ def init(data: Path, out: Path | None, model: str, filename_column: str, label_c
     click.echo(f"wrote {starter.path}\nnext: cnnbuild run {shlex.quote(str(starter.path))}")
 
 
-COMMANDS = (validate, summary, diff, schema, plot_model_command, plugins, new_plugin, init)
+COMMANDS = (validate, summary, diff, schema, plot_model_command, migrate, plugins, new_plugin, init)

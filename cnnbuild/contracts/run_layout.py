@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import re
 
-RUN_INFO = "run.json"  # where the spec came from, its folder, the overrides, when the run started
+#: The run folder format this release writes (run.json's ``format_version``). 1: the first release
+#: (8ca31db) and stop 19; 2: stop 20 (8ba0fb9: predictions.csv, fine-tuning phases, a spec.yaml of
+#: spec format 2); 3: the first to record its version, traceback.txt, spec.written.yaml, the history's
+#: phase as ints (2 wrote floats). Neither 1 nor 2 recorded it.
+FORMAT_VERSION = 3
+FORMAT_KEY = "format_version"
+#: The spec format of spec.yaml in the run folder formats whose spec.yaml did not say (from 3 on, it does).
+SPEC_FORMAT_OF = {1: 1, 2: 2}
+
+RUN_INFO = "run.json"  # where the spec came from, its folder, the overrides, when the run started, the format version
 SPEC = "spec.yaml"  # the resolved spec, paths absolute
 SPEC_WRITTEN = "spec.written.yaml"  # the spec file as its user wrote it, comments included, before --set overrides
 CLASS_NAMES = "class_names.json"
@@ -30,12 +39,13 @@ EVALUATIONS = "evaluations"  # cnnbuild evaluate's predictions and figures, a fo
 CHECKPOINTS = "checkpoints"
 EXPORTS = "exports"  # cnnbuild export's default folders, exports/FORMAT[-QUANTIZE]/
 CHECKPOINT_STATE = "checkpoints/state.json"
+TRACEBACK = "traceback.txt"  # the chained traceback of an unexpected exception that ended the run (a bug)
 #: Temporary files start with this; one left behind was cut off by a kill and is never read.
 PARTIAL_PREFIX = ".partial-"
 
 ARTIFACTS = (
     RUN_INFO, SPEC, SPEC_WRITTEN, CLASS_NAMES, SKIPPED, SUMMARY, ENVIRONMENT, STATUS, MODEL, HISTORY_JSON, HISTORY_CSV,
-    METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, PREDICTIONS, REPORT, EVALUATIONS, CHECKPOINTS, CHECKPOINT_STATE, EXPORTS,
+    METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, PREDICTIONS, REPORT, EVALUATIONS, CHECKPOINTS, CHECKPOINT_STATE, EXPORTS, TRACEBACK,
 )  # fmt: skip
 _FOLDERS = (CHECKPOINTS,)
 _RESERVED = re.compile("|".join([*(re.escape(name) for name in ARTIFACTS), r"checkpoints/epoch-.*\.keras", re.escape(PARTIAL_PREFIX) + ".*"]))

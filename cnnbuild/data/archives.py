@@ -71,15 +71,15 @@ def download(url: str, sha256: str | None = None, extract_to: Path | None = None
                 raise DataError(f"{url}: checksum mismatch: expected sha256 {sha256.lower()}, got {actual}; the file changed or the download is corrupt")
         partial.replace(target)
     except urllib.error.HTTPError as exc:
-        raise DataError(f"{url}: download failed: HTTP {exc.code} {exc.reason}") from None
+        raise DataError(f"{url}: download failed: HTTP {exc.code} {exc.reason}") from exc
     except urllib.error.URLError as exc:  # no answer at all: offline, an unknown host, a refused connection
         by_hand = f"extract it so that {extract_to} holds its class folders (data.path)" if extract_to else "extract it and set data.path to the folder that holds its class folders"
         raise DataError(
             f"{url}: download failed: {exc.reason}; without a network, download {_archive_name(url)} from that address on another machine "
             f"and put it at {target} (it is used from there), or {by_hand}"
-        ) from None
+        ) from exc
     except (OSError, http.client.HTTPException) as exc:  # HTTPException: the connection broke mid-body
-        raise DataError(f"{url}: download failed: {getattr(exc, 'reason', None) or exc or type(exc).__name__}") from None
+        raise DataError(f"{url}: download failed: {getattr(exc, 'reason', None) or exc or type(exc).__name__}") from exc
     finally:
         partial.unlink(missing_ok=True)
     return target
@@ -121,7 +121,7 @@ def extract(archive: Path, destination: Path) -> None:
             try:
                 tar.extractall(destination, filter="data")
             except tarfile.FilterError as exc:  # e.g. a path that only escapes through a symlink extracted before it
-                raise DataError(f"{archive}: refusing entry {exc.tarinfo.name!r}: {exc}; the archive is unsafe") from None
+                raise DataError(f"{archive}: refusing entry {exc.tarinfo.name!r}: {exc}; the archive is unsafe") from exc
         return
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zipped:
@@ -155,7 +155,7 @@ def fetch_and_extract(url: str, target: Path, sha256: str | None = None) -> Path
             extract(archive, staging)
         except OSError as exc:
             if exc.errno is not None:  # the disk, not the archive: keep the download
-                raise DataError(f"{url}: cannot extract into {target.parent}: {exc.strerror}; free disk space or set {CACHE_ENV}") from None
+                raise DataError(f"{url}: cannot extract into {target.parent}: {exc.strerror}; free disk space or set {CACHE_ENV}") from exc
             _discard(url, archive, f"the archive is corrupt or incomplete ({type(exc).__name__}: {exc})")
         except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as exc:
             _discard(url, archive, f"the archive is corrupt or incomplete ({type(exc).__name__}: {exc})")

@@ -62,7 +62,7 @@ def class_folders(root: Path) -> ClassFolders:
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError as exc:
-        raise DataError(f"{root}: cannot list folder: {exc.strerror}") from None
+        raise DataError(f"{root}: cannot list folder: {exc.strerror}") from exc
     found = ClassFolders(root)
     for entry in entries:
         path = Path(entry.path)

@@ -3,83 +3,70 @@ folder) or a run directory; and opening it with its runtime."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.errors import ExportError
-from cnnbuild.export.metadata import EXPORT_JSON, MODEL_FILES
+from cnnbuild.export.formats import BY_NAME, BY_SUFFIX, FORMATS
+from cnnbuild.export.manifest import ExportReport, check_files, read_report
 
 if TYPE_CHECKING:
     from cnnbuild.export.runtimes import ExportedModel
-
-SUFFIXES = {".tflite": "tflite", ".onnx": "onnx"}
 
 
 def find_export(path: str | Path) -> tuple[str, Path] | None:
     """``(format, model path)`` for an exported model, None for anything else (a run directory).
 
-    A folder holding ``saved_model.pb`` is a SavedModel; a folder holding ``model.tflite`` or
-    ``model.onnx`` (what ``cnnbuild export`` writes) is that model.
+    A file with a format's suffix (``.tflite``, ``.onnx``) or a SavedModel's ``saved_model.pb`` is
+    that model; a folder holding a format's model file (what ``cnnbuild export`` writes) is that model.
     """
     path = Path(path)
     if path.is_file():
-        if path.suffix.lower() in SUFFIXES:
-            return SUFFIXES[path.suffix.lower()], path
-        if path.name == MODEL_FILES["saved_model"]:
-            return "saved_model", path.parent
-        raise ExportError(f"{path}: not an exported model; give a .tflite or .onnx file, a SavedModel folder, or a run directory")
+        format = BY_SUFFIX.get(path.suffix.lower())
+        if format is not None:
+            return format.name, path
+        folder_format = next((format for format in FORMATS if format.model_is_folder and path.name == format.model_file), None)
+        if folder_format is not None:
+            return folder_format.name, path.parent
+        raise ExportError(f"{path}: not an exported model; give a {', '.join(BY_SUFFIX)} file, a SavedModel folder, or a run directory")
     if path.is_dir():
-        for format, name in MODEL_FILES.items():
-            if (path / name).is_file():
-                return format, path if format == "saved_model" else path / name
-        _refuse_failed(path / EXPORT_JSON)
+        for format in FORMATS:
+            if (path / format.model_file).is_file():
+                return format.name, path if format.model_is_folder else path / format.model_file
+        report = read_report(path)
+        if report is not None and not report.passed:
+            _refuse_failed(report)
     return None
 
 
-def _refuse_failed(report: Path) -> None:
+def _refuse_failed(report: ExportReport) -> None:
     """An export folder whose model was removed because the parity check failed."""
-    if not report.is_file():
-        return
-    try:
-        problems = json.loads(report.read_text(encoding="utf-8")).get("parity", {}).get("problems") or ["see the file"]
-    except (OSError, ValueError, AttributeError):
-        problems = ["see the file"]
-    raise ExportError(f"{report.parent}: holds no model: the export failed its parity check ({'; '.join(problems)}); details in {report}")
+    raise ExportError(f"{report.folder}: holds no model: the export failed its parity check ({'; '.join(report.problems)}); details in {report.path}")
 
 
-def check_export_report(model_path: Path) -> None:
-    """Refuse a model whose export.json (beside it) says the parity check failed."""
-    folder = model_path if model_path.is_dir() else model_path.parent
-    report = folder / EXPORT_JSON
-    if not report.is_file():
-        return
-    try:
-        passed = json.loads(report.read_text(encoding="utf-8")).get("parity", {}).get("passed", True)
-    except (OSError, ValueError, AttributeError):
-        return
-    if passed is False:
-        _refuse_failed(report)
+def open_exported(path: str | Path, *, allow_modified: bool = False) -> ExportedModel:
+    """The exported model at ``path`` with its runtime; ExportError when it is not one or cannot be used.
 
-
-def open_exported(path: str | Path) -> ExportedModel:
-    """The exported model at ``path`` with its runtime; ExportError when it is not one or cannot be used."""
-    from cnnbuild.export import runtimes
-
+    When its folder holds the ``export.json`` export wrote, a failed parity check refuses the
+    model, and a file changed since the export refuses it too (a warning with ``allow_modified``).
+    """
     found = find_export(path)
     if found is None:
-        raise ExportError(f"{path}: not an exported model (.tflite, .onnx or a SavedModel folder)")
-    format, model_path = found
-    check_export_report(model_path)
-    opener = {"tflite": runtimes.open_tflite, "onnx": runtimes.open_onnx, "saved_model": runtimes.open_saved_model}[format]
-    return opener(model_path)
+        raise ExportError(f"{path}: not an exported model ({', '.join(BY_SUFFIX)} or a SavedModel folder)")
+    name, model_path = found
+    report = read_report(model_path if model_path.is_dir() else model_path.parent)
+    if report is not None:
+        if not report.passed:
+            _refuse_failed(report)
+        check_files(report, allow_modified=allow_modified)
+    return BY_NAME[name].converter().open(model_path)
 
 
-def open_model(path: str | Path, *, allow_unsafe: bool = False) -> ExportedModel:
+def open_model(path: str | Path, *, allow_unsafe: bool = False, allow_modified: bool = False) -> ExportedModel:
     """An exported model, or a run directory's Keras model inside the serving graph; both take
     uint8 images of any size and return probabilities."""
     if find_export(path) is not None:
-        return open_exported(path)
+        return open_exported(path, allow_modified=allow_modified)
     from cnnbuild.export.runtimes import KerasModel
     from cnnbuild.runs.record import RunRecord
 

@@ -20,13 +20,9 @@ from cnnbuild.errors import ExportError
 if TYPE_CHECKING:
     from cnnbuild.runs.record import RunRecord
 
-FORMATS = ("saved_model", "tflite", "onnx")
-QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
 #: the name of the metadata entry in every format (TFLite metadata, ONNX metadata_props, SavedModel asset)
 METADATA_KEY = "cnnbuild"
 EXPORT_JSON = "export.json"
-#: the model file of each format inside an export folder (a SavedModel is the folder itself)
-MODEL_FILES = {"saved_model": "saved_model.pb", "tflite": "model.tflite", "onnx": "model.onnx"}
 SAVED_MODEL_ASSET = f"{METADATA_KEY}.json"
 INPUT_NAME = "images"
 OUTPUT_NAME = "probabilities"
@@ -86,7 +82,7 @@ class ExportMetadata(_Facts):
             return cls.model_validate_json(text)
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise ExportError(f"{where}: cnnbuild metadata is invalid at {'.'.join(map(str, first['loc']))}: {first['msg']}; export the model again with cnnbuild export") from None
+            raise ExportError(f"{where}: cnnbuild metadata is invalid at {'.'.join(map(str, first['loc']))}: {first['msg']}; export the model again with cnnbuild export") from exc
 
     def with_format(self, format: str, quantize: str) -> ExportMetadata:
         return self.model_copy(update={"format": format, "quantize": quantize})

@@ -1,5 +1,6 @@
 """ONNX: tf2onnx from the serving graph; float16 with onnxconverter-common, dynamic and int8 with
-ONNX Runtime's quantizers; the metadata document in ``metadata_props``."""
+ONNX Runtime's quantizers; the metadata document in ``metadata_props``; run with ONNX Runtime
+(:class:`OnnxModel`), which needs no TensorFlow."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from cnnbuild.export.metadata import INPUT_NAME, METADATA_KEY, ExportMetadata
+from cnnbuild.errors import ExportError
+from cnnbuild.export.formats import ONNX
+from cnnbuild.export.metadata import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, ExportMetadata
 from cnnbuild.export.packages import require
+from cnnbuild.export.runtimes import ExportedModel
 
 #: tf2onnx's default, tried with every quantizer here (21 is not supported by tf2onnx 1.17)
 OPSET = 15
@@ -19,8 +23,21 @@ OPSET = 15
 TENSOR_TYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64", 10: "float16", 11: "float64", 16: "bfloat16"}
 
 
-def convert(module: Any, info: ExportMetadata, quantize: str, out: Path, calibration: Iterable[Any] = ()) -> None:
-    """Write the serving module to ``out`` as ONNX, quantized as asked, with the metadata in ``metadata_props``."""
+class OnnxModel(ExportedModel):
+    """An ONNX Runtime session on the CPU."""
+
+    runtime = "ONNX Runtime"
+
+    def __init__(self, path: Path, info: ExportMetadata, session: Any) -> None:
+        super().__init__(path, info)
+        self.session = session
+
+    def __call__(self, images: Any) -> Any:
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: images})[0]
+
+
+def convert(module: Any, info: ExportMetadata, quantize: str, folder: Path, calibration: Iterable[Any] = ()) -> None:
+    """Write the serving module to ``folder/model.onnx``, quantized as asked, with the metadata in ``metadata_props``."""
     tf2onnx = require("tf2onnx", "ONNX export")
     onnx = require("onnx", "ONNX export")
     for name in ("tf2onnx", "onnxruntime", "onnxconverter_common"):
@@ -31,19 +48,34 @@ def convert(module: Any, info: ExportMetadata, quantize: str, out: Path, calibra
     if unknown:
         raise ValueError(f"tf2onnx has no ONNX equivalent for the TensorFlow op(s) {', '.join(unknown)}")
     _name_dimensions(proto)
-    with tempfile.TemporaryDirectory(prefix="cnnbuild-onnx-") as folder:
-        plain = Path(folder) / "float.onnx"
+    with tempfile.TemporaryDirectory(prefix="cnnbuild-onnx-") as scratch:
+        plain = Path(scratch) / "float.onnx"
         onnx.save(proto, str(plain))
         if quantize == "none":
             final = proto
         elif quantize == "float16":
             final = _float16(proto)
         else:
-            target = Path(folder) / f"{quantize}.onnx"
-            _quantize(plain, target, quantize, calibration, Path(folder))
+            target = Path(scratch) / f"{quantize}.onnx"
+            _quantize(plain, target, quantize, calibration, Path(scratch))
             final = onnx.load(str(target))
     set_metadata(final, info)
-    onnx.save(final, str(out))
+    onnx.save(final, str(folder / ONNX.model_file))
+
+
+def open(path: Path) -> OnnxModel:
+    """The .onnx model at ``path`` in an ONNX Runtime session; ExportError when it cannot be loaded."""
+    ort = require("onnxruntime", "running an .onnx model")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ONNX Runtime raises its own exception types for bad files
+        raise ExportError(f"{path}: ONNX Runtime cannot load it: {' '.join(str(exc).split())[:300]}") from exc
+    text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    if text is None:
+        raise ExportError(f"{path}: no cnnbuild metadata in its metadata_props; export the model with cnnbuild export")
+    return OnnxModel(path, ExportMetadata.from_json(text, str(path)), session)
 
 
 def _name_dimensions(proto: Any) -> None:

@@ -1,5 +1,6 @@
 """``cnnbuild predict`` with an exported model: the image files decoded as training decodes
-them, the model's own runtime, the same answers as the run gives (within the parity check's tolerance)."""
+them (with Pillow: TFLite and ONNX exports never load TensorFlow), the model's own runtime, the
+same answers as the run gives (within the parity check's tolerance, which covers this decode)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from cnnbuild.contracts.ranking import top_classes
 MAX_PIXELS = 178_956_970
 
 
-def predict_images(model_path: str | Path, inputs: list[str | Path], *, top_k: int = 1) -> list[dict[str, Any]]:
+def predict_images(model_path: str | Path, inputs: list[str | Path], *, top_k: int = 1, allow_modified: bool = False) -> list[dict[str, Any]]:
     """For each image: its top-k classes with probabilities, or an ``error`` saying why it was skipped.
 
-    ``model_path`` is an exported model (.tflite, .onnx, a SavedModel or export folder).
+    ``model_path`` is an exported model (.tflite, .onnx, a SavedModel or export folder); a file
+    changed since the export refuses it unless ``allow_modified`` (then a warning says so).
     """
     import numpy as np
 
@@ -23,13 +25,13 @@ def predict_images(model_path: str | Path, inputs: list[str | Path], *, top_k: i
     from cnnbuild.export.images import ImageRejected, decode_image
     from cnnbuild.export.location import open_exported
 
-    model = open_exported(model_path)
+    paths, not_used = image_paths(inputs)
+    model = open_exported(model_path, allow_modified=allow_modified)
     names = model.info.class_names
     results: list[dict[str, Any]] = []
-    paths, not_used = image_paths(inputs)
     for path in paths:
         try:
-            pixels = decode_image(path.read_bytes(), model.info.input.channels, max_pixels=MAX_PIXELS)
+            pixels = decode_image(path.read_bytes(), model.info.input.channels, max_pixels=MAX_PIXELS, size=model.info.input.image_size)
         except ImageRejected as exc:
             results.append({"path": str(path), "error": exc.reason})
             continue

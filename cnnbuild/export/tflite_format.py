@@ -1,21 +1,154 @@
 """TFLite: TensorFlow's converter (through a SavedModel, as Keras's own LiteRT export does),
-the four quantization modes, and the metadata entry embedded in the flatbuffer."""
+the four quantization modes, the metadata entry embedded in the flatbuffer; run with LiteRT
+(:class:`TfliteModel`), which needs no TensorFlow."""
 
 from __future__ import annotations
 
+import logging
+import math
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+from cnnbuild.errors import ExportError
+from cnnbuild.export.formats import TFLITE
 from cnnbuild.export.metadata import METADATA_KEY, ExportMetadata
 from cnnbuild.export.packages import require
+from cnnbuild.export.runtimes import ExportedModel, read_bytes, sidecar_metadata
+
+log = logging.getLogger(__name__)
 
 TFLITE_FILE_IDENTIFIER = b"TFL3"
 #: TFLite's TensorType numbers -> dtype names (schema.fbs)
 TENSOR_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 7: "int16", 9: "int8", 10: "float64", 18: "bfloat16"}
 
 
-def convert(module: Any, quantize: str, calibration: Callable[[], Iterator[Any]] | None = None) -> bytes:
+class TfliteModel(ExportedModel):
+    """LiteRT's interpreters, one per input shape seen lately.
+
+    A new interpreter costs tens of milliseconds (XNNPACK packs the weights); resizing one that
+    exists costs about one. So :meth:`warm` makes ``KEEP`` of them at start-up, and a new shape
+    resizes a spare or the least recently used one. Together they hold inputs of at most
+    ``KEEP_VALUES`` values (each holds its tensors: a float32 copy of its input at least), so a
+    burst of large images does not leave its memory behind.
+    """
+
+    runtime = "LiteRT"
+    KEEP = 4
+    KEEP_VALUES = 8_000_000
+
+    def __init__(self, path: Path, info: ExportMetadata, content: bytes) -> None:
+        super().__init__(path, info)
+        self.interpreter_class = require("ai_edge_litert.interpreter", "running a .tflite model").Interpreter
+        self.delegate = True
+        self.content = content
+        self.interpreters: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self.spares: list[Any] = []
+        self.lock = threading.Lock()  # an interpreter is not thread-safe
+
+    def warm(self) -> None:
+        height, width = self.info.input.image_size
+        super().warm()
+        with self.lock:
+            while len(self.interpreters) + len(self.spares) < self.KEEP:
+                self.spares.append(self._made((1, height, width, self.info.input.channels)))
+
+    def _interpreter(self, shape: tuple[int, ...]) -> Any:
+        interpreter = self.interpreters.pop(shape, None)
+        if interpreter is None:
+            if self.spares:
+                interpreter = self._resized(self.spares.pop(), shape)
+            elif len(self.interpreters) >= self.KEEP:
+                interpreter = self._resized(self.interpreters.popitem(last=False)[1], shape)
+            else:
+                interpreter = self._made(shape)
+        self.interpreters[shape] = interpreter
+        while len(self.interpreters) > 1 and sum(map(math.prod, self.interpreters)) > self.KEEP_VALUES:
+            self.interpreters.popitem(last=False)  # the least recently used (never the one in hand: it is last)
+        return interpreter
+
+    def _made(self, shape: tuple[int, ...]) -> Any:
+        try:
+            return self._allocated(shape, self.delegate)
+        except RuntimeError as exc:
+            if not self.delegate:
+                raise
+            # XNNPACK refuses some int8 graphs (a squeeze-excitation block's broadcast multiply):
+            # LiteRT's own kernels run them, slower
+            log.warning("%s: XNNPACK cannot run this model (%s); using LiteRT's reference kernels", self.path.name, " ".join(str(exc).split())[:200])
+            self.delegate = False
+            self.runtime = "LiteRT (reference kernels; XNNPACK refused the model)"
+            self.interpreters.clear()
+            self.spares.clear()
+            return self._allocated(shape, self.delegate)
+
+    def _resized(self, interpreter: Any, shape: tuple[int, ...]) -> Any:
+        try:
+            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape, strict=False)
+            interpreter.allocate_tensors()
+        except RuntimeError:
+            return self._made(shape)
+        return interpreter
+
+    def _allocated(self, shape: tuple[int, ...], delegate: bool) -> Any:
+        from ai_edge_litert.interpreter import OpResolverType
+
+        from cnnbuild.export.native_output import quiet_native_output
+
+        resolver = OpResolverType.AUTO if delegate else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        with quiet_native_output():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
+            interpreter = self.interpreter_class(model_content=self.content, experimental_op_resolver_type=resolver)
+            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape, strict=False)
+            interpreter.allocate_tensors()
+        return interpreter
+
+    def __call__(self, images: Any) -> Any:
+        import numpy as np
+
+        count = len(images)
+        padded = 1 << (count - 1).bit_length()  # batches of 1, 2, 4, 8, ...: few shapes to keep
+        if padded != count:
+            images = np.concatenate([images, np.zeros((padded - count, *images.shape[1:]), images.dtype)])
+        with self.lock:
+            interpreter = self._interpreter(tuple(images.shape))
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], images)
+            interpreter.invoke()
+            return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[:count].copy()
+
+
+def convert(module: Any, info: ExportMetadata, quantize: str, folder: Path, calibration: list[Any]) -> None:
+    """Write ``model.tflite`` (the metadata embedded) and its sidecar ``model.tflite.json`` into ``folder``."""
+
+    def representative() -> Iterator[Any]:
+        for image in calibration:
+            yield [image[None]]
+
+    path = folder / TFLITE.model_file
+    path.write_bytes(with_metadata(to_flatbuffer(module, quantize, representative), info))
+    path.with_name(path.name + ".json").write_text(info.to_json(indent=1), encoding="utf-8")  # for readers without a flatbuffer library
+
+
+def open(path: Path) -> TfliteModel:
+    """The .tflite model at ``path`` with LiteRT; ExportError when LiteRT cannot load it."""
+    from cnnbuild.export.native_output import quiet_native_output
+
+    content = read_bytes(path)
+    interpreter_class = require("ai_edge_litert.interpreter", "running a .tflite model").Interpreter
+    try:
+        with quiet_native_output():
+            interpreter_class(model_content=content)
+        info = read_metadata(content, str(path))
+    except ExportError:
+        raise
+    except Exception as exc:  # a file that is not a TFLite flatbuffer
+        raise ExportError(f"{path}: not a TFLite model LiteRT can load: {' '.join(str(exc).split())[:300]}") from exc
+    return TfliteModel(path, info or sidecar_metadata(path), content)
+
+
+def to_flatbuffer(module: Any, quantize: str, calibration: Callable[[], Iterator[Any]] | None = None) -> bytes:
     """The serving module as a .tflite flatbuffer, quantized as asked (int8 calibrates on ``calibration()``)."""
     import tensorflow as tf
 
@@ -71,10 +204,10 @@ def read_metadata(content: bytes, where: str) -> ExportMetadata | None:
     return None
 
 
-def quantization_facts(content: bytes) -> dict[str, Any]:
+def quantization_facts(path: Path) -> dict[str, Any]:
     """``weights``: how many weight values (constant tensors) are stored in each dtype;
     ``int8_activations``: how many computed tensors are int8 (none unless fully quantized)."""
-    model = _model(content)
+    model = _model(path.read_bytes())
     weights: dict[str, int] = {}
     activations = 0
     for graph_index in range(model.SubgraphsLength()):

@@ -274,7 +274,7 @@ def keras_objects() -> dict[str, Any]:
         try:
             results = hook_for(pm, "keras_objects", plugin)()
         except Exception as exc:
-            raise PluginError(f"{plugin_info(plugin).describe()} failed in keras_objects: {type(exc).__name__}: {exc}") from None
+            raise PluginError(f"{plugin_info(plugin).describe()} failed in keras_objects: {type(exc).__name__}: {exc}") from exc
         for result in results:
             objects.update(result or {})
     return objects

@@ -148,7 +148,7 @@ def spec_model(kind: Kind, name: str, params: Any, plugin: PluginInfo) -> type[B
             raise ValueError(
                 f"{plugin.describe()} raised {type(exc).__name__}: {exc} while checking the parameters of {kind.name} {name!r}; "
                 "fix or update the plugin, or set CNNBUILD_LOAD_PLUGINS to run without it"
-            ) from None
+            ) from exc
 
     namespace = {
         "__module__": params.__module__,
@@ -160,7 +160,7 @@ def spec_model(kind: Kind, name: str, params: Any, plugin: PluginInfo) -> type[B
     try:
         return type(f"{name}_{kind.name.replace(' ', '_')}", (params, GraphEntryFields) if graph else (params,), namespace)
     except Exception as exc:  # pydantic raises many kinds for a broken model
-        raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} with an invalid parameter model: {exc}") from None
+        raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} with an invalid parameter model: {exc}") from exc
 
 
 @dataclass

@@ -45,7 +45,7 @@ class RunDirectory(RunFolder):
                     continue
         except OSError as exc:
             where = f"{exact}" if exact is not None else f"under {parent}"
-            raise RunError(f"cannot create the run directory {where}: {exc.strerror or exc}; set output.dir (or --output) to a writable folder") from None
+            raise RunError(f"cannot create the run directory {where}: {exc.strerror or exc}; set output.dir (or --output) to a writable folder") from exc
         raise RunError(f"{base}: could not find a free run directory name")
 
     @property
@@ -59,7 +59,7 @@ class RunDirectory(RunFolder):
         try:
             return write_atomically(target, writer, suffix)
         except OSError as exc:
-            raise RunError(f"cannot write {target}: {exc.strerror or exc}; free disk space or choose another output folder") from None
+            raise RunError(f"cannot write {target}: {exc.strerror or exc}; free disk space or choose another output folder") from exc
 
     def remove_partial_files(self) -> list[Path]:
         """Delete temporary files a killed process left behind (they never replaced anything)."""

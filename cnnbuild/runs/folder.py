@@ -34,19 +34,19 @@ class RunFiles(RunFolder):
         """The JSON file ``relative``; RunError when it is missing or not JSON."""
         try:
             return json.loads(self.file(relative).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise RunError(f"{self.path}: {relative} is missing; is this a cnnbuild run directory?") from None
+        except FileNotFoundError as exc:
+            raise RunError(f"{self.path}: {relative} is missing; is this a cnnbuild run directory?") from exc
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RunError(f"{self.file(relative)}: cannot read: {exc}") from None
+            raise RunError(f"{self.file(relative)}: cannot read: {exc}") from exc
 
     def read_text(self, relative: str) -> str:
         """The text file ``relative`` (undecodable bytes replaced); RunError when it is missing."""
         try:
             return self.file(relative).read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            raise RunError(f"{self.path}: {relative} is missing; is this a cnnbuild run directory?") from None
+        except FileNotFoundError as exc:
+            raise RunError(f"{self.path}: {relative} is missing; is this a cnnbuild run directory?") from exc
         except OSError as exc:
-            raise RunError(f"{self.file(relative)}: cannot read: {exc.strerror or exc}") from None
+            raise RunError(f"{self.file(relative)}: cannot read: {exc.strerror or exc}") from exc
 
     def optional_json(self, relative: str) -> Any:
         """The JSON file ``relative``, or None when it does not exist."""

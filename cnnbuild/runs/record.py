@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from functools import cached_property
 from pathlib import Path
@@ -11,6 +12,7 @@ from cnnbuild.contracts import run_layout as layout
 from cnnbuild.errors import RunError
 from cnnbuild.runs.checkpoint_state import CheckpointState, History, read_history
 from cnnbuild.runs.folder import RunFiles
+from cnnbuild.runs.formats import RunFormat
 
 if TYPE_CHECKING:
     from cnnbuild.spec.document import Spec
@@ -33,6 +35,7 @@ class RunRecord(RunFiles):
             raise RunError(f"{record.path}: no such run directory")
         if not record.exists(layout.RUN_INFO) and not record.exists(layout.SPEC):
             raise RunError(f"{record.path}: {layout.SPEC} is missing (and {layout.RUN_INFO}): not a cnnbuild run directory")
+        record.format  # noqa: B018  (a run folder of a later release is refused here, by name, not misread later)
         return record
 
     # -- what the run was asked to do ------------------------------------------------------------
@@ -40,6 +43,11 @@ class RunRecord(RunFiles):
     def info(self) -> dict[str, Any]:
         """``run.json``: the spec file it came from, its folder, the overrides, when it was created."""
         return self.optional_json(layout.RUN_INFO) or {}
+
+    @cached_property
+    def format(self) -> RunFormat:
+        """The run folder's format (RunError for one newer than this release reads)."""
+        return RunFormat.of(self.path, self.info, self.spec_text if self.exists(layout.SPEC) else None)
 
     @cached_property
     def spec_text(self) -> str:
@@ -53,7 +61,10 @@ class RunRecord(RunFiles):
 
         base_dir = self.info.get("base_dir")
         classes = len(self.class_names) if self.exists(layout.CLASS_NAMES) else None
-        return spec_from_text(self.spec_text, str(self.file(layout.SPEC)), base_dir=Path(base_dir) if base_dir else self.path, num_classes=classes)
+        return spec_from_text(
+            self.spec_text, str(self.file(layout.SPEC)), base_dir=Path(base_dir) if base_dir else self.path, num_classes=classes,
+            assumed_format=self.format.spec_format,
+        )  # fmt: skip
 
     @property
     def name(self) -> str:
@@ -181,7 +192,6 @@ def process_gone(status: dict[str, Any]) -> bool:
 
 def summary_params(text: str) -> int | None:
     """The total parameter count in a Keras summary ('Total params: 12,345 (48.22 KB)')."""
-    import re
-
     match = re.search(r"Total params:\s*([\d,]+)", text)
     return int(match.group(1).replace(",", "")) if match else None
+

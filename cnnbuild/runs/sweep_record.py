@@ -50,7 +50,7 @@ class SweepRecord:
         except NotADirectoryError:
             return [self.path.name]
         except OSError as exc:
-            raise RunError(f"{self.path}: cannot list: {exc.strerror or exc}") from None
+            raise RunError(f"{self.path}: cannot list: {exc.strerror or exc}") from exc
         return [] if layout.is_sweep_directory(set(names)) else names
 
     def file(self, relative: str) -> Path:
@@ -62,7 +62,7 @@ class SweepRecord:
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
-            raise RunError(f"{self.file(relative)}: cannot read: {exc}") from None
+            raise RunError(f"{self.file(relative)}: cannot read: {exc}") from exc
 
     @cached_property
     def definition(self) -> dict[str, Any]:
@@ -73,7 +73,7 @@ class SweepRecord:
         try:
             data = yaml.safe_load(text or "")
         except yaml.YAMLError as exc:
-            raise RunError(f"{self.file(layout.DEFINITION)}: cannot read: {exc}") from None
+            raise RunError(f"{self.file(layout.DEFINITION)}: cannot read: {exc}") from exc
         if not isinstance(data, dict) or not isinstance(data.get("sweep"), dict):
             raise RunError(f"{self.file(layout.DEFINITION)}: not a sweep definition (no sweep mapping)")
         return data
@@ -101,7 +101,7 @@ class SweepRecord:
         try:
             return yaml.safe_load(self.base_spec_text or "")
         except yaml.YAMLError as exc:
-            raise RunError(f"{self.file(layout.BASE_SPEC)}: cannot read: {exc}") from None
+            raise RunError(f"{self.file(layout.BASE_SPEC)}: cannot read: {exc}") from exc
 
     def base_spec(self) -> Spec:
         """``base.yaml`` validated: the spec every trial starts from (its paths are already absolute)."""
@@ -118,7 +118,7 @@ class SweepRecord:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise RunError(f"{self.file(layout.LEADERBOARD_JSON)}: cannot read: {exc}") from None
+            raise RunError(f"{self.file(layout.LEADERBOARD_JSON)}: cannot read: {exc}") from exc
 
     @property
     def best_spec_text(self) -> str | None:

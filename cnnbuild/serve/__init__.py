@@ -22,36 +22,50 @@ def create_app(model: Any, settings: ServeSettings | None = None) -> Any:
     return create(model, settings)
 
 
-def serve(path: str | Path, *, host: str = "127.0.0.1", port: int = 8000, settings: ServeSettings | None = None, allow_unsafe: bool = False, announce: Callable[[str], Any] | None = None) -> None:
-    """Load the model at ``path`` (a run directory or an export) and serve it until interrupted."""
-    from cnnbuild.export.packages import require
+def serve(
+    path: str | Path, *, host: str = "127.0.0.1", port: int = 8000, settings: ServeSettings | None = None, allow_unsafe: bool = False,
+    allow_modified: bool = False, announce: Callable[[str], Any] | None = None,
+) -> None:  # fmt: skip
+    """Load the model at ``path`` (a run directory or an export) and serve it until interrupted.
 
+    The port is taken first (a port in use is refused before any model loads); ``/health``
+    answers only once the model is loaded and the request path warmed. Ctrl-C (or SIGTERM) stops
+    it within a few seconds: requests in progress get that long to finish.
+    """
+    from cnnbuild.errors import CnnbuildError
+    from cnnbuild.export.packages import require
+    from cnnbuild.serve.connections import ACCEPT_BATCH, Guard, connection_limit, protocol_class
+    from cnnbuild.serve.listening import listen
+    from cnnbuild.serve.log_limits import limit_server_logs
+    from cnnbuild.serve.memory import tune_allocator
+
+    settings = settings or ServeSettings()
     uvicorn = require("uvicorn", "cnnbuild serve")
     require("starlette", "cnnbuild serve")
     require("multipart", "cnnbuild serve (multipart uploads)")
-    from cnnbuild.export.location import open_model
+    sock = listen(host, port)
+    try:
+        from cnnbuild.export.location import open_model
+        from cnnbuild.serve.app import create_app as create
 
-    import numpy as np
-
-    model = open_model(path, allow_unsafe=allow_unsafe)
-    height, width = model.info.input.image_size
-    model(np.zeros((1, height, width, model.info.input.channels), np.uint8))  # compiled and allocated before the first request
-    _warm_decoder(model.info.input.channels)
-    app = create_app(model, settings)
+        tune_allocator()
+        model = open_model(path, allow_unsafe=allow_unsafe, allow_modified=allow_modified)
+        model.warm()
+        guard = Guard(connection_limit(settings.max_connections), settings.header_timeout_s, settings.body_timeout_s)
+        app = create(model, settings, extra_metadata=lambda: {"connections": guard.as_dict()})
+        config = uvicorn.Config(app, log_level="warning", access_log=False, http=protocol_class(guard), timeout_graceful_shutdown=3, lifespan="on", backlog=ACCEPT_BATCH)
+        server = uvicorn.Server(config)
+        limit_server_logs()
+        if announce:
+            announce(f"serving {model.info.model_name} ({len(model.info.class_names)} classes, {model.runtime}) from {model.path}")
+            announce(f"http://{host}:{sock.getsockname()[1]}/  (API: POST /predict, GET /health, /metadata; docs at /docs); Ctrl-C stops")
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn stops on the signal, then raises it again once it is done
+            pass
+        if not server.started:
+            raise CnnbuildError("cnnbuild serve could not start (see the messages above)")
+    finally:
+        sock.close()
     if announce:
-        announce(f"serving {model.info.model_name} ({len(model.info.class_names)} classes, {model.runtime}) from {model.path}")
-        announce(f"http://{host}:{port}/  (API: POST /predict, GET /health, /metadata; docs at /docs); Ctrl-C stops")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
-
-
-def _warm_decoder(channels: int) -> None:
-    """Decode one tiny PNG, so the first request does not wait for the decoder to be traced."""
-    import io
-
-    from PIL import Image
-
-    from cnnbuild.export.images import decode_image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (2, 2)).save(buffer, "PNG")
-    decode_image(buffer.getvalue(), channels, max_pixels=4)
+        announce("cnnbuild serve stopped")

@@ -1,61 +1,81 @@
-"""The ASGI application: Starlette routes over a loaded model and its batcher."""
+"""The ASGI application: Starlette routes over a loaded model, its batcher and the memory budget."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from cnnbuild.contracts.ranking import top_classes
 from cnnbuild.serve.batching import Batcher
+from cnnbuild.serve.budget import MemoryBudget
 from cnnbuild.serve.page import docs_page, index_page, openapi
 from cnnbuild.serve.problems import ApiError, BodyLimit, error_response
 from cnnbuild.serve.settings import ServeSettings
 from cnnbuild.serve.uploads import decode_uploads, read_uploads
+from cnnbuild.serve.warmup import warm_up
 
 log = logging.getLogger(__name__)
 
 
-def create_app(model: Any, settings: ServeSettings | None = None) -> Any:
-    """A Starlette app serving ``model`` (an ``ExportedModel``: uint8 images of any size -> probabilities)."""
+def create_app(model: Any, settings: ServeSettings | None = None, *, extra_metadata: Callable[[], dict[str, Any]] | None = None) -> Any:
+    """A Starlette app serving ``model`` (an ``ExportedModel``: uint8 images of any size -> probabilities).
+
+    Its startup warms the whole request path (multipart parsing, decoding, the model call) with
+    a request of its own, so the first client request is as fast as the hundredth.
+    """
     from importlib.metadata import version
 
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
-    from starlette.responses import HTMLResponse, JSONResponse
+    from starlette.requests import ClientDisconnect
+    from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 
     settings = settings or ServeSettings()
     info = model.info
     batcher = Batcher(model, settings.max_batch, settings.batch_wait_ms)
+    budget = MemoryBudget(settings.memory_budget_bytes, settings.budget_wait_s)
     document = openapi(info.model_name, version("cnnbuild"))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         batcher.start()
+        await warm_up(app, info)
         yield
         await batcher.stop()
 
     async def predict(request: Any) -> Any:
         top_k = _top_k(request.query_params.get("top_k"), settings.default_top_k, len(info.class_names))
-        batcher.arriving()
-        try:
-            uploads = await read_uploads(request, settings)
-            images = await asyncio.to_thread(decode_uploads, uploads, info.input.channels, settings)
-        finally:
-            batcher.arrived()
-        rows = await batcher.predict(images)
-        return JSONResponse({"model": info.model_name, "predictions": [_prediction(name, row, info.class_names, top_k) for (name, _), row in zip(uploads, rows)]})
+        length = request.headers.get("content-length")
+        async with budget.request() as reservation:
+            body = int(length) if length and length.isdigit() else settings.max_body_bytes
+            await reservation.take(body)  # the body, before it is read
+            batcher.arriving()
+            try:
+                uploads = await read_uploads(request, settings)
+                results = await decode_uploads(uploads, info.input, settings, reservation)
+            finally:
+                batcher.arrived()
+            await reservation.release(body)
+            images = [result for result in results if not isinstance(result, ApiError)]
+            if not images:  # nothing usable: the (first) file's error is the answer
+                raise results[0]
+            rows = iter(await batcher.predict(images))
+        answers = [_failure(name, result) if isinstance(result, ApiError) else _prediction(name, next(rows), info.class_names, top_k) for (name, _), result in zip(uploads, results, strict=True)]
+        return JSONResponse({"model": info.model_name, "predictions": answers})
 
     async def health(request: Any) -> Any:
         return JSONResponse({"status": "ok"})
 
     async def metadata(request: Any) -> Any:
+        from cnnbuild.serve.memory import resident_bytes
+
         return JSONResponse({
-            **info.model_dump(mode="json"), "path": str(model.path), "runtime": model.runtime, "limits": settings.as_dict(),
+            **info.model_dump(mode="json"), "path": model.path.name, "runtime": model.runtime, "limits": settings.as_dict(),
             "batching": {"model_calls": batcher.calls, "images": batcher.images},
+            "memory": {**budget.as_dict(), "resident_bytes": resident_bytes()}, **(extra_metadata() if extra_metadata else {}),
         })  # fmt: skip
 
     async def page(request: Any) -> Any:
@@ -68,10 +88,13 @@ def create_app(model: Any, settings: ServeSettings | None = None) -> Any:
         return JSONResponse(document)
 
     async def api_error(request: Any, exc: ApiError) -> Any:
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, getattr(exc, "headers", None))
 
     async def http_error(request: Any, exc: HTTPException) -> Any:
         return error_response(exc.status_code, {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error"), str(exc.detail))
+
+    async def gone(request: Any, exc: ClientDisconnect) -> Any:
+        return Response(status_code=499)  # the client left (or was cut off at a deadline): no one reads this
 
     async def server_error(request: Any, exc: Exception) -> Any:
         log.error("internal error: %s: %s", type(exc).__name__, exc)
@@ -81,9 +104,11 @@ def create_app(model: Any, settings: ServeSettings | None = None) -> Any:
         Route("/", page), Route("/predict", predict, methods=["POST"]), Route("/health", health), Route("/metadata", metadata),
         Route("/docs", docs), Route("/openapi.json", openapi_json),
     ]  # fmt: skip
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: server_error})
+    handlers = {ApiError: api_error, HTTPException: http_error, ClientDisconnect: gone, Exception: server_error}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.state.batcher = batcher
+    app.state.budget = budget
     return app
 
 
@@ -102,3 +127,7 @@ def _prediction(name: str, row: Any, class_names: list[str], top_k: int) -> dict
         "top": [{"class": class_names[i], "probability": round(float(row[i]), 6)} for i in order],
         "probabilities": {name: round(float(p), 6) for name, p in zip(class_names, row)},
     }
+
+
+def _failure(name: str, error: ApiError) -> dict[str, Any]:
+    return {"filename": name, "error": {"code": error.code, "message": error.message, "status": error.status}}

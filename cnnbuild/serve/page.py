@@ -17,7 +17,7 @@ body{font:16px system-ui,sans-serif;max-width:44em;margin:2em auto;padding:0 1em
 .result img{width:96px;height:96px;object-fit:contain;image-rendering:pixelated;border:1px solid #ddd}
 .row{display:grid;grid-template-columns:9em 1fr 4.5em;gap:.5em;align-items:center;margin:.25em 0}
 .track{background:#eee;border-radius:3px;height:1.1em}.bar{background:#2a7;height:100%;border-radius:3px}
-.error{color:#b00020}.muted{color:#666;font-size:.9em}
+.error{color:#b00020}.muted{color:#666;font-size:.9em}.filename{font-weight:600;margin:0 0 .3em;overflow-wrap:anywhere}
 </style></head><body>
 <h1>__TITLE__</h1>
 <p class="muted">__CLASSES__ classes. Images are resized to __SIZE__ inside the model. <a href="docs">API</a></p>
@@ -39,6 +39,8 @@ async function classify(files) {
     const box = document.createElement("div"); box.className = "result";
     const img = document.createElement("img"); img.alt = p.filename; img.src = URL.createObjectURL(files[i]); box.append(img);
     const rows = document.createElement("div"); rows.style.flex = "1";
+    rows.append(text("p", "filename", p.filename));
+    if (p.error) { rows.append(text("p", "error", p.error.message)); box.append(rows); results.append(box); return; }
     for (const t of p.top) {
       const row = document.createElement("div"); row.className = "row prediction";
       const track = document.createElement("div"); track.className = "track";
@@ -70,9 +72,10 @@ def openapi(title: str, version: str) -> dict[str, Any]:
     """The service's OpenAPI 3.1 document."""
     image = {"type": "string", "format": "binary"}
     top = {"type": "array", "items": {"type": "object", "properties": {"class": {"type": "string"}, "probability": {"type": "number"}}}}
-    prediction = {"type": "object", "properties": {"filename": {"type": "string"}, "top": top, "probabilities": {"type": "object", "additionalProperties": {"type": "number"}}}}
+    error = {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "status": {"type": "integer"}}}
+    prediction = {"type": "object", "properties": {"filename": {"type": "string"}, "top": top, "probabilities": {"type": "object", "additionalProperties": {"type": "number"}}, "error": error}}
     errors = {"400": _error("not an image, an empty body or file, a truncated image, a malformed multipart body"),
-              "413": _error("the body or an image is over the limits"), "415": _error("a Content-Type other than multipart/form-data, image/* or application/octet-stream")}  # fmt: skip
+              "413": _error("the body or an image is over the limits"), "503": _error("no room in the memory budget now: try again after Retry-After seconds"), "415": _error("a Content-Type other than multipart/form-data, image/* or application/octet-stream")}  # fmt: skip
     return {
         "openapi": "3.1.0",
         "info": {"title": f"{title} (cnnbuild serve)", "version": version},
@@ -83,11 +86,11 @@ def openapi(title: str, version: str) -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {
                     "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "array", "items": image}}}},
                     "image/*": {"schema": image}, "application/octet-stream": {"schema": image}}},
-                "responses": {"200": {"description": "one entry per image, in request order",
+                "responses": {"200": {"description": "one entry per image, in request order: its classes, or an error for a file that is not a usable image (when at least one is)",
                                       "content": {"application/json": {"schema": {"type": "object", "properties": {"predictions": {"type": "array", "items": prediction}}}}}}, **errors},
             }},
-            "/health": {"get": {"summary": "ok once the model is loaded", "responses": {"200": {"description": "ready"}, "503": _error("still loading")}}},
-            "/metadata": {"get": {"summary": "classes, input facts, model version, run id, limits and batching counters", "responses": {"200": {"description": "the model's metadata"}}}},
+            "/health": {"get": {"summary": "ok once the model is loaded and warmed up (the server accepts no connection before)", "responses": {"200": {"description": "ready"}, "503": _error("still loading")}}},
+            "/metadata": {"get": {"summary": "classes, input facts, model version, run id, limits, batching counters, memory budget and connections", "responses": {"200": {"description": "the model's metadata"}}}},
             "/": {"get": {"summary": "a web page: drop an image, see the top classes", "responses": {"200": {"description": "HTML"}}}},
         },
         "components": {"schemas": {"Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}}},

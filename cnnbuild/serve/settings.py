@@ -22,6 +22,16 @@ class ServeSettings:
     max_files: int = 16
     #: most classes a response lists per image (``?top_k=`` picks fewer)
     default_top_k: int = 5
+    #: bytes every request in flight may hold together: bodies, images while decoding, decoded pixels (cnnbuild.serve.budget)
+    memory_budget_bytes: int = 1_000_000_000
+    #: how long a request waits for room in the memory budget before it is answered 503 with Retry-After
+    budget_wait_s: float = 5.0
+    #: a connection must send a whole request head within this many seconds (after connecting, or after its previous response)
+    header_timeout_s: float = 10.0
+    #: a request's body must arrive within this many seconds after its head
+    body_timeout_s: float = 60.0
+    #: most open connections (kept below the process's descriptor limit; cnnbuild.serve.connections)
+    max_connections: int = 512
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

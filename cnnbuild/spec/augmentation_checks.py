@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnbuild.contracts.layers import GRAPH_KEYS
 from cnnbuild.contracts.values import nested_augmentation_fields
+from cnnbuild.spec.codes import Code
 
 if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
@@ -26,21 +27,21 @@ def _nested_issues(spec: Spec, registry: Registry, add: Any) -> None:
                 inner_registration = registry.layers.get(inner_type) if inner_type else None
                 where = ("augmentation", index, name, inner_index)
                 if inner_registration is not None and inner_registration.mixes_labels:
-                    add(where, f"{inner_type} mixes labels, and a {entry.type} passes its layers the images only; list {inner_type} directly under augmentation")
+                    add(where, Code.NOT_ALLOWED_HERE, f"{inner_type} mixes labels, and a {entry.type} passes its layers the images only; list {inner_type} directly under augmentation")
                 elif inner_registration is not None and nested_augmentation_fields(inner_registration.params):
-                    add(where, f"a {inner_type} inside a {entry.type} adds nothing; list its layers here instead")
+                    add(where, Code.NOT_ALLOWED_HERE, f"a {inner_type} inside a {entry.type} adds nothing; list its layers here instead")
 
 
 def augmentation_issues(spec: Spec, registry: Registry, add: Any) -> None:
-    """Report each problem through ``add(path, message)``."""
+    """Report each problem through ``add(path, code, message)``."""
     for index, entry in enumerate(spec.augmentation):
         for key in GRAPH_KEYS:
             if getattr(entry, key, None) is not None:
-                add(("augmentation", index, key), f"{key} names entries of model.layers (a graph); augmentation is a list applied in order")
+                add(("augmentation", index, key), Code.NOT_ALLOWED_HERE, f"{key} names entries of model.layers (a graph); augmentation is a list applied in order")
     _nested_issues(spec, registry, add)
     for path, layer in spec.graph.entries():
         if (r := registry.layers.get(layer.type)) is not None and r.mixes_labels:
-            add(path, f"{layer.type} mixes the labels as well as the images, and a layer of the model never sees the labels; list it under augmentation")
+            add(path, Code.NOT_ALLOWED_HERE, f"{layer.type} mixes the labels as well as the images, and a layer of the model never sees the labels; list it under augmentation")
     mixing = [(index, entry.type) for index, entry in enumerate(spec.augmentation) if (r := registry.layers.get(entry.type)) is not None and r.mixes_labels]
     if not mixing:
         return
@@ -50,15 +51,16 @@ def augmentation_issues(spec: Spec, registry: Registry, add: Any) -> None:
         for index, name in mixing:
             add(
                 ("augmentation", index),
+                Code.LABEL_MIXING,
                 f"{name} mixes the labels as well as the images, which only the tf.data pipeline can do (a layer inside the model never sees the labels); "
                 "use augmentation_placement: pipeline",
             )
     if spec.data.label_mode == "int":
-        add(("data", "label_mode"), f"{names} labels, so training labels are soft (weights of two classes) and cannot be class indices; use label_mode: categorical, or leave it unset")
+        add(("data", "label_mode"), Code.LABEL_MIXING, f"{names} labels, so training labels are soft (weights of two classes) and cannot be class indices; use label_mode: categorical, or leave it unset")
     if spec.compile.loss.type == "sparse_categorical_crossentropy":
-        add(("compile", "loss", "type"), f"{names} labels, and sparse_categorical_crossentropy takes class indices only; use loss: auto (categorical_crossentropy)")
+        add(("compile", "loss", "type"), Code.LABEL_MIXING, f"{names} labels, and sparse_categorical_crossentropy takes class indices only; use loss: auto (categorical_crossentropy)")
     for index, callback in enumerate(spec.train.callbacks):
         monitor = getattr(callback, "monitor", None)
         if isinstance(monitor, str) and monitor != "loss" and not monitor.startswith("val_") and monitor in spec.compile.metrics:
-            add(("train", "callbacks", index, "monitor"), f"{MIXED_TRAINING_METRICS}; monitor val_{monitor} or loss")
+            add(("train", "callbacks", index, "monitor"), Code.LABEL_MIXING, f"{MIXED_TRAINING_METRICS}; monitor val_{monitor} or loss")
 

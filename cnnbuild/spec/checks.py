@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from cnnbuild.spec.augmentation_checks import augmentation_issues
 from cnnbuild.spec.graph.checks import backbone_issues
 from cnnbuild.spec.engine import expected_backend, several_steps_per_call
+from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecIssue, format_path
 from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, binary_labels, class_count, label_mixing_entries, label_mode, output_layer
 from cnnbuild.spec.shapes import LayerRow, ShapeFunctionFailed, ShapeProblem, infer_layers, infer_spec
@@ -25,9 +26,9 @@ class _Issues:
         self.source = spec.source or SpecSource(None, "<dict>")
         self.items: list[SpecIssue] = []
 
-    def add(self, path: tuple[Any, ...], message: str, *, key: bool = False, severity: str = "error") -> None:
+    def add(self, path: tuple[Any, ...], code: Code, message: str, *, key: bool = False, severity: str = "error") -> None:
         where, line, column = self.source.locate(path, key=key)
-        self.items.append(SpecIssue(where, line, column, format_path(path), message, severity))
+        self.items.append(SpecIssue(where, line, column, format_path(path), message, severity, code=code))
 
 
 def _size_issues(rows: list[LayerRow], issues: _Issues) -> None:
@@ -38,6 +39,7 @@ def _size_issues(rows: list[LayerRow], issues: _Issues) -> None:
     largest = max(rows, key=lambda row: row.params or 0)
     issues.add(
         largest.location,
+        Code.MODEL_TOO_LARGE,
         f"the model would have {total:,} parameters ({total * 4 / 2**30:,.1f} GiB as float32), above the limit of {MAX_PARAMETERS:,}; "
         f"this {largest.type} alone has {largest.params:,}: use fewer units or filters, pool before Flatten, or a smaller image_size",
     )
@@ -48,23 +50,23 @@ def _shape_issues(spec: Spec, registry: Registry, num_classes: int | None, issue
         _size_issues(infer_spec(spec, registry, num_classes), issues)
     except ShapeFunctionFailed as problem:
         row = problem.row
-        issues.add(row.location, f"{problem.message}; {problem.hint}{_context(spec, row)}")
+        issues.add(row.location, Code.SHAPE_FUNCTION_FAILED, f"{problem.message}; {problem.hint}{_context(spec, row)}")
     except ShapeProblem as problem:
         row = problem.row
         hint = f"; {problem.hint}" if problem.hint else ""
         shapes = f"input shapes {', '.join(map(str, row.input_shapes))}" if len(row.input_shapes) > 1 else f"input shape {row.input_shape}"
-        issues.add(row.location, f"{row.type} cannot take {shapes}: {problem.message}{hint}{_context(spec, row)}")
+        issues.add(row.location, Code.SHAPE_MISMATCH, f"{row.type} cannot take {shapes}: {problem.message}{hint}{_context(spec, row)}")
     for index, entry in enumerate(spec.augmentation):
         try:
             rows = infer_layers([entry], spec.data.input_shape, registry, section="augmentation")
         except ShapeProblem as problem:
             if spec.augmentation_placement == "pipeline":  # in the model, infer_spec reported it above
                 hint = f"; {problem.hint}" if problem.hint else ""
-                issues.add(("augmentation", index), f"{entry.type} cannot take input shape {spec.data.input_shape}: {problem.message}{hint}")
+                issues.add(("augmentation", index), Code.SHAPE_MISMATCH, f"{entry.type} cannot take input shape {spec.data.input_shape}: {problem.message}{hint}")
             continue
         output = rows[0].output_shape
         if output is not None and output != spec.data.input_shape:
-            issues.add(("augmentation", index), f"{entry.type} changes the image shape from {spec.data.input_shape} to {output}; augmentation must keep the shape (put it in model.layers instead)")
+            issues.add(("augmentation", index), Code.SHAPE_MISMATCH, f"{entry.type} changes the image shape from {spec.data.input_shape} to {output}; augmentation must keep the shape (put it in model.layers instead)")
 
 
 def _context(spec: Spec, row: LayerRow) -> str:
@@ -79,7 +81,7 @@ def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
     for node in graph.nodes:
         if node is not output and getattr(node.entry, "units", None) == "auto":
             where = "on the last layer" if graph.chain else "on the layer whose output the model returns"
-            issues.add((*node.path, "units"), f"'auto' is only allowed {where} (it means the number of classes)")
+            issues.add((*node.path, "units"), Code.LABEL_MISMATCH, f"'auto' is only allowed {where} (it means the number of classes)")
     last = output_layer(spec)
     binary = binary_labels(spec, num_classes)
     activation = getattr(last, "activation", None)
@@ -87,29 +89,29 @@ def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
     loss = spec.compile.loss
     last_path = output.path if output is not None else ("model", "layers")
     if activation in PROBABILITY_ACTIVATIONS and loss.from_logits:
-        issues.add(("compile", "loss", "from_logits"), f"the last layer applies {activation}, so its outputs are probabilities, not logits; set from_logits: false or remove the activation")
+        issues.add(("compile", "loss", "from_logits"), Code.LABEL_MISMATCH, f"the last layer applies {activation}, so its outputs are probabilities, not logits; set from_logits: false or remove the activation")
     if activation == "softmax" and units == 1:
-        issues.add((*last_path, "activation"), "softmax over one unit always outputs 1; use sigmoid for a single binary output")
+        issues.add((*last_path, "activation"), Code.LABEL_MISMATCH, "softmax over one unit always outputs 1; use sigmoid for a single binary output")
     if binary and isinstance(units, int) and units != 1:
-        issues.add((*last_path, "units"), f"binary labels need one output unit, got {units}; use units: 1 (or auto) with sigmoid, or label_mode: int")
+        issues.add((*last_path, "units"), Code.LABEL_MISMATCH, f"binary labels need one output unit, got {units}; use units: 1 (or auto) with sigmoid, or label_mode: int")
     if num_classes is not None:
         if spec.data.label_mode == "binary" and num_classes != 2:
-            issues.add(("data", "label_mode"), f"binary labels need exactly 2 classes, the data has {num_classes}")
+            issues.add(("data", "label_mode"), Code.LABEL_MISMATCH, f"binary labels need exactly 2 classes, the data has {num_classes}")
         if not binary and isinstance(units, int) and units != num_classes:
-            issues.add((*last_path, "units"), f"the data has {num_classes} classes but the last layer has {units} units; use units: auto")
+            issues.add((*last_path, "units"), Code.LABEL_MISMATCH, f"the data has {num_classes} classes but the last layer has {units} units; use units: auto")
     expected = {"sparse_categorical_crossentropy": "int", "categorical_crossentropy": "categorical", "binary_crossentropy": "binary"}.get(loss.type)
     actual = label_mode(spec, num_classes)
     mixing_sparse = loss.type == "sparse_categorical_crossentropy" and label_mixing_entries(spec)  # augmentation_issues says why
     if expected and actual and expected != actual and not mixing_sparse:
-        issues.add(("compile", "loss", "type"), f"{loss.type} expects {expected} labels but the labels are {actual}; use loss: auto or set data.label_mode: {expected}")
+        issues.add(("compile", "loss", "type"), Code.LABEL_MISMATCH, f"{loss.type} expects {expected} labels but the labels are {actual}; use loss: auto or set data.label_mode: {expected}")
     for index, metric in enumerate(spec.compile.metrics):
         if metric in ("auc", "precision", "recall") and not binary and (num_classes or 3) > 2:
-            issues.add(("compile", "metrics", index), f"{metric} needs binary labels; for several classes the run reports per-class precision and recall itself")
+            issues.add(("compile", "metrics", index), Code.LABEL_MISMATCH, f"{metric} needs binary labels; for several classes the run reports per-class precision and recall itself")
     weights = spec.train.class_weight
     if isinstance(weights, dict) and num_classes is not None:
         for key in weights:
             if not 0 <= key < num_classes:
-                issues.add(("train", "class_weight", key), f"class index {key} is outside 0..{num_classes - 1}", key=True)
+                issues.add(("train", "class_weight", key), Code.LABEL_MISMATCH, f"class index {key} is outside 0..{num_classes - 1}", key=True)
 
 
 def _training_issues(spec: Spec, issues: _Issues) -> None:
@@ -117,6 +119,7 @@ def _training_issues(spec: Spec, issues: _Issues) -> None:
     if isinstance(per_execution, int) and per_execution > 1 and not several_steps_per_call(spec.distribute.mode, expected_backend(spec)):
         issues.add(
             ("train", "steps_per_execution"),
+            Code.UNSUPPORTED,
             f"{per_execution} batches per call do not work with distribute.mode: devices (Keras 3.15 fails under MirroredStrategy "
             "with more than one step per call); use 1, or auto, which groups batches only where the engine can",
         )
@@ -125,6 +128,7 @@ def _training_issues(spec: Spec, issues: _Issues) -> None:
         above = [n for n in range(per_execution + 1, min(steps, 4 * per_execution) + 1) if steps % n == 0][:1]  # bounded: steps may be huge
         issues.add(
             ("train", "steps_per_execution"),
+            Code.INVALID_VALUE,
             f"{per_execution} does not divide steps_per_epoch ({steps}), so epochs would run {-(-steps // per_execution) * per_execution} batches instead of {steps}; "
             f"use a divisor of {steps} such as {' or '.join(map(str, [below, *above]))}, or auto",
         )
@@ -134,16 +138,16 @@ def _data_issues(spec: Spec, registry: Registry, num_classes: int | None, issues
     """The class count, from ``num_classes`` or the data source's cheap look at the data; a layout
     problem it finds (one class, an empty class, a listed class without its folder) is an error at
     ``data``, data that is not on this machine a warning (a spec can be checked where its data is not)."""
-    from cnnbuild.errors import CnnbuildError, DataNotFound
+    from cnnbuild.errors import CnnbuildError, DataNotFound, PluginError
 
     try:
         return class_count(spec, num_classes, registry)
     except CnnbuildError as exc:
         where = ("data", "path") if getattr(spec.data, "path", None) is not None else ("data", "type")
         if isinstance(exc, DataNotFound):
-            issues.add(where, f"{exc}; the data was not checked", severity="warning")
+            issues.add(where, Code.DATA_MISSING, f"{exc}; the data was not checked", severity="warning")
         else:
-            issues.add(where, str(exc))
+            issues.add(where, Code.PLUGIN_FAILED if isinstance(exc, PluginError) else Code.DATA_INVALID, str(exc))
         return None
 
 
@@ -163,7 +167,7 @@ def _requirement_issues(spec: Spec, registry: Registry, issues: _Issues) -> None
         for path, entry in located:
             registration = registry.table(kind).get(getattr(entry, "type", None))
             for module, requirement in missing_requirements(registration.options.get("requires", ()) if registration else ()):
-                issues.add((*path, "type"), f"{entry.type} needs the {module} package, which is not installed: pip install '{requirement}'")
+                issues.add((*path, "type"), Code.MISSING_PACKAGE, f"{entry.type} needs the {module} package, which is not installed: pip install '{requirement}'")
 
 
 def missing_requirements(requires: Any) -> list[tuple[str, str]]:
@@ -190,6 +194,7 @@ def _memory_issues(spec: Spec, registry: Registry, num_classes: int | None, issu
     if available and estimate.total > 0.8 * available:
         issues.add(
             ("data", "batch_size"),
+            Code.OUT_OF_MEMORY,
             f"this model needs {estimate.text()}, more than this machine's {available / 2**30:,.1f} GiB of memory can hold: the run would be killed "
             "by the system; lower data.batch_size or data.image_size, pool earlier, or use fewer filters",
             severity="warning",

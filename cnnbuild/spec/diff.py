@@ -253,10 +253,10 @@ def _total(rows: list[LayerRow | None]) -> int | None:
 def diff_specs(a: Spec, b: Spec, registry: Registry | None = None, *, num_classes: int | None = None) -> SpecDiff:
     """Compare two validated specs. ``num_classes`` fills ``units: auto`` where the data source
     cannot tell its classes without loading the data."""
-    from cnnbuild.spec.labels import class_count
+    from cnnbuild.spec.labels import model_class_count
 
     def classes(spec: Spec) -> int | None:
-        return class_count(spec, num_classes, registry or spec.registry)
+        return model_class_count(spec, num_classes, registry or spec.registry, required=False)  # None: its units: auto layers are listed as unknown
 
     layers: list[LayerChange] = []
     totals: dict[str, Any] = {}

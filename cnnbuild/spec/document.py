@@ -9,9 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, create_model
 
 from cnnbuild.contracts.layers import ENTRY_NAME_PATTERN
-from cnnbuild.contracts.values import NonNegativeInt, Params, is_spec_path, literal_values, nested_augmentation_fields
+from cnnbuild.contracts.values import NonNegativeInt, Params, PositiveInt, nested_augmentation_fields
 from cnnbuild.plugins.kinds import Use, uses
+from cnnbuild.spec.canonical import canonical_order, resolve_spec_paths
+from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecError, SpecIssue
+from cnnbuild.spec.format_history import CURRENT as CURRENT_FORMAT
+from cnnbuild.spec.format_history import KEY as FORMAT_KEY
 from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN, Block, BlockSignature, block_signature, graph_entry
 from cnnbuild.spec.normalize import normalize
 from cnnbuild.spec.sections import Compile, Distribute, Output, Train
@@ -24,12 +28,13 @@ if TYPE_CHECKING:
     from cnnbuild.spec.graph.nodes import Graph
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-SECTION_ORDER = ("name", "seed", "data", "augmentation", "augmentation_placement", "blocks", "model", "compile", "train", "output", "distribute")
+SECTION_ORDER = ("format_version", "name", "seed", "data", "augmentation", "augmentation_placement", "blocks", "model", "compile", "train", "output", "distribute")
 
 
 class Spec(Params):
     """A validated spec. Sections are typed models; entries keep their registered ``type``."""
 
+    format_version: PositiveInt | None = Field(None, description=f"the spec format this spec was written for (1 to {CURRENT_FORMAT}); default: the current one")
     name: str = Field("experiment", pattern=NAME_PATTERN, description="names the run directory: letters, digits, '.', '_' and '-'")
     seed: NonNegativeInt | None = Field(None, description="seed for the split, shuffling, augmentation and weights")
     augmentation_placement: Literal["pipeline", "model"] = Field("pipeline", description="pipeline: in the tf.data map (parallel, faster on CPU); model: inside the model")
@@ -104,9 +109,10 @@ class Spec(Params):
         :data:`~cnnbuild.spec.types.SpecPath` parameter, builtin or a plugin's, a ``data.cache``
         file and ``output.dir``), so the result runs from anywhere.
         """
-        data = _canonical(self.model_dump(mode="json", exclude={"sweep"}))  # a run's spec is what it trained, not the search around it
+        data = canonical_order(self.model_dump(mode="json", exclude={"sweep"}))  # a run's spec is what it trained, not the search around it
+        data[FORMAT_KEY] = CURRENT_FORMAT  # old spellings were read as the current ones
         if absolute_paths:
-            _resolve_spec_paths(self, data, self.resolve_path)
+            resolve_spec_paths(self, data, self.resolve_path)
             section = data.get("data", {})
             for key in ("path", "test_path"):  # also for a plugin data source that declares them as plain str
                 if isinstance(section.get(key), str):
@@ -115,37 +121,6 @@ class Spec(Params):
                 section["cache"] = str(self.resolve_path(section["cache"]))
             data["output"]["dir"] = str(self.resolve_path(data["output"]["dir"]))
         return {key: data[key] for key in SECTION_ORDER if key in data} | data
-
-
-def _resolve_spec_paths(model: BaseModel, data: dict[str, Any], resolve: Any) -> None:
-    """Replace, in ``data`` (``model`` dumped), each SpecPath value of ``model`` and its nested models with ``resolve(value)``."""
-    for name, field in type(model).model_fields.items():
-        if name in data:
-            # ``Literal["none"] | SpecPath``: "none" is a keyword, not a path
-            data[name] = _resolved(getattr(model, name), data[name], resolve, is_spec_path(field), literal_values(field.annotation))
-
-
-def _resolved(value: Any, dumped: Any, resolve: Any, path: bool, keywords: set[Any]) -> Any:
-    """``dumped`` with the path strings in ``value`` (a field's value, or an item of it) resolved."""
-    if isinstance(value, BaseModel) and isinstance(dumped, dict):
-        _resolve_spec_paths(value, dumped, resolve)
-    elif path and isinstance(value, str) and value not in keywords:
-        return str(resolve(value))
-    elif isinstance(value, dict) and isinstance(dumped, dict):  # dumped keys are JSON strings: pair them by position
-        return {key: _resolved(item, item_dumped, resolve, path, keywords) for (_, item), (key, item_dumped) in zip(value.items(), dumped.items())}
-    elif isinstance(value, (list, tuple)) and isinstance(dumped, list):
-        return [_resolved(item, item_dumped, resolve, path, keywords) for item, item_dumped in zip(value, dumped)]
-    return dumped
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, dict):
-        ordered = {"type": value["type"]} if "type" in value else {}
-        ordered.update((k, _canonical(v)) for k, v in value.items() if k != "type")
-        return ordered
-    if isinstance(value, list):
-        return [_canonical(v) for v in value]
-    return value
 
 
 def _union(models: list[type]) -> Any:
@@ -223,29 +198,35 @@ def _default_name(filename: str) -> str | None:
     return stem if re.match(NAME_PATTERN, stem) else None
 
 
-def validate_source(source: SpecSource, registry: Registry | None = None, *, num_classes: int | None = None, check: bool = True, base_dir: Path | None = None) -> Spec:
+def validate_source(
+    source: SpecSource, registry: Registry | None = None, *, num_classes: int | None = None, check: bool = True, base_dir: Path | None = None, assumed_format: int | None = None
+) -> Spec:
     """Validate parsed YAML against the registered types, then check shapes and consistency.
 
+    A spec written for an older format is read as the current one (``assumed_format``: the format
+    of a spec that does not say, such as a run folder's from before specs recorded it).
     Raises :class:`SpecError` with every issue found.
     """
     from cnnbuild.plugins.manager import get_registry
+    from cnnbuild.spec.upgrade import upgrade
 
     registry = registry or get_registry()
     if not isinstance(source.data, dict):
         what = "a list" if isinstance(source.data, list) else f"{type(source.data).__name__} {source.data!r}"[:80]
-        raise SpecError([SpecIssue(source.filename, 1, 1, "", f"a spec is a mapping with sections such as 'data' and 'model', got {what}")])
-    source = normalize(source, registry, _default_name(source.filename))
+        raise SpecError([SpecIssue(source.filename, 1, 1, "", f"a spec is a mapping with sections such as 'data' and 'model', got {what}", code=Code.WRONG_TYPE)])
+    upgraded = upgrade(source, assumed_format)
+    source = normalize(upgraded.source, registry, _default_name(source.filename))
     model = spec_model(registry, block_signature(source.data.get("blocks")))
     try:
         spec = model.model_validate(source.data)
     except ValidationError as exc:
-        issues = translate(exc, source, model, registry)
-        if registry.failures and any(" type '" in issue.message and issue.message.startswith("unknown") for issue in issues):
+        issues = [*upgraded.warnings, *translate(exc, source, model, registry), *upgraded.notes]
+        if registry.failures and any(issue.code == Code.UNKNOWN_TYPE for issue in issues):
             # an unknown type may belong to a plugin that failed to load: say so
-            issues += [SpecIssue(source.filename, 0, 0, "", f"note: {failure}") for failure in registry.failures]
-        raise SpecError(issues) from None
-    except RecursionError:
-        raise SpecError([SpecIssue(source.filename, 1, 1, "", "spec nested too deeply")]) from None
+            issues += [SpecIssue(source.filename, 0, 0, "", failure, "note", code=Code.PLUGIN_FAILED) for failure in registry.failures]
+        raise SpecError(issues) from exc
+    except RecursionError as exc:
+        raise SpecError([SpecIssue(source.filename, 1, 1, "", "spec nested too deeply", code=Code.TOO_LARGE)]) from exc
     spec._source = source
     spec._registry = registry
     if base_dir is not None:
@@ -255,13 +236,16 @@ def validate_source(source: SpecSource, registry: Registry | None = None, *, num
     if check:
         from cnnbuild.spec.checks import check_spec
 
-        spec.graph  # noqa: B018  (a graph that cannot be built is an error of its own, before shapes are checked)
-
-        issues = check_spec(spec, registry, num_classes=num_classes)
-        errors = [issue for issue in issues if issue.severity == "error"]
-        if errors:
-            raise SpecError(issues)
+        try:
+            spec.graph  # noqa: B018  (a graph that cannot be built is an error of its own, before shapes are checked)
+        except SpecError as exc:
+            raise SpecError([*upgraded.warnings, *exc.issues, *upgraded.notes]) from exc
+        issues = [*upgraded.warnings, *check_spec(spec, registry, num_classes=num_classes)]
+        if any(issue.severity == "error" for issue in issues):
+            raise SpecError([*issues, *upgraded.notes])
         spec._warnings = issues
+    else:
+        spec._warnings = upgraded.warnings
     return spec
 
 
@@ -275,10 +259,10 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, 
     return validate_source(source, num_classes=num_classes)
 
 
-def spec_from_text(text: str, filename: str = "<string>", base_dir: Path | None = None, *, num_classes: int | None = None) -> Spec:
+def spec_from_text(text: str, filename: str = "<string>", base_dir: Path | None = None, *, num_classes: int | None = None, assumed_format: int | None = None) -> Spec:
     """Validate a spec given as YAML text (relative paths are relative to ``base_dir``; with
-    ``num_classes`` the data is not looked at)."""
-    return validate_source(parse_yaml(text, filename), base_dir=base_dir, num_classes=num_classes)
+    ``num_classes`` the data is not looked at; ``assumed_format``: the spec format of a text that does not say)."""
+    return validate_source(parse_yaml(text, filename), base_dir=base_dir, num_classes=num_classes, assumed_format=assumed_format)
 
 
 def spec_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Spec:

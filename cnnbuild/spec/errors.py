@@ -4,28 +4,39 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cnnbuild.errors import CnnbuildError
+from cnnbuild.spec.codes import Code
 
 
 @dataclass(frozen=True)
 class SpecIssue:
-    """One problem in a spec: where it is and what is wrong."""
+    """One problem in a spec: where it is, what kind it is (``code``, stable) and what is wrong (``message``, for people)."""
 
     filename: str
     line: int
     column: int
     path: str
     message: str
-    #: "error" (the spec cannot run) or "warning" (it can, but the user should know)
+    #: "error" (the spec cannot run), "warning" (it can, but the user should know) or "note" (context for the errors)
     severity: str = "error"
+    #: what programs decide by (see :mod:`cnnbuild.spec.codes`)
+    code: Code = field(kw_only=True)
 
     def render(self) -> str:
         where = self.filename if self.line <= 0 else f"{self.filename}:{self.line}:{self.column}"
-        message = f"warning: {self.message}" if self.severity == "warning" else self.message
+        message = f"{self.severity}: {self.message}" if self.severity in ("warning", "note") else self.message
         return f"{where}: {self.path}: {message}" if self.path else f"{where}: {message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The issue as ``cnnbuild validate --json`` prints it (line and column None where there is no position)."""
+        located = self.line > 0
+        return {
+            "file": self.filename, "line": self.line if located else None, "column": self.column if located else None,
+            "path": self.path, "code": str(self.code), "severity": self.severity, "message": self.message,
+        }  # fmt: skip
 
 
 class SpecError(CnnbuildError):
@@ -55,11 +66,16 @@ def format_path(path: Sequence[Any]) -> str:
 
 def suggest(word: object, choices: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` for a near miss (case-insensitive), else ``""``."""
+    found = closest(word, choices)
+    return f"; did you mean {found!r}?" if found is not None else ""
+
+
+def closest(word: object, choices: Iterable[str]) -> str | None:
+    """The choice ``word`` is a near miss of (case-insensitive), or None."""
     if not isinstance(word, str):
-        return ""
-    choices = list(choices)
+        return None
     by_lower = {choice.lower(): choice for choice in choices}
     if word.lower() in by_lower:
-        return f"; did you mean {by_lower[word.lower()]!r}?"
+        return by_lower[word.lower()]
     close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.75)
-    return f"; did you mean {by_lower[close[0]]!r}?" if close else ""
+    return by_lower[close[0]] if close else None

@@ -51,7 +51,7 @@ def known_class_names(spec: Spec, registry: Registry) -> list[str] | None:
     except CnnbuildError:
         raise
     except Exception as exc:
-        raise PluginError(f"{registration.plugin.describe()}: class_names of data source {spec.data.type!r} failed: {type(exc).__name__}: {exc}") from None
+        raise PluginError(f"{registration.plugin.describe()}: class_names of data source {spec.data.type!r} failed: {type(exc).__name__}: {exc}") from exc
     if names is not None and (not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names)):
         raise PluginError(f"{registration.plugin.describe()}: class_names of data source {spec.data.type!r} returned {names!r}, not a list of strings or None")
     return [str(name) for name in names] if names else None
@@ -64,6 +64,41 @@ def class_count(spec: Spec, given: int | None = None, registry: Registry | None 
         return given
     names = known_class_names(spec, registry or spec.registry)
     return len(names) if names else None
+
+
+def needs_class_count(spec: Spec) -> tuple[str, ...] | None:
+    """The path of the first ``units: auto`` whose value is the class count (not 1 for binary labels),
+    or None when the model's shapes do not depend on the number of classes."""
+    if spec.data.label_mode == "binary":
+        return None  # units: auto is 1, whatever the data
+    return next(((*node.path, "units") for node in spec.graph.nodes if getattr(node.entry, "units", None) == "auto"), None)
+
+
+def model_class_count(spec: Spec, given: int | None = None, registry: Registry | None = None, *, required: bool = True) -> int | None:
+    """The class count building the model needs: ``given``, else the data source's; None when the data
+    cannot tell and the model does not need it (``summary``, ``plot-model`` and ``diff`` before the data is there).
+
+    Raises :class:`~cnnbuild.errors.CnnbuildError` naming ``--num-classes`` when a ``units: auto`` needs
+    the count and neither ``given`` nor the data can tell it, unless not ``required`` (``diff``, which
+    lists such a layer as of unknown size): then None. Needs no TensorFlow.
+    """
+    from cnnbuild.errors import CnnbuildError, DataNotFound
+    from cnnbuild.spec.errors import format_path
+
+    if given is not None:
+        return given
+    try:
+        count, why = class_count(spec, None, registry), "the data source cannot tell its classes before the data is loaded"
+    except DataNotFound as exc:
+        count, why = None, str(exc)
+    needed = needs_class_count(spec)
+    if count is None and needed is not None and required:
+        where = ":".join(map(str, spec.source.locate(needed))) if spec.source is not None else "<spec>"
+        raise CnnbuildError(
+            f"{where}: {format_path(needed)}: 'auto' means the number of classes, and they cannot be counted: {why}; "
+            "pass --num-classes N (num_classes=N in Python), or create the data folder"
+        )
+    return count
 
 
 def label_mixing_entries(spec: Spec, registry: Registry | None = None) -> list[str]:

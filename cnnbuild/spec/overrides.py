@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.yaml_source import PathKey, SpecSource, parse_yaml
 
@@ -67,17 +68,17 @@ def apply_overrides(source: SpecSource, overrides: list[str] | tuple[str, ...]) 
         where = f"--set {option}"
         key, sep, text = option.partition("=")
         if not sep:
-            issues.append(SpecIssue(where, 0, 0, "", "expected KEY=VALUE, for example --set train.epochs=3"))
+            issues.append(SpecIssue(where, 0, 0, "", "expected KEY=VALUE, for example --set train.epochs=3", code=Code.INVALID_OVERRIDE))
             continue
         try:
             path = parse_key(key)
             value = parse_yaml(text or "null", where).data
             _set(data, path, value)
         except SpecError as exc:
-            issues.extend(SpecIssue(where, 0, 0, key, issue.message) for issue in exc.issues)
+            issues.extend(SpecIssue(where, 0, 0, key, issue.message, code=issue.code) for issue in exc.issues)
             continue
         except ValueError as exc:
-            issues.append(SpecIssue(where, 0, 0, key, str(exc)))
+            issues.append(SpecIssue(where, 0, 0, key, str(exc), code=Code.INVALID_OVERRIDE))
             continue
         applied[path] = option
         for stale in [p for p in positions if p[: len(path)] == path]:

@@ -129,12 +129,12 @@ def call_shape(registration: Any, params: Any, argument: Any, row: Any, entry: A
     try:
         output, count, non_trainable = checked_shape(registration.shape(params, argument))
     except ShapeError as exc:
-        raise ShapeProblem(row, entry, str(exc) + (explain() if explain else ""), exc.hint) from None
+        raise ShapeProblem(row, entry, str(exc) + (explain() if explain else ""), exc.hint) from exc
     except Exception as exc:  # a broken plugin must give a message, not a traceback
         raise ShapeFunctionFailed(
             row, entry, f"the shape function of {registration.plugin.describe()} failed: {type(exc).__name__}: {exc}",
             "fix or update the plugin, or set CNNBUILD_LOAD_PLUGINS to run without it",
-        ) from None
+        ) from exc
     if any(dim is not None and dim < 1 for dim in output):
         raise ShapeProblem(row, entry, f"output shape {output} has a dimension below 1", "")
     return output, count, non_trainable

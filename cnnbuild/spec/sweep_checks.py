@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cnnbuild.spec.codes import Code
 from cnnbuild.spec.document import Spec, apply_to_spec, load_spec
 from cnnbuild.spec.errors import SpecError, SpecIssue, format_path, suggest
 from cnnbuild.spec.overrides import format_override, parse_key
@@ -39,16 +40,16 @@ class SweepSetup:
     path: Path  # the file given: a spec with a sweep section, or a sweep file
     overrides: tuple[str, ...] = ()
 
-    def issue(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> SpecIssue:
+    def issue(self, path: tuple[Any, ...], code: Code, message: str, *, key: bool = False, severity: str = "error") -> SpecIssue:
         """An issue at ``path`` (``('sweep', 'space', KEY, ...)``) of the file holding the sweep."""
         where, line, column = self.source.locate(path, key=key)
-        return SpecIssue(where, line, column, format_path(path), message)
+        return SpecIssue(where, line, column, format_path(path), message, severity, code=code)
 
 
 @dataclass
 class SweepCheck:
     errors: list[SpecIssue] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[SpecIssue] = field(default_factory=list)
 
 
 def is_sweep_file(data: Any) -> bool:
@@ -67,15 +68,15 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
         try:
             document = SweepFile.model_validate(source.data)
         except ValidationError as exc:
-            raise SpecError(translate(exc, source, SweepFile)) from None
+            raise SpecError(translate(exc, source, SweepFile)) from exc
         spec = load_spec(path.resolve().parent / Path(document.spec).expanduser(), overrides)
         setup = SweepSetup(spec, document.sweep, source, path, tuple(overrides))
         if spec.sweep is not None:
-            raise SpecError([setup.issue(("spec",), f"{document.spec} has a sweep section of its own; keep one of the two")])
+            raise SpecError([setup.issue(("spec",), Code.CONFLICT, f"{document.spec} has a sweep section of its own; keep one of the two")])
         return setup
     spec = load_spec(path, overrides)
     if spec.sweep is None:
-        raise SpecError([SpecIssue(str(path), 0, 0, "", "no sweep section: add sweep: with a space at the top level (see examples/digits_sweep.yaml), or give a sweep file holding spec: BASE_SPEC and sweep:")])
+        raise SpecError([SpecIssue(str(path), 0, 0, "", "no sweep section: add sweep: with a space at the top level (see examples/digits_sweep.yaml), or give a sweep file holding spec: BASE_SPEC and sweep:", code=Code.MISSING_KEY)])
     return SweepSetup(spec, spec.sweep, spec.source or SpecSource(None, str(path)), path, tuple(overrides))
 
 
@@ -92,37 +93,37 @@ def check_sweep(setup: SweepSetup, *, to_run: bool = True) -> SweepCheck:
     sweep``), a warning when it is only validated (``cnnbuild run`` trains the spec without it)."""
     sweep, result = setup.sweep, SweepCheck()
     if importlib.util.find_spec("optuna") is None:
-        missing = setup.issue(("sweep",), f"cnnbuild sweep needs Optuna: {INSTALL_HINT}", key=True)
+        needed = f"cnnbuild sweep needs Optuna: {INSTALL_HINT}"
         if to_run:
-            result.errors.append(missing)
+            result.errors.append(setup.issue(("sweep",), Code.MISSING_PACKAGE, needed, key=True))
         else:
-            result.warnings.append(f"{missing.render()} (cnnbuild run trains the spec without it)")
+            result.warnings.append(setup.issue(("sweep",), Code.MISSING_PACKAGE, f"{needed} (cnnbuild run trains the spec without it)", key=True, severity="warning"))
     if setup.spec.distribute.mode == "machines":
-        result.errors.append(setup.issue(("sweep",), "a sweep trains each trial in one process: distribute.mode machines is not supported; run the trials' workers on many machines with --storage instead", key=True))
+        result.errors.append(setup.issue(("sweep",), Code.UNSUPPORTED, "a sweep trains each trial in one process: distribute.mode machines is not supported; run the trials' workers on many machines with --storage instead", key=True))
     metrics = logged_metrics(setup.spec)
     if sweep.metric not in metrics:
         hint = suggest(sweep.metric, metrics) or f"; the runs record {', '.join(metrics)}"
-        result.errors.append(setup.issue(("sweep", "metric"), f"{sweep.metric!r} is not a metric the runs record{hint}"))
+        result.errors.append(setup.issue(("sweep", "metric"), Code.UNKNOWN_METRIC, f"{sweep.metric!r} is not a metric the runs record{hint}"))
     if sweep.pruner.type != "none" and setup.spec.train.epochs < 2:
-        result.warnings.append(f"{setup.path}: sweep.pruner: train.epochs is {setup.spec.train.epochs}; pruning stops trials between epochs, so it never will")
+        result.warnings.append(setup.issue(("sweep", "pruner"), Code.NO_EFFECT, f"train.epochs is {setup.spec.train.epochs}; pruning stops trials between epochs, so it never will", severity="warning"))
     probes: dict[str, list[Any]] = {}
     for key, dimension in sweep.space.items():
         where = ("sweep", "space", key)
         try:
             parts = parse_key(key)
         except ValueError as exc:
-            result.errors.append(setup.issue(where, str(exc), key=True))
+            result.errors.append(setup.issue(where, Code.INVALID_OVERRIDE, str(exc), key=True))
             continue
         if parts[0] == "sweep":
-            result.errors.append(setup.issue(where, "a sweep cannot search its own settings", key=True))
+            result.errors.append(setup.issue(where, Code.NOT_ALLOWED_HERE, "a sweep cannot search its own settings", key=True))
             continue
         if sweep.sampler == "grid" and dimension.grid() is None:
-            result.errors.append(setup.issue(where, f"the grid sampler needs finitely many values: use choice, int, or uniform with step (not {dimension.kind})"))
+            result.errors.append(setup.issue(where, Code.INVALID_VALUE, f"the grid sampler needs finitely many values: use choice, int, or uniform with step (not {dimension.kind})"))
             continue
         good = []
         for below, value in dimension.probes():
             problems = _problems(setup.spec, [format_override(key, value)])
-            result.errors += [setup.issue(where + below, f"{value!r} gives an invalid spec: {problem}") for problem in problems]
+            result.errors += [setup.issue(where + below, Code.INVALID_TRIAL, f"{value!r} gives an invalid spec: {problem}") for problem in problems]
             if not problems:
                 good.append(value)
         probes[key] = good
@@ -140,7 +141,7 @@ def _problems(spec: Spec, overrides: list[str]) -> list[str]:
     return []
 
 
-def _combination_warnings(setup: SweepSetup, probes: dict[str, list[Any]]) -> list[str]:
+def _combination_warnings(setup: SweepSetup, probes: dict[str, list[Any]]) -> list[SpecIssue]:
     """Combinations of the probe values that make an invalid spec (while there are at most MAX_COMBINATIONS)."""
     keys = [key for key, values in probes.items() if len(set(map(repr, values))) > 1]
     if len(keys) < 2 or _product(len(probes[key]) for key in keys) > MAX_COMBINATIONS:
@@ -154,7 +155,7 @@ def _combination_warnings(setup: SweepSetup, probes: dict[str, list[Any]]) -> li
     if not failing:
         return []
     shown = "; ".join(failing[:3]) + (f"; and {len(failing) - 3} more" if len(failing) > 3 else "")
-    return [f"{setup.path}: sweep.space: {len(failing)} combination(s) of the values tried give invalid specs; such trials will be recorded invalid: {shown}"]
+    return [setup.issue(("sweep", "space"), Code.INVALID_COMBINATION, f"{len(failing)} combination(s) of the values tried give invalid specs; such trials will be recorded invalid: {shown}", key=True, severity="warning")]
 
 
 def _product(counts: Any) -> int:
@@ -164,13 +165,14 @@ def _product(counts: Any) -> int:
     return total
 
 
-def validate_file(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> list[str]:
+def validate_file(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> list[SpecIssue]:
     """Validate a spec file, or a sweep (a spec with ``sweep:`` or a sweep file), checking a sweep's
-    space as :func:`check_sweep` does. Returns the warnings as lines to print; raises SpecError with every error."""
+    space as :func:`check_sweep` does. Returns the warnings; raises SpecError with every error (and the warnings)."""
     data = read_yaml(path).data
     if is_sweep_file(data) or (isinstance(data, dict) and data.get("sweep") is not None):
-        check = check_sweep(load_sweep(path, overrides), to_run=False)
+        setup = load_sweep(path, overrides)
+        check = check_sweep(setup, to_run=False)
         if check.errors:
-            raise SpecError(check.errors)
-        return [f"warning: {warning}" for warning in check.warnings]
-    return [issue.render() for issue in load_spec(path, overrides).warnings]
+            raise SpecError([*setup.spec.warnings, *check.errors, *check.warnings])
+        return [*setup.spec.warnings, *check.warnings]
+    return load_spec(path, overrides).warnings

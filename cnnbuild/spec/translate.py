@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import types
 import typing
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from cnnbuild.plugins.kinds import use_at
-from cnnbuild.spec.errors import SpecIssue, format_path, suggest
+from cnnbuild.spec.codes import Code
+from cnnbuild.spec.errors import SpecIssue, closest, format_path, suggest
 from cnnbuild.spec.yaml_source import SpecSource
 
 if TYPE_CHECKING:
@@ -113,87 +115,98 @@ def _refused_here(path: tuple[Any, ...], tag: Any, registry: Registry | None) ->
     return f"{tag} cannot be used in {'.'.join(use.path)}: {use.refusal(registration)}"
 
 
-def _message(error: dict[str, Any], path: tuple[Any, ...], root: type[BaseModel], data: Any, registry: Registry | None = None) -> str:
+@dataclass(frozen=True)
+class _Found:
+    """One pydantic error in cnnbuild's words: its code, its message, and the key it suggests instead (a near miss), if any."""
+
+    code: Code
+    message: str
+    suggested: str | None = None
+
+
+def _unknown_key(path: tuple[Any, ...], root: type[BaseModel], data: Any) -> _Found:
+    key = path[-1]
+    if use_at(path) is not None and use_at(path)[0].name == "layer" and key in INPUT_KEYS:
+        return _Found(Code.UNKNOWN_KEY, f"unknown key: a layer's input shape comes from data.image_size and data.color_mode (and the layers before it); remove {key}")
+    model = _model_at(root, data, path[:-1])
+    choices = [name for name in model.model_fields if name != "type"] if model else []
+    suggested = closest(key, choices)
+    hint = suggest(key, choices)
+    home = MISPLACED.get(key) if isinstance(key, str) else None
+    if not hint and home and not home.startswith(format_path(path[:-1]) + "."):
+        return _Found(Code.UNKNOWN_KEY, f"unknown key here; {key} belongs in {home}")
+    if not hint and choices:
+        hint = "; allowed keys: " + ", ".join(choices)
+    return _Found(Code.UNKNOWN_KEY, f"unknown key{hint}", suggested)
+
+
+def _message(error: dict[str, Any], path: tuple[Any, ...], root: type[BaseModel], data: Any, registry: Registry | None = None) -> _Found:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     value = error.get("input")
     if kind == "extra_forbidden":
-        key = path[-1]
-        if use_at(path) is not None and use_at(path)[0].name == "layer" and key in INPUT_KEYS:
-            return f"unknown key: a layer's input shape comes from data.image_size and data.color_mode (and the layers before it); remove {key}"
-        model = _model_at(root, data, path[:-1])
-        choices = [name for name in model.model_fields if name != "type"] if model else []
-        hint = suggest(key, choices)
-        home = MISPLACED.get(key) if isinstance(key, str) else None
-        if not hint and home and not home.startswith(format_path(path[:-1]) + "."):
-            return f"unknown key here; {key} belongs in {home}"
-        if not hint and choices:
-            hint = "; allowed keys: " + ", ".join(choices)
-        return f"unknown key{hint}"
+        return _unknown_key(path, root, data)
     if kind == "missing":
-        return "required key is missing"
+        return _Found(Code.MISSING_KEY, "required key is missing")
     if kind == "union_tag_invalid":
         tag = ctx.get("tag")
         refused = _refused_here(path, tag, registry)
         if refused:
-            return refused
+            return _Found(Code.NOT_ALLOWED_HERE, refused)
         expected = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
         hint = suggest(tag, expected) or f"; known: {', '.join(expected)}"
-        return f"unknown {_kind(path)} type {tag!r}{hint}"
+        return _Found(Code.UNKNOWN_TYPE, f"unknown {_kind(path)} type {tag!r}{hint}")
     if kind == "union_tag_not_found":
         if isinstance(value, dict) and len(value) == 1 and not isinstance(next(iter(value.values())), (dict, type(None))):
             (name, given), = value.items()
-            return (
+            return _Found(Code.WRONG_TYPE, (
                 f"{name}'s parameters must be a mapping of names to values, such as {name}: {{filters: 16, kernel_size: 3}}, got {_got(given)} "
                 "(Keras's positional arguments are not taken: name each parameter)"
-            )
-        return f"missing key 'type' (which {_kind(path)} this is)"
+            ))
+        return _Found(Code.MISSING_KEY, f"missing key 'type' (which {_kind(path)} this is)")
     if kind == "string_pattern_mismatch":
         if path == ("name",):
-            return f"must be letters, digits, '.', '_' and '-' (up to 64; it names the run folder), got {_got(value)}"
-        return f"does not have the expected form (pattern {ctx.get('pattern')}), got {_got(value)}"
+            return _Found(Code.INVALID_VALUE, f"must be letters, digits, '.', '_' and '-' (up to 64; it names the run folder), got {_got(value)}")
+        return _Found(Code.INVALID_VALUE, f"does not have the expected form (pattern {ctx.get('pattern')}), got {_got(value)}")
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"expected a mapping of keys to values, got {_got(value)}"
+        return _Found(Code.WRONG_TYPE, f"expected a mapping of keys to values, got {_got(value)}")
     if kind == "literal_error":
         expected = str(ctx.get("expected", ""))
         choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",") if c.strip()]
         if len(choices) > 8:
-            return f"{_got(value)} is not one of the {len(choices)} allowed values{suggest(value, choices)} (allowed: {', '.join(choices[:8])}, ...)"
-        return f"must be one of {expected}, got {_got(value)}{suggest(value, choices)}"
+            return _Found(Code.INVALID_VALUE, f"{_got(value)} is not one of the {len(choices)} allowed values{suggest(value, choices)} (allowed: {', '.join(choices[:8])}, ...)")
+        return _Found(Code.INVALID_VALUE, f"must be one of {expected}, got {_got(value)}{suggest(value, choices)}")
     if kind == "bool_parsing":
-        return f"must be true or false, got {_got(value)}"
+        return _Found(Code.WRONG_TYPE, f"must be true or false, got {_got(value)}")
     if kind in ("too_short", "too_long"):
         bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
-        return f"needs {'at least' if kind == 'too_short' else 'at most'} {bound} item(s), got {ctx.get('actual_length', len(value) if isinstance(value, (list, tuple)) else '?')}"
+        return _Found(Code.INVALID_VALUE, f"needs {'at least' if kind == 'too_short' else 'at most'} {bound} item(s), got {ctx.get('actual_length', len(value) if isinstance(value, (list, tuple)) else '?')}")
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     message = message.replace("Input should be", "must be").replace("Input", "value")
     if kind not in ("value_error", "assertion_error") and value is not None and not isinstance(value, (dict, list)):
         message += f", got {_got(value)}"
-    return message
+    # pydantic's error types: '..._type' and '..._parsing' say the value is of the wrong kind
+    return _Found(Code.WRONG_TYPE if kind.endswith(("_type", "_parsing")) else Code.INVALID_VALUE, message)
 
 
 def translate(exc: ValidationError, source: SpecSource, root: type[BaseModel], registry: Registry | None = None) -> list[SpecIssue]:
     """One issue per distinct problem, each with the line and column of the offending node."""
     issues: list[SpecIssue] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, Code, str]] = set()
     errors = exc.errors(include_url=False)
     located = [(error, _data_path(source.data, tuple(error["loc"]), error["type"])) for error in errors]
-    messages = [_message(error, path, root, source.data, registry) for error, path in located]
+    found = [_message(error, path, root, source.data, registry) for error, path in located]
     # "unknown key 'kernal_size'; did you mean 'kernel_size'?" already explains the missing key
-    explained = {
-        (path[:-1], message.split("'")[-2])
-        for (error, path), message in zip(located, messages)
-        if error["type"] == "extra_forbidden" and "did you mean" in message
-    }
-    for (error, path), message in zip(located, messages):
-        if error["type"] == "missing" and (path[:-1], path[-1]) in explained:
+    explained = {(path[:-1], item.suggested) for (_, path), item in zip(located, found, strict=True) if item.code == Code.UNKNOWN_KEY and item.suggested is not None}
+    for (_, path), item in zip(located, found, strict=True):
+        if item.code == Code.MISSING_KEY and (path[:-1], path[-1]) in explained:
             continue
         dotted = format_path(path)
-        if (dotted, message) in seen:
+        if (dotted, item.code, item.message) in seen:
             continue
-        seen.add((dotted, message))
-        where, line, column = source.locate(path, key=error["type"] == "extra_forbidden")
-        issues.append(SpecIssue(where, line, column, dotted, message))
+        seen.add((dotted, item.code, item.message))
+        where, line, column = source.locate(path, key=item.code == Code.UNKNOWN_KEY)
+        issues.append(SpecIssue(where, line, column, dotted, item.message, code=item.code))
     return issues

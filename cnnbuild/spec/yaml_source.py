@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecError, SpecIssue
 
 # A spec is a few hundred nodes; these bounds stop alias bombs and runaway nesting early.
@@ -82,19 +83,20 @@ class _Builder:
         self.positions: dict[PathKey, Position] = {}
         self.nodes = 0
 
-    def fail(self, node: yaml.Node, message: str) -> SpecError:
+    def fail(self, node: yaml.Node, code: Code, message: str) -> SpecError:
         line, column = _mark(node.start_mark)
-        return SpecError([SpecIssue(self.filename, line, column, "", message)])
+        return SpecError([SpecIssue(self.filename, line, column, "", message, code=code)])
 
     def build(self, node: yaml.Node, path: PathKey, key_node: yaml.Node | None = None) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise self.fail(node, f"document too large: more than {MAX_NODES} nodes (are YAML aliases expanding?)")
+            raise self.fail(node, Code.TOO_LARGE, f"document too large: more than {MAX_NODES} nodes (are YAML aliases expanding?)")
         if len(path) > MAX_DEPTH:
-            raise self.fail(node, f"document nested deeper than {MAX_DEPTH} levels")
+            raise self.fail(node, Code.TOO_LARGE, f"document nested deeper than {MAX_DEPTH} levels")
         if node.tag not in _PLAIN_TAGS:
             raise self.fail(
                 node,
+                Code.YAML_TAG,
                 f"tag {node.tag!r} is not allowed: a spec holds plain data only (mappings, lists, "
                 "strings, numbers); new behaviour comes from installed plugins",
             )
@@ -109,12 +111,12 @@ class _Builder:
             result: dict[Any, Any] = {}
             for k_node, v_node in node.value:
                 if not isinstance(k_node, yaml.ScalarNode):
-                    raise self.fail(k_node, "mapping keys must be plain strings")
+                    raise self.fail(k_node, Code.INVALID_YAML, "mapping keys must be plain strings")
                 if k_node.tag not in _PLAIN_TAGS:
-                    raise self.fail(k_node, f"tag {k_node.tag!r} is not allowed in a key")
+                    raise self.fail(k_node, Code.YAML_TAG, f"tag {k_node.tag!r} is not allowed in a key")
                 key = self.scalar(k_node)
                 if key in result:
-                    raise self.fail(k_node, f"duplicate key {key!r}")
+                    raise self.fail(k_node, Code.DUPLICATE_KEY, f"duplicate key {key!r}")
                 result[key] = self.build(v_node, path + (key,), k_node)
             return result
         if isinstance(node, yaml.SequenceNode):
@@ -126,16 +128,20 @@ class _Builder:
             return self.loader.construct_object(node)
         except ValueError as exc:  # e.g. an integer of more than 4300 digits, an impossible date
             reason = str(exc).split(";")[0]  # drop Python's advice on interpreter settings
-            raise self.fail(node, f"cannot read value {str(node.value)[:40]!r}: {reason}") from None
+            raise self.fail(node, Code.INVALID_VALUE, f"cannot read value {str(node.value)[:40]!r}: {reason}") from exc
 
 
 def _check_events(loader: yaml.SafeLoader, filename: str) -> None:
     """Refuse deep nesting and huge documents from the event stream, before PyYAML builds its
     node tree: composing is recursive and its scanner slows with every open bracket, so five
     thousand ``[`` took half a minute before this check."""
-    depth = events = 0
+    depth = events = documents = 0
     while loader.check_event():
         event = loader.get_event()
+        documents += isinstance(event, yaml.DocumentStartEvent)
+        if documents > 1:
+            line, column = _mark(event.start_mark)
+            raise SpecError([SpecIssue(filename, line, column, "", "invalid YAML: several YAML documents in one file; a spec is a single document", code=Code.INVALID_YAML)])
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
@@ -144,7 +150,7 @@ def _check_events(loader: yaml.SafeLoader, filename: str) -> None:
         if depth > MAX_DEPTH + 1 or events > MAX_NODES:
             line, column = _mark(event.start_mark)
             problem = f"document nested deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH + 1 else f"document too large: more than {MAX_NODES} nodes"
-            raise SpecError([SpecIssue(filename, line, column, "", problem)])
+            raise SpecError([SpecIssue(filename, line, column, "", problem, code=Code.TOO_LARGE)])
 
 
 def parse_yaml(text: str | bytes, filename: str = "<string>") -> SpecSource:
@@ -154,12 +160,12 @@ def parse_yaml(text: str | bytes, filename: str = "<string>") -> SpecSource:
     documents that are too large.
     """
     if len(text) > MAX_BYTES:
-        raise SpecError([SpecIssue(filename, 1, 1, "", f"file is larger than {MAX_BYTES // 1024 // 1024} MiB; a spec is a short text file")])
+        raise SpecError([SpecIssue(filename, 1, 1, "", f"file is larger than {MAX_BYTES // 1024 // 1024} MiB; a spec is a short text file", code=Code.TOO_LARGE)])
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise SpecError([SpecIssue(filename, 1, 1, "", f"not UTF-8 text (byte {exc.start}); a spec is a YAML text file")]) from None
+            raise SpecError([SpecIssue(filename, 1, 1, "", f"not UTF-8 text (byte {exc.start}); a spec is a YAML text file", code=Code.NOT_TEXT)]) from exc
     loader = None
     try:
         loader = yaml.SafeLoader(text)  # reads the whole text: control characters fail here
@@ -168,27 +174,25 @@ def parse_yaml(text: str | bytes, filename: str = "<string>") -> SpecSource:
         loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
-            raise SpecError([SpecIssue(filename, 1, 1, "", "the file is empty; a spec is a YAML mapping with at least 'data' and 'model'")])
+            raise SpecError([SpecIssue(filename, 1, 1, "", "the file is empty; a spec is a YAML mapping with at least 'data' and 'model'", code=Code.EMPTY_FILE)])
         builder = _Builder(loader, filename)
         data = builder.build(node, ())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = _mark(mark)
         message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-        if "expected a single document" in message:
-            message = "several YAML documents in one file; a spec is a single document"
-        elif "'\\t'" in message or "\\t" in message:
+        if mark is not None and text[mark.index : mark.index + 1] == "\t":
             message += "; YAML does not allow tabs for indentation: indent with spaces"
-        raise SpecError([SpecIssue(filename, line, column, "", f"invalid YAML: {message}")]) from None
+        raise SpecError([SpecIssue(filename, line, column, "", f"invalid YAML: {message}", code=Code.INVALID_YAML)]) from exc
     except yaml.YAMLError as exc:
         line, column = _mark(getattr(exc, "problem_mark", None))
         if isinstance(exc, yaml.reader.ReaderError):
-            message = f"invalid YAML: {exc.reason} (character {exc.character!r} at byte {exc.position}); is this a text file?"
+            message, code = f"invalid YAML: {exc.reason} (character {exc.character!r} at byte {exc.position}); is this a text file?", Code.NOT_TEXT
         else:
-            message = f"invalid YAML: {exc}"
-        raise SpecError([SpecIssue(filename, line, column, "", message)]) from None
-    except RecursionError:
-        raise SpecError([SpecIssue(filename, 1, 1, "", f"document nested deeper than {MAX_DEPTH} levels")]) from None
+            message, code = f"invalid YAML: {exc}", Code.INVALID_YAML
+        raise SpecError([SpecIssue(filename, line, column, "", message, code=code)]) from exc
+    except RecursionError as exc:
+        raise SpecError([SpecIssue(filename, 1, 1, "", f"document nested deeper than {MAX_DEPTH} levels", code=Code.TOO_LARGE)]) from exc
     finally:
         if loader is not None:
             loader.dispose()
@@ -203,5 +207,5 @@ def read_yaml(path: str | Path) -> SpecSource:
             raw = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise SpecError([SpecIssue(str(path), 0, 0, "", f"cannot read spec: {reason}")]) from None
+        raise SpecError([SpecIssue(str(path), 0, 0, "", f"cannot read spec: {reason}", code=Code.CANNOT_READ)]) from exc
     return parse_yaml(raw, str(path))

@@ -84,7 +84,7 @@ def run_sweep(
     if check.errors:
         raise SpecError(check.errors)
     for warning in check.warnings:
-        log.warning("warning: %s", warning)
+        log.warning("%s", warning.render())
     folder_path = Path(output) if output else setup.spec.resolve_path(setup.spec.output.dir) / "sweeps" / setup.spec.name
     folder = SweepFolder.prepare(folder_path, setup, study, storage_label(storage), trials)
     sweep = folder.sweep()

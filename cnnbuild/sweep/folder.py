@@ -93,7 +93,7 @@ class SweepFolder:
                 write_text(folder.path / layout.BASE_SPEC, yaml.safe_dump(base, sort_keys=False, allow_unicode=True))
             write_text(folder.path / layout.DEFINITION, yaml.safe_dump(definition, sort_keys=False, allow_unicode=True))
         except OSError as exc:
-            raise CnnbuildError(f"cannot write the sweep folder {folder.path}: {exc.strerror or exc}; choose a writable --output folder") from None
+            raise CnnbuildError(f"cannot write the sweep folder {folder.path}: {exc.strerror or exc}; choose a writable --output folder") from exc
         folder.record = SweepRecord(folder.path)
         folder.continued = previous is not None
         return folder

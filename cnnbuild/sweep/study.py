@@ -29,7 +29,7 @@ def import_optuna() -> Any:
     try:
         import optuna
     except ImportError as exc:
-        raise CnnbuildError(f"cnnbuild sweep needs Optuna ({exc}): {INSTALL_HINT}") from None
+        raise CnnbuildError(f"cnnbuild sweep needs Optuna ({exc}): {INSTALL_HINT}") from exc
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failed trials are logged with tracebacks at WARNING
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     return optuna
@@ -54,9 +54,9 @@ def open_storage(folder: Path, url: str | None) -> Any:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine)
     except ImportError as exc:
         driver = "pip install 'psycopg[binary]'" if url.startswith("postgresql") else "install the database driver SQLAlchemy names"
-        raise CnnbuildError(f"--storage {storage_label(url)}: {exc}; {driver}") from None
+        raise CnnbuildError(f"--storage {storage_label(url)}: {exc}; {driver}") from exc
     except Exception as exc:  # a wrong URL, an unreachable server, bad credentials
-        raise CnnbuildError(f"--storage {storage_label(url)}: cannot open the study storage: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
+        raise CnnbuildError(f"--storage {storage_label(url)}: cannot open the study storage: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
 
 
 def sampler_seed(sweep: Sweep, base_seed: int | None, worker: int, existing_trials: int, many_machines: bool) -> int | None:
@@ -106,5 +106,5 @@ def load_study(storage: Any, name: str, sampler: Any = None, pruner: Any = None)
     optuna = import_optuna()
     try:
         return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-    except KeyError:
-        raise CnnbuildError(f"no study named {name!r} in this storage; start the sweep with cnnbuild sweep first") from None
+    except KeyError as exc:
+        raise CnnbuildError(f"no study named {name!r} in this storage; start the sweep with cnnbuild sweep first") from exc

@@ -84,7 +84,7 @@ def test_units_auto_without_a_class_count_is_a_clear_error():
     from cnnbuild.errors import CnnbuildError
 
     spec = load_spec(REPO / "examples" / "flowers.yaml", ["data.path=/nonexistent/flowers"])
-    with pytest.raises(CnnbuildError, match="number of classes is unknown.*--num-classes"):
+    with pytest.raises(CnnbuildError, match=r"model.layers\[10\].units: 'auto' means the number of classes, and they cannot be counted: .*; pass --num-classes N"):
         build_model(spec)
 
 

@@ -88,6 +88,7 @@ def test_run_writes_every_artifact_and_skips_bad_files(image_folder, write_spec,
     assert resolved["data"]["shuffle_buffer"] == 1000 and resolved["model"]["layers"][1]["strides"] == [1, 1]
     assert resolved["train"]["callbacks"] == []
     assert resolved["data"]["path"] == str(image_folder)
+    assert resolved["format_version"] == 2 and json.loads((run_dir / "run.json").read_text())["format_version"] == 3  # the spec and run folder formats
     assert oct((run_dir / "metrics.json").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
     rerun = run_cli("validate", str(run_dir / "spec.yaml"))  # the resolved spec runs from anywhere
     assert rerun.returncode == 0, rerun.stderr

@@ -36,7 +36,7 @@ model:
         - []
     - GlobalAveragePooling2D
     - {type: Dense, units: auto}
-train: {epochs: 3, verbose: quiet}
+train: {epochs: 3, verbose: quiet, precision: float32}
 """
 
 BACKBONE = """
@@ -47,7 +47,7 @@ model:
   layers:
     - {type: Backbone, architecture: MobileNetV3Small, weights: none, trainable: true}
     - {type: Dense, units: auto}
-train: {epochs: 1, verbose: quiet}
+train: {epochs: 1, verbose: quiet, precision: float32}
 """
 
 

@@ -24,8 +24,8 @@ CHROMIUM = next((found for name in ("chromium", "chromium-browser", "google-chro
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_digits_run, tmp_path_factory) -> Path:
-    return cnnbuild.export.export_run(tiny_digits_run, "tflite", out=tmp_path_factory.mktemp("served") / "tflite", latency_runs=2).model_path
+def exported(served_tflite) -> Path:
+    return served_tflite
 
 
 @pytest.fixture(scope="module")
@@ -170,10 +170,12 @@ def test_the_page_classifies_a_dropped_image_in_headless_chromium(server, images
         browser.evaluate("document.getElementById('form').requestSubmit()")
         shown = browser.wait_for("document.querySelector('.prediction .class') && document.querySelector('.prediction .class').textContent")
         bars = browser.evaluate("[...document.querySelectorAll('.prediction .bar')].map(b => b.style.width)")
+        named = browser.evaluate("document.querySelector('.result .filename').textContent")
         shot = browser.screenshot(tmp_path / "page.png")
     finally:
         browser.close()
     assert shown == expected and len(bars) == 5 and all(width.endswith("%") for width in bars)
+    assert named == images[2].name  # each result says which file it is
     assert_png(shot, min_width=800, min_height=600)
     with Image.open(shot) as image:
         pixels = np.asarray(image.convert("RGB"), dtype="int32")

@@ -13,6 +13,8 @@ from cnnbuild.plugins.manager import get_registry
 from cnnbuild.spec import SpecError, spec_from_text
 from cnnbuild.spec.labels import label_encoding, label_mode
 
+from .issues import issue_codes
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 #: A representative entry of every augmentation type cnnbuild offers (tests/builder uses them too).
@@ -105,21 +107,19 @@ def test_refused_and_out_of_range_entries_say_why_at_their_line(entry, message):
 
 
 def test_three_channel_layers_are_refused_on_grayscale_images():
-    found = issues(spec_text("- {type: RandomHue, factor: 0.1}\n- {type: Pipeline, layers: [{type: RandomSaturation, factor: 0.5}]}", data="{type: digits, image_size: [16, 16]}"))
-    assert found == [
-        "<string>:3:5: augmentation[0]: RandomHue cannot take input shape (16, 16, 1): needs RGB images (3 channels), got 1 channel(s); use color_mode: rgb, or leave this layer out",
-        "<string>:4:5: augmentation[1]: Pipeline cannot take input shape (16, 16, 1): layers[0] (RandomSaturation) needs RGB images (3 channels), got 1 channel(s); use color_mode: rgb, or leave this layer out",
-    ]
+    text = spec_text("- {type: RandomHue, factor: 0.1}\n- {type: Pipeline, layers: [{type: RandomSaturation, factor: 0.5}]}", data="{type: digits, image_size: [16, 16]}")
+    assert issue_codes(text, "<string>") == [("3:5", "augmentation[0]", "shape-mismatch"), ("4:5", "augmentation[1]", "shape-mismatch")]
+    assert issues(text)[1] == (
+        "<string>:4:5: augmentation[1]: Pipeline cannot take input shape (16, 16, 1): layers[0] (RandomSaturation) needs RGB images (3 channels), got 1 channel(s); "
+        "use color_mode: rgb, or leave this layer out"
+    )
 
 
 def test_pipeline_entries_are_validated_where_they_are_written():
-    assert issues(spec_text("- Pipeline:\n    layers:\n      - RandomFlip\n      - {type: RandomHue, factr: 0.1}")) == [
-        "<string>:6:29: augmentation[0].layers[1].factr: unknown key; did you mean 'factor'?"
-    ]
-    assert issues(spec_text("- Pipeline:\n    layers:\n      - RandomFlip\n      - MixUp\n      - {type: Pipeline, layers: [RandomFlip]}")) == [
-        "<string>:6:11: augmentation[0].layers[1]: MixUp mixes labels, and a Pipeline passes its layers the images only; list MixUp directly under augmentation",
-        "<string>:7:11: augmentation[0].layers[2]: a Pipeline inside a Pipeline adds nothing; list its layers here instead",
-    ]
+    assert issue_codes(spec_text("- Pipeline:\n    layers:\n      - RandomFlip\n      - {type: RandomHue, factr: 0.1}"), "<string>") == [("6:29", "augmentation[0].layers[1].factr", "unknown-key")]
+    assert issue_codes(spec_text("- Pipeline:\n    layers:\n      - RandomFlip\n      - MixUp\n      - {type: Pipeline, layers: [RandomFlip]}"), "<string>") == [
+        ("6:11", "augmentation[0].layers[1]", "not-allowed-here"), ("7:11", "augmentation[0].layers[2]", "not-allowed-here"),
+    ]  # fmt: skip
     spec = spec_from_text(spec_text("- Pipeline: {layers: [RandomFlip, {type: RandomShear, x_factor: 0.2}]}"))
     assert [inner.type for inner in spec.augmentation[0].layers] == ["RandomFlip", "RandomShear"]
     assert spec.canonical()["augmentation"][0]["layers"][1] == {"type": "RandomShear", "x_factor": 0.2, "y_factor": 0.0, "interpolation": "bilinear", "fill_mode": "reflect", "fill_value": 0.0}
@@ -135,14 +135,16 @@ def test_label_mixing_makes_labels_categorical_and_loss_auto_categorical():
 
 
 def test_label_mixing_errors_say_what_to_do():
-    found = issues(
-        spec_text(
-            "- {type: RandomFlip}\n- {type: MixUp}\n- {type: CutMix}",
-            extra="augmentation_placement: model\ncompile: {loss: sparse_categorical_crossentropy}\ntrain: {callbacks: [{type: EarlyStopping, monitor: accuracy}]}\n",
-            data="{type: digits, image_size: [16, 16], label_mode: int}",
-        )
+    text = spec_text(
+        "- {type: RandomFlip}\n- {type: MixUp}\n- {type: CutMix}",
+        extra="augmentation_placement: model\ncompile: {loss: sparse_categorical_crossentropy}\ntrain: {callbacks: [{type: EarlyStopping, monitor: accuracy}]}\n",
+        data="{type: digits, image_size: [16, 16], label_mode: int}",
     )
-    assert found == [
+    assert issue_codes(text, "<string>") == [
+        ("1:56", "data.label_mode", "label-mixing"), ("4:5", "augmentation[1]", "label-mixing"), ("5:5", "augmentation[2]", "label-mixing"),
+        ("9:17", "compile.loss.type", "label-mixing"), ("10:52", "train.callbacks[0].monitor", "label-mixing"),
+    ]  # fmt: skip
+    assert issues(text) == [
         "<string>:1:56: data.label_mode: CutMix and MixUp mix labels, so training labels are soft (weights of two classes) and cannot be class indices; use label_mode: categorical, or leave it unset",
         "<string>:4:5: augmentation[1]: MixUp mixes the labels as well as the images, which only the tf.data pipeline can do (a layer inside the model never sees the labels); use augmentation_placement: pipeline",
         "<string>:5:5: augmentation[2]: CutMix mixes the labels as well as the images, which only the tf.data pipeline can do (a layer inside the model never sees the labels); use augmentation_placement: pipeline",
@@ -153,7 +155,7 @@ def test_label_mixing_errors_say_what_to_do():
 
 def test_label_mixing_layers_are_refused_in_the_model():
     text = "data: {type: digits, image_size: [8, 8]}\nmodel:\n  layers: [Flatten, {type: CutMix}, {type: Dense, units: auto}]\n"
-    assert issues(text) == ["<string>:3:21: model.layers[1]: CutMix mixes the labels as well as the images, and a layer of the model never sees the labels; list it under augmentation"]
+    assert issue_codes(text, "<string>") == [("3:21", "model.layers[1]", "not-allowed-here")]
 
 
 def test_the_json_schema_offers_every_type_and_nests_pipeline_entries():

@@ -28,6 +28,15 @@ def issues(text: str) -> list[str]:
     return [issue.render() for issue in spec.warnings]
 
 
+def coded(text: str) -> list[tuple[str, str, str, str]]:
+    """``(LINE:COL, path, code, severity)`` of every issue, errors or (for a valid spec) warnings."""
+    try:
+        found = spec_from_text(text, "spec.yaml", num_classes=5).warnings
+    except SpecError as exc:
+        found = exc.issues
+    return [(f"{issue.line}:{issue.column}", issue.path, str(issue.code), issue.severity) for issue in found]
+
+
 @pytest.mark.parametrize(
     "architecture, size, pooling, output",
     [
@@ -85,6 +94,7 @@ def test_what_a_backbone_refuses_is_said_at_its_line(backbone, size, color, expe
 
 def test_a_rescaling_before_a_backbone_is_a_warning():
     text = spec_text("{type: Backbone, architecture: MobileNetV3Small}", before="    - {type: Rescaling, scale: 1/255}\n")
+    assert coded(text) == [("4:7", "model.layers[0]", "double-rescaling", "warning")]
     assert issues(text) == [
         "spec.yaml:4:7: model.layers[0]: warning: this Rescaling changes the pixels before MobileNetV3Small (model.layers[1]), which applies its own "
         "preprocessing to the 0..255 images: they would be rescaled twice; remove the Rescaling"
@@ -93,26 +103,21 @@ def test_a_rescaling_before_a_backbone_is_a_warning():
 
 def test_fine_tune_needs_a_frozen_backbone():
     plain = "data: {type: digits, image_size: [8, 8]}\nmodel:\n  layers: [Flatten, {type: Dense, units: auto}]\ntrain:\n  fine_tune: {epochs: 2}\n"
-    assert issues(plain) == ["spec.yaml:5:14: train.fine_tune: fine_tune unfreezes a pretrained backbone after the first epochs, and model.layers has none; add a Backbone, or remove fine_tune"]
+    assert coded(plain) == [("5:14", "train.fine_tune", "fine-tune", "error")]
     trained = spec_text("{type: Backbone, architecture: MobileNetV3Small, trainable: true}", train="  fine_tune: {epochs: 2}\n")
-    assert issues(trained) == [
-        "spec.yaml:4:67: model.layers[0].trainable: MobileNetV3Small trains from the first epoch, so train.fine_tune has nothing to unfreeze; "
-        "set trainable: false (frozen, then fine-tuned) or remove fine_tune"
-    ]
+    assert coded(trained) == [("4:67", "model.layers[0].trainable", "fine-tune", "error")]
     both = spec_text("{type: Backbone, architecture: MobileNetV3Small}", train="  fine_tune: {epochs: 2, last_layers: 3, from_layer: conv}\n")
-    assert issues(both) == ["spec.yaml:7:14: train.fine_tune: give last_layers or from_layer, not both (neither: the whole backbone)"]
+    assert coded(both) == [("7:14", "train.fine_tune", "invalid-value", "error")]
 
 
 def test_a_pretrained_backbone_trained_whole_is_a_warning():
     text = spec_text("{type: Backbone, architecture: MobileNetV3Small, trainable: true}")
-    assert issues(text) == [
-        "spec.yaml:4:67: model.layers[0].trainable: warning: MobileNetV3Small trains whole from the first epoch, its BatchNormalization statistics included, "
-        "while the new layers after it are still random; the usual recipe is trainable: false with train.fine_tune"
-    ]
+    assert coded(text) == [("4:67", "model.layers[0].trainable", "backbone-trainable", "warning")]
 
 
 def test_a_random_backbone_left_frozen_is_a_warning_at_its_weights():
     text = spec_text("{type: Backbone, architecture: MobileNetV3Small, weights: none}")
+    assert coded(text) == [("4:65", "model.layers[0].weights", "backbone-random-frozen", "warning")]
     assert issues(text) == [
         "spec.yaml:4:65: model.layers[0].weights: warning: MobileNetV3Small has random weights (weights: none) and stays frozen "
         "(trainable: false, no train.fine_tune), so the layers after it learn from random features that never improve; "

@@ -16,6 +16,7 @@ from cnnbuild.spec.sweep_checks import check_sweep, load_sweep, validate_file
 from cnnbuild.spec.yaml_source import parse_yaml
 
 from ..conftest import run_cli
+from .issues import located
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = """\
@@ -36,11 +37,11 @@ train: {epochs: 2}
 """
 
 
-def without_optuna_note(path: Path, line: int) -> list[str]:
-    """What validate adds where Optuna is not installed (the sweep is checked all the same)."""
+def without_optuna_note(line: int) -> list[tuple[str, str, str]]:
+    """The warning validate adds where Optuna is not installed (the sweep is checked all the same), as :func:`located` gives it."""
     if importlib.util.find_spec("optuna") is not None:
         return []
-    return [f"warning: {path}:{line}:1: sweep: cnnbuild sweep needs Optuna: pip install 'cnnbuild[sweep]' (cnnbuild run trains the spec without it)"]
+    return [(f"{line}:1", "sweep", "missing-package")]
 
 
 def write(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
@@ -55,8 +56,15 @@ def errors_of(path: Path) -> list[str]:
     return render_errors(caught.value.issues).splitlines()
 
 
+def codes_of(path: Path) -> list[tuple[str, str, str]]:
+    with pytest.raises(SpecError) as caught:
+        validate_file(path)
+    return located(caught.value.issues)
+
+
 def test_the_example_sweep_is_valid_and_its_spec_trains_without_the_sweep():
-    assert validate_file(REPO / "examples" / "digits_sweep.yaml") == without_optuna_note(REPO / "examples" / "digits_sweep.yaml", 43)
+    issues, note = validate_file(REPO / "examples" / "digits_sweep.yaml"), without_optuna_note(43)
+    assert located(issues, severity="warning") == note and len(issues) == len(note)
     spec = load_spec(REPO / "examples" / "digits_sweep.yaml")
     assert spec.sweep.goal == "maximize" and spec.sweep.trials == 20 and spec.sweep.pruner.type == "none"
     assert list(spec.sweep.space) == ["model.layers[1].filters", "compile.optimizer.learning_rate", "model.layers[6].rate"]
@@ -74,13 +82,16 @@ sweep:
     compile.optimizer.learning_rate: {log_uniform: [0.1, 0.01]}
     model.layers[1].kernel_size: {int: [1, 5], log: true, step: 2}
 """)
-    assert errors_of(path) == [
-        f"{path}:17:14: sweep.direction: must be one of 'maximize' or 'minimize', got 'upwards'",
-        f"{path}:19:30: sweep.space.model.layers[1].filters: give exactly one of choice: [...], int: [low, high], uniform: [low, high] or log_uniform: [low, high]; got choice, int",
-        f"{path}:20:27: sweep.space.model.layers[4].rate: step 0.2 must divide high - low (0.5)",
-        f"{path}:21:38: sweep.space.compile.optimizer.learning_rate: low 0.1 must be below high 0.01 (a single value belongs in the spec or in --set)",
-        f"{path}:22:34: sweep.space.model.layers[1].kernel_size: a log-scale int range needs low >= 1 and no step",
+    assert codes_of(path) == [
+        ("17:14", "sweep.direction", "invalid-value"),
+        ("19:30", "sweep.space.model.layers[1].filters", "invalid-value"),
+        ("20:27", "sweep.space.model.layers[4].rate", "invalid-value"),
+        ("21:38", "sweep.space.compile.optimizer.learning_rate", "invalid-value"),
+        ("22:34", "sweep.space.model.layers[1].kernel_size", "invalid-value"),
     ]
+    assert errors_of(path)[1] == (
+        f"{path}:19:30: sweep.space.model.layers[1].filters: give exactly one of choice: [...], int: [low, high], uniform: [low, high] or log_uniform: [low, high]; got choice, int"
+    )
 
 
 def test_values_that_break_the_spec_are_errors_at_the_value(tmp_path):
@@ -95,6 +106,14 @@ sweep:
     model.layers[9].filters: {choice: [4]}
     sweep.trials: {choice: [1, 2]}
 """)
+    assert codes_of(path) == [
+        ("16:11", "sweep.metric", "unknown-metric"),
+        ("19:45", "sweep.space.model.layers[2].pool_size.choice[1]", "invalid-trial"),
+        ("20:43", "sweep.space.model.layers[4].rate.uniform[1]", "invalid-trial"),
+        ("21:38", "sweep.space.compile.optimizer.learning_rate", "invalid-value"),
+        ("22:40", "sweep.space.model.layers[9].filters.choice[0]", "invalid-trial"),
+        ("23:5", "sweep.space.sweep.trials", "not-allowed-here"),
+    ]
     assert errors_of(path) == [
         f"{path}:16:11: sweep.metric: 'val_acurracy' is not a metric the runs record; did you mean 'val_accuracy'?",
         f"{path}:19:45: sweep.space.model.layers[2].pool_size.choice[1]: 16 gives an invalid spec: model.layers[2]: MaxPooling2D cannot take input shape (8, 8, 4): "
@@ -114,13 +133,12 @@ sweep:
     model.layers[1].kernel_size: {choice: [3, 9]}
     model.layers[1].padding: {choice: [same, valid]}
 """)
-    note = without_optuna_note(path, 15)
+    note = without_optuna_note(15)
     warnings = validate_file(path)
-    assert warnings[: len(note)] == note
-    warnings = warnings[len(note) :]
-    assert len(warnings) == 1
-    assert warnings[0].startswith(f"warning: {path}: sweep.space: 1 combination(s) of the values tried give invalid specs; such trials will be recorded invalid: ")
-    assert "model.layers[1].kernel_size=9, model.layers[1].padding=valid gives an invalid spec (model.layers[1]: Conv2D cannot take input shape (8, 8, 1)" in warnings[0]
+    assert located(warnings, severity="warning") == [*note, ("16:3", "sweep.space", "invalid-combination")]
+    (combination,) = [warning for warning in warnings if warning.code == "invalid-combination"]
+    assert combination.message.startswith("1 combination(s) of the values tried give invalid specs; such trials will be recorded invalid: ")
+    assert "model.layers[1].kernel_size=9, model.layers[1].padding=valid gives an invalid spec (model.layers[1]: Conv2D cannot take input shape (8, 8, 1)" in combination.message
 
 
 def test_a_sweep_file_names_its_base_spec(tmp_path):
@@ -136,9 +154,9 @@ sweep:
     assert setup.spec.train.epochs == 1 and setup.spec.source.filename == str(base) and setup.sweep.trials == 3
     assert check_sweep(setup, to_run=False).errors == []
     write(tmp_path, BASE + "sweep:\n  space:\n    seed: {choice: [1, 2]}\n", "base.yaml")
-    assert errors_of(sweep) == [f"{sweep}:1:7: spec: base.yaml has a sweep section of its own; keep one of the two"]
+    assert codes_of(sweep) == [("1:7", "spec", "conflict")]
     write(tmp_path, "spec: base.yaml\nsweep:\n  space: {}\n  trails: 3\n", "search.yaml")
-    assert errors_of(sweep) == [f"{sweep}:3:10: sweep.space: needs at least 1 item(s), got 0", f"{sweep}:4:3: sweep.trails: unknown key; did you mean 'trials'?"]
+    assert codes_of(sweep) == [("3:10", "sweep.space", "invalid-value"), ("4:3", "sweep.trails", "unknown-key")]
 
 
 #: ``python -c WITHOUT_OPTUNA ...``: Python with ``import optuna`` failing (as where it is not installed), then CODE.
@@ -157,12 +175,22 @@ def test_without_optuna_validate_checks_a_sweep_and_only_warns_and_cnnbuild_swee
     validated = without_optuna(cli, "validate", str(good), str(bad))
     assert validated.returncode == 1 and f"{good}: ok" in validated.stdout
     assert validated.stderr.splitlines() == [
-        f"warning: {good}:15:1: sweep: cnnbuild sweep needs Optuna: pip install 'cnnbuild[sweep]' (cnnbuild run trains the spec without it)",
+        f"{good}:15:1: sweep: warning: cnnbuild sweep needs Optuna: pip install 'cnnbuild[sweep]' (cnnbuild run trains the spec without it)",
+        f"{bad}:15:1: sweep: warning: cnnbuild sweep needs Optuna: pip install 'cnnbuild[sweep]' (cnnbuild run trains the spec without it)",
         f"{bad}:16:11: sweep.metric: 'val_acuracy' is not a metric the runs record; did you mean 'val_accuracy'?",
     ]
     swept = without_optuna(cli, "sweep", str(good), "--output", str(tmp_path / "sweep"))
     assert swept.returncode == 1 and swept.stderr.strip() == f"{good}:15:1: sweep: cnnbuild sweep needs Optuna: pip install 'cnnbuild[sweep]'"
     assert not (tmp_path / "sweep").exists()
+
+
+def test_a_missing_optuna_is_a_missing_package_error_to_sweep_and_a_warning_to_validate(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else real(name, *a))
+    setup = load_sweep(write(tmp_path, BASE + "sweep:\n  space:\n    seed: {choice: [1, 2]}\n"))
+    assert located(check_sweep(setup).errors) == [("15:1", "sweep", "missing-package")]
+    validated = check_sweep(setup, to_run=False)
+    assert validated.errors == [] and located(validated.warnings, severity="warning") == [("15:1", "sweep", "missing-package")]
 
 
 def test_without_optuna_the_tests_that_sweep_are_skipped_not_failed():
@@ -186,4 +214,4 @@ def test_validate_command_checks_the_space(tmp_path):
     result = run_cli("validate", str(path), str(REPO / "examples" / "digits_sweep.yaml"))
     assert result.returncode == 0, result.stderr
     assert f"{path}: ok" in result.stdout and "digits_sweep.yaml: ok" in result.stdout
-    assert result.stderr.startswith(f"warning: {path}: sweep.space: 1 combination(s)")
+    assert result.stderr.startswith(f"{path}:16:3: sweep.space: warning: 1 combination(s)")

@@ -21,22 +21,31 @@ def test_missing_path_falls_back_to_nearest_ancestor():
 
 
 @pytest.mark.parametrize(
-    "text, fragment",
+    "text, expected",
     [
-        ("x: !!python/object/apply:os.system ['echo hi']\n", "python/object/apply:os.system"),
-        ("x: !!python/name:os.system\n", "not allowed"),
-        ("!custom {a: 1}\n", "not allowed"),
-        ("a: 1\n---\nb: 2\n", "several YAML documents"),
-        ("", "empty"),
-        ("a: [1, 2\n", "invalid YAML"),
-        ("a: 1\na: 2\n", "duplicate key 'a'"),
+        ("x: !!python/object/apply:os.system ['echo hi']\n", ("1:4", "yaml-tag")),
+        ("x: !!python/name:os.system\n", ("1:4", "yaml-tag")),
+        ("!custom {a: 1}\n", ("1:1", "yaml-tag")),
+        ("a: 1\n---\nb: 2\n", ("2:1", "invalid-yaml")),
+        ("", ("1:1", "empty-file")),
+        ("a: [1, 2\n", ("2:1", "invalid-yaml")),
+        ("a: 1\na: 2\n", ("2:1", "duplicate-key")),
+        ("a:\n\tb: 1\n", ("2:1", "invalid-yaml")),
+        ("a: 1\x07\n", ("1:1", "not-text")),
     ],
 )
-def test_rejected_documents_name_the_problem(text, fragment):
+def test_rejected_documents_name_the_problem(text, expected):
     with pytest.raises(SpecError) as caught:
         parse_yaml(text, "f.yaml")
-    assert fragment in str(caught.value)
+    [issue] = caught.value.issues
+    assert (f"{issue.line}:{issue.column}", str(issue.code)) == expected
     assert str(caught.value).startswith("f.yaml:")
+
+
+def test_the_wording_of_yaml_errors_that_people_meet():
+    for text, fragment in (("a: 1\n---\nb: 2\n", "several YAML documents in one file"), ("a:\n\tb: 1\n", "YAML does not allow tabs for indentation: indent with spaces")):
+        with pytest.raises(SpecError, match=fragment):
+            parse_yaml(text, "f.yaml")
 
 
 def test_alias_bomb_is_stopped_quickly():
@@ -47,7 +56,7 @@ def test_alias_bomb_is_stopped_quickly():
         lines.append(f"{name}: &{name} [{', '.join(['*' + previous] * 9)}]")
     with pytest.raises(SpecError) as caught:
         parse_yaml("\n".join(lines), "bomb.yaml")
-    assert "too large" in str(caught.value)
+    assert [str(issue.code) for issue in caught.value.issues] == ["too-large"]
 
 
 def test_binary_garbage_is_an_error_not_a_crash():

@@ -45,7 +45,7 @@ def _cache(dataset: Any, setting: str, spec: Spec, split: str, fingerprint: str 
     try:
         prefix = cache_prefix(spec.resolve_path(setting), spec.data, fingerprint, split)
     except OSError as exc:
-        raise DataError(f"data.cache {setting!r}: cannot use {spec.resolve_path(setting).parent}: {exc.strerror or exc}; choose a writable folder, or cache: memory") from None
+        raise DataError(f"data.cache {setting!r}: cannot use {spec.resolve_path(setting).parent}: {exc.strerror or exc}; choose a writable folder, or cache: memory") from exc
     if prefix is None:
         log.warning("note: the %s cache at %s is in use by another run; this run caches in memory", split, spec.resolve_path(setting))
         return dataset.cache()

@@ -95,7 +95,7 @@ def cluster_settings(spec: Spec) -> Cluster:
         if coordinator:
             check_host_port(coordinator)
     except ValueError as exc:
-        raise DistributeError(f"coordinator: {exc}") from None
+        raise DistributeError(f"coordinator: {exc}") from exc
     num_processes = _env_int(NUM_PROCESSES_ENV) or spec.distribute.num_processes
     process_id = _env_int(PROCESS_ID_ENV)
     if process_id is None:

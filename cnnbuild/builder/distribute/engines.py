@@ -68,10 +68,10 @@ def _tensorflow_devices(spec: Spec) -> Placement:
         if len(current) != count:
             try:
                 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
-            except RuntimeError:
+            except RuntimeError as exc:
                 raise DistributeError(
                     f"distribute.devices {count}: the CPU can only be split into logical devices before TensorFlow starts; run the spec in a new process"
-                ) from None
+                ) from exc
         names = [f"/cpu:{i}" for i in range(count)]
     strategy = tf.distribute.MirroredStrategy(names)
     return Placement("devices", "tensorflow", "tf.distribute.MirroredStrategy", local_devices=len(names), replicas=len(names), strategy=strategy)
@@ -86,8 +86,8 @@ def _configure_jax(devices: int | str, collectives: bool) -> None:
             jax.config.update("jax_cpu_collectives_implementation", "gloo")  # cross-process all-reduce on CPUs
         if devices != "auto" and devices > 1:
             jax.config.update("jax_num_cpu_devices", devices)  # only affects machines without accelerators
-    except RuntimeError:
-        raise DistributeError("JAX was used before cnnbuild could configure its devices; run the spec in a new process") from None
+    except RuntimeError as exc:
+        raise DistributeError("JAX was used before cnnbuild could configure its devices; run the spec in a new process") from exc
 
 
 def _check_batch(spec: Spec, count: int, what: str = "devices") -> None:
@@ -135,7 +135,7 @@ def _jax_machines(spec: Spec) -> Placement:
             raise DistributeError(
                 f"cannot join the other processes: {exc}. Give --coordinator HOST:PORT (process 0's address), --num-processes N and --process-id I "
                 f"(or {COORDINATOR_ENV}, {NUM_PROCESSES_ENV}, {PROCESS_ID_ENV}, or run under Slurm)"
-            ) from None
+            ) from exc
     by_process: dict[int, list[Any]] = {}
     for device in jax.devices():
         by_process.setdefault(device.process_index, []).append(device)

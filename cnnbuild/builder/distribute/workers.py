@@ -37,7 +37,7 @@ class WorkerFolders:
                 except OSError as exc:
                     raise DistributeError(
                         f"{self._scratch}: cannot create the folder for process {self.process_id} ({WORKER_DIR_ENV}): {exc.strerror or exc}"
-                    ) from None
+                    ) from exc
             else:
                 self._scratch = Path(tempfile.mkdtemp(prefix=f"cnnbuild-process-{self.process_id}-"))
                 atexit.register(shutil.rmtree, self._scratch, True)

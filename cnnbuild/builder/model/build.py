@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.runtime import import_tensorflow
 from cnnbuild.errors import CnnbuildError, PluginError, RunError
-from cnnbuild.spec.labels import binary_labels, class_count
+from cnnbuild.spec.labels import binary_labels, model_class_count
 from cnnbuild.spec.shapes import resolve_units
 
 if TYPE_CHECKING:
@@ -146,11 +146,11 @@ def build_model(spec: Spec, num_classes: int | None = None, *, include_augmentat
     ``include_augmentation`` says so). ``load_weights=False`` (summaries and diagrams) builds
     backbones without their pretrained weights: the same shapes and counts, nothing downloaded.
     """
+    registry = registry or spec.registry
+    num_classes = model_class_count(spec, num_classes, registry)  # before TensorFlow loads: a missing count is said at once
     import_tensorflow()
     import keras
 
-    registry = registry or spec.registry
-    num_classes = class_count(spec, num_classes, registry)
     binary = binary_labels(spec, num_classes)
     layers: list[Any] = []
     if include_augmentation if include_augmentation is not None else spec.augmentation_placement == "model":
@@ -174,9 +174,9 @@ def guarded_build(build: Any) -> Any:
     try:
         return build()
     except (MemoryError, import_tensorflow().errors.ResourceExhaustedError) as exc:
-        raise CnnbuildError(f"not enough memory to build the model's weights ({type(exc).__name__}); use fewer units or filters, or a smaller image_size") from None
+        raise CnnbuildError(f"not enough memory to build the model's weights ({type(exc).__name__}); use fewer units or filters, or a smaller image_size") from exc
     except (TypeError, ValueError, NotImplementedError) as exc:  # a plugin layer failing in build() or call()
-        raise PluginError(f"building the model failed: {type(exc).__name__}: {first_lines(exc)}") from None
+        raise PluginError(f"building the model failed: {type(exc).__name__}: {first_lines(exc)}") from exc
 
 
 def load_saved_model(path: Any, *, allow_unsafe: bool = False, spec: Spec | None = None, compile: bool = True) -> Any:
@@ -200,17 +200,17 @@ def load_saved_model(path: Any, *, allow_unsafe: bool = False, spec: Spec | None
     except (ValueError, TypeError) as exc:
         missing = re.search(r"Could not locate class '([^']+)'", str(exc))
         if missing:
-            raise RunError(f"{path}: cannot load model: {missing_class(missing.group(1), spec)}") from None
+            raise RunError(f"{path}: cannot load model: {missing_class(missing.group(1), spec)}") from exc
         if isinstance(exc, TypeError):
-            raise RunError(f"{path}: cannot load model: {type(exc).__name__}: {first_lines(exc)}") from None
+            raise RunError(f"{path}: cannot load model: {type(exc).__name__}: {first_lines(exc)}") from exc
         if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
             raise RunError(
                 f"{path}: refused to load: the model contains Python code (a Lambda layer), which could run anything; "
                 "pass --allow-unsafe-model only if you trust where this file came from"
-            ) from None
-        raise RunError(f"{path}: cannot load model: {first_lines(exc)}") from None
+            ) from exc
+        raise RunError(f"{path}: cannot load model: {first_lines(exc)}") from exc
     except (OSError, KeyError) as exc:
-        raise RunError(f"{path}: cannot load model: {type(exc).__name__}: {first_lines(exc)}") from None
+        raise RunError(f"{path}: cannot load model: {type(exc).__name__}: {first_lines(exc)}") from exc
 
 
 def missing_class(name: str, spec: Spec | None) -> str:

@@ -36,20 +36,21 @@ def plot_model(spec: Spec, out: str | Path, *, num_classes: int | None = None, d
         raise MissingToolError(f"plot-model needs {' and '.join(missing)}; without them, `cnnbuild summary SPEC` prints the same layers and shapes as text")
     from cnnbuild.builder.model.build import build_model
     from cnnbuild.builder.runtime import import_tensorflow
-    from cnnbuild.spec.labels import class_count
+    from cnnbuild.spec.labels import model_class_count
 
+    num_classes = model_class_count(spec, num_classes)
     import_tensorflow()
     import keras
 
     out = Path(out)
     if out.suffix.lower() not in (".png", ".svg", ".pdf", ".dot"):
         raise CnnbuildError(f"{out}: give a file ending in .png, .svg, .pdf or .dot")
-    model = build_model(spec, class_count(spec, num_classes), load_weights=False)  # a diagram needs no pretrained weights
+    model = build_model(spec, num_classes, load_weights=False)  # a diagram needs no pretrained weights
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         keras.utils.plot_model(model, to_file=str(out), show_shapes=True, show_dtype=False, show_layer_names=True, show_layer_activations=True, dpi=dpi)
     except OSError as exc:
-        raise CnnbuildError(f"cannot write {out}: {exc.strerror or exc}") from None
+        raise CnnbuildError(f"cannot write {out}: {exc.strerror or exc}") from exc
     if not out.exists():
         raise CnnbuildError(f"{out}: Keras did not write the diagram; check that Graphviz's dot program runs (dot -V)")
     return out

@@ -34,7 +34,7 @@ def build_functional(spec: Spec, registry: Registry, num_classes: int | None, bi
             try:
                 entry = projection_entry(tuple(feeds[0].shape[1:]), tuple(tensors[node.shape_of].shape[1:]), registry)
             except ShapeError as exc:
-                raise CnnbuildError(f"{node.described}: {exc}; {exc.hint}") from None
+                raise CnnbuildError(f"{node.described}: {exc}; {exc.hint}") from exc
             if entry is None:
                 tensors[node.id] = feeds[0]
                 continue

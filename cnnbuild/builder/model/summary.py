@@ -126,13 +126,13 @@ def _leaves(model: Any) -> list[dict[str, Any]]:
 def model_summary(spec: Spec, num_classes: int | None = None) -> ModelSummary:
     """Build the spec's model (float32) and summarise it."""
     from cnnbuild.builder.model.build import build_model
-    from cnnbuild.spec.labels import class_count
+    from cnnbuild.spec.labels import model_class_count
     from cnnbuild.spec.resources import estimate_memory
     from cnnbuild.spec.shapes import ShapeProblem, infer_spec
 
     from cnnbuild.builder.model.build import loads_weights
 
-    num_classes = class_count(spec, num_classes)
+    num_classes = model_class_count(spec, num_classes, spec.registry)
     model = build_model(spec, num_classes, load_weights=False)  # shapes and counts do not depend on pretrained weights
     result = describe_model(model)
     result.num_classes = num_classes

@@ -137,6 +137,6 @@ def compare_runs(paths: list[str | Path], out: str | Path | None = "compare.png"
             legend = {f"{run.label} ({run.difference_text})" if run.differs else run.label: run.history for run in runs}
             comparison.titles = figures.draw_compare(legend, target, title=f"Validation curves of {len(runs)} run(s)")
         except OSError as exc:
-            raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
+            raise RunError(f"cannot write {target}: {exc.strerror or exc}") from exc
         comparison.figure = target
     return comparison

@@ -156,6 +156,6 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise RunError(f"cannot write {target}: {exc.strerror or exc}") from exc
     return target
 

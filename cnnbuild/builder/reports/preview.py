@@ -85,7 +85,7 @@ def _write(out_dir: Path, name: str, draw: Any) -> Path:
     try:
         draw(path)
     except OSError as exc:
-        raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise RunError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
 
 
@@ -106,7 +106,7 @@ def preview(spec: Spec, out_dir: str | Path = ".") -> Preview:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunError(f"cannot create {out}: {exc.strerror or exc}; choose another folder with --out") from None
+        raise RunError(f"cannot create {out}: {exc.strerror or exc}; choose another folder with --out") from exc
     source = load_source(spec)
     result = Preview(dataset_report(spec, source))
     names = source.class_names

@@ -110,5 +110,5 @@ def write_sweep_report(path: str | Path, out: str | Path | None = None) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(target, lambda partial: partial.write_text(text, encoding="utf-8"))
     except OSError as exc:
-        raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise RunError(f"cannot write {target}: {exc.strerror or exc}") from exc
     return target

@@ -34,6 +34,7 @@ from cnnbuild.contracts.data import Datasets
 from cnnbuild.errors import CnnbuildError, RunError
 from cnnbuild.runs.directory import RunDirectory
 from cnnbuild.runs.record import RunRecord
+from cnnbuild.runs.tracebacks import bug_message, save_traceback
 from cnnbuild.spec.document import Spec
 
 keras = import_keras()
@@ -111,7 +112,7 @@ class Trainer:
                 self.run.write_json(layout.ENVIRONMENT, {**environment(self.spec, self.placement, self.source, precision), "execution": plan.as_dict()})
                 return self._fit(model, prepared, plan)
         except Exception as exc:  # set-up, training or writing failed: the run says so in status.json
-            raise failure(self.run, exc) from None
+            raise failure(self.run, exc) from exc
         finally:
             keras.config.set_dtype_policy(previous_policy)
 
@@ -142,7 +143,7 @@ class Trainer:
             interruption.requested = True
         except self.placement.runtime_errors as exc:
             message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0][:300]
-            raise RunError(f"training failed: {message}") from None
+            raise RunError(f"training failed: {message}") from exc
         self.completed_epochs = self.run.record.resume_state.completed_epochs
 
     def pipelines(self) -> PreparedData:
@@ -193,7 +194,10 @@ class Trainer:
 
 def _write_run_files(run: RunDirectory, spec: Spec, source: Datasets, overrides: tuple[str, ...], tags: dict[str, Any] | None) -> None:
     """What a new run knows before its first epoch: how it was started, its spec, classes and skipped files."""
-    info = {"spec_file": spec.source.filename if spec.source else None, "base_dir": str(spec.base_dir), "overrides": list(overrides), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    info = {
+        layout.FORMAT_KEY: layout.FORMAT_VERSION, "spec_file": spec.source.filename if spec.source else None, "base_dir": str(spec.base_dir),
+        "overrides": list(overrides), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }  # fmt: skip
     if tags:
         info["tags"] = tags
     run.write_json(layout.RUN_INFO, info)
@@ -213,12 +217,8 @@ def failure(run: RunDirectory, exc: BaseException) -> CnnbuildError:
             f"out of memory ({type(exc).__name__}); use a smaller data.batch_size or image_size, or fewer filters or units "
             f"(cnnbuild summary estimates the memory a batch needs); completed epochs are kept: cnnbuild run --resume {run.path}"
         )
-    else:
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-        error = RunError(
-            f"training stopped by {type(exc).__name__}: {first}; the epochs completed before it are saved: "
-            f"fix the cause, then continue with cnnbuild run --resume {run.path}"
-        )
+    else:  # not an error cnnbuild expects: a bug, kept whole in the run folder
+        error = RunError(f"training stopped: {bug_message(exc, save_traceback(exc, run.path))}; the epochs completed before it are saved: cnnbuild run --resume {run.path}")
     try:
         run.set_status("failed", error=str(error))
     except CnnbuildError:

@@ -55,6 +55,6 @@ def _guarded(method: Callable[..., Any], owner: str, name: str, hook: str) -> Ca
         except (CnnbuildError, KeyboardInterrupt):
             raise
         except Exception as exc:
-            raise PluginError(f"{owner}: callback {name!r} raised {type(exc).__name__} in {hook}: {exc}") from None
+            raise PluginError(f"{owner}: callback {name!r} raised {type(exc).__name__} in {hook}: {exc}") from exc
 
     return call

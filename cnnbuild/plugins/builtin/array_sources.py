@@ -70,7 +70,7 @@ def load_keras_dataset(params: KerasDatasetParams, context: DataContext) -> Data
     try:
         (x, y), (x_test, y_test) = getattr(keras.datasets, params.name).load_data()
     except Exception as exc:  # network errors come in many types
-        raise DataError(f"keras dataset {params.name!r}: download failed ({type(exc).__name__}: {exc}); it needs network access on first use") from None
+        raise DataError(f"keras dataset {params.name!r}: download failed ({type(exc).__name__}: {exc}); it needs network access on first use") from exc
     return from_arrays(x, y, params, context, CLASS_NAMES[params.name], x_test=x_test, y_test=y_test, where=f"keras dataset {params.name}")
 
 
@@ -81,7 +81,7 @@ def load_npz(params: NpzParams, context: DataContext) -> Datasets:
     try:
         arrays = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read .npz file: {exc}") from None
+        raise DataError(f"{path}: cannot read .npz file: {exc}") from exc
     with arrays:
         missing = [key for key in ("x_train", "y_train") if key not in arrays.files]
         if missing:

@@ -68,7 +68,7 @@ def _pipeline_shape(params: PipelineParams, shape: Shape, *, context: LayerConte
         try:
             declared = context.layer_shape(entry, shape)
         except ShapeError as exc:
-            raise ShapeError(f"layers[{index}] ({entry.type}) {exc}", exc.hint) from None
+            raise ShapeError(f"layers[{index}] ({entry.type}) {exc}", exc.hint) from exc
         if declared is None:
             return LayerShape(shape)
         shape = tuple(declared.output_shape)

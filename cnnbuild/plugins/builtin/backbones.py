@@ -92,7 +92,7 @@ def _core(params: BackboneParams, height: int, width: int) -> Any:
             f"Backbone {params.architecture}: the imagenet weights could not be loaded ({_first_line(exc)}). Keras looks for {wanted} in {keras_cache()} "
             "and downloads it when it is missing, which needs internet access: copy that file there, or use a local file with weights: PATH "
             "(a .weights.h5 saved from the same architecture, or Keras's imagenet .h5 file)"
-        ) from None
+        ) from exc
 
 
 def _load(core: Any, params: BackboneParams) -> None:
@@ -109,7 +109,7 @@ def _load(core: Any, params: BackboneParams) -> None:
         raise CnnbuildError(
             f"Backbone {params.architecture}: cannot load {path}: {_first_line(exc)}; the file must hold the weights of "
             f"keras.applications.{params.architecture}(include_top=False), saved with save_weights"
-        ) from None
+        ) from exc
 
 
 def _preprocessing(architecture: str, x: Any) -> Any:

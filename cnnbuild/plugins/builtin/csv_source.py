@@ -36,10 +36,10 @@ def csv_rows(params: CsvParams, context: DataContext, which: str) -> tuple[list[
             if missing:
                 raise DataError(f"{table}: no column {missing}; the header has {reader.fieldnames}; set data.filename_column and data.label_column")
             rows = list(reader)
-    except FileNotFoundError:
-        raise DataNotFound(f"{table}: file does not exist; set data.path to the CSV file") from None
+    except FileNotFoundError as exc:
+        raise DataNotFound(f"{table}: file does not exist; set data.path to the CSV file") from exc
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{table}: cannot read the CSV: {exc}") from None
+        raise DataError(f"{table}: cannot read the CSV: {exc}") from exc
     pairs, skipped = [], []
     for number, row in enumerate(rows, start=2):
         name, label = (row.get(params.filename_column) or "").strip(), (row.get(params.label_column) or "").strip()

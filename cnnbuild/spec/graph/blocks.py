@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError, create_model
 
+from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecIssue, format_path, suggest
 from cnnbuild.spec.graph.entries import PLACEHOLDER
 from cnnbuild.spec.yaml_source import PathKey, Position, SpecSource
@@ -30,7 +31,7 @@ def _body_model(registry: Registry, entry: Any) -> Any:
 
 
 class BlockUse:
-    """Instantiates one use of a block; problems are reported through ``report(path, message, position=None)``."""
+    """Instantiates one use of a block; problems are reported through ``report(path, code, message, position=None, context="")``."""
 
     def __init__(self, spec: Spec, registry: Registry, report: Any) -> None:
         self.spec, self.registry, self.report = spec, registry, report
@@ -63,7 +64,7 @@ class BlockUse:
                 if issue.path in self.unknown:
                     continue  # reported as an unknown parameter
                 dotted = issue.path.replace("model.layers", f"blocks.{name}.layers", 1)
-                self.report(None, f"{issue.message} ({context})", position=(issue.filename, issue.line, issue.column, dotted))
+                self.report(None, issue.code, issue.message, position=(issue.filename, issue.line, issue.column, dotted), context=context)
             return None
         return list(validated.model.layers)
 
@@ -87,7 +88,7 @@ class BlockUse:
         if parameter not in values:
             where = ("blocks", name, "layers", *path[len(BODY) :])
             hint = suggest(parameter, values).replace(" '", " '$") or f"; its parameters: {', '.join(values) or 'none'} (declare it under params)"
-            self.report(where, f"${parameter} is not a parameter of block {name}{hint}")
+            self.report(where, Code.UNKNOWN_PARAMETER, f"${parameter} is not a parameter of block {name}{hint}")
             self.unknown.add(format_path(path))
             return value
         used.add(parameter)
@@ -106,5 +107,5 @@ class BlockUse:
                 if parameter not in used:
                     path = ("blocks", name, "params", parameter)
                     where, line, column = self.source.locate(path, key=True)
-                    issues.append(SpecIssue(where, line, column, format_path(path), f"parameter {parameter} is declared but no layer of block {name} uses ${parameter}", "warning"))
+                    issues.append(SpecIssue(where, line, column, format_path(path), f"parameter {parameter} is declared but no layer of block {name} uses ${parameter}", "warning", code=Code.UNUSED_PARAMETER))
         return issues

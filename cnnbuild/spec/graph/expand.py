@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Callable
 
+from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecError, SpecIssue, format_path, suggest
 from cnnbuild.spec.graph.blocks import BlockUse
 from cnnbuild.spec.graph.entries import CONTAINERS, USE_KEYS
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
     from cnnbuild.spec.document import Spec
 
-#: How the expander reports a problem: ``report(path, message)``.
+#: How the expander reports a problem: ``report(path, code, message)``.
 Report = Callable[..., None]
 
 #: What a block parameter may be called: a name ``$name`` can stand for.
@@ -42,14 +43,16 @@ class _Expander:
         self.source = spec.source or SpecSource(None, "<dict>")
         self.nodes: list[Node] = []
         self.issues: list[SpecIssue] = []
+        self.reported: set[tuple[str, int, int, Code, str]] = set()
         self.stack: list[str] = []  # the blocks being expanded, outermost first
         self.uses = BlockUse(spec, registry, self.report)
 
-    def report(self, path: PathKey | None, message: str, *, key: bool = False, position: tuple[str, int, int, str] | None = None) -> None:
+    def report(self, path: PathKey | None, code: Code, message: str, *, key: bool = False, position: tuple[str, int, int, str] | None = None, context: str = "") -> None:
+        """Add an issue once (a block's problem is reported at its first use; ``context`` names the use)."""
         where, line, column = self.source.locate(path, key=key) if position is None else position[:3]
-        issue = SpecIssue(where, line, column, position[3] if position else format_path(path), message)
-        if all((i.filename, i.line, i.column, i.message.split(" (in block")[0]) != (where, line, column, message.split(" (in block")[0]) for i in self.issues):
-            self.issues.append(issue)
+        if (where, line, column, code, message) not in self.reported:
+            self.reported.add((where, line, column, code, message))
+            self.issues.append(SpecIssue(where, line, column, position[3] if position else format_path(path), f"{message} ({context})" if context else message, code=code))
 
     def run(self) -> Graph:
         _check_blocks(self.spec, self.registry, self.report)
@@ -85,12 +88,12 @@ class _Expander:
             if entry.name is None:
                 continue
             if entry.name == INPUT:
-                self.report((*list_path, index, "name"), f"'{INPUT}' names the input of this list of layers; choose another name")
+                self.report((*list_path, index, "name"), Code.RESERVED_NAME, f"'{INPUT}' names the input of this list of layers; choose another name")
             elif isinstance(list_path[-2], int) and entry.name in RESERVED.get(str(list_path[-1]), ()):  # a Residual's own layers
-                self.report((*list_path, index, "name"), f"name {entry.name!r} is the name cnnbuild gives the {RESERVED_WHAT[entry.name]} here; choose another name")
+                self.report((*list_path, index, "name"), Code.RESERVED_NAME, f"name {entry.name!r} is the name cnnbuild gives the {RESERVED_WHAT[entry.name]} here; choose another name")
             elif entry.name in names:
                 first = (*list_path, names[entry.name])
-                self.report((*list_path, index, "name"), f"name {entry.name!r} is already used by {format_path(first)} (line {self.source.locate(first)[1]}); names must be unique in a list")
+                self.report((*list_path, index, "name"), Code.DUPLICATE_NAME, f"name {entry.name!r} is already used by {format_path(first)} (line {self.source.locate(first)[1]}); names must be unique in a list")
             else:
                 names[entry.name] = index
         for index, entry in enumerate(entries):
@@ -109,11 +112,11 @@ class _Expander:
     def expand_entry(self, entry: Any, path: PathKey, out: str, inputs: list[str], context: str, *, given: bool, base: str | None = None) -> None:
         if len(self.nodes) > MAX_NODES:
             if len(self.nodes) == MAX_NODES + 1:
-                self.report(path, f"the model expands to more than {MAX_NODES:,} layers; lower the repeat counts")
+                self.report(path, Code.TOO_LARGE, f"the model expands to more than {MAX_NODES:,} layers; lower the repeat counts")
             return
         if entry.type in CONTAINERS or entry.type in self.spec.blocks:
             if len(inputs) != 1:
-                self.report((*path, "inputs") if given else path, f"a {entry.type} takes one input, got {len(inputs)}; merge them first (Add, Concatenate) or list one")
+                self.report((*path, "inputs") if given else path, Code.INPUT_COUNT, f"a {entry.type} takes one input, got {len(inputs)}; merge them first (Add, Concatenate) or list one")
                 return
             expand = self._residual if entry.type == "Residual" else self._parallel if entry.type == "Parallel" else self._block
             self._repeated(entry, path, out, base or out, inputs[0], context, expand)
@@ -123,7 +126,7 @@ class _Expander:
         if len(inputs) < low or (high is not None and len(inputs) > high):
             wanted = "one input" if high == 1 else f"{low} inputs" if low == high else f"{low} or more inputs"
             hint = f"; list them, as inputs: [{', '.join(['a', 'b', 'c'][:low])}]" if low > 1 else ""
-            self.report((*path, "inputs") if given else path, f"{entry.type} takes {wanted}, got {len(inputs)}{hint}")
+            self.report((*path, "inputs") if given else path, Code.INPUT_COUNT, f"{entry.type} takes {wanted}, got {len(inputs)}{hint}")
             return
         self.add(Node(out, entry.type, entry.model_copy(update={"name": None, "inputs": None}), tuple(inputs), path, format_path(path), context))
 
@@ -161,10 +164,10 @@ class _Expander:
         merge_path = (*path, "merge") if entry.merge is not None else path
         for key in ("name", "inputs"):
             if getattr(merge, key, None) is not None:
-                self.report((*merge_path, key), f"a Parallel's merge takes its branches as inputs and is named by the Parallel; give {key} to the Parallel entry")
+                self.report((*merge_path, key), Code.NOT_ALLOWED_HERE, f"a Parallel's merge takes its branches as inputs and is named by the Parallel; give {key} to the Parallel entry")
                 return final
         if len(outputs) < low or (high is not None and len(outputs) > high):
-            self.report(merge_path, f"{merge.type} merges {low}{'' if high == low else ' or more'} inputs, and this Parallel has {len(outputs)} branches")
+            self.report(merge_path, Code.INPUT_COUNT, f"{merge.type} merges {low}{'' if high == low else ' or more'} inputs, and this Parallel has {len(outputs)} branches")
             return final
         labels = tuple(f"branch {index + 1}" for index in range(len(outputs)))
         return self.add(Node(final, merge.type, merge, tuple(outputs), merge_path, format_path(path), context, labels=labels))
@@ -173,7 +176,7 @@ class _Expander:
         name = entry.type
         if name in self.stack:
             cycle = " -> ".join([*self.stack[self.stack.index(name) :], name])
-            self.report((*path, "type"), f"block {name} uses itself ({cycle}); a block cannot contain itself")
+            self.report((*path, "type"), Code.CYCLE, f"block {name} uses itself ({cycle}); a block cannot contain itself")
             return final
         inner = f"in block {name} used at {format_path(path)}" + (f", {context}" if context else "")
         entries = self.uses.entries(name, entry, path, inner)
@@ -191,12 +194,12 @@ def _check_blocks(spec: Spec, registry: Registry, report: Report) -> None:
     for name, block in spec.blocks.items():
         if name in CONTAINERS or name in registry.layers:
             what = "a container" if name in CONTAINERS else "a layer type"
-            report(("blocks", name), f"block name {name!r} is already {what}; give the block another name", key=True)
+            report(("blocks", name), Code.RESERVED_NAME, f"block name {name!r} is already {what}; give the block another name", key=True)
         for key in block.params:
             if not isinstance(key, str) or not PARAMETER_NAME.match(key):
-                report(("blocks", name, "params", key), f"parameter name {key!r} cannot be used as ${key}: use letters, digits and '_', not starting with a digit", key=True)
+                report(("blocks", name, "params", key), Code.INVALID_VALUE, f"parameter name {key!r} cannot be used as ${key}: use letters, digits and '_', not starting with a digit", key=True)
             elif key in USE_KEYS:
-                report(("blocks", name, "params", key), f"parameter name {key!r} is a key of every use of a block ({', '.join(USE_KEYS)}); choose another name", key=True)
+                report(("blocks", name, "params", key), Code.RESERVED_NAME, f"parameter name {key!r} is a key of every use of a block ({', '.join(USE_KEYS)}); choose another name", key=True)
 
 
 def _resolve(report: Report, reference: str, names: dict[str, int], ids: list[str], source: str, path: PathKey, list_path: PathKey) -> str | None:
@@ -207,7 +210,7 @@ def _resolve(report: Report, reference: str, names: dict[str, int], ids: list[st
     scope = "" if list_path == ("model", "layers") else f"; inside {format_path(list_path)}, only its own entries' names and '{INPUT}' (its input) are visible"
     known = sorted(names)
     hint = suggest(reference, [*known, INPUT]) or (f"; names here: {', '.join(known)}" if known else "; no entry here has a name: give one name: NAME")
-    report(path, f"unknown {'output' if path == ('model', 'outputs') else 'input'} {reference!r}{hint}{scope}")
+    report(path, Code.UNKNOWN_INPUT, f"unknown {'output' if path == ('model', 'outputs') else 'input'} {reference!r}{hint}{scope}")
     return None
 
 
@@ -216,7 +219,7 @@ def _unique_ids(nodes: list[Node]) -> None:
     seen: dict[str, Node] = {}
     for node in nodes:
         if node.id in seen:
-            raise SpecError([SpecIssue("<spec>", 0, 0, node.where, f"internal error: two layers got the id {node.id!r} ({seen[node.id].where} and {node.where}); please report this spec to cnnbuild")])
+            raise SpecError([SpecIssue("<spec>", 0, 0, node.where, f"internal error: two layers got the id {node.id!r} ({seen[node.id].where} and {node.where}); please report this spec to cnnbuild", code=Code.INTERNAL_ERROR)])
         seen[node.id] = node
 
 
@@ -243,7 +246,7 @@ def _cycle(report: Report, left: list[Node]) -> None:
     loop = seen[seen.index(current.id) :] if current is not None else seen
     described = " <- ".join([*(remaining[i].where for i in loop), remaining[loop[0]].where])
     first = remaining[loop[0]]
-    report((*first.path, "inputs"), f"these entries take each other's outputs as inputs, a cycle: {described}; a model's layers must form a graph without cycles")
+    report((*first.path, "inputs"), Code.CYCLE, f"these entries take each other's outputs as inputs, a cycle: {described}; a model's layers must form a graph without cycles")
 
 def _unused(report: Report, spec: Spec, ordered: list[Node], output: str) -> None:
     """Report every entry whose output goes nowhere."""
@@ -253,7 +256,7 @@ def _unused(report: Report, spec: Spec, ordered: list[Node], output: str) -> Non
         if node.id in used or node.type == PROJECTION:
             continue
         reason = f"comes after the model's output (model.outputs: {spec.model.outputs})" if after_output and len(node.path) == 3 else "is not the input of any entry nor the model's output"
-        report(node.path, f"this entry's output {reason}: a branch that leads nowhere; list it in an entry's inputs, or remove it")
+        report(node.path, Code.UNUSED_OUTPUT, f"this entry's output {reason}: a branch that leads nowhere; list it in an entry's inputs, or remove it")
 
 def _unused_blocks(spec: Spec, source: SpecSource, used: Any) -> list[SpecIssue]:
     """Warnings for the blocks model.layers never uses."""
@@ -261,5 +264,5 @@ def _unused_blocks(spec: Spec, source: SpecSource, used: Any) -> list[SpecIssue]
     for name in spec.blocks:
         if name not in used:
             where, line, column = source.locate(("blocks", name), key=True)
-            issues.append(SpecIssue(where, line, column, f"blocks.{name}", f"block {name} is defined but model.layers never uses it", "warning"))
+            issues.append(SpecIssue(where, line, column, f"blocks.{name}", f"block {name} is defined but model.layers never uses it", "warning", code=Code.UNUSED_BLOCK))
     return issues

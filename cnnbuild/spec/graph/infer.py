@@ -44,7 +44,7 @@ def infer_graph(graph: Graph, input_shape: tuple[int, ...], registry: Registry, 
             try:
                 entry = projection_entry(inputs[0], target, registry)
             except ShapeError as exc:
-                raise ShapeProblem(_row(rows, node, "Residual", inputs, None, None, None), None, str(exc), exc.hint) from None
+                raise ShapeProblem(_row(rows, node, "Residual", inputs, None, None, None), None, str(exc), exc.hint) from exc
             if entry is None:  # the shapes agree: the shortcut is the input itself
                 shapes[node.id] = inputs[0]
                 continue

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def served_tflite(tiny_digits_run, tmp_path_factory) -> Path:
+    """The tiny digits run exported once to TFLite for every serve test (read-only: copy it to change it)."""
+    pytest.importorskip("ai_edge_litert", reason="needs the export extra: pip install -e '.[export]'")
+    import cnnbuild.export
+
+    return cnnbuild.export.export_run(tiny_digits_run, "tflite", out=tmp_path_factory.mktemp("served") / "tflite", latency_runs=2).model_path
