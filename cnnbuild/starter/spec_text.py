@@ -8,6 +8,8 @@ import shlex
 import textwrap
 from dataclasses import dataclass
 
+from cnnbuild.spec.format_history import CURRENT as FORMAT
+from cnnbuild.spec.format_history import KEY as FORMAT_KEY
 from cnnbuild.starter.choices import Choice
 from cnnbuild.starter.models import StarterModel
 from cnnbuild.starter.survey import Survey
@@ -97,7 +99,8 @@ def spec_text(found: Survey, model: StarterModel, made: Decisions, *, data_path:
     training = model.training.replace("\ntrain:\n", "\ntrain:\n" + weights, 1)
     return (
         _header(found, data_path, spec_name)
-        + f"\nname: {name}\nseed: {SEED}  # the same seed, the same split, shuffling and initial weights\n\n"
+        + f"\n{FORMAT_KEY}: {FORMAT}  # the spec format this file is written in (a later cnnbuild reads it, or `cnnbuild migrate` rewrites it)\n"
+        + f"name: {name}\nseed: {SEED}  # the same seed, the same split, shuffling and initial weights\n\n"
         + _data(found, data_path, made)
         + "\n# Random changes to the training images (never to validation), a new draw every epoch.\n"
         + comment(made.augmentation.why)

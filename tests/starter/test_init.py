@@ -17,6 +17,7 @@ from PIL import Image
 from cnnbuild.cli.spec_commands import init as init_command
 from cnnbuild.errors import CnnbuildError, DataError, DataNotFound
 from cnnbuild.spec import load_spec
+from cnnbuild.spec.format_history import CURRENT as CURRENT_FORMAT
 from cnnbuild.starter import MODELS, write_starter
 
 from ..conftest import FLOWERS, REPO, make_images, run_cli
@@ -135,6 +136,7 @@ def test_every_model_validates_and_the_named_ones_are_the_examples(tmp_path):
         written, shipped = plain(tmp_path / f"{model}.yaml"), plain(REPO / "examples" / example)
         assert {key: written[key] for key in keys} == {key: shipped[key] for key in keys}
     transfer = plain(tmp_path / "transfer.yaml")
+    assert transfer["format_version"] == CURRENT_FORMAT  # written in the current spec format
     assert transfer["model"]["layers"][0] == {"type": "Backbone", "architecture": "MobileNetV3Small", "weights": "imagenet", "pooling": "avg"}
     assert transfer["train"]["fine_tune"] == {"epochs": 5, "learning_rate_multiplier": 0.1}
     assert "put weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5 there" in prose(tmp_path / "transfer.yaml")
