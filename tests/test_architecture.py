@@ -12,6 +12,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "cnnbuild"
 BELOW_BUILDER = ("contracts", "data", "plugins", "spec", "runs")
+#: packages that never import TensorFlow, Keras or JAX at module level: those below the builder, and `cnnbuild init`'s
+TENSORFLOW_FREE = (*BELOW_BUILDER, "starter")
 MAX_MODULE_LINES = 300
 MAX_CLASS_LINES = 150
 
@@ -26,7 +28,7 @@ def _modules(*packages: str) -> list[str]:
 
 
 def test_nothing_below_the_builder_imports_tensorflow_keras_or_jax_at_module_level() -> None:
-    """Every module of contracts, data, plugins, spec and runs imports with those three blocked,
+    """Every module of contracts, data, plugins, spec, runs and starter imports with those three blocked,
     and loading the builtin plugins and validating a spec does not import them either."""
     code = f"""
 import importlib, importlib.abc, sys
@@ -35,7 +37,7 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in ("tensorflow", "keras", "jax"):
             raise ImportError(f"{{name}} imported at module level")
 sys.meta_path.insert(0, Block())
-for module in {_modules(*BELOW_BUILDER)!r}:
+for module in {_modules(*TENSORFLOW_FREE)!r}:
     importlib.import_module(module)
 import cnnbuild
 from cnnbuild.plugins.manager import get_registry

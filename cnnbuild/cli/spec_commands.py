@@ -1,4 +1,4 @@
-"""Commands about specs: validate, summary, diff, schema, plot-model, and the plugins that define what a spec may hold."""
+"""Commands about specs: init, validate, summary, diff, schema, plot-model, and the plugins that define what a spec may hold."""
 
 from __future__ import annotations
 
@@ -193,4 +193,38 @@ def new_plugin(name: str, out: Path) -> None:
     click.echo(f"wrote {root}\nnext: pip install -e '{root}[test]' && pytest {root}")
 
 
-COMMANDS = (validate, summary, diff, schema, plot_model_command, migrate, plugins, new_plugin)
+@click.command("init")
+@click.argument("data", metavar="DATA_FOLDER", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The spec file to write; never overwritten.  [default: DATA_FOLDER's name with .yaml, in the current folder]",
+)
+@click.option(
+    "--model",
+    type=click.Choice(["small", "resnet_small", "tutorial", "transfer"]),
+    default="small",
+    show_default=True,
+    help="small: a small CNN from scratch; resnet_small: a small residual network; tutorial: the TensorFlow tutorial's CNN; "
+    "transfer: MobileNetV3Small pretrained on ImageNet, then fine-tuned.",
+)
+@click.option("--filename-column", default="filename", show_default=True, help="For a CSV file: the column of image file names.")
+@click.option("--label-column", default="label", show_default=True, help="For a CSV file: the column of class names.")
+@errors_to_exit
+def init(data: Path, out: Path | None, model: str, filename_column: str, label_column: str) -> None:
+    """Write a commented starter spec for a folder of class sub-folders (or a CSV file of image names and labels).
+
+    The classes, image size, colour mode, class weights, validation split and augmentation come
+    from a quick look at the files (a listing and the images' headers); each choice is explained
+    in a comment. No TensorFlow is loaded."""
+    import shlex
+
+    from cnnbuild.starter import write_starter
+
+    starter = write_starter(data, out, model, filename_column=filename_column, label_column=label_column)
+    for line in starter.summary():
+        click.echo(line, err=line.startswith("warning: "))
+    click.echo(f"wrote {starter.path}\nnext: cnnbuild run {shlex.quote(str(starter.path))}")
+
+
+COMMANDS = (validate, summary, diff, schema, plot_model_command, migrate, plugins, new_plugin, init)

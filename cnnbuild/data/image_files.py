@@ -12,25 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import stat
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cnnbuild.data.image_header import NATIVE, ORIENTATION_TAG, read_header, tensorflow_reads  # noqa: F401  (first defined here)
 from cnnbuild.data.native import import_tensorflow, stderr_captured
-
-#: Formats and modes TensorFlow's decoders read directly; anything else is decoded by Pillow.
-NATIVE = {("JPEG", "RGB"), ("JPEG", "L"), ("PNG", "RGB"), ("PNG", "RGBA"), ("PNG", "L"), ("PNG", "LA"), ("PNG", "P"), ("BMP", "RGB"), ("GIF", "P"), ("GIF", "L")}
-#: EXIF tag of the camera's orientation; values 2 to 8 mean the pixels must be flipped or turned.
-ORIENTATION_TAG = 0x0112
-
-
-def tensorflow_reads(image_format: str | None, mode: str, info: dict) -> bool:
-    """Whether TensorFlow's decoder gives an image of this format and mode (Pillow's ``info``) the
-    pixels training wants. A GIF with a transparent colour is read by Pillow: TensorFlow's GIF
-    decoder drops the transparency (alpha 255, the transparent pixels black), while PNG keeps it."""
-    return (image_format, mode) in NATIVE and not (image_format == "GIF" and "transparency" in info)
 
 
 @dataclass(frozen=True)
@@ -65,36 +52,14 @@ def _file_digest(path: Path) -> str:
 
 def check_header(path: Path) -> Verdict:
     """The verdict from the file's size, its hash and Pillow's reading of its header (no decoding)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        status = path.stat()
-    except OSError as exc:
-        return Verdict(False, f"cannot read: {exc.strerror}")
-    if not stat.S_ISREG(status.st_mode):  # opening a pipe would wait forever, a device never ends
-        return Verdict(False, "not a regular file (a pipe, device or socket)")
-    size, mtime = status.st_size, status.st_mtime_ns
-    if size == 0:
-        return Verdict(False, "empty file (0 bytes)", size, mtime)
+    header = read_header(path)
+    if header.reason:
+        return Verdict(False, header.reason, header.size, header.mtime_ns)
     try:
         digest = _file_digest(path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image_format, readable = image.format, tensorflow_reads(image.format, image.mode, image.info)
-                orientation = image.getexif().get(ORIENTATION_TAG, 1) if image_format in ("JPEG", "PNG", "WEBP", "TIFF", "MPO") else 1
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return Verdict(False, f"image too large: over {Image.MAX_IMAGE_PIXELS:,} pixels, Pillow's limit against a decompression bomb; resize it below that to train on it", size, mtime)
-    except UnidentifiedImageError:
-        return Verdict(False, "not an image Pillow can read (corrupt or another file type)", size, mtime)
-    except (OSError, SyntaxError, ValueError) as exc:
-        if "truncated" in str(exc).lower():
-            return Verdict(False, "truncated image file", size, mtime)
-        return Verdict(False, f"cannot decode: {exc}", size, mtime)
-    # A turned or mirrored photo goes through Pillow, which applies its EXIF orientation as
-    # every photo viewer does; TensorFlow's decoder would train it sideways.
-    native = readable and Path(path).suffix.lower() != ".webp" and orientation in (None, 0, 1)
-    return Verdict(native, "", size, mtime, digest, image_format)
+    except OSError as exc:
+        return Verdict(False, f"cannot decode: {exc}", header.size, header.mtime_ns)
+    return Verdict(header.native, "", header.size, header.mtime_ns, digest, header.image_format)
 
 
 def _missing_end(path: Path, verdict: Verdict) -> bool:

@@ -10,7 +10,9 @@ from PIL import Image
 from cnnbuild.builder.data.report import dataset_report
 from cnnbuild.builder.data.source import load_source
 from cnnbuild.builder.reports.preview import preview
+from cnnbuild.builder.training.data_checks import data_warnings
 from cnnbuild.cli import cli
+from cnnbuild.contracts.data import Datasets
 from cnnbuild.spec import load_spec
 
 from ..conftest import make_images
@@ -65,6 +67,14 @@ def test_strong_imbalance_is_a_warning(tmp_path, write_spec):
     assert report.counts == {"few": 3, "many": 12}
     assert report.warnings == ["strong class imbalance: 'many' has 12 images, 'few' has 3 (4.0x); consider train.class_weight: auto, or collecting more images of the small classes"]
     assert report.cross_class_duplicates == [] and report.within_class_duplicates == 0
+
+
+def test_a_run_with_class_weights_is_not_told_to_turn_them_on():
+    source = Datasets(train=None, validation=None, class_names=["many", "few"], train_count=15, train_labels=[0] * 12 + [1] * 3)
+    assert data_warnings(source) == ["strong class imbalance: 'many' has 12 images, 'few' has 3 (4.0x); consider train.class_weight: auto, or collecting more images of the small classes"]
+    assert data_warnings(source, weighted=True) == [
+        "strong class imbalance: 'many' has 12 images, 'few' has 3 (4.0x); train.class_weight weighs the classes in the loss; more images of the small classes would help more"
+    ]
 
 
 def test_report_on_array_data_counts_the_decoded_examples(write_spec):

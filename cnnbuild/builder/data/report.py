@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cnnbuild.contracts.data import Datasets, SkippedFile
+from cnnbuild.data.balance import class_balance
 from cnnbuild.data.files import duplicates_message
 
 if TYPE_CHECKING:
     from cnnbuild.spec.document import Spec
 
-#: Largest class over smallest class at or above which the report and the run warn.
-IMBALANCE_RATIO = 3.0
 MODE_NAMES = {1: "grayscale", 3: "rgb", 4: "rgba"}
 
 
@@ -89,20 +88,18 @@ class DatasetReport:
         return "\n".join(lines)
 
 
-def imbalance_warning(class_names: list[str], counts: dict[str, int]) -> list[str]:
-    """A warning when the largest class has ``IMBALANCE_RATIO`` times the images of the smallest."""
-    present = {name: count for name, count in counts.items() if count}
-    if not present:
+def imbalance_warning(class_names: list[str], counts: dict[str, int], *, weighted: bool = False) -> list[str]:
+    """A warning when the largest class has ``cnnbuild.data.balance.IMBALANCE_RATIO`` times the images of the
+    smallest; ``weighted``: ``train.class_weight`` is set already, so it is not suggested."""
+    balance = class_balance(counts)
+    if balance is None or not balance.imbalanced:
         return []
-    largest = max(present, key=present.__getitem__)
-    smallest = min(present, key=present.__getitem__)
-    ratio = present[largest] / present[smallest]
-    if ratio < IMBALANCE_RATIO:
-        return []
-    return [
-        f"strong class imbalance: {largest!r} has {present[largest]} images, {smallest!r} has {present[smallest]} ({ratio:.1f}x); "
-        "consider train.class_weight: auto, or collecting more images of the small classes"
-    ]
+    advice = (
+        "train.class_weight weighs the classes in the loss; more images of the small classes would help more"
+        if weighted
+        else "consider train.class_weight: auto, or collecting more images of the small classes"
+    )
+    return [f"strong class imbalance: {balance.largest!r} has {balance.largest_count} images, {balance.smallest!r} has {balance.smallest_count} ({balance.ratio:.1f}x); {advice}"]
 
 
 def _file_facts(path: str) -> tuple[int, int, str, str]:

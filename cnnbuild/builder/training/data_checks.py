@@ -22,13 +22,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-def data_warnings(source: Datasets) -> list[str]:
-    """What the user should know before training starts: the source's own warnings and class imbalance."""
+def data_warnings(source: Datasets, *, weighted: bool = False) -> list[str]:
+    """What the user should know before training starts: the source's own warnings and class imbalance
+    (``weighted``: the spec sets ``train.class_weight``)."""
     counts: dict[str, int] = {}
     if source.train_labels is not None:
         tally = Counter(source.train_labels)
         counts = {name: tally[label] for label, name in enumerate(source.class_names)}
-    return list(source.warnings) + imbalance_warning(source.class_names, counts)
+    return list(source.warnings) + imbalance_warning(source.class_names, counts, weighted=weighted)
 
 
 #: Above this weight of their initial values, BatchNormalization's moving statistics are said to be unsettled.

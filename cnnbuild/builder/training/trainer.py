@@ -68,7 +68,7 @@ class Trainer:
         _write_run_files(run, spec, source, overrides, tags)
         for issue in spec.warnings:  # the checks' warnings (memory), now that the data is known to be there
             log.warning(issue.render())
-        for warning in [*data_warnings(source), *batch_norm_warnings(spec, source.train_count)]:
+        for warning in [*data_warnings(source, weighted=spec.train.class_weight != "none"), *batch_norm_warnings(spec, source.train_count)]:
             log.warning("warning: %s", warning)
         return cls(spec, run, (source, loaded_at), placement, share, verbose=verbose)
 

@@ -25,8 +25,8 @@ class CsvParams(DataParams):
     test_path: SpecPath | None = Field(None, description="a second CSV of the same columns, evaluated after training")
 
 
-def _rows(params: CsvParams, context: DataContext, which: str) -> tuple[list[tuple[str, str]], list[SkippedFile]]:
-    """``(path, label)`` of every row of the CSV at ``which``, and the rows that name no file or label."""
+def csv_rows(params: CsvParams, context: DataContext, which: str) -> tuple[list[tuple[str, str]], list[SkippedFile]]:
+    """``(path, label)`` of every row of the CSV at ``which``, and the rows that name no file or label (used by ``cnnbuild init`` too)."""
     table = context.resolve_path(which)
     folder = context.resolve_path(params.images) if params.images else table.parent
     try:
@@ -51,13 +51,13 @@ def _rows(params: CsvParams, context: DataContext, which: str) -> tuple[list[tup
 
 
 def load(params: CsvParams, context: DataContext) -> Datasets:
-    pairs, skipped = _rows(params, context, params.path)
-    test = _rows(params, context, params.test_path)[0] if params.test_path else None
+    pairs, skipped = csv_rows(params, context, params.path)
+    test = csv_rows(params, context, params.test_path)[0] if params.test_path else None
     return file_list_source(pairs, params, context, class_names=params.class_names, skipped=skipped, test_pairs=test, where=str(context.resolve_path(params.path)))
 
 
 def class_names(params: CsvParams, context: DataContext) -> list[str]:
-    names = params.class_names or sorted({label for _, label in _rows(params, context, params.path)[0]})
+    names = params.class_names or sorted({label for _, label in csv_rows(params, context, params.path)[0]})
     if len(names) < 2:
         raise DataError(f"{context.resolve_path(params.path)}: {len(names)} class(es) in column {params.label_column!r}; a classifier needs at least two")
     return names
