@@ -64,9 +64,9 @@ def format_change(change: LayerChange) -> list[str]:
 
 
 def _same_change(change: LayerChange) -> str | None:
-    """What a parameter change that leaves the layer's output and size alone changed (a key for
-    grouping: one edit of a block changes every use of it the same way), or None."""
-    if change.kind != "changed" or change.type_a != change.type_b or change.shape_a != change.shape_b or change.count_a != change.count_b:
+    """What a parameter change made (a key for grouping: one edit of a block changes every use of
+    it the same way, whatever each use's size), or None."""
+    if change.kind != "changed" or change.type_a != change.type_b:
         return None
     return json.dumps([change.type_b, [list(param) for param in change.params]], default=str)
 
@@ -84,9 +84,12 @@ def _format_group(group: list[LayerChange]) -> list[str]:
         return format_change(group[0])
     first = group[0]
     what = ", ".join(f"{name} {show(before)} -> {show(after)}" for name, before, after in first.params)
-    where = ", ".join(f"[{c.name_b if c.name_b is not None else c.index_b}]" for c in group)
-    head = f"  ~ changed  {len(group)} {first.type_b} layers: {what} (the same change in each; outputs and params unchanged)"
-    return [head, textwrap.fill(where, width=100, initial_indent=" " * 6, subsequent_indent=" " * 6, break_on_hyphens=False)]
+    names = [f"[{c.name_b if c.name_b is not None else c.index_b}]" for c in group]
+    if all(c.shape_a == c.shape_b and c.count_a == c.count_b for c in group):
+        head = f"  ~ changed  {len(group)} {first.type_b} layers: {what} (the same change in each; outputs and params unchanged)"
+        return [head, textwrap.fill(", ".join(names), width=100, initial_indent=" " * 6, subsequent_indent=" " * 6, break_on_hyphens=False)]
+    head = f"  ~ changed  {len(group)} {first.type_b} layers: {what} (the same change in each)"
+    return [head, *(f"      {name} {_before_after(change)}" for name, change in zip(names, group, strict=True))]
 
 
 def _known_delta(change: LayerChange) -> int | None:

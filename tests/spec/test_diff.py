@@ -187,3 +187,17 @@ def test_one_edit_of_a_block_used_three_times_is_listed_once(write_spec):
     assert lines[4] == "      [0_conv_bn], [1_conv_bn], [2_conv_bn]"
     assert sum("momentum" in line for line in lines) == 1 and "Dense" not in diff.text()  # nothing above the Dense changed size
     assert "parameters: unchanged by these changes (the total is not known without the class count: pass --num-classes N)" in lines
+
+
+def test_one_edit_of_a_block_that_changes_each_use_differently_is_listed_once_with_each_use(write_spec):
+    a = _folder_spec(write_spec, "a", filters=16)
+    b = load_spec(write_spec(FOLDER_SPEC.format(name="b", path="photos", filters=16, momentum=0.9).replace("kernel_size: 3", "kernel_size: 5"), "b.yaml"))
+    diff = diff_specs(a, b, num_classes=3)
+    lines = diff.text().splitlines()
+    assert lines[3] == "  ~ changed  3 Conv2D layers: kernel_size [3, 3] -> [5, 5] (the same change in each)"
+    assert lines[4:7] == [
+        "      [0_conv_bn.0_conv2d] output (16, 16, 8), params 224 -> 608",
+        "      [1_conv_bn.0_conv2d] output (16, 16, 16), params 1,168 -> 3,216",
+        "      [2_conv_bn.0_conv2d] output (16, 16, 8), params 1,160 -> 3,208",
+    ]
+    assert sum("kernel_size" in line for line in lines) == 1
