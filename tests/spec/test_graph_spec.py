@@ -236,7 +236,8 @@ def test_diff_shows_changes_inside_a_block_and_a_branch():
     assert ("changed", "stem.0_conv2d", "Conv2D") in changed and ("changed", "2_residual.1_conv_bn.0_conv2d", "Conv2D") in changed
     assert ("added", "3_parallel.b3.0_max_pooling2d", "MaxPooling2D") in changed
     text = result.text()
-    assert "~ changed  [stem.0_conv2d] Conv2D: kernel_size [3, 3] -> [5, 5]" in text
+    assert "~ changed  7 Conv2D layers: kernel_size [3, 3] -> [5, 5] (the same change in each)" in text  # one edit of the block, listed once
+    assert "      [stem.0_conv2d] output" in text and "      [2_residual.1_conv_bn.0_conv2d] output" in text
     assert not result.settings  # blocks are compared layer by layer, not as settings
 
 
