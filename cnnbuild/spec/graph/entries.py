@@ -108,8 +108,9 @@ def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSi
     """The union of everything an entry of ``model.layers`` may be: the registered layers
     (``layer_models``), ``Residual``, ``Parallel`` and a use of each block in ``signature``."""
     cache = registry.derived.setdefault("graph_entry", {})
-    if signature in cache:
-        return cache[signature]
+    key = (signature, tuple(map(id, layer_models)))  # the models are kept by the registry: their ids stay theirs
+    if key in cache:
+        return cache[key]
     merges = [r.params for r in registry.layers.values() if r.merges]
     blocks = [
         create_model(
@@ -139,5 +140,5 @@ def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSi
     entry = _union([*layer_models, residual, parallel, *blocks])
     for container in (residual, parallel):
         container.model_rebuild(_types_namespace={"GraphEntry": entry})
-    cache[signature] = entry
+    cache[key] = entry
     return entry
