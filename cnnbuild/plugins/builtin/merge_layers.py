@@ -37,7 +37,7 @@ def elementwise_shape(params: Params, shapes: list[Shape]) -> LayerShape:
     _same_rank(shapes)
     output = list(shapes[0])
     for index, shape in enumerate(shapes[1:], 2):
-        for axis, (have, other) in enumerate(zip(output, shape)):
+        for axis, (have, other) in enumerate(zip(output, shape, strict=True)):
             if have == other or other == 1:
                 continue
             if have == 1:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ForwardRef, Literal, Union
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, create_model
 
@@ -121,19 +121,22 @@ def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSi
         for name, params in signature
         if name not in registry.layers and name not in CONTAINERS
     ]
+    # the containers hold entries of the union they belong to: a reference resolved by model_rebuild below, made per call
+    # so that no registry's union is cached in it for another
+    nested = ForwardRef("GraphEntry")
     residual = create_model(
         "Residual",
         __base__=ResidualBase,
-        layers=(list["GraphEntry"], Field(min_length=1, description="the main path, applied in order")),
+        layers=(list[nested], Field(min_length=1, description="the main path, applied in order")),
         shortcut=(
-            Annotated[Literal["auto", "identity"] | list["GraphEntry"], BeforeValidator(_shortcut)],
+            Annotated[Literal["auto", "identity"] | list[nested], BeforeValidator(_shortcut)],
             Field("auto", description="auto: the input itself, or a 1x1 Conv2D projection when the shapes differ; identity; or a list of layers"),
         ),
     )
     parallel = create_model(
         "Parallel",
         __base__=ParallelBase,
-        branches=(list[list["GraphEntry"]], Field(min_length=2, description="each branch a list of entries from the same input ([]: the input itself)")),
+        branches=(list[list[nested]], Field(min_length=2, description="each branch a list of entries from the same input ([]: the input itself)")),
         merge=(_union(merges) | None, Field(None, description="the merge layer (default: Concatenate)")),
     )
     entry = _union([*layer_models, residual, parallel, *blocks])
