@@ -193,3 +193,14 @@ def test_migrate_keeps_the_file_s_own_indentation():
     migrated = migrate_text(text, parse_yaml(text, "four.yaml")).text
     assert migrated.startswith("format_version: 2\ndata:\n    type: digits\naugmentation: []\nmodel:\n    layers:\n")
     assert parse_yaml(migrated).data["model"]["layers"][0] == {"type": "GaussianNoise", "stddev": 0.2}
+
+
+def test_migrate_says_in_one_line_when_it_cannot_write_its_result(tmp_path):
+    path = write(tmp_path, declared(1))
+    (tmp_path / "afile").write_text("not a folder\n")
+    result = run_cli("migrate", str(path), "--out", str(tmp_path / "afile" / "new.yaml"))
+    assert result.returncode == 1, result.stderr  # a user error, not 70 (a bug)
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"{tmp_path / 'afile' / 'new.yaml'}: cannot write the migrated spec: ") and last.endswith("; choose another --out")
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert path.read_text() == declared(1)
