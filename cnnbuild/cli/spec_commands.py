@@ -149,7 +149,8 @@ def migrate(spec_path: Path, out: Path | None, in_place: bool) -> None:
             write_atomically(target, lambda path: path.write_text(migration.text, encoding="utf-8"))
         except OSError as exc:  # a folder that cannot be written, --out under a file: the user's to fix, not a bug
             where = "choose another --out" if target == out else f"make {target.parent} writable, or write a new file with --out"
-            raise CnnbuildError(f"{target}: cannot write the migrated spec: {exc.strerror or exc}; {where}") from exc
+            cause = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(target) else "")
+            raise CnnbuildError(f"{target}: cannot write the migrated spec: {cause}; {where}") from exc
 
     if in_place:
         if not migration.current:
