@@ -165,7 +165,8 @@ def _requirement_issues(spec: Spec, registry: Registry, issues: _Issues) -> None
             entries = (value or []) if use.many else [value]
             located = [((*use.path, index) if use.many else use.path, entry) for index, entry in enumerate(entries)]
         for path, entry in located:
-            registration = registry.table(kind).get(getattr(entry, "type", None))
+            tag = getattr(entry, "type", None)
+            registration = registry.table(kind).get(tag) if isinstance(tag, str) else None
             for module, requirement in missing_requirements(registration.options.get("requires", ()) if registration else ()):
                 issues.add((*path, "type"), Code.MISSING_PACKAGE, f"{entry.type} needs the {module} package, which is not installed: pip install '{requirement}'")
 

@@ -16,7 +16,7 @@ from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.format_history import CURRENT as CURRENT_FORMAT
 from cnnbuild.spec.format_history import KEY as FORMAT_KEY
-from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN, Block, BlockSignature, block_signature, graph_entry
+from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN, Block, BlockSignature, block_signature, graph_entry, list_of
 from cnnbuild.spec.normalize import normalize
 from cnnbuild.spec.sections import Compile, Distribute, Output, Train
 from cnnbuild.spec.sweep_section import Sweep
@@ -25,6 +25,7 @@ from cnnbuild.spec.yaml_source import SpecSource, parse_yaml, read_yaml
 
 if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
+    from cnnbuild.spec.entry_types import DataSource, Entry, GraphEntry
     from cnnbuild.spec.graph.nodes import Graph
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -52,12 +53,12 @@ class Spec(Params):
     _graph: Any = PrivateAttr(None)
     _registry: Any = PrivateAttr(None)
 
-    # Declared by the model built from the registry; listed here for type checkers.
+    # Declared by the model built from the registry (spec_model); listed here for type checkers.
     if TYPE_CHECKING:
-        data: Any
-        augmentation: list[Any]
-        model: Any
-        train: Any
+        data: DataSource
+        augmentation: list[Entry]
+        model: ModelSection
+        train: Train
 
     @property
     def base_dir(self) -> Path:
@@ -136,6 +137,9 @@ class ModelSection(Params):
 
     outputs: Annotated[str, Field(pattern=ENTRY_NAME_PATTERN)] | None = Field(None, description="the name of the entry whose output the model returns; default: the last entry")
 
+    if TYPE_CHECKING:  # added by spec_model, with the registry's types and the spec's blocks
+        layers: list[GraphEntry]
+
 
 #: Sections that hold entry lists of a registered kind (``model.layers``, ``train.callbacks``), and their fixed part.
 SECTION_BASES: dict[str, type[Params]] = {"model": ModelSection, "train": Train}
@@ -151,7 +155,7 @@ def _with_nested_entries(registry: Registry, params: type[BaseModel]) -> type[Ba
     if params not in cache:
         # a Pipeline inside a Pipeline stays untyped here (the checks refuse it), under a name of its own for the JSON Schema
         inner = _union([create_model(f"{r.params.__name__}_nested", __base__=r.params, __module__=r.params.__module__) if nested_augmentation_fields(r.params) else r.params for r in registry.layers.values() if r.augmentation])
-        nested = {name: (list[inner], Field(..., min_length=1, description=params.model_fields[name].description)) for name in fields}
+        nested: dict[str, Any] = {name: (list_of(inner), Field(..., min_length=1, description=params.model_fields[name].description)) for name in fields}
         cache[params] = create_model(params.__name__, __base__=params, __module__=params.__module__, **nested)
     return cache[params]
 
@@ -163,8 +167,8 @@ def _field(registry: Registry, kind: Any, use: Use, blocks: BlockSignature) -> t
     if not use.many:
         return entry, Field(... if use.required else None, description=use.description)
     if use.required:
-        return list[entry], Field(..., min_length=1, description=use.description)
-    return list[entry], Field(default_factory=list, description=use.description)
+        return list_of(entry), Field(..., min_length=1, description=use.description)
+    return list_of(entry), Field(default_factory=list, description=use.description)
 
 
 def spec_model(registry: Registry, blocks: BlockSignature = ()) -> type[Spec]:
