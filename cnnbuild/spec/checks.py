@@ -9,7 +9,7 @@ from cnnbuild.spec.codes import Code
 from cnnbuild.spec.engine import expected_backend, several_steps_per_call
 from cnnbuild.spec.errors import SpecIssue, format_path
 from cnnbuild.spec.graph.checks import backbone_issues
-from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, binary_labels, class_count, label_mixing_entries, label_mode, output_layer
+from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, applied_activation, binary_labels, class_count, label_mixing_entries, label_mode, output_layer
 from cnnbuild.spec.shapes import LayerRow, ShapeFunctionFailed, ShapeProblem, infer_layers, infer_spec
 from cnnbuild.spec.yaml_source import SpecSource
 
@@ -84,7 +84,7 @@ def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
             issues.add((*node.path, "units"), Code.LABEL_MISMATCH, f"'auto' is only allowed {where} (it means the number of classes)")
     last = output_layer(spec)
     binary = binary_labels(spec, num_classes)
-    activation = getattr(last, "activation", None)
+    activation = applied_activation(last)
     units = getattr(last, "units", None)
     loss = spec.compile.loss
     last_path = output.path if output is not None else ("model", "layers")
