@@ -204,3 +204,25 @@ def test_migrate_says_in_one_line_when_it_cannot_write_its_result(tmp_path):
     assert last.startswith(f"{tmp_path / 'afile' / 'new.yaml'}: cannot write the migrated spec: ") and last.endswith("; choose another --out")
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
     assert path.read_text() == declared(1)
+
+
+def test_migrate_keeps_the_comment_lines_after_a_moved_entry_where_they_were():
+    """ruamel.yaml files the lines after a list entry with that entry: they stay in place when it moves
+    (before the next key, or with the entry before it), also when the list is left empty."""
+    from cnnbuild.spec.migrate import migrate_text
+    from cnnbuild.spec.yaml_source import parse_yaml
+
+    def migrated(text: str) -> str:
+        return migrate_text(text, parse_yaml(text, "old.yaml")).text
+
+    last = "format_version: 1\naugmentation:\n  - GaussianNoise: {stddev: 0.5}   # noisy\n\n# the model\nmodel:\n  layers:\n    - Flatten\n"
+    assert migrated(last) == "format_version: 2\naugmentation: []\n\n# the model\nmodel:\n  layers:\n    - GaussianNoise: {stddev: 0.5} # noisy\n    - Flatten\n"
+    alone = "format_version: 1\naugmentation:\n  - GaussianNoise: {stddev: 0.5}\n# the model\nmodel:\n  layers: [Flatten]\n"
+    assert "augmentation: []\n# the model\nmodel:\n" in migrated(alone)
+    middle = (
+        "format_version: 1\naugmentation:\n  - RandomFlip: {mode: horizontal}   # flip\n  - GaussianNoise: {stddev: 0.5}   # noisy\n"
+        "  # rotate a little\n  - RandomRotation: {factor: 0.1}\nmodel:\n  layers:\n    - Flatten\n"
+    )
+    assert migrated(middle).startswith(
+        "format_version: 2\naugmentation:\n  - RandomFlip: {mode: horizontal}   # flip\n  # rotate a little\n  - RandomRotation: {factor: 0.1}\nmodel:\n"
+    )
