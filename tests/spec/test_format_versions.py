@@ -226,3 +226,11 @@ def test_migrate_keeps_the_comment_lines_after_a_moved_entry_where_they_were():
     assert migrated(middle).startswith(
         "format_version: 2\naugmentation:\n  - RandomFlip: {mode: horizontal}   # flip\n  # rotate a little\n  - RandomRotation: {factor: 0.1}\nmodel:\n"
     )
+
+
+def test_migrate_keeps_windows_line_ends(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_bytes(declared(1).replace("\n", "\r\n").encode())
+    result = run_cli("migrate", str(path), "--in-place")
+    assert result.returncode == 0, result.stderr
+    assert path.read_bytes() == MIGRATED.replace("\n", "\r\n").encode()
