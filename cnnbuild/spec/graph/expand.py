@@ -124,7 +124,7 @@ class _Expander:
         registration = self.registry.layers[entry.type]
         low, high = registration.input_range
         if len(inputs) < low or (high is not None and len(inputs) > high):
-            wanted = "one input" if high == 1 else f"{low} inputs" if low == high else f"{low} or more inputs"
+            wanted = "one input" if high == 1 else f"{low} inputs" if low == high else f"{low} or more inputs" if high is None else f"{low} to {high} inputs"
             hint = f"; list them, as inputs: [{', '.join(['a', 'b', 'c'][:low])}]" if low > 1 else ""
             self.report((*path, "inputs") if given else path, Code.INPUT_COUNT, f"{entry.type} takes {wanted}, got {len(inputs)}{hint}")
             return
