@@ -110,7 +110,9 @@ def describe_model(model: Any) -> ModelSummary:
 def _output(model: Any) -> dict[str, Any]:
     """The model's output and the layer that makes it (the last layer of a stack, the graph's output layer)."""
     output = model.outputs[0]
-    layer = next(layer for layer in reversed(model.layers) if layer.output is output)
+    layer = next((layer for layer in reversed(model.layers) if layer.output is output), None)
+    if layer is None:  # not made by one of the model's own layers: only the shape is known
+        return {"shape": list(output.shape[1:]), "layer": None, "type": None, "activation": None}
     activation = layer.get_config().get("activation")
     return {"shape": list(output.shape[1:]), "layer": layer.name, "type": type(layer).__name__, "activation": activation if isinstance(activation, str) else None}
 
