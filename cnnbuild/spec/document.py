@@ -12,7 +12,7 @@ from cnnbuild.contracts.layers import ENTRY_NAME_PATTERN
 from cnnbuild.contracts.tasks import Task, task_named
 from cnnbuild.contracts.values import NonNegativeInt, Params, PositiveInt, nested_augmentation_fields
 from cnnbuild.plugins.kinds import Use, uses
-from cnnbuild.spec.canonical import canonical_order, resolve_spec_paths
+from cnnbuild.spec.canonical import canonical_order, resolve_known_paths, resolve_spec_paths
 from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.format_history import CURRENT as CURRENT_FORMAT
@@ -21,7 +21,7 @@ from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN, Block, BlockSignatur
 from cnnbuild.spec.normalize import normalize
 from cnnbuild.spec.sections import Compile, Distribute, Output, Train
 from cnnbuild.spec.sweep_section import Sweep
-from cnnbuild.spec.task_section import TaskSection
+from cnnbuild.spec.task_section import TaskSection, with_task_metrics
 from cnnbuild.spec.translate import translate
 from cnnbuild.spec.yaml_source import SpecSource, parse_yaml, read_yaml
 
@@ -40,9 +40,7 @@ class Spec(Params):
     format_version: PositiveInt | None = Field(None, description=f"the spec format this spec was written for (1 to {CURRENT_FORMAT}); default: the current one")
     name: str = Field("experiment", pattern=NAME_PATTERN, description="names the run directory: letters, digits, '.', '_' and '-'")
     seed: NonNegativeInt | None = Field(None, description="seed for the split, shuffling, augmentation and weights")
-    task: TaskSection | None = Field(
-        None, description="what the model predicts: single_label (default), multi_label (several labels per image) or regression (numbers per image)"
-    )
+    task: TaskSection | None = Field(None, description="what the model predicts: single_label (default), multi_label (several labels per image) or regression")
     augmentation_placement: Literal["pipeline", "model"] = Field("pipeline", description="pipeline: in the tf.data map (parallel, faster on CPU); model: inside the model")
     compile: Compile = Field(default_factory=Compile)
     output: Output = Field(default_factory=Output)
@@ -68,15 +66,7 @@ class Spec(Params):
     @model_validator(mode="before")
     @classmethod
     def _task_metrics(cls, data: Any) -> Any:
-        """A task's own metrics where the spec names none (``compile.metrics``' default is single-label's ``accuracy``)."""
-        if not isinstance(data, dict):
-            return data
-        task = data.get("task")
-        name = task.get("type") if isinstance(task, dict) else task
-        compile_section = data.get("compile", {})
-        if not isinstance(name, str) or name not in ("multi_label", "regression") or not isinstance(compile_section, dict) or "metrics" in compile_section:
-            return data
-        return {**data, "compile": {**compile_section, "metrics": list(task_named(name).default_metrics)}}
+        return with_task_metrics(data)
 
     @property
     def task_row(self) -> Task:
@@ -133,18 +123,12 @@ class Spec(Params):
         :data:`~cnnbuild.spec.types.SpecPath` parameter, builtin or a plugin's, a ``data.cache``
         file and ``output.dir``), so the result runs from anywhere.
         """
-        # without a task the spec is single-label and its canonical form is what it was before ``task`` existed
-        data = canonical_order(self.model_dump(mode="json", exclude={"sweep"} | ({"task"} if self.task is None else set())))  # a run's spec is what it trained, not the search around it
+        # a run's spec is what it trained, not the search around it; without a task, as before ``task`` existed
+        data = canonical_order(self.model_dump(mode="json", exclude={"sweep"} | ({"task"} if self.task is None else set())))
         data[FORMAT_KEY] = CURRENT_FORMAT  # old spellings were read as the current ones
         if absolute_paths:
             resolve_spec_paths(self, data, self.resolve_path)
-            section = data.get("data", {})
-            for key in ("path", "test_path"):  # also for a plugin data source that declares them as plain str
-                if isinstance(section.get(key), str):
-                    section[key] = str(self.resolve_path(section[key]))
-            if section.get("cache") not in (None, "memory", "none"):
-                section["cache"] = str(self.resolve_path(section["cache"]))
-            data["output"]["dir"] = str(self.resolve_path(data["output"]["dir"]))
+            resolve_known_paths(data, self.resolve_path)
         return {key: data[key] for key in SECTION_ORDER if key in data} | data
 
 
