@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,21 @@ def test_every_reason_is_used_and_every_refused_name_is_not_offered_elsewhere():
 def test_the_development_script_reports_agreement():
     done = subprocess.run([sys.executable, str(REPO / "tools" / "keras_catalogue.py"), "--check"], capture_output=True, text=True, timeout=300)
     assert (done.returncode, done.stdout.strip()) == (0, "the catalogue agrees with Keras"), done.stderr[-2000:]
+
+
+def test_the_readme_layer_reference_lists_every_layer_with_its_parameters_and_every_refused_layer():
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### Layers") : text.index("### Augmentation layers")]
+    rows = {}
+    for cells, parameters in re.findall(r"^\| ([^|]+) \| (.*)\|$", section, re.MULTILINE):
+        for name in re.findall(r"`([A-Za-z0-9]+)`", cells):
+            rows[name] = parameters
+    for name, registration in builtin_layers().items():
+        if registration.augmentation or registration.options.get("not_augmentation") or name in catalogue.NOT_OFFERED_LAYERS:
+            continue  # augmentation layers: their own table (tests/spec/test_augmentation_spec.py)
+        assert name in rows, f"README's layer table has no row for {name}"
+        for parameter, field in registration.params.model_fields.items():
+            if parameter not in ("type", "name", "inputs") and catalogue.is_offered(field):
+                assert f"`{parameter}`" in rows[name], f"README row of {name} does not name {parameter}"
+    for name in catalogue.NOT_OFFERED_LAYERS:
+        assert f"`{name}`" in section or name.endswith(("Pooling1D", "Pooling3D")), f"README does not say that {name} is not offered"

@@ -26,7 +26,7 @@ from cnnbuild.contracts.layers import GRAPH_KEYS
 from cnnbuild.contracts.values import Params
 from cnnbuild.plugins.hookspecs import hookimpl
 
-_WEIGHT_DECAY = "weight penalties are not set per layer: use compile.optimizer's weight_decay (Adam, AdamW), which decays every weight"
+_WEIGHT_DECAY = "weight penalties are not set per layer: use compile.optimizer's weight_decay (every optimizer takes it), which decays every weight"
 _CONSTRAINT = "weight constraints (max_norm, non_neg, ...) are rarely used by image classifiers and are not offered; a plugin layer can add one"
 _INITIALIZER = "Keras's default is kept (zeros for biases and offsets, ones for scales, glorot_uniform for kernels); kernel_initializer is offered on Conv2D, Conv2DTranspose, Dense and MultiHeadAttention"
 
