@@ -24,7 +24,7 @@ from cnnbuild.errors import PluginError
 from cnnbuild.plugins import hookspecs
 from cnnbuild.plugins.compatibility import api_mismatch, declared_api
 from cnnbuild.plugins.kinds import KINDS, Kind
-from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, input_range, spec_model
+from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, input_range, spec_model, supplied_tasks
 
 ENTRY_POINT_GROUP = "cnnbuild"
 LOAD_PLUGINS_ENV = "CNNBUILD_LOAD_PLUGINS"
@@ -47,6 +47,7 @@ BUILTIN_PLUGINS = (
     "cnnbuild.plugins.builtin.image_directory",
     "cnnbuild.plugins.builtin.csv_source",
     "cnnbuild.plugins.builtin.array_sources",
+    "cnnbuild.plugins.builtin.synthetic_shapes",
     "cnnbuild.plugins.builtin.callbacks",
 )
 
@@ -206,6 +207,8 @@ def _register_function(staged: list[Registration], kind: Kind, info: PluginInfo)
             raise PluginError(f"{info.describe()} registered {kind.name} {name!r} with unknown options {sorted(unknown)}; allowed: {sorted(kind.options)}")
         if "aliases" in options:
             options["aliases"] = tuple(options["aliases"])
+        if "tasks" in options:
+            options["tasks"] = supplied_tasks(options["tasks"], f"{info.describe()} registered {kind.name} {name!r} with")
         if "inputs" in options:
             options["inputs"] = input_range(options["inputs"], f"{info.describe()} registered {kind.name} {name!r} with")
         staged.append(Registration(kind=kind, name=name, params=spec_model(kind, name, params, info), factory=factory, plugin=info, options=options))

@@ -49,10 +49,10 @@ class _Expander:
 
     def report(self, path: PathKey | None, code: Code, message: str, *, key: bool = False, position: tuple[str, int, int, str] | None = None, context: str = "") -> None:
         """Add an issue once (a block's problem is reported at its first use; ``context`` names the use)."""
-        where, line, column = self.source.locate(path, key=key) if position is None else position[:3]
+        where, line, column, shown = position or _located(self.source, path, key)
         if (where, line, column, code, message) not in self.reported:
             self.reported.add((where, line, column, code, message))
-            self.issues.append(SpecIssue(where, line, column, position[3] if position else format_path(path), f"{message} ({context})" if context else message, code=code))
+            self.issues.append(SpecIssue(where, line, column, shown, f"{message} ({context})" if context else message, code=code))
 
     def run(self) -> Graph:
         _check_blocks(self.spec, self.registry, self.report)
@@ -99,10 +99,10 @@ class _Expander:
         for index, entry in enumerate(entries):
             path = (*list_path, index)
             if entry.inputs is None:
-                inputs = [ids[index - 1] if index else source]
-            else:
-                inputs = [_resolve(self.report, reference, names, ids, source, (*path, "inputs", position), list_path) for position, reference in enumerate(entry.inputs)]
-            if None not in inputs:
+                inputs: list[str] | None = [ids[index - 1] if index else source]
+            else:  # None when a name is not resolved (each is reported)
+                inputs = _all_known([_resolve(self.report, reference, names, ids, source, (*path, "inputs", position), list_path) for position, reference in enumerate(entry.inputs)])
+            if inputs is not None:
                 self.expand_entry(entry, path, ids[index], inputs, context, given=entry.inputs is not None, base=bases[index])
         if outputs is None:
             return ids[-1]
@@ -128,7 +128,7 @@ class _Expander:
             hint = f"; list them, as inputs: [{', '.join(['a', 'b', 'c'][:low])}]" if low > 1 else ""
             self.report((*path, "inputs") if given else path, Code.INPUT_COUNT, f"{entry.type} takes {wanted}, got {len(inputs)}{hint}")
             return
-        self.add(Node(out, entry.type, entry.model_copy(update={"name": None, "inputs": None}), tuple(inputs), path, format_path(path), context))
+        self.add(Node(out, entry.type, entry.model_copy(update={"name": None, "inputs": None}), tuple(inputs), path, format_path(path), context, name=entry.name))
 
     def add(self, node: Node) -> str:
         self.nodes.append(node)
@@ -152,9 +152,9 @@ class _Expander:
         else:
             shortcut = self.expand_list(entry.shortcut, (*path, "shortcut"), source, f"{base}.shortcut.", context)
         added = f"{base}.add" if entry.activation else final
-        self.add(Node(added, "Add", _layer(self.registry, "Add"), (main, shortcut), path, format_path(path), context, labels=("the main path", "the shortcut")))
+        self.add(Node(added, "Add", _layer(self.registry, "Add"), (main, shortcut), path, format_path(path), context, labels=("the main path", "the shortcut"), name=entry.name))
         if entry.activation:
-            self.add(Node(final, "Activation", _layer(self.registry, "Activation", activation=entry.activation), (added,), path, format_path(path), context))
+            self.add(Node(final, "Activation", _layer(self.registry, "Activation", activation=entry.activation), (added,), path, format_path(path), context, name=entry.name))
         return final
 
     def _parallel(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str) -> str:
@@ -170,7 +170,7 @@ class _Expander:
             self.report(merge_path, Code.INPUT_COUNT, f"{merge.type} merges {low}{'' if high == low else ' or more'} inputs, and this Parallel has {len(outputs)} branches")
             return final
         labels = tuple(f"branch {index + 1}" for index in range(len(outputs)))
-        return self.add(Node(final, merge.type, merge, tuple(outputs), merge_path, format_path(path), context, labels=labels))
+        return self.add(Node(final, merge.type, merge, tuple(outputs), merge_path, format_path(path), context, labels=labels, name=entry.name))
 
     def _block(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str) -> str:
         name = entry.type
@@ -187,6 +187,18 @@ class _Expander:
             return self.expand_list(entries, ("blocks", name, "layers"), source, f"{base}.", inner, final=final)
         finally:
             self.stack.pop()
+
+
+def _all_known(ids: list[str | None]) -> list[str] | None:
+    known = [node for node in ids if node is not None]
+    return known if len(known) == len(ids) else None
+
+
+def _located(source: SpecSource, path: PathKey | None, key: bool) -> tuple[str, int, int, str]:
+    """Where the node at ``path`` is (file, line, column) and the path as written in messages."""
+    if path is None:
+        raise TypeError("an issue needs its path or its position")
+    return (*source.locate(path, key=key), format_path(path))
 
 
 def _check_blocks(spec: Spec, registry: Registry, report: Report) -> None:
@@ -256,7 +268,10 @@ def _unused(report: Report, spec: Spec, ordered: list[Node], output: str) -> Non
         if node.id in used or node.type == PROJECTION:
             continue
         reason = f"comes after the model's output (model.outputs: {spec.model.outputs})" if after_output and len(node.path) == 3 else "is not the input of any entry nor the model's output"
-        report(node.path, Code.UNUSED_OUTPUT, f"this entry's output {reason}: a branch that leads nowhere; list it in an entry's inputs, or remove it")
+        if node.name is not None:
+            report(node.path, Code.UNUSED_OUTPUT, f"the output of {node.name!r} {reason}: a branch that leads nowhere; list {node.name!r} in an entry's inputs, or remove it")
+        else:
+            report(node.path, Code.UNUSED_OUTPUT, f"this entry's output {reason}: a branch that leads nowhere; list it in an entry's inputs, or remove it")
 
 def _unused_blocks(spec: Spec, source: SpecSource, used: Any) -> list[SpecIssue]:
     """Warnings for the blocks model.layers never uses."""
