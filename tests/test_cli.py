@@ -133,7 +133,7 @@ def test_schema_validates_the_examples():
     import yaml
 
     schema = json.loads(run_cli("schema").stdout)
-    for example in ("digits", "flowers", "malaria", "digits_sweep"):
+    for example in ("digits", "flowers", "malaria", "digits_sweep", "unet_digits", "convnext_digits"):
         jsonschema.validate(yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text()), schema)
 
 

@@ -39,6 +39,7 @@ BUILTIN_PLUGINS = (
     "cnnbuild.plugins.builtin.normalization_layers",
     "cnnbuild.plugins.builtin.activation_layers",
     "cnnbuild.plugins.builtin.attention_layers",
+    "cnnbuild.plugins.builtin.keras_catalogue",
     "cnnbuild.plugins.builtin.backbones",
     "cnnbuild.plugins.builtin.preprocessing_layers",
     "cnnbuild.plugins.builtin.colour_augmentation",
