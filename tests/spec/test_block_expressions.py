@@ -186,3 +186,110 @@ def test_in_needs_a_shape_known_before_building_and_height_needs_an_image():
 def test_a_parameter_used_only_in_an_expression_counts_as_used():
     spec = spec_from_text(INVERTED, num_classes=10)
     assert not [issue for issue in spec.warnings if issue.code == Code.UNUSED_PARAMETER]
+
+
+# -- conditional entries and per-repetition arguments ------------------------------------
+
+STAGES = """\
+data: {type: digits, image_size: [16, 16], color_mode: rgb}
+blocks:
+  basic:
+    params: {filters: required, strides: 1}
+    layers:
+      - type: Residual
+        activation: relu
+        layers:
+          - {type: Conv2D, filters: $filters, kernel_size: 3, strides: $strides, padding: same, use_bias: false}
+          - BatchNormalization
+        shortcut:
+          - {type: Conv2D, filters: $filters, kernel_size: 1, strides: $strides, use_bias: false, when: $strides != 1 or $in.channels != $filters}
+          - {type: BatchNormalization, when: $strides != 1 or $in.channels != $filters}
+model:
+  layers:
+    - {type: Conv2D, filters: 8, kernel_size: 3, padding: same}
+    - {type: basic, repeat: 2, filters: 8}
+    - {type: basic, repeat: 3, filters: 16, strides: {first: 2, rest: 1}}
+    - GlobalAveragePooling2D
+    - {type: Dense, units: auto}
+"""
+
+
+def test_when_leaves_an_entry_out_and_first_rest_differ_between_repetitions():
+    spec = spec_from_text(STAGES, num_classes=10)
+    nodes = {node.id: node for node in spec.graph.nodes}
+    # same width, stride 1: both shortcut entries are left out, the shortcut is the input itself
+    assert nodes["1_basic.1.0_residual.add"].inputs == ("1_basic.1.0_residual.1_batch_normalization", "0_conv2d")
+    # the first repetition of the next stage strides by 2 and projects with conv+BN, the others do neither
+    first = nodes["2_basic.1.0_residual.shortcut.0_conv2d"].entry
+    assert (first.filters, first.strides, first.use_bias) == (16, (2, 2), False)
+    assert nodes["2_basic.1.0_residual.add"].inputs == ("2_basic.1.0_residual.1_batch_normalization", "2_basic.1.0_residual.shortcut.1_batch_normalization")
+    assert nodes["2_basic.2.0_residual.0_conv2d"].entry.strides == (1, 1)
+    assert nodes["2_basic.3.0_residual.add"].inputs == ("2_basic.3.0_residual.1_batch_normalization", "2_basic.2")
+    assert not [node for node in spec.graph.nodes if node.id.startswith(("1_basic", "2_basic.2", "2_basic.3")) and ".shortcut" in node.id]
+    rows = {row.name: row for row in infer_spec(spec, get_registry(), 10)}
+    assert rows["2_basic.1.0_residual.shortcut.0_conv2d"].params == 8 * 16 and rows["2_basic"].output_shape == (8, 8, 16)
+
+
+def test_index_and_repeat_name_the_repetition():
+    text = STAGES.replace("padding: same, use_bias: false}\n          - BatchNormalization", "padding: same, use_bias: false}\n          - {type: Dropout, rate: 0.1 * ($index + 1) / $repeat}", 1)
+    spec = spec_from_text(text, num_classes=10)
+    rates = [node.entry.rate for node in spec.graph.nodes if node.type == "Dropout"]
+    assert rates == pytest.approx([0.05, 0.1, 0.1 / 3, 0.2 / 3, 0.1])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # a value of one repetition is wrong at the use, where it is written (in the first: 2 it also reaches the shortcut's Conv2D)
+        ("strides: {first: 2, rest: 1}", "strides: {first: 2, rest: 0}", [("18:71", "blocks.basic.layers[0].layers[0].strides", "invalid-value")]),
+        # an entry after one left out is still reported at its own line
+        ("{type: BatchNormalization, when: $strides != 1 or $in.channels != $filters}", "{type: BatchNormalization, when: $strides != 1 or $in.channels != $filters, momentum: 2}",
+         [("13:99", "blocks.basic.layers[0].shortcut[1].momentum", "invalid-value")]),
+        ("when: $strides != 1 or $in.channels != $filters}\n          - {type: Batch", "when: $strides}\n          - {type: Batch",
+         [("12:105", "blocks.basic.layers[0].shortcut[0].when", "wrong-type")] * 2),  # once for each use
+        ("when: $strides != 1 or $in.channels != $filters}\n          - {type: Batch", "when: 1}\n          - {type: Batch",
+         [("12:105", "blocks.basic.layers[0].shortcut[0].when", "wrong-type")]),
+        ("when: $strides != 1 or $in.channels != $filters}\n          - {type: Batch", "when: $strides != 1 or}\n          - {type: Batch",
+         [("12:121", "blocks.basic.layers[0].shortcut[0].when", "expression-syntax")]),
+    ],
+)
+def test_errors_of_conditions_and_repetitions_are_at_their_line(old, new, expected):
+    assert old in STAGES
+    assert issue_codes(STAGES.replace(old, new), num_classes=10) == expected
+
+
+def test_an_entry_left_out_cannot_be_an_input_and_its_absence_keeps_the_chain():
+    text = """\
+    data: {type: digits, image_size: [16, 16], color_mode: rgb}
+    blocks:
+      gate:
+        params: {se: false}
+        layers:
+          - {type: Conv2D, filters: 8, kernel_size: 1, name: x}
+          - {type: GlobalAveragePooling2D, keepdims: true, name: squeeze, when: $se}
+          - {type: Conv2D, filters: 8, kernel_size: 1, activation: sigmoid, name: excite, when: $se}
+          - {type: Multiply, inputs: [x, excite], when: $se}
+    model:
+      layers:
+        - {type: gate, se: true}
+        - {type: gate}
+        - GlobalAveragePooling2D
+        - {type: Dense, units: auto}
+    """
+    spec = spec_from_text(__import__("textwrap").dedent(text), num_classes=10)
+    nodes = {node.id: node for node in spec.graph.nodes}
+    assert nodes["0_gate"].type == "Multiply" and nodes["0_gate"].inputs == ("0_gate.x", "0_gate.excite")
+    assert nodes["1_gate"].type == "Conv2D" and nodes["1_gate"].inputs == ("0_gate",)  # the list ends at the last entry present
+    # an entry after those left out keeps its place: its id and its errors are those of the entry as written
+    after = text.replace("      - {type: Multiply, inputs: [x, excite], when: $se}\n", "      - {type: Multiply, inputs: [x, excite], when: $se}\n          - {type: Conv2D, filters: 4, kernel_size: 1}\n")
+    assert spec_from_text(__import__("textwrap").dedent(after), num_classes=10).graph.node("1_gate").inputs == ("1_gate.x",)
+    assert issue_codes(after.replace("filters: 4, kernel_size: 1", "filters: 4, kernel_size: 0"), num_classes=10) == [("10:49", "blocks.gate.layers[4].kernel_size", "invalid-value")]
+    referenced = text.replace("- {type: Multiply, inputs: [x, excite], when: $se}", "- {type: Multiply, inputs: [x, excite]}")
+    assert issue_codes(referenced, num_classes=10) == [("9:38", "blocks.gate.layers[3].inputs[1]", "absent-entry")]
+    try:
+        spec_from_text(__import__("textwrap").dedent(referenced), "spec.yaml", num_classes=10)
+    except Exception as exc:  # noqa: BLE001 (the message is what is checked)
+        assert exc.issues[0].message == (
+            "input 'excite' is left out of this use: its when: $se is false here ($se = False); give this entry the same when:, "
+            "or take another input (in block gate used at model.layers[1])"
+        )

@@ -11,7 +11,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, create_model
+from pydantic import BeforeValidator, Discriminator, Field, Tag, WithJsonSchema, create_model
 
 from cnnbuild.contracts.layers import GraphEntryFields
 from cnnbuild.contracts.values import Activation, Params
@@ -36,6 +36,10 @@ def _shortcut(value: Any) -> Any:
     if isinstance(value, str) and value not in ("auto", "identity"):
         raise ValueError(f"shortcut is auto (identity, or a 1x1 projection when the shapes differ), identity or a list of layers, got {value!r}")
     return value
+
+
+def _shortcut_kind(value: Any) -> str:
+    return "text" if isinstance(value, str) else "list"
 
 
 class ResidualBase(GraphEntryFields, Params):
@@ -126,7 +130,11 @@ def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSi
         __base__=ResidualBase,
         layers=(list["GraphEntry"], Field(min_length=1, description="the main path, applied in order")),
         shortcut=(
-            Annotated[Literal["auto", "identity"] | list["GraphEntry"], BeforeValidator(_shortcut)],
+            Annotated[
+                Union[Annotated[Literal["auto", "identity"], Tag("text")], Annotated[list["GraphEntry"], Tag("list")]],  # noqa: UP007
+                Discriminator(_shortcut_kind),  # one branch's errors: a bad entry is not also "not auto or identity"
+                BeforeValidator(_shortcut),
+            ],
             Field("auto", description="auto: the input itself, or a 1x1 Conv2D projection when the shapes differ; identity; or a list of layers"),
         ),
     )
