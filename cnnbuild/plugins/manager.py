@@ -35,6 +35,10 @@ BUILTIN_PLUGINS = (
     "cnnbuild.plugins.builtin.core_layers",
     "cnnbuild.plugins.builtin.convolution_layers",
     "cnnbuild.plugins.builtin.merge_layers",
+    "cnnbuild.plugins.builtin.shape_layers",
+    "cnnbuild.plugins.builtin.normalization_layers",
+    "cnnbuild.plugins.builtin.activation_layers",
+    "cnnbuild.plugins.builtin.attention_layers",
     "cnnbuild.plugins.builtin.backbones",
     "cnnbuild.plugins.builtin.preprocessing_layers",
     "cnnbuild.plugins.builtin.colour_augmentation",
@@ -42,6 +46,7 @@ BUILTIN_PLUGINS = (
     "cnnbuild.plugins.builtin.image_directory",
     "cnnbuild.plugins.builtin.csv_source",
     "cnnbuild.plugins.builtin.array_sources",
+    "cnnbuild.plugins.builtin.synthetic_shapes",
     "cnnbuild.plugins.builtin.callbacks",
 )
 
@@ -201,11 +206,23 @@ def _register_function(staged: list[Registration], kind: Kind, info: PluginInfo)
             raise PluginError(f"{info.describe()} registered {kind.name} {name!r} with unknown options {sorted(unknown)}; allowed: {sorted(kind.options)}")
         if "aliases" in options:
             options["aliases"] = tuple(options["aliases"])
+        if "tasks" in options:
+            options["tasks"] = supplied_tasks(options["tasks"], f"{info.describe()} registered {kind.name} {name!r} with")
         if "inputs" in options:
             options["inputs"] = input_range(options["inputs"], f"{info.describe()} registered {kind.name} {name!r} with")
         staged.append(Registration(kind=kind, name=name, params=spec_model(kind, name, params, info), factory=factory, plugin=info, options=options))
 
     return register
+
+
+def supplied_tasks(value: Any, where: str) -> tuple[str, ...]:
+    """The ``tasks`` registration option of a data source as a tuple of task names; PluginError otherwise."""
+    from cnnbuild.contracts.tasks import TASKS
+
+    names = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, (list, tuple)) else None
+    if not names or not all(isinstance(item, str) and item in TASKS for item in names):
+        raise PluginError(f"{where} tasks={value!r}; give task names from {sorted(TASKS)}, such as ('single_label', 'multi_label')")
+    return names
 
 
 def build_registry(pm: pluggy.PluginManager, load_failures: list[str] | None = None) -> Registry:

@@ -94,6 +94,13 @@ class Registration:
         return bool(self.options.get("backbone", False))
 
     @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks a data source supplies (the ``tasks`` option; default: single-label only)."""
+        from cnnbuild.contracts.tasks import DEFAULT_TASK
+
+        return tuple(self.options.get("tasks", (DEFAULT_TASK,)))
+
+    @property
     def class_names(self) -> Callable[..., list[str] | None] | None:
         return self.options.get("class_names")
 

@@ -25,9 +25,9 @@ def _resolved(value: Any, dumped: Any, resolve: Any, path: bool, keywords: set[A
     elif path and isinstance(value, str) and value not in keywords:
         return str(resolve(value))
     elif isinstance(value, dict) and isinstance(dumped, dict):  # dumped keys are JSON strings: pair them by position
-        return {key: _resolved(item, item_dumped, resolve, path, keywords) for (_, item), (key, item_dumped) in zip(value.items(), dumped.items())}
+        return {key: _resolved(item, item_dumped, resolve, path, keywords) for (_, item), (key, item_dumped) in zip(value.items(), dumped.items(), strict=True)}
     elif isinstance(value, (list, tuple)) and isinstance(dumped, list):
-        return [_resolved(item, item_dumped, resolve, path, keywords) for item, item_dumped in zip(value, dumped)]
+        return [_resolved(item, item_dumped, resolve, path, keywords) for item, item_dumped in zip(value, dumped, strict=True)]
     return dumped
 
 

@@ -58,6 +58,8 @@ class Code(StrEnum):
     BACKBONE_TRAINABLE = "backbone-trainable"
     BACKBONE_RANDOM_FROZEN = "backbone-random-frozen"
     UNSUPPORTED = "unsupported"
+    TASK_MISMATCH = "task-mismatch"
+    TASK_UNSUPPORTED = "task-unsupported"
     # the data, packages and the machine
     DATA_MISSING = "data-missing"
     DATA_INVALID = "data-invalid"
@@ -117,6 +119,8 @@ MEANINGS: dict[Code, str] = {
     Code.BACKBONE_TRAINABLE: "warning: a pretrained backbone trained whole from the first epoch",
     Code.BACKBONE_RANDOM_FROZEN: "warning: a backbone with random weights (`weights: none`) that never trains",
     Code.UNSUPPORTED: "a combination the engine cannot run (several batches per call under `distribute.mode: devices`, a sweep over machines)",
+    Code.TASK_MISMATCH: "the output layer, loss, metrics, `label_mode` or weights do not fit the spec's `task` (multi-label: sigmoid per label; regression: linear outputs)",
+    Code.TASK_UNSUPPORTED: "the data source does not supply the spec's `task` (it declares the tasks it supplies)",
     Code.DATA_MISSING: "warning: the data is not on this machine (yet): the data was not checked",
     Code.DATA_INVALID: "the data is there but cannot be used: one class, an empty class, a listed class without its folder",
     Code.MISSING_PACKAGE: "an entry needs a package that is not installed; the message gives the pip command",

@@ -26,6 +26,12 @@ FORMATS: dict[int, str] = {
     "train.fine_tune, the csv data source added; GaussianNoise moved out of augmentation",
 }
 
+#: Keys the current format gained after its first release, each with the format that has it and what it is.
+#: Added keys do not change the version (an older cnnbuild refuses them as unknown keys, at their line).
+ADDED_KEYS: dict[str, tuple[int, str]] = {
+    "task": (2, "what the model predicts: single_label (the default, as before), multi_label or regression (issue 25)"),
+}
+
 Path = tuple[Any, ...]
 
 

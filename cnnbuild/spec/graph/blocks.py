@@ -6,10 +6,11 @@ the argument for a value the use gave, the block's definition otherwise."""
 from __future__ import annotations
 
 import re
+import typing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from pydantic import ValidationError, create_model
+from pydantic import BaseModel, ValidationError, create_model
 
 from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecIssue, format_path, suggest
@@ -187,7 +188,8 @@ class BlockUse:
         return list(validated.model.layers)
 
     def _list(self, items: list[Any], new: PathKey, old: PathKey, expressions: dict[PathKey, Expression], state: _Use) -> list[Any]:
-        kept, result = [], []
+        kept: list[int] = []
+        result: list[Any] = []
         for index, item in enumerate(items):
             if isinstance(item, dict) and WHEN in item:
                 present = self._condition(item[WHEN], (*old, index, WHEN), expressions, state)
@@ -290,8 +292,9 @@ class BlockUse:
         from cnnbuild.spec.graph.entries import block_signature
 
         signature = block_signature({name: {"params": block.params} for name, block in self.spec.blocks.items()})
-        section = spec_model(self.registry, signature).model_fields["model"].annotation
-        return section.model_fields["layers"].annotation.__args__[0]
+        section = spec_model(self.registry, signature).model_fields["model"].annotation  # the model section spec_model made
+        assert isinstance(section, type) and issubclass(section, BaseModel)
+        return typing.get_args(section.model_fields["layers"].annotation)[0]
 
     def unused_parameters(self) -> list[SpecIssue]:
         """A warning for each declared parameter that no layer of its (used) block refers to."""

@@ -93,8 +93,9 @@ def parse(text: str) -> Expression:
         raise ExpressionError(Code.EXPRESSION_SYNTAX, f"an expression of {len(text)} characters; at most {MAX_LENGTH}", 0)
     parser = _Parser(text)
     root = parser.expression(0)
-    if parser.peek() is not None:
-        kind, token, offset = parser.peek()
+    left = parser.peek()
+    if left is not None:
+        _, token, offset = left
         raise ExpressionError(Code.EXPRESSION_SYNTAX, f"unexpected {token!r}: an operator (+ - * / // == and or ...) or the end was expected", offset)
     return Expression(text, root, tuple(parser.names))
 
