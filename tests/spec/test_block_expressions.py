@@ -293,3 +293,19 @@ def test_an_entry_left_out_cannot_be_an_input_and_its_absence_keeps_the_chain():
             "input 'excite' is left out of this use: its when: $se is false here ($se = False); give this entry the same when:, "
             "or take another input (in block gate used at model.layers[1])"
         )
+
+
+def test_the_json_schema_takes_conditions_and_per_repetition_arguments():
+    import jsonschema
+    import yaml
+
+    from cnnbuild.spec.format_history import ADDED_KEYS
+    from cnnbuild.spec.json_schema import spec_json_schema
+
+    schema = spec_json_schema()
+    data = yaml.safe_load(STAGES)
+    jsonschema.validate(data, schema)
+    data["blocks"]["basic"]["layers"][0]["shortcut"][0]["when"] = 3
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema)
+    assert {"blocks.*.layers[*].when", "blocks.*.layers: expressions", "model.layers[*].<block parameter>: {first, rest}"} <= set(ADDED_KEYS)

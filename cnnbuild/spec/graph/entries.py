@@ -76,16 +76,34 @@ class BlockUseBase(GraphEntryFields, Params):
     repeat: Repeat = 1
 
 
+#: An entry of a block's layers in the JSON Schema: any entry (checked when used), with an optional condition.
+_BLOCK_ENTRY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "when": {
+            "anyOf": [{"type": "string"}, {"type": "boolean"}],
+            "description": "the entry is present only where this condition holds, such as $strides != 1 or $in.channels != $filters",
+        }
+    },
+}
+
+
 class Block(Params):
     """One entry of ``blocks``: a sub-graph defined once, used by name in ``model.layers``."""
 
     params: dict[str, Any] = Field(
-        default_factory=dict, description=f"the block's parameters, name -> default value ({REQUIRED!r}: no default, every use gives it)"
+        default_factory=dict,
+        description=f"the block's parameters, name -> default value ({REQUIRED!r}: no default, every use gives it; "
+        "{first: X, rest: Y}: X in a use's first repetition, Y in the others)",
     )
     layers: Annotated[
         list[dict[str, Any]],
-        WithJsonSchema({"type": "array", "minItems": 1, "items": {"anyOf": [{"type": "object"}, {"type": "string"}]}}),
-    ] = Field(min_length=1, description="the block's entries, as in model.layers; a value '$name' stands for the parameter name")
+        WithJsonSchema({"type": "array", "minItems": 1, "items": {"anyOf": [_BLOCK_ENTRY_SCHEMA, {"type": "string"}]}}),
+    ] = Field(
+        min_length=1,
+        description="the block's entries, as in model.layers; a value holding $ is an expression of the parameters ($filters, $cin * $t, "
+        "round_to($c * 0.75, 8), $in.channels, $index); when: makes an entry conditional",
+    )
 
 
 #: Blocks as the spec model needs them: ``(name, ((parameter, default as JSON, or None when required), ...))`` for each block.
