@@ -305,7 +305,7 @@ def test_the_json_schema_takes_conditions_and_per_repetition_arguments():
     schema = spec_json_schema()
     data = yaml.safe_load(STAGES)
     jsonschema.validate(data, schema)
-    data["blocks"]["basic"]["layers"][0]["shortcut"][0]["when"] = 3
+    data["blocks"]["basic"]["layers"][0]["when"] = 3
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, schema)
     assert {"blocks.*.layers[*].when", "blocks.*.layers: expressions", "model.layers[*].<block parameter>: {first, rest}"} <= set(ADDED_KEYS)
