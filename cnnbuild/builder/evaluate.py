@@ -18,7 +18,9 @@ from cnnbuild.contracts import run_layout as layout
 from cnnbuild.data.folders import nfc
 from cnnbuild.errors import DataError, RunError
 from cnnbuild.runs.directory import RunDirectory
+from cnnbuild.runs.record import RunRecord
 from cnnbuild.spec.document import Spec
+from cnnbuild.spec.labels import known_class_names
 
 
 @dataclass
@@ -101,6 +103,12 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | 
 
     if out is not None:
         EvaluationFolder(Path(out)).check()  # before the model loads: refuse a folder holding files evaluate did not write
+    if data is not None:
+        # the data's classes, where its source tells them from a listing, are checked before TensorFlow loads the model
+        record = RunRecord.open(run_dir)
+        names = known_class_names(spec_for_data(record.spec, data), record.spec.registry)
+        if names is not None:
+            class_mapping(names, record.class_names)
     finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
     spec = finished.spec if data is None else spec_for_data(finished.spec, data)
     source = load_source(spec)
