@@ -211,3 +211,85 @@ def test_an_interrupted_multi_label_run_resumes_with_its_task(tmp_path):
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert len(history["loss"]) == 2
     assert json.loads((tmp_path / "run" / "task.json").read_text())["threshold_source"] == "validation"
+
+
+# -- evaluate, predict, report, compare ------------------------------------------------------------
+def cnnbuild_cli(*args: str):
+    from click.testing import CliRunner
+
+    from cnnbuild.cli import cli
+
+    return CliRunner().invoke(cli, [str(arg) for arg in args])
+
+
+@pytest.fixture(scope="module")
+def shape_images(tmp_path_factory) -> Path:
+    """Three images drawn by the synthetic source's own generator: known shapes."""
+    from PIL import Image
+
+    from cnnbuild.plugins.builtin.synthetic_shapes import ShapesParams, generate
+
+    folder = tmp_path_factory.mktemp("shape-images")
+    images, _, _ = generate(ShapesParams(count=8, image_size=(16, 16)), "multi_label", seed=99)
+    for index in range(3):
+        Image.fromarray(images[index]).save(folder / f"shape{index}.png")
+    return folder
+
+
+def test_predict_gives_the_labels_at_their_thresholds_and_every_probability(multi_label_run, shape_images):
+    from cnnbuild.builder.inference import predict
+
+    thresholds = json.loads((multi_label_run / "task.json").read_text())["thresholds"]
+    results = predict(multi_label_run, [shape_images])
+    assert [Path(result["path"]).name for result in results] == ["shape0.png", "shape1.png", "shape2.png"]
+    for result in results:
+        probabilities = result["probabilities"]
+        assert list(probabilities) == ["circle", "square", "triangle"]
+        expected = [name for name, threshold in zip(probabilities, thresholds, strict=True) if probabilities[name] >= threshold]
+        assert sorted(item["label"] for item in result["labels"]) == sorted(expected)
+        assert [item["probability"] for item in result["labels"]] == sorted((item["probability"] for item in result["labels"]), reverse=True)
+    printed = cnnbuild_cli("predict", multi_label_run, shape_images / "shape0.png")
+    assert printed.exit_code == 0, printed.output
+    shown = ", ".join(f"{item['label']} {item['probability']:.1%}" for item in results[0]["labels"]) or "no label"
+    assert printed.output == f"{shape_images / 'shape0.png'}: {shown}\n"
+
+
+def test_predict_gives_regression_values_in_original_units(regression_run, shape_images):
+    from cnnbuild.builder.inference import predict, open_finished
+
+    record = json.loads((regression_run / "task.json").read_text())
+    result = predict(regression_run, [shape_images / "shape1.png"])[0]
+    finished = open_finished(regression_run)
+    image = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(shape_images / "shape1.png").convert("RGB"), dtype="float32")[None]
+    raw = float(finished.model.predict_on_batch(image)[0, 0])
+    assert result["values"]["count"] == pytest.approx(raw * record["std"][0] + record["mean"][0], rel=1e-4)
+    printed = cnnbuild_cli("predict", regression_run, shape_images / "shape1.png", "--json")
+    assert json.loads(printed.output)[0]["values"]["count"] == pytest.approx(result["values"]["count"], rel=1e-5)
+
+
+def test_evaluate_measures_the_validation_split_as_the_run_did(multi_label_run, regression_run, tmp_path):
+    from cnnbuild.builder.evaluate import evaluate
+
+    for run_dir, figure in ((multi_label_run, "pr_curves.png"), (regression_run, "predicted_vs_true.png")):
+        result = evaluate(run_dir, out=tmp_path / run_dir.parent.name)
+        at_the_end = json.loads((run_dir / "metrics.json").read_text())["task_metrics"]["validation"]
+        found = result.as_dict()
+        for key in ("micro_f1", "macro_f1", "mean_average_precision", "mae", "rmse", "r2"):
+            if key in at_the_end:
+                assert found[key] == pytest.approx(at_the_end[key], rel=1e-5), key
+        assert sorted(path.name for path in result.written) == sorted(["predictions.csv", figure])
+        assert (tmp_path / run_dir.parent.name / "predictions.csv").read_text() == (run_dir / "predictions.csv").read_text()
+
+
+def test_report_and_compare_show_the_task_measures(multi_label_run, regression_run, tmp_path):
+    from cnnbuild.builder.reports.compare import compare_runs
+    from cnnbuild.builder.reports.html_report import render_report
+
+    page = render_report(multi_label_run)
+    assert "Precision-recall per label" in page and "Per-label metrics, validation split" in page and "Confusion matrix" not in page
+    assert "Predicted against true" in render_report(regression_run)
+    comparison = compare_runs([multi_label_run, regression_run], tmp_path / "compare.png")
+    rows = comparison.as_dict()["runs"]
+    assert [row["task"] for row in rows] == ["multi_label", "regression"]
+    assert set(rows[0]["task_measures"]) == {"micro_f1", "macro_f1", "mean_average_precision"} and set(rows[1]["task_measures"]) == {"mae", "rmse", "r2"}
+    assert "micro_f1 (task)" in comparison.table and "mae (task)" in comparison.table
