@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from cnnbuild.builder.inference import FinishedRun, call_model, open_finished
-from cnnbuild.builder.task_evaluate import TaskEvaluation, evaluate_task
 from cnnbuild.builder.reports.evaluation import ValidationReport, format_class_table, named_batches, predict_validation, predictions_csv
+from cnnbuild.builder.task_evaluate import TaskEvaluation, evaluate_task
 from cnnbuild.contracts import run_layout as layout
 from cnnbuild.contracts.atomic import write_atomically
 from cnnbuild.data.folders import nfc

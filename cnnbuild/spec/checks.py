@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.spec.augmentation_checks import augmentation_issues
-from cnnbuild.spec.graph.checks import backbone_issues
-from cnnbuild.spec.engine import expected_backend, several_steps_per_call
 from cnnbuild.spec.codes import Code
+from cnnbuild.spec.engine import expected_backend, several_steps_per_call
 from cnnbuild.spec.errors import SpecIssue, format_path
+from cnnbuild.spec.graph.checks import backbone_issues
 from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, binary_labels, class_count, label_mixing_entries, label_mode, output_layer
-from cnnbuild.spec.task_checks import check_task
 from cnnbuild.spec.shapes import LayerRow, ShapeFunctionFailed, ShapeProblem, infer_layers, infer_spec
+from cnnbuild.spec.task_checks import check_task
 from cnnbuild.spec.yaml_source import SpecSource
 
 if TYPE_CHECKING:

@@ -255,7 +255,7 @@ def test_predict_gives_the_labels_at_their_thresholds_and_every_probability(mult
 
 
 def test_predict_gives_regression_values_in_original_units(regression_run, shape_images):
-    from cnnbuild.builder.inference import predict, open_finished
+    from cnnbuild.builder.inference import open_finished, predict
 
     record = json.loads((regression_run / "task.json").read_text())
     result = predict(regression_run, [shape_images / "shape1.png"])[0]

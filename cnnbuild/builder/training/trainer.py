@@ -23,11 +23,11 @@ from cnnbuild.builder.model.summary import describe_model, shape_mismatches
 from cnnbuild.builder.runtime import import_keras, import_tensorflow
 from cnnbuild.builder.training.artifacts import run_metrics, write_artifacts, write_history
 from cnnbuild.builder.training.callbacks import EpochClock, Interruption
-from cnnbuild.builder.training.fine_tune import check_fine_tune
-from cnnbuild.builder.training.phases import fit_phases
 from cnnbuild.builder.training.data_checks import batch_norm_warnings, check_resumable, check_training_labels, data_warnings, without_late_failures
 from cnnbuild.builder.training.environment import environment
 from cnnbuild.builder.training.execution import ExecutionPlan, batches_per_pass, plan_execution
+from cnnbuild.builder.training.fine_tune import check_fine_tune
+from cnnbuild.builder.training.phases import fit_phases
 from cnnbuild.builder.training.result import RunResult
 from cnnbuild.builder.training.supervisor import announce_run_dir
 from cnnbuild.contracts import run_layout as layout
