@@ -7,7 +7,7 @@ are drawn beside them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +30,15 @@ class Evaluation:
     report: ValidationReport
     loss: float | None
     written: list[Path]
+    #: files under the data folder that were not evaluated, each with why (never left out silently)
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         present = [row for row in self.report.per_class if row["support"]]
         return {
             "data": self.data, "examples": self.report.examples, "accuracy": self.report.accuracy, "loss": self.loss,
             "per_class": present, "confusion_matrix": self.report.confusion, "class_names": self.report.class_names,
-            "files": [str(path) for path in self.written],
+            "files": [str(path) for path in self.written], "skipped": self.skipped,
         }  # fmt: skip
 
     def text(self) -> str:
@@ -44,6 +46,8 @@ class Evaluation:
         if self.loss is not None:
             lines.append(f"loss {self.loss:.4f}")
         lines += ["", format_class_table([row for row in self.report.per_class if row["support"]])]
+        if self.skipped:
+            lines += ["", f"{len(self.skipped)} files not evaluated:"] + [f"  {item['path']}: {item['reason']}" for item in self.skipped]
         return "\n".join(lines + [f"wrote {path}" for path in self.written])
 
 
@@ -65,7 +69,7 @@ def spec_for_data(spec: Spec, data: str | Path) -> Spec:
     return spec.model_copy(update={"data": changed})
 
 
-def _run_labels(source_classes: list[str], run_classes: list[str]) -> list[int]:
+def class_mapping(source_classes: list[str], run_classes: list[str]) -> list[int]:
     """For each of the data's classes, its index among the run's (a subset is fine; an unknown class is refused)."""
     position = {nfc(name): index for index, name in enumerate(run_classes)}
     unknown = [name for name in source_classes if nfc(name) not in position]
@@ -108,7 +112,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | 
     split = "validation" if data is None else "train"
     if (source.validation if data is None else source.train) is None:
         raise DataError("the run's data has no validation split (validation_split: 0); pass --data FOLDER")
-    mapping = _run_labels(source.class_names, finished.class_names)
+    mapping = class_mapping(source.class_names, finished.class_names)
     labels = finished.record.labels
     report = call_model(finished, lambda model: predict_validation(model, _batches(finished, spec, source, split, mapping), labels, finished.class_names, split=split))
     loss = None

@@ -74,7 +74,7 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
     results: list[dict[str, Any]] = []
     wanted: list[dict[str, Any]] = []
     usable: list[ImageFile] = []
-    for path, verdict in zip(paths, inspect_images(paths)):
+    for path, verdict in zip(paths, inspect_images(paths), strict=True):
         result: dict[str, Any] = {"path": str(path)}
         if verdict.reason:
             result["error"] = verdict.reason
@@ -94,7 +94,7 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
                     wanted[position].update(answer)
                     answered.add(int(position))
                 continue
-            for position, row in zip(positions, output_probabilities(outputs, finished.record.labels)):
+            for position, row in zip(positions, output_probabilities(outputs, finished.record.labels), strict=True):
                 order = top_classes(row, top_k)
                 wanted[position]["predictions"] = [{"class": finished.class_names[i], "probability": float(row[i])} for i in order]
                 answered.add(int(position))

@@ -54,7 +54,7 @@ def check_files(pairs: Iterable[tuple[Path, str]], class_names: list[str], skipp
             candidates.append((Path(path), label))
     verdicts = inspect_images([path for path, _ in candidates], index=ScanIndex.default())
     files: list[ImageFile] = []
-    for (path, label), verdict in zip(candidates, verdicts):
+    for (path, label), verdict in zip(candidates, verdicts, strict=True):
         if verdict.reason:
             left_out.append(SkippedFile(str(path), verdict.reason))
         else:

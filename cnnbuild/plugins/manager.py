@@ -24,7 +24,7 @@ from cnnbuild.errors import PluginError
 from cnnbuild.plugins import hookspecs
 from cnnbuild.plugins.compatibility import api_mismatch, declared_api
 from cnnbuild.plugins.kinds import KINDS, Kind
-from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, input_range, spec_model
+from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, input_range, spec_model, supplied_tasks
 
 ENTRY_POINT_GROUP = "cnnbuild"
 LOAD_PLUGINS_ENV = "CNNBUILD_LOAD_PLUGINS"
@@ -35,6 +35,10 @@ BUILTIN_PLUGINS = (
     "cnnbuild.plugins.builtin.core_layers",
     "cnnbuild.plugins.builtin.convolution_layers",
     "cnnbuild.plugins.builtin.merge_layers",
+    "cnnbuild.plugins.builtin.shape_layers",
+    "cnnbuild.plugins.builtin.normalization_layers",
+    "cnnbuild.plugins.builtin.activation_layers",
+    "cnnbuild.plugins.builtin.attention_layers",
     "cnnbuild.plugins.builtin.backbones",
     "cnnbuild.plugins.builtin.preprocessing_layers",
     "cnnbuild.plugins.builtin.colour_augmentation",
@@ -209,16 +213,6 @@ def _register_function(staged: list[Registration], kind: Kind, info: PluginInfo)
         staged.append(Registration(kind=kind, name=name, params=spec_model(kind, name, params, info), factory=factory, plugin=info, options=options))
 
     return register
-
-
-def supplied_tasks(value: Any, where: str) -> tuple[str, ...]:
-    """The ``tasks`` registration option of a data source as a tuple of task names; PluginError otherwise."""
-    from cnnbuild.contracts.tasks import TASKS
-
-    names = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, (list, tuple)) else None
-    if not names or not all(isinstance(item, str) and item in TASKS for item in names):
-        raise PluginError(f"{where} tasks={value!r}; give task names from {sorted(TASKS)}, such as ('single_label', 'multi_label')")
-    return names
 
 
 def build_registry(pm: pluggy.PluginManager, load_failures: list[str] | None = None) -> Registry:

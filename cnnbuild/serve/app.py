@@ -125,7 +125,7 @@ def _prediction(name: str, row: Any, class_names: list[str], top_k: int) -> dict
     return {
         "filename": name,
         "top": [{"class": class_names[i], "probability": round(float(row[i]), 6)} for i in order],
-        "probabilities": {name: round(float(p), 6) for name, p in zip(class_names, row)},
+        "probabilities": {name: round(float(p), 6) for name, p in zip(class_names, row, strict=True)},
     }
 
 

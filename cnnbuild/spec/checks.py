@@ -9,7 +9,7 @@ from cnnbuild.spec.codes import Code
 from cnnbuild.spec.engine import expected_backend, several_steps_per_call
 from cnnbuild.spec.errors import SpecIssue, format_path
 from cnnbuild.spec.graph.checks import backbone_issues
-from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, binary_labels, class_count, label_mixing_entries, label_mode, output_layer
+from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, applied_activation, binary_labels, class_count, label_mixing_entries, label_mode, output_layer
 from cnnbuild.spec.shapes import LayerRow, ShapeFunctionFailed, ShapeProblem, infer_layers, infer_spec
 from cnnbuild.spec.task_checks import check_task
 from cnnbuild.spec.yaml_source import SpecSource
@@ -85,7 +85,7 @@ def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
             issues.add((*node.path, "units"), Code.LABEL_MISMATCH, f"'auto' is only allowed {where} (it means the number of classes)")
     last = output_layer(spec)
     binary = binary_labels(spec, num_classes)
-    activation = getattr(last, "activation", None)
+    activation = applied_activation(last)
     units = getattr(last, "units", None)
     loss = spec.compile.loss
     last_path = output.path if output is not None else ("model", "layers")
@@ -179,7 +179,8 @@ def _requirement_issues(spec: Spec, registry: Registry, issues: _Issues) -> None
             entries = (value or []) if use.many else [value]
             located = [((*use.path, index) if use.many else use.path, entry) for index, entry in enumerate(entries)]
         for path, entry in located:
-            registration = registry.table(kind).get(getattr(entry, "type", None))
+            tag = getattr(entry, "type", None)
+            registration = registry.table(kind).get(tag) if isinstance(tag, str) else None
             for module, requirement in missing_requirements(registration.options.get("requires", ()) if registration else ()):
                 issues.add((*path, "type"), Code.MISSING_PACKAGE, f"{entry.type} needs the {module} package, which is not installed: pip install '{requirement}'")
 

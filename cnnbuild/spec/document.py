@@ -12,21 +12,22 @@ from cnnbuild.contracts.layers import ENTRY_NAME_PATTERN
 from cnnbuild.contracts.tasks import Task, task_named
 from cnnbuild.contracts.values import NonNegativeInt, Params, PositiveInt, nested_augmentation_fields
 from cnnbuild.plugins.kinds import Use, uses
-from cnnbuild.spec.canonical import canonical_order, resolve_spec_paths
+from cnnbuild.spec.canonical import canonical_order, resolve_known_paths, resolve_spec_paths
 from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.format_history import CURRENT as CURRENT_FORMAT
 from cnnbuild.spec.format_history import KEY as FORMAT_KEY
-from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN, Block, BlockSignature, block_signature, graph_entry
+from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN, Block, BlockSignature, block_signature, graph_entry, list_of
 from cnnbuild.spec.normalize import normalize
 from cnnbuild.spec.sections import Compile, Distribute, Output, Train
 from cnnbuild.spec.sweep_section import Sweep
-from cnnbuild.spec.task_section import TaskSection
+from cnnbuild.spec.task_section import TaskSection, with_task_metrics
 from cnnbuild.spec.translate import translate
 from cnnbuild.spec.yaml_source import SpecSource, parse_yaml, read_yaml
 
 if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
+    from cnnbuild.spec.entry_types import DataSource, Entry, GraphEntry
     from cnnbuild.spec.graph.nodes import Graph
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -39,9 +40,7 @@ class Spec(Params):
     format_version: PositiveInt | None = Field(None, description=f"the spec format this spec was written for (1 to {CURRENT_FORMAT}); default: the current one")
     name: str = Field("experiment", pattern=NAME_PATTERN, description="names the run directory: letters, digits, '.', '_' and '-'")
     seed: NonNegativeInt | None = Field(None, description="seed for the split, shuffling, augmentation and weights")
-    task: TaskSection | None = Field(
-        None, description="what the model predicts: single_label (default), multi_label (several labels per image) or regression (numbers per image)"
-    )
+    task: TaskSection | None = Field(None, description="what the model predicts: single_label (default), multi_label (several labels per image) or regression")
     augmentation_placement: Literal["pipeline", "model"] = Field("pipeline", description="pipeline: in the tf.data map (parallel, faster on CPU); model: inside the model")
     compile: Compile = Field(default_factory=Compile)
     output: Output = Field(default_factory=Output)
@@ -57,25 +56,17 @@ class Spec(Params):
     _graph: Any = PrivateAttr(None)
     _registry: Any = PrivateAttr(None)
 
-    # Declared by the model built from the registry; listed here for type checkers.
+    # Declared by the model built from the registry (spec_model); listed here for type checkers.
     if TYPE_CHECKING:
-        data: Any
-        augmentation: list[Any]
-        model: Any
-        train: Any
+        data: DataSource
+        augmentation: list[Entry]
+        model: ModelSection
+        train: Train
 
     @model_validator(mode="before")
     @classmethod
     def _task_metrics(cls, data: Any) -> Any:
-        """A task's own metrics where the spec names none (``compile.metrics``' default is single-label's ``accuracy``)."""
-        if not isinstance(data, dict):
-            return data
-        task = data.get("task")
-        name = task.get("type") if isinstance(task, dict) else task
-        compile_section = data.get("compile", {})
-        if not isinstance(name, str) or name not in ("multi_label", "regression") or not isinstance(compile_section, dict) or "metrics" in compile_section:
-            return data
-        return {**data, "compile": {**compile_section, "metrics": list(task_named(name).default_metrics)}}
+        return with_task_metrics(data)
 
     @property
     def task_row(self) -> Task:
@@ -132,18 +123,12 @@ class Spec(Params):
         :data:`~cnnbuild.spec.types.SpecPath` parameter, builtin or a plugin's, a ``data.cache``
         file and ``output.dir``), so the result runs from anywhere.
         """
-        # without a task the spec is single-label and its canonical form is what it was before ``task`` existed
-        data = canonical_order(self.model_dump(mode="json", exclude={"sweep"} | ({"task"} if self.task is None else set())))  # a run's spec is what it trained, not the search around it
+        # a run's spec is what it trained, not the search around it; without a task, as before ``task`` existed
+        data = canonical_order(self.model_dump(mode="json", exclude={"sweep"} | ({"task"} if self.task is None else set())))
         data[FORMAT_KEY] = CURRENT_FORMAT  # old spellings were read as the current ones
         if absolute_paths:
             resolve_spec_paths(self, data, self.resolve_path)
-            section = data.get("data", {})
-            for key in ("path", "test_path"):  # also for a plugin data source that declares them as plain str
-                if isinstance(section.get(key), str):
-                    section[key] = str(self.resolve_path(section[key]))
-            if section.get("cache") not in (None, "memory", "none"):
-                section["cache"] = str(self.resolve_path(section["cache"]))
-            data["output"]["dir"] = str(self.resolve_path(data["output"]["dir"]))
+            resolve_known_paths(data, self.resolve_path)
         return {key: data[key] for key in SECTION_ORDER if key in data} | data
 
 
@@ -160,6 +145,9 @@ class ModelSection(Params):
 
     outputs: Annotated[str, Field(pattern=ENTRY_NAME_PATTERN)] | None = Field(None, description="the name of the entry whose output the model returns; default: the last entry")
 
+    if TYPE_CHECKING:  # added by spec_model, with the registry's types and the spec's blocks
+        layers: list[GraphEntry]
+
 
 #: Sections that hold entry lists of a registered kind (``model.layers``, ``train.callbacks``), and their fixed part.
 SECTION_BASES: dict[str, type[Params]] = {"model": ModelSection, "train": Train}
@@ -175,7 +163,7 @@ def _with_nested_entries(registry: Registry, params: type[BaseModel]) -> type[Ba
     if params not in cache:
         # a Pipeline inside a Pipeline stays untyped here (the checks refuse it), under a name of its own for the JSON Schema
         inner = _union([create_model(f"{r.params.__name__}_nested", __base__=r.params, __module__=r.params.__module__) if nested_augmentation_fields(r.params) else r.params for r in registry.layers.values() if r.augmentation])
-        nested = {name: (list[inner], Field(..., min_length=1, description=params.model_fields[name].description)) for name in fields}
+        nested: dict[str, Any] = {name: (list_of(inner), Field(..., min_length=1, description=params.model_fields[name].description)) for name in fields}
         cache[params] = create_model(params.__name__, __base__=params, __module__=params.__module__, **nested)
     return cache[params]
 
@@ -187,8 +175,8 @@ def _field(registry: Registry, kind: Any, use: Use, blocks: BlockSignature) -> t
     if not use.many:
         return entry, Field(... if use.required else None, description=use.description)
     if use.required:
-        return list[entry], Field(..., min_length=1, description=use.description)
-    return list[entry], Field(default_factory=list, description=use.description)
+        return list_of(entry), Field(..., min_length=1, description=use.description)
+    return list_of(entry), Field(default_factory=list, description=use.description)
 
 
 def spec_model(registry: Registry, blocks: BlockSignature = ()) -> type[Spec]:

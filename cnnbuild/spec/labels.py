@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 #: Last-layer activations whose outputs are probabilities (anything else gives logits).
 PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
+#: Layer types that apply one of them, whatever their parameters, by type name.
+PROBABILITY_LAYERS = {"Softmax": "softmax"}
 #: The label mode of the tasks other than single-label (whose mode comes from the labels and the output).
 TASK_LABEL_MODES = {"multi_label": "multi_hot", "regression": "values"}
 
@@ -151,9 +153,14 @@ def label_mode(spec: Spec, num_classes: int | None) -> str | None:
     return "categorical" if label_mixing_entries(spec) else "int"
 
 
+def applied_activation(entry: object) -> str | None:
+    """The activation a layer entry applies last: its ``activation``, or the one its type is (a ``Softmax`` layer)."""
+    return PROBABILITY_LAYERS.get(getattr(entry, "type", None)) or getattr(entry, "activation", None)  # type: ignore[arg-type]
+
+
 def outputs_probabilities(spec: Spec) -> bool:
     """Whether the last layer's activation turns its outputs into probabilities."""
-    return getattr(output_layer(spec), "activation", None) in PROBABILITY_ACTIVATIONS
+    return applied_activation(output_layer(spec)) in PROBABILITY_ACTIVATIONS
 
 
 def label_encoding(spec: Spec, num_classes: int) -> Labels:

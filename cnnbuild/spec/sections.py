@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from cnnbuild.contracts.plugin_api import moved_names
 from cnnbuild.contracts.tasks import TASKS
 from cnnbuild.contracts.values import Fraction01, NonNegativeNumber, Params, PositiveInt, PositiveNumber
+
+if TYPE_CHECKING:
+    from cnnbuild.spec.entry_types import Entry
 
 
 # Optimizers: one model per name, the tag in `type`.
@@ -120,6 +123,9 @@ class Train(Params):
     fine_tune: FineTune | None = Field(
         None, description="after epochs with the pretrained backbone frozen, unfreeze it (BatchNormalization stays in inference mode) and train fine_tune.epochs more"
     )
+
+    if TYPE_CHECKING:  # added by the spec's model (document.spec_model), with the registered callbacks
+        callbacks: list[Entry]
 
     @property
     def total_epochs(self) -> int:

@@ -72,8 +72,8 @@ class Dimension(Params):
             low, high = self.int_range or (0, 0)
             return list(range(low, high + 1, int(self.step or 1)))
         if kind == "uniform" and self.step is not None:
-            low, high = self.uniform or (0.0, 0.0)
-            return [round(low + index * self.step, 12) for index in range(round((high - low) / self.step) + 1)]
+            start, stop = self.uniform or (0.0, 0.0)
+            return [round(start + index * self.step, 12) for index in range(round((stop - start) / self.step) + 1)]
         return None
 
     def probes(self) -> list[tuple[tuple[Any, ...], Any]]:

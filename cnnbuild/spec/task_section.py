@@ -46,3 +46,18 @@ def _tagged(value: Any) -> Any:
 
 
 TaskSection = Annotated[SingleLabel | MultiLabel | Regression, Field(discriminator="type"), BeforeValidator(_tagged)]
+
+
+def with_task_metrics(data: Any) -> Any:
+    """A spec's raw mapping with its task's own metrics where it names none (``compile.metrics``'
+    default is single-label's ``accuracy``)."""
+    from cnnbuild.contracts.tasks import task_named
+
+    if not isinstance(data, dict):
+        return data
+    task = data.get("task")
+    name = task.get("type") if isinstance(task, dict) else task
+    compile_section = data.get("compile", {})
+    if not isinstance(name, str) or name not in ("multi_label", "regression") or not isinstance(compile_section, dict) or "metrics" in compile_section:
+        return data
+    return {**data, "compile": {**compile_section, "metrics": list(task_named(name).default_metrics)}}

@@ -22,8 +22,8 @@ from cnnbuild.sweep import bookkeeping as book
 from cnnbuild.sweep.figures import draw_figures
 from cnnbuild.sweep.folder import SweepFolder
 from cnnbuild.sweep.leaderboard import format_table, write_leaderboard
-from cnnbuild.sweep.study_record import StudyRecord, check_study
 from cnnbuild.sweep.study import create_study, load_study, open_storage, storage_label
+from cnnbuild.sweep.study_record import StudyRecord, check_study
 from cnnbuild.sweep.worker import STORAGE_ENV, WorkerLimits, work
 
 log = logging.getLogger("cnnbuild.sweep")

@@ -87,7 +87,7 @@ def training_augmenter(spec: Spec) -> Any:
     registry = spec.registry
     layers = augmentation_layers(spec, registry)
     mixes = [registry.layers[entry.type].mixes_labels for entry in spec.augmentation]
-    for layer, mixing in zip(layers, mixes):
+    for layer, mixing in zip(layers, mixes, strict=True):
         if mixing:
             layer.dtype_policy = keras.DTypePolicy("float32")  # mixed labels exact to float32, whatever the training precision
     return batch_augmenter(layers, mixes, fuse=spec.train.fuse_augmentation)

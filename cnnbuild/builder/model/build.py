@@ -131,7 +131,7 @@ def augmentation_layers(spec: Spec, registry: Registry | None = None) -> list[An
     """Fresh Keras layers for the spec's ``augmentation`` list, each seeded by :func:`augmentation_seeds`."""
     registry = registry or spec.registry
     layers = []
-    for entry, seed in zip(spec.augmentation, augmentation_seeds(spec)):
+    for entry, seed in zip(spec.augmentation, augmentation_seeds(spec), strict=True):
         with _python_random(seed):
             layers.append(_layer(registry, entry))
     return layers

@@ -125,12 +125,10 @@ def _leaves(model: Any) -> list[dict[str, Any]]:
 
 def model_summary(spec: Spec, num_classes: int | None = None) -> ModelSummary:
     """Build the spec's model (float32) and summarise it."""
-    from cnnbuild.builder.model.build import build_model
+    from cnnbuild.builder.model.build import build_model, loads_weights
     from cnnbuild.spec.labels import model_class_count
     from cnnbuild.spec.resources import estimate_memory
     from cnnbuild.spec.shapes import ShapeProblem, infer_spec
-
-    from cnnbuild.builder.model.build import loads_weights
 
     num_classes = model_class_count(spec, num_classes, spec.registry)
     model = build_model(spec, num_classes, load_weights=False)  # shapes and counts do not depend on pretrained weights
@@ -155,7 +153,7 @@ def _pairs(model: Any, rows: list[Any]) -> list[tuple[Any, Any]]:
         names = {layer.name: layer for layer in model.layers}
         return [(row, names[row.name]) for row in rows if row.name in names]
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    return list(zip(rows, layers)) if len(layers) == len(rows) else []  # not one Keras layer per entry: nothing to pair
+    return list(zip(rows, layers, strict=True)) if len(layers) == len(rows) else []  # not one Keras layer per entry: nothing to pair
 
 
 def shape_mismatches(spec: Spec, model: Any, num_classes: int | None) -> list[str]:

@@ -140,7 +140,7 @@ def compare_runs(paths: list[str | Path], out: str | Path | None = "compare.png"
     if not paths:
         raise RunError("give at least one run directory")
     runs = [read_run(path) for path in paths]
-    for run, label in zip(runs, short_labels([run.path for run in runs])):
+    for run, label in zip(runs, short_labels([run.path for run in runs]), strict=True):
         run.label = label
     mark_differences(runs)
     comparison = Comparison(runs, comparison_table(runs))

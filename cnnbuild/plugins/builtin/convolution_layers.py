@@ -1,13 +1,14 @@
-"""Convolution and pooling layers: Conv2D, SeparableConv2D, DepthwiseConv2D and the poolings."""
+"""Convolution and pooling layers: Conv2D, Conv2DTranspose, SeparableConv2D, DepthwiseConv2D and the poolings."""
 
 from __future__ import annotations
 
 import math
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError
 from cnnbuild.contracts.values import Activation, Initializer, Padding, Pair, Params, PositiveInt
+from cnnbuild.plugins.builtin.layer_values import NonNegativePair
 from cnnbuild.plugins.hookspecs import hookimpl
 
 
@@ -25,6 +26,28 @@ class _WindowParams(Params):
 class Conv2DParams(_WindowParams):
     filters: PositiveInt
     kernel_initializer: Initializer = "glorot_uniform"
+
+
+class Conv2DTransposeParams(Conv2DParams):
+    output_padding: NonNegativePair | None = Field(
+        None, description="rows and columns added to the output's bottom and right, each less than its stride; default: the size is the input's times strides (padding: same)"
+    )
+
+    @field_validator("dilation_rate")
+    @classmethod
+    def _not_with_strides(cls, dilation: tuple[int, int], info: ValidationInfo) -> tuple[int, int]:
+        strides = info.data.get("strides", (1, 1))
+        if max(strides) > 1 and max(dilation) > 1:
+            raise ValueError(f"Keras takes strides ({list(strides)}) or dilation_rate ({list(dilation)}) above 1, not both")
+        return dilation
+
+    @field_validator("output_padding")
+    @classmethod
+    def _below_strides(cls, padding: tuple[int, int] | None, info: ValidationInfo) -> tuple[int, int] | None:
+        strides = info.data.get("strides", (1, 1))
+        if padding is not None and any(pad >= stride for pad, stride in zip(padding, strides, strict=True)):
+            raise ValueError(f"must be less than strides {list(strides)} on each side, got {list(padding)}")
+        return padding
 
 
 class SeparableConv2DParams(_WindowParams):
@@ -75,6 +98,24 @@ def conv_shape(params: Conv2DParams, shape: Shape) -> LayerShape:
     return LayerShape((*out, params.filters), weights + (params.filters if params.use_bias else 0))
 
 
+def transposed_output(size: int, window: int, stride: int, dilation: int, padding: str, output_padding: int | None) -> int:
+    """Output length of a transposed convolution (Keras's formula, as TensorFlow pads)."""
+    effective = (window - 1) * dilation + 1
+    if output_padding is None:
+        return size * stride if padding == "same" else (size - 1) * stride + max(effective, stride)
+    return (size - 1) * stride + (effective % 2 if padding == "same" else effective) + output_padding
+
+
+def conv_transpose_shape(params: Conv2DTransposeParams, shape: Shape) -> LayerShape:
+    height, width, channels = _spatial(shape)
+    pads = params.output_padding or (None, None)
+    out = tuple(
+        transposed_output(size, params.kernel_size[axis], params.strides[axis], params.dilation_rate[axis], params.padding, pads[axis]) for axis, size in enumerate((height, width))
+    )
+    weights = params.kernel_size[0] * params.kernel_size[1] * channels * params.filters
+    return LayerShape((*out, params.filters), weights + (params.filters if params.use_bias else 0))
+
+
 def separable_shape(params: SeparableConv2DParams, shape: Shape) -> LayerShape:
     out = _windowed(shape, params.kernel_size, params.strides, params.dilation_rate, params.padding)
     depthwise = params.kernel_size[0] * params.kernel_size[1] * shape[-1] * params.depth_multiplier
@@ -108,6 +149,7 @@ def _keras(name: str, params: Params) -> object:
 @hookimpl
 def register_layers(register) -> None:
     register("Conv2D", Conv2DParams, lambda p: _keras("Conv2D", p), shape=conv_shape, aliases=("Convolution2D",))
+    register("Conv2DTranspose", Conv2DTransposeParams, lambda p: _keras("Conv2DTranspose", p), shape=conv_transpose_shape, aliases=("Convolution2DTranspose",))
     register("SeparableConv2D", SeparableConv2DParams, lambda p: _keras("SeparableConv2D", p), shape=separable_shape, aliases=("SeparableConvolution2D",))
     register("DepthwiseConv2D", DepthwiseConv2DParams, lambda p: _keras("DepthwiseConv2D", p), shape=depthwise_shape)
     register("MaxPooling2D", PoolingParams, lambda p: _keras("MaxPooling2D", p), shape=pool_shape, aliases=("MaxPool2D",))

@@ -1,4 +1,4 @@
-"""Add, Subtract, Multiply, Average, Maximum and Concatenate: layers that merge several inputs.
+"""Add, Subtract, Multiply, Average, Maximum, Minimum and Concatenate: layers that merge several inputs.
 
 Registered with ``inputs=``, so their shape functions receive a list of input shapes and the
 layers a list of tensors. Element-wise merges broadcast a dimension of 1 against any size, as
@@ -37,7 +37,7 @@ def elementwise_shape(params: Params, shapes: list[Shape]) -> LayerShape:
     _same_rank(shapes)
     output = list(shapes[0])
     for index, shape in enumerate(shapes[1:], 2):
-        for axis, (have, other) in enumerate(zip(output, shape)):
+        for axis, (have, other) in enumerate(zip(output, shape, strict=True)):
             if have == other or other == 1:
                 continue
             if have == 1:
@@ -77,7 +77,7 @@ def _keras(name: str, **options: Any) -> Any:
 
 @hookimpl
 def register_layers(register: Any) -> None:
-    for name in ("Add", "Multiply", "Average", "Maximum"):
+    for name in ("Add", "Multiply", "Average", "Maximum", "Minimum"):
         register(name, MergeParams, lambda p, name=name: _keras(name), shape=elementwise_shape, inputs=(2, None))
     register("Subtract", MergeParams, lambda p: _keras("Subtract"), shape=elementwise_shape, inputs=2)
     register("Concatenate", ConcatenateParams, lambda p: _keras("Concatenate", axis=p.axis), shape=concatenate_shape, inputs=(2, None))

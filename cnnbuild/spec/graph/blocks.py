@@ -4,9 +4,10 @@ for a value the use gave, the block's definition otherwise)."""
 
 from __future__ import annotations
 
+import typing
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError, create_model
+from pydantic import BaseModel, ValidationError, create_model
 
 from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecIssue, format_path, suggest
@@ -73,8 +74,9 @@ class BlockUse:
         from cnnbuild.spec.graph.entries import block_signature
 
         signature = block_signature({name: {"params": block.params} for name, block in self.spec.blocks.items()})
-        section = spec_model(self.registry, signature).model_fields["model"].annotation
-        return section.model_fields["layers"].annotation.__args__[0]
+        section = spec_model(self.registry, signature).model_fields["model"].annotation  # the model section spec_model made
+        assert isinstance(section, type) and issubclass(section, BaseModel)
+        return typing.get_args(section.model_fields["layers"].annotation)[0]
 
     def _substitute(self, value: Any, path: PathKey, values: dict[str, Any], use: Any, use_path: PathKey, positions: dict[PathKey, Position], used: set[str], name: str) -> Any:
         if isinstance(value, dict):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+import types
+from typing import TYPE_CHECKING, Annotated, Any, ForwardRef, Literal, Union
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, create_model
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, create_model
 
 from cnnbuild.contracts.layers import GraphEntryFields
 from cnnbuild.contracts.values import Activation, Params
@@ -30,6 +31,10 @@ PLACEHOLDER = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 BLOCK_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
 Repeat = Annotated[int, Field(ge=1, le=1000, strict=True, description="how many times the container is applied, one after the other")]
+
+
+#: The words a Residual's ``shortcut`` may be instead of a list of layers.
+ShortcutWord = Literal["auto", "identity"]
 
 
 def _shortcut(value: Any) -> Any:
@@ -96,12 +101,28 @@ def block_signature(blocks: Any) -> BlockSignature:
     return tuple(signature)
 
 
+def list_of(item: Any) -> Any:
+    """``list[item]`` for an item type made at run time (a subscript is read as a static type by type checkers)."""
+    return types.GenericAlias(list, (item,))
+
+
+def literal(value: str) -> Any:
+    """``Literal[value]`` for a value known at run time."""
+    return Literal.__getitem__(value)
+
+
 def _union(models: list[Any]) -> Any:
     if not models:
         return dict  # nothing of the kind registered: any mapping, reported when used
     if len(models) == 1:
         return models[0]
     return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
+
+
+def _block_use(name: str, params: tuple[tuple[str, str | None], ...]) -> type[BaseModel]:
+    """The model of a use of block ``name``: its parameters, each required (no default) or with its default (as JSON)."""
+    fields: dict[str, Any] = {key: (Any, ... if default is None else json.loads(default)) for key, default in params}
+    return create_model(f"{name}_block", __base__=BlockUseBase, type=(literal(name), Field(description=f"block {name}")), **fields)
 
 
 def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSignature = ()) -> Any:
@@ -111,29 +132,23 @@ def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSi
     if signature in cache:
         return cache[signature]
     merges = [r.params for r in registry.layers.values() if r.merges]
-    blocks = [
-        create_model(
-            f"{name}_block",
-            __base__=BlockUseBase,
-            type=(Literal[name], Field(description=f"block {name}")),  # type: ignore[valid-type]
-            **{key: (Any, ... if default is None else json.loads(default)) for key, default in params},
-        )
-        for name, params in signature
-        if name not in registry.layers and name not in CONTAINERS
-    ]
+    blocks = [_block_use(name, params) for name, params in signature if name not in registry.layers and name not in CONTAINERS]
+    # the containers hold entries of the union they belong to: a reference resolved by model_rebuild below, made per call
+    # so that no registry's union is cached in it for another
+    nested = list_of(ForwardRef("GraphEntry"))
     residual = create_model(
         "Residual",
         __base__=ResidualBase,
-        layers=(list["GraphEntry"], Field(min_length=1, description="the main path, applied in order")),
+        layers=(nested, Field(min_length=1, description="the main path, applied in order")),
         shortcut=(
-            Annotated[Literal["auto", "identity"] | list["GraphEntry"], BeforeValidator(_shortcut)],
+            Annotated[ShortcutWord | nested, BeforeValidator(_shortcut)],
             Field("auto", description="auto: the input itself, or a 1x1 Conv2D projection when the shapes differ; identity; or a list of layers"),
         ),
     )
     parallel = create_model(
         "Parallel",
         __base__=ParallelBase,
-        branches=(list[list["GraphEntry"]], Field(min_length=2, description="each branch a list of entries from the same input ([]: the input itself)")),
+        branches=(list_of(nested), Field(min_length=2, description="each branch a list of entries from the same input ([]: the input itself)")),
         merge=(_union(merges) | None, Field(None, description="the merge layer (default: Concatenate)")),
     )
     entry = _union([*layer_models, residual, parallel, *blocks])

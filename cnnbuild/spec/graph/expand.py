@@ -49,10 +49,10 @@ class _Expander:
 
     def report(self, path: PathKey | None, code: Code, message: str, *, key: bool = False, position: tuple[str, int, int, str] | None = None, context: str = "") -> None:
         """Add an issue once (a block's problem is reported at its first use; ``context`` names the use)."""
-        where, line, column = self.source.locate(path, key=key) if position is None else position[:3]
+        where, line, column, shown = position or _located(self.source, path, key)
         if (where, line, column, code, message) not in self.reported:
             self.reported.add((where, line, column, code, message))
-            self.issues.append(SpecIssue(where, line, column, position[3] if position else format_path(path), f"{message} ({context})" if context else message, code=code))
+            self.issues.append(SpecIssue(where, line, column, shown, f"{message} ({context})" if context else message, code=code))
 
     def run(self) -> Graph:
         _check_blocks(self.spec, self.registry, self.report)
@@ -99,10 +99,10 @@ class _Expander:
         for index, entry in enumerate(entries):
             path = (*list_path, index)
             if entry.inputs is None:
-                inputs = [ids[index - 1] if index else source]
-            else:
-                inputs = [_resolve(self.report, reference, names, ids, source, (*path, "inputs", position), list_path) for position, reference in enumerate(entry.inputs)]
-            if None not in inputs:
+                inputs: list[str] | None = [ids[index - 1] if index else source]
+            else:  # None when a name is not resolved (each is reported)
+                inputs = _all_known([_resolve(self.report, reference, names, ids, source, (*path, "inputs", position), list_path) for position, reference in enumerate(entry.inputs)])
+            if inputs is not None:
                 self.expand_entry(entry, path, ids[index], inputs, context, given=entry.inputs is not None, base=bases[index])
         if outputs is None:
             return ids[-1]
@@ -124,7 +124,7 @@ class _Expander:
         registration = self.registry.layers[entry.type]
         low, high = registration.input_range
         if len(inputs) < low or (high is not None and len(inputs) > high):
-            wanted = "one input" if high == 1 else f"{low} inputs" if low == high else f"{low} or more inputs"
+            wanted = "one input" if high == 1 else f"{low} inputs" if low == high else f"{low} or more inputs" if high is None else f"{low} to {high} inputs"
             hint = f"; list them, as inputs: [{', '.join(['a', 'b', 'c'][:low])}]" if low > 1 else ""
             self.report((*path, "inputs") if given else path, Code.INPUT_COUNT, f"{entry.type} takes {wanted}, got {len(inputs)}{hint}")
             return
@@ -187,6 +187,18 @@ class _Expander:
             return self.expand_list(entries, ("blocks", name, "layers"), source, f"{base}.", inner, final=final)
         finally:
             self.stack.pop()
+
+
+def _all_known(ids: list[str | None]) -> list[str] | None:
+    known = [node for node in ids if node is not None]
+    return known if len(known) == len(ids) else None
+
+
+def _located(source: SpecSource, path: PathKey | None, key: bool) -> tuple[str, int, int, str]:
+    """Where the node at ``path`` is (file, line, column) and the path as written in messages."""
+    if path is None:
+        raise TypeError("an issue needs its path or its position")
+    return (*source.locate(path, key=key), format_path(path))
 
 
 def _check_blocks(spec: Spec, registry: Registry, report: Report) -> None:

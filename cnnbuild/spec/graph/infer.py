@@ -64,13 +64,14 @@ def _infer(graph: Graph, node: Node, entry: Any, inputs: tuple[Shape | None, ...
     registration = registry.layers.get(entry.type)
     params = resolve_units(entry, num_classes, binary)
     unknown = _row(rows, node, entry.type, inputs, None, None, None, note)
-    if any(shape is None for shape in inputs) or registration is None or registration.shape is None:
+    known = [shape for shape in inputs if shape is not None]
+    if len(known) < len(inputs) or registration is None or registration.shape is None:
         rows.append(unknown)
         return None
     if params is None:  # units: auto with an unknown class count
-        rows.append(_row(rows, node, entry.type, inputs, (*inputs[0][:-1], None), None, None, note))
+        rows.append(_row(rows, node, entry.type, inputs, (*known[0][:-1], None), None, None, note))
         return None
     explain = (lambda: " (" + "; ".join(f"input {index + 1}: {_source(graph, node, index)}" for index in range(len(inputs))) + ")") if registration.merges else None
-    output, count, non_trainable = call_shape(registration, params, list(inputs) if registration.merges else inputs[0], unknown, entry, explain)
+    output, count, non_trainable = call_shape(registration, params, known if registration.merges else known[0], unknown, entry, explain)
     rows.append(_row(rows, node, entry.type, inputs, output, count, non_trainable, note))
     return output
