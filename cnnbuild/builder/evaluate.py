@@ -105,7 +105,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | 
     finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
     spec = finished.spec if data is None else spec_for_data(finished.spec, data)
     source = load_source(spec)
-    if finished.record.task is not None:
+    if finished.task is not None:
         return evaluate_task(finished, spec, source, data, Path(out) if out else None)
     if data is None and [nfc(name) for name in source.class_names] != [nfc(name) for name in finished.class_names]:
         raise DataError(f"the run's data now has the classes {source.class_names}, the run was trained on {finished.class_names}; evaluate with --data on a folder of the run's classes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from cnnbuild.builder.model.build import load_saved_model
 from cnnbuild.contracts.ranking import top_classes
 from cnnbuild.errors import CnnbuildError, DataError, RunError
 from cnnbuild.runs.record import RunRecord
-from cnnbuild.runs.task_record import TaskRecord
+from cnnbuild.runs.task_record import TaskRecord, read_task_record
 from cnnbuild.spec.document import Spec
 
 
@@ -28,6 +29,11 @@ class FinishedRun:
     @property
     def class_names(self) -> list[str]:
         return self.record.class_names
+
+    @cached_property
+    def task(self) -> TaskRecord | None:
+        """The run's ``task.json`` (None for single-label runs)."""
+        return read_task_record(self.record)
 
 
 def open_finished(run_dir: str | Path, *, allow_unsafe: bool = False) -> FinishedRun:
@@ -86,7 +92,7 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
         # Each image keeps its position, so a file that fails to decode after the check leaves no other file with its answer.
         batches = decode_files(usable, spec.data).batch(spec.data.batch_size)
         answered = set()
-        task = finished.record.task
+        task = finished.task
         for images, positions in batches.as_numpy_iterator():
             outputs = np.asarray(call_model(finished, lambda model, images=images: model.predict_on_batch(images)), dtype="float64")
             if task is not None:

@@ -40,7 +40,7 @@ class TaskEvaluation:
 
 def evaluate_task(finished: FinishedRun, spec: Any, source: Any, data: str | Path | None, out: Path | None) -> TaskEvaluation:
     """Measure ``finished`` on ``source``'s validation split (``data`` None) or on all of it."""
-    record = finished.record.task
+    record = finished.task
     if list(source.class_names) != list(record.names):
         raise DataError(f"the data has the {'labels' if record.task == 'multi_label' else 'targets'} {source.class_names}, the run was trained on {record.names}; give data with the run's own")
     split = "validation" if data is None else "train"

@@ -15,7 +15,6 @@ from cnnbuild.runs.folder import RunFiles
 from cnnbuild.runs.formats import RunFormat
 
 if TYPE_CHECKING:
-    from cnnbuild.runs.task_record import TaskRecord
     from cnnbuild.spec.document import Spec
     from cnnbuild.spec.labels import Labels
 
@@ -82,18 +81,6 @@ class RunRecord(RunFiles):
     @cached_property
     def class_names(self) -> list[str]:
         return [str(name) for name in self.read_json(layout.CLASS_NAMES)]
-
-    @cached_property
-    def task(self) -> TaskRecord | None:
-        """``task.json``: a multi-label run's thresholds, a regression run's target scaling; None for single-label runs."""
-        from cnnbuild.runs.task_record import TaskRecord
-
-        data = self.optional_json(layout.TASK)
-        if data is None:
-            if self.spec.task_row.name != "single_label":
-                raise RunError(f"{self.path}: {layout.TASK} is missing: a {self.spec.task_row.name} run writes it when it starts; start the run again")
-            return None
-        return TaskRecord.from_dict(data, str(self.file(layout.TASK)))
 
     @property
     def labels(self) -> Labels:

@@ -12,12 +12,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnbuild.errors import RunError
 
+if TYPE_CHECKING:
+    from cnnbuild.runs.record import RunRecord
+
 #: This record's own version (it changes only if its shape must).
 VERSION = 1
+
+
+def read_task_record(run: RunRecord) -> TaskRecord | None:
+    """``run``'s ``task.json`` (None for a single-label run; RunError when a multi-label or regression run lacks it)."""
+    from cnnbuild.contracts import run_layout as layout
+
+    data = run.optional_json(layout.TASK)
+    if data is None:
+        task = run.spec.task_row.name
+        if task != "single_label":
+            raise RunError(f"{run.path}: {layout.TASK} is missing: a {task} run writes it when it starts; start the run again")
+        return None
+    return TaskRecord.from_dict(data, str(run.file(layout.TASK)))
 
 
 @dataclass(frozen=True)

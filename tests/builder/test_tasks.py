@@ -174,8 +174,9 @@ def test_thresholds_maximise_f1_per_label():
 
 def test_a_regression_run_standardises_its_targets_and_measures_in_original_units(regression_run):
     from cnnbuild.runs import RunRecord
+    from cnnbuild.runs.task_record import read_task_record
 
-    record = RunRecord(regression_run).task
+    record = read_task_record(RunRecord(regression_run))
     spec = RunRecord(regression_run).spec
     source = load_source(spec)
     targets = np.asarray(source.train_targets)

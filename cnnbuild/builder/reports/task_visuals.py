@@ -10,6 +10,7 @@ from cnnbuild.builder.reports import figures
 from cnnbuild.builder.reports.task_figures import draw_pr_curves, draw_predicted_vs_true
 from cnnbuild.builder.reports.task_measures import TaskPredictions, choose_thresholds, predict_split, predictions_csv, task_measures
 from cnnbuild.contracts import run_layout as layout
+from cnnbuild.runs.task_record import read_task_record
 
 if TYPE_CHECKING:
     from cnnbuild.builder.data.pipelines import PreparedData
@@ -42,7 +43,7 @@ def record_task_visuals(run: RunDirectory, model: Any, prepared: PreparedData, h
     ``validation`` (Keras's metrics) and ``task_metrics`` (``{split: measures}``)."""
     from cnnbuild.builder.reports.visuals import _draw
 
-    record = run.record.task
+    record = read_task_record(run.record)
     additions: dict[str, Any] = {"total_params": int(model.count_params()), "task": record.task}
     _draw(run, layout.CURVES, lambda path: figures.draw_curves(history, path, title=f"{spec.name}: training curves"))
     splits: list[TaskPredictions] = []
