@@ -8,7 +8,7 @@ command decides what reaches the terminal.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnbuild.contracts import (
     PLUGIN_API_VERSION,
@@ -34,6 +34,13 @@ from cnnbuild.errors import CnnbuildError, DataError, DataNotFound, PluginError,
 from cnnbuild.plugins.hookspecs import hookimpl
 from cnnbuild.runs import RunRecord, load_run
 from cnnbuild.spec import Spec, SpecError, load_spec
+
+if TYPE_CHECKING:  # imported when first used (__getattr__ below), so that importing cnnbuild stays light
+    from cnnbuild.builder.model.build import build_model
+    from cnnbuild.builder.training import run
+    from cnnbuild.data.arrays import from_arrays as datasets_from_arrays
+    from cnnbuild.data.files import file_list_source
+    from cnnbuild.sweep import run_sweep
 
 logging.getLogger("cnnbuild").addHandler(logging.NullHandler())
 

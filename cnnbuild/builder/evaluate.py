@@ -7,14 +7,15 @@ are drawn beside them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cnnbuild.builder.inference import FinishedRun, call_model, open_finished
 from cnnbuild.builder.reports.evaluation import ValidationReport, format_class_table, named_batches, predict_validation, predictions_csv
+from cnnbuild.builder.reports.evaluation_folder import EvaluationFolder
+from cnnbuild.builder.task_evaluate import TaskEvaluation, evaluate_task
 from cnnbuild.contracts import run_layout as layout
-from cnnbuild.contracts.atomic import write_atomically
 from cnnbuild.data.folders import nfc
 from cnnbuild.errors import DataError, RunError
 from cnnbuild.runs.directory import RunDirectory
@@ -31,13 +32,15 @@ class Evaluation:
     report: ValidationReport
     loss: float | None
     written: list[Path]
+    #: files under the data folder that were not evaluated, each with why (never left out silently)
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         present = [row for row in self.report.per_class if row["support"]]
         return {
             "data": self.data, "examples": self.report.examples, "accuracy": self.report.accuracy, "loss": self.loss,
             "per_class": present, "confusion_matrix": self.report.confusion, "class_names": self.report.class_names,
-            "files": [str(path) for path in self.written],
+            "files": [str(path) for path in self.written], "skipped": self.skipped,
         }  # fmt: skip
 
     def text(self) -> str:
@@ -45,6 +48,8 @@ class Evaluation:
         if self.loss is not None:
             lines.append(f"loss {self.loss:.4f}")
         lines += ["", format_class_table([row for row in self.report.per_class if row["support"]])]
+        if self.skipped:
+            lines += ["", f"{len(self.skipped)} files not evaluated:"] + [f"  {item['path']}: {item['reason']}" for item in self.skipped]
         return "\n".join(lines + [f"wrote {path}" for path in self.written])
 
 
@@ -57,6 +62,8 @@ def spec_for_data(spec: Spec, data: str | Path) -> Spec:
     location = Path(data).expanduser().resolve()
     update: dict[str, Any] = {"path": str(location), "validation_split": 0, "shuffle_buffer": 0, "cache": "none"}
     update.update({key: None for key in ("url", "sha256", "test_path", "class_names") if key in params.model_fields})  # the data's own classes
+    if spec.task_row.name == "multi_label" and "class_names" in params.model_fields:
+        update["class_names"] = spec.data.class_names  # the run's labels, in the model's order
     try:
         changed = params.model_validate({**spec.data.model_dump(), **update})
     except ValueError as exc:
@@ -64,7 +71,7 @@ def spec_for_data(spec: Spec, data: str | Path) -> Spec:
     return spec.model_copy(update={"data": changed})
 
 
-def _run_labels(source_classes: list[str], run_classes: list[str]) -> list[int]:
+def class_mapping(source_classes: list[str], run_classes: list[str]) -> list[int]:
     """For each of the data's classes, its index among the run's (a subset is fine; an unknown class is refused)."""
     position = {nfc(name): index for index, name in enumerate(run_classes)}
     unknown = [name for name in source_classes if nfc(name) not in position]
@@ -90,28 +97,32 @@ def _batches(finished: FinishedRun, spec: Spec, source: Any, split: str, mapping
     )
 
 
-def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | Path | None = None, allow_unsafe: bool = False) -> Evaluation:
+def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | Path | None = None, allow_unsafe: bool = False) -> Evaluation | TaskEvaluation:
     """The run's model on its validation split, or on ``data`` read by the run's data source (a
     folder of some or all of the run's classes). Writes ``predictions.csv``,
     ``confusion_matrix.png`` and ``misclassified.png`` to ``out`` (default:
     ``RUN_DIR/evaluations/<data's name or validation>/``)."""
     from cnnbuild.builder.data.source import load_source
 
+    if out is not None:
+        EvaluationFolder(Path(out)).check()  # before the model loads: refuse a folder holding files evaluate did not write
     if data is not None:
         # the data's classes, where its source tells them from a listing, are checked before TensorFlow loads the model
         record = RunRecord.open(run_dir)
         names = known_class_names(spec_for_data(record.spec, data), record.spec.registry)
         if names is not None:
-            _run_labels(names, record.class_names)
+            class_mapping(names, record.class_names)
     finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
     spec = finished.spec if data is None else spec_for_data(finished.spec, data)
     source = load_source(spec)
+    if finished.task is not None:
+        return evaluate_task(finished, spec, source, data, Path(out) if out else None)
     if data is None and [nfc(name) for name in source.class_names] != [nfc(name) for name in finished.class_names]:
         raise DataError(f"the run's data now has the classes {source.class_names}, the run was trained on {finished.class_names}; evaluate with --data on a folder of the run's classes")
     split = "validation" if data is None else "train"
     if (source.validation if data is None else source.train) is None:
         raise DataError("the run's data has no validation split (validation_split: 0); pass --data FOLDER")
-    mapping = _run_labels(source.class_names, finished.class_names)
+    mapping = class_mapping(source.class_names, finished.class_names)
     labels = finished.record.labels
     report = call_model(finished, lambda model: predict_validation(model, _batches(finished, spec, source, split, mapping), labels, finished.class_names, split=split))
     loss = None
@@ -127,6 +138,9 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | 
 
 
 def _write(finished: FinishedRun, report: ValidationReport, out: Path | None, inside: str, split: str) -> list[Path]:
+    """Into the run's own ``evaluations/NAME`` folder, or into ``out`` (replacing only what evaluate wrote there)."""
+    if out is not None:
+        return EvaluationFolder(out).write(report, split)
     from cnnbuild.builder.reports import figures
     from cnnbuild.builder.reports.visuals import misclassified_grid
 
@@ -135,13 +149,4 @@ def _write(finished: FinishedRun, report: ValidationReport, out: Path | None, in
         layout.CONFUSION_MATRIX: lambda path: figures.draw_confusion_matrix(report.confusion, report.class_names, path, title=f"Confusion matrix ({report.examples} images, accuracy {report.accuracy:.1%})"),
         layout.MISCLASSIFIED: lambda path: misclassified_grid(report, path),
     }
-    written = []
-    try:
-        for name, writer in files.items():
-            if out is None:
-                written.append(RunDirectory(finished.record.path).write_bytes_with(f"{inside}/{name}", writer))
-            else:
-                written.append(write_atomically(out / name, writer))
-    except OSError as exc:
-        raise RunError(f"cannot write to {out}: {exc.strerror or exc}; choose another --out folder") from exc
-    return written
+    return [RunDirectory(finished.record.path).write_bytes_with(f"{inside}/{name}", writer) for name, writer in files.items()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,18 +13,34 @@ from cnnbuild.cli.common import errors_to_exit
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--data", type=click.Path(exists=True, path_type=Path), help="Data to evaluate on, read by the run's data source (a folder of some or all of the run's classes). Default: the run's validation split.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for predictions.csv, confusion_matrix.png and misclassified.png (default: RUN_DIR/evaluations/NAME).")
+@click.argument("run_dir", metavar="RUN_DIR_OR_EXPORT", type=click.Path(exists=True, path_type=Path))
+@click.option("--data", type=click.Path(exists=True, path_type=Path), help="Data to evaluate on, read by the run's data source (a folder of some or all of the run's classes). Default: the run's validation split. Required for an export: a folder of class sub-folders.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for predictions.csv, confusion_matrix.png and misclassified.png (default: RUN_DIR/evaluations/NAME; for an export, nothing is written without --out).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option("--allow-unsafe-model", is_flag=True, help="Load a model that contains Python code (Lambda layers). Only for files you trust.")
+@click.option("--allow-modified", is_flag=True, help="Evaluate an export whose files changed after cnnbuild export wrote them, with a warning.")
 @errors_to_exit
-def evaluate(run_dir: Path, data: Path | None, out: Path | None, as_json: bool, allow_unsafe_model: bool) -> None:
-    """Evaluate a finished run's model: accuracy, per-class table, confusion matrix, and every prediction by file."""
-    from cnnbuild.builder.evaluate import evaluate as evaluate_run
+def evaluate(run_dir: Path, data: Path | None, out: Path | None, as_json: bool, allow_unsafe_model: bool, allow_modified: bool) -> None:
+    """Evaluate a finished run's model, or an exported model (.tflite, .onnx, a SavedModel or export
+    folder) on --data: accuracy, per-class table, confusion matrix, and every prediction by file.
+    TFLite and ONNX exports are evaluated without TensorFlow."""
+    from cnnbuild.export.location import find_export
 
-    result = evaluate_run(run_dir, data, out=out, allow_unsafe=allow_unsafe_model)
+    if find_export(run_dir) is not None:
+        if data is None:
+            raise click.UsageError("an export holds no data of its own: pass --data FOLDER (a folder of class sub-folders)")
+        from cnnbuild.export.evaluation import evaluate_export
+
+        result = evaluate_export(run_dir, data, out=out, allow_modified=allow_modified)
+    else:
+        if not run_dir.is_dir():
+            raise click.UsageError(f"{run_dir}: neither a run directory nor an exported model (.tflite, .onnx, a SavedModel or export folder)")
+        from cnnbuild.builder.evaluate import evaluate as evaluate_run
+
+        result = evaluate_run(run_dir, data, out=out, allow_unsafe=allow_unsafe_model)
     click.echo(json.dumps(result.as_dict(), indent=2) if as_json else result.text())
+    if not as_json and not result.written and find_export(run_dir) is not None:
+        click.echo("(pass --out FOLDER to write predictions.csv, confusion_matrix.png and misclassified.png)")
 
 
 @click.command()
@@ -57,10 +74,18 @@ def predict(model: Path, images: tuple[Path, ...], top_k: int, as_json: bool, al
             if "not_used" in result:
                 click.echo(f"{result['path']}: not used: {result['not_used']}", err=True)
                 continue
-            shown = ", ".join(f"{p['class']} {p['probability']:.1%}" for p in result["predictions"])
-            click.echo(f"{result['path']}: {shown}")
+            click.echo(f"{result['path']}: {format_answer(result)}")
     if any("error" in result for result in results):
         sys.exit(1)
+
+
+def format_answer(result: dict[str, Any]) -> str:
+    """One prediction as the command line shows it: the top classes, the labels present, or the values."""
+    if "values" in result:
+        return ", ".join(f"{name} {value:.4g}" for name, value in result["values"].items())
+    if "labels" in result:
+        return ", ".join(f"{p['label']} {p['probability']:.1%}" for p in result["labels"]) or "no label"
+    return ", ".join(f"{p['class']} {p['probability']:.1%}" for p in result["predictions"])
 
 
 @click.command()

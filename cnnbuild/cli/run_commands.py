@@ -116,6 +116,10 @@ def format_run_summary(result: Any) -> str:
         from cnnbuild.builder.reports.evaluation import format_class_table
 
         lines += ["", format_class_table(metrics["per_class"])]
+    for split, measures in (metrics.get("task_metrics") or {}).items():
+        from cnnbuild.builder.reports.task_measures import format_task_table
+
+        lines += ["", f"{split} split:", format_task_table(measures)]
     return "\n".join(lines)
 
 

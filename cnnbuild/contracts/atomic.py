@@ -19,7 +19,7 @@ def _default_file_mode() -> int:
 _FILE_MODE = _default_file_mode()
 
 
-def write_atomically(target: Path, writer: Callable[[Path], None], suffix: str = "") -> Path:
+def write_atomically(target: Path, writer: Callable[[Path], object], suffix: str = "") -> Path:
     """Let ``writer`` fill a temporary file beside ``target``, then move it into place in one rename.
 
     The temporary file's name starts with ``.partial-``; one left behind by a kill is never read.

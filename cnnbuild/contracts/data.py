@@ -54,11 +54,14 @@ class DataContext:
     base_dir: Path
     seed: int | None = None
     work_dir: Path | None = None
+    #: the spec's task (``single_label``, ``multi_label``, ``regression``): which labels to deliver
+    task: str = "single_label"
 
-    def __init__(self, base_dir: Path, seed: int | None = None, work_dir: Path | None = None, shard: tuple[int, int] | None = None) -> None:
+    def __init__(self, base_dir: Path, seed: int | None = None, work_dir: Path | None = None, shard: tuple[int, int] | None = None, task: str = "single_label") -> None:
         object.__setattr__(self, "base_dir", base_dir)
         object.__setattr__(self, "seed", seed)
         object.__setattr__(self, "work_dir", work_dir)
+        object.__setattr__(self, "task", task)
         if shard is not None:  # plugin API 1.0 took this process's share here
             warn_deprecated("cnnbuild.DataContext.shard")
 
@@ -111,3 +114,8 @@ class Datasets:
     files: list[tuple[str, int, str]] | None = None
     #: what the user should know before training (duplicates across classes, a class without validation examples)
     warnings: list[str] = field(default_factory=list)
+    #: the task the labels are for: ``single_label`` (int class indices), ``multi_label`` (float32
+    #: 0/1 vectors, one entry per name of ``class_names``) or ``regression`` (float32 vectors, one value per target named in ``class_names``)
+    task: str = "single_label"
+    #: multi-label and regression: every training example's target vector, in order (what ``train_labels`` is for single-label)
+    train_targets: list[list[float]] | None = None

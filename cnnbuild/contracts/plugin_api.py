@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 #: The plugin API's version, ``MAJOR.MINOR`` (independent of the cnnbuild package's version).
-PLUGIN_API_VERSION = "1.3"
+PLUGIN_API_VERSION = "1.4"
 #: The same as a tuple of ints, for comparisons: ``cnnbuild.PLUGIN_API_VERSION_INFO >= (1, 2)``.
-PLUGIN_API_VERSION_INFO = (1, 3)
+PLUGIN_API_VERSION_INFO = (1, 4)
 #: The module attribute (on the object an entry point names) declaring the API versions a plugin
 #: works with, as a version specifier: ``CNNBUILD_PLUGIN_API = ">=1.2,<2"``.
 REQUIREMENT_ATTRIBUTE = "CNNBUILD_PLUGIN_API"
@@ -91,6 +91,8 @@ API: tuple[ApiName, ...] = (
     ),  # fmt: skip
     *_fields("cnnbuild.Datasets", "1.1", "files"),
     *_fields("cnnbuild.Datasets", "1.2", "warnings"),
+    *_fields("cnnbuild.Datasets", "1.4", "task", "train_targets"),
+    *_fields("cnnbuild.DataContext", "1.4", "task"),
     *_fields("cnnbuild.SkippedFile", "1.0", "path", "reason"),
     *_fields("cnnbuild.CallbackContext", "1.0", "run_dir", "epochs", "learning_rate", "steps_per_epoch", "history"),
     *_fields("cnnbuild.CallbackContext", "1.2", "first_epoch"),
@@ -115,6 +117,7 @@ API: tuple[ApiName, ...] = (
     *_names("1.3", "register_layers: register(..., context=)"),
     *_names("1.0", "register_data_sources: register(..., class_names=)"),
     *_names("1.2", "register_data_sources: register(..., requires=)", "register_callbacks: register(..., requires=)"),
+    *_names("1.4", "register_data_sources: register(..., tasks=)"),
     # -- helpers in other modules -------------------------------------------------------------
     *_names("1.0", "cnnbuild.plugins.manager.get_plugin_manager"),
     *_names("1.1", "cnnbuild.data.stratified_split", "cnnbuild.contracts.atomic.write_atomically"),
@@ -123,6 +126,7 @@ API: tuple[ApiName, ...] = (
         *(f"cnnbuild.contracts.values.{name}" for name in ("Fraction01", "PositiveInt", "NonNegativeInt", "PositiveNumber", "NonNegativeNumber", "Activation", "Padding", "Interpolation", "ColorMode", "LabelMode")),
     ),  # fmt: skip
     *_names("1.2", "cnnbuild.contracts.layers.Shape", "cnnbuild.contracts.layers.Shapes"),
+    *_names("1.4", "cnnbuild.contracts.tasks.TASKS", "cnnbuild.data.targets.datasets_from_targets", "cnnbuild.data.targets.split_by_targets"),
     # -- testing a plugin ------------------------------------------------------------------------
     *_names("1.2", "cnnbuild.testing.assert_shape_matches_keras", "cnnbuild.testing.write_images", "fixture cnnbuild_plugin"),
     *_names("1.3", "fixture cnnbuild_spec_errors", "fixture cnnbuild_run_spec", "fixture cnnbuild_class_folder"),

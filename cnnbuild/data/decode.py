@@ -30,9 +30,7 @@ def decode_files(files: list[ImageFile], params: Any) -> Any:
     pil_mode = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
 
     def pillow_decode(path: Any) -> np.ndarray:
-        from PIL import Image
-
-        from PIL import ImageOps
+        from PIL import Image, ImageOps
 
         with Image.open(os.fsdecode(path.numpy())) as image:
             image = _eight_bit(ImageOps.exif_transpose(image))  # the camera's orientation, as a photo viewer shows it

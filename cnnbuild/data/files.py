@@ -56,7 +56,7 @@ def check_files(pairs: Iterable[tuple[Path, str]], class_names: list[str], skipp
     with Step("checking image files", total=len(candidates)) as step:
         verdicts = inspect_images([path for path, _ in candidates], index=ScanIndex.default(), step=step)
     files: list[ImageFile] = []
-    for (path, label), verdict in zip(candidates, verdicts):
+    for (path, label), verdict in zip(candidates, verdicts, strict=True):
         if verdict.reason:
             left_out.append(SkippedFile(str(path), verdict.reason))
         else:

@@ -127,13 +127,13 @@ def inspect_images(paths: list[Path], *, threads: int = 8, index: object | None 
     todo = [path for path in paths if path not in known]
     advance(len(known))
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        headers = dict(zip(todo, pool.map(check_header, todo)))
+        headers = dict(zip(todo, pool.map(check_header, todo), strict=True))
     native = [path for path in todo if headers[path].native and not headers[path].reason]
     advance(len(todo) - len(native))  # refused at the header, or read by Pillow alone
     undecodable, warned = tensorflow_decode_failures(native, advance)
     to_pillow = [path for path in todo if not headers[path].reason and (not headers[path].native or path in undecodable or path in warned or _missing_end(path, headers[path]))]
     with ThreadPoolExecutor(max_workers=threads) as pool:  # Pillow's decoders release the GIL
-        finished = dict(zip(to_pillow, pool.map(lambda path: _decoded(path, headers[path], path not in undecodable and headers[path].native, path in warned), to_pillow)))
+        finished = dict(zip(to_pillow, pool.map(lambda path: _decoded(path, headers[path], path not in undecodable and headers[path].native, path in warned), to_pillow), strict=True))
     fresh = {path: finished.get(path, headers[path]) for path in todo}
     if index is not None and fresh:
         index.store(fresh)

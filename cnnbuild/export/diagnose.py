@@ -20,7 +20,7 @@ def layer_names(spec: Spec, model: Any) -> list[str]:
     entries = [("augmentation", entry) for entry in spec.augmentation] if len(model.layers) > len(spec.model.layers) else []
     entries += [("model.layers", entry) for entry in spec.model.layers]
     names, counters = [], {"augmentation": 0, "model.layers": 0}
-    for (where, entry), layer in zip(entries, model.layers):
+    for where, entry in entries[: len(model.layers)]:  # the model's layers past the spec's entries are named below
         registration = registry.layers.get(entry.type)
         origin = "" if registration is None or registration.plugin.builtin else f", from {registration.plugin.describe()}"
         names.append(f"{where}[{counters[where]}] ({entry.type}{origin})")
@@ -38,7 +38,7 @@ def failing_part(spec: Spec, model: Any, info: ExportMetadata, attempt: Callable
         log.debug("the preprocessing alone fails: %s", exc)
         return f"the preprocessing (resize with interpolation {info.input.interpolation!r}{', centre crop' if info.input.crop_to_aspect_ratio else ''})"
     shape = tuple(model.input_shape[1:])
-    for name, layer in zip(layer_names(spec, model), model.layers):
+    for name, layer in zip(layer_names(spec, model), model.layers, strict=True):
         try:
             attempt(layer_module(layer, shape))
         except Exception as exc:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cnnbuild.errors import ExportError
@@ -82,10 +82,21 @@ def read_report(folder: Path) -> ExportReport | None:
         if not isinstance(document, dict):
             raise ValueError("not a JSON object")
         listed = document.get("files")
-        files = None if listed is None else {str(name): FileFact(str(fact["sha256"]), int(fact["bytes"])) for name, fact in listed.items()}
+        files = None if listed is None else {_inside(folder, name): FileFact(str(fact["sha256"]), int(fact["bytes"])) for name, fact in listed.items()}
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ExportError(f"{path}: cannot be read as cnnbuild's export record ({exc}); export the model again") from exc
     return ExportReport(path, document, files)
+
+
+def _inside(folder: Path, name: Any) -> str:
+    """``name`` when it is a file of ``folder`` as export writes them (a relative path without ``..``
+    that stays inside the folder); ValueError otherwise: a later export deletes the files listed."""
+    relative = PurePosixPath(str(name))
+    if not str(name) or relative.is_absolute() or ".." in relative.parts or "\\" in str(name) or relative.as_posix() != str(name):
+        raise ValueError(f"lists {str(name)!r}, which is not a file inside the export folder")
+    if not (folder / relative).resolve().is_relative_to(folder.resolve()):
+        raise ValueError(f"lists {str(name)!r}, which leads outside the export folder")
+    return str(name)
 
 
 def write_report(folder: Path, document: dict[str, Any], files: list[str]) -> Path:

@@ -82,7 +82,7 @@ def _name_dimensions(proto: Any) -> None:
     """batch, height, width instead of tf2onnx's unk__N names (the channels stay fixed)."""
     for value in proto.graph.input:
         if value.name == INPUT_NAME:
-            for dim, name in zip(value.type.tensor_type.shape.dim, ("batch", "height", "width")):
+            for dim, name in zip(value.type.tensor_type.shape.dim, ("batch", "height", "width"), strict=False):  # four dimensions, the last (channels) unnamed
                 dim.dim_param = name
     for value in proto.graph.output:
         value.type.tensor_type.shape.dim[0].dim_param = "batch"

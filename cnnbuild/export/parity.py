@@ -99,7 +99,7 @@ def exported_probabilities(exported: ExportedModel, images: list[Any], batch: in
     for indices in by_shape.values():
         for start in range(0, len(indices), batch):
             chunk = indices[start : start + batch]
-            for index, row in zip(chunk, exported(np.stack([images[i] for i in chunk]))):
+            for index, row in zip(chunk, exported(np.stack([images[i] for i in chunk])), strict=True):
                 rows[index] = row
     return np.asarray(rows, dtype="float64")
 

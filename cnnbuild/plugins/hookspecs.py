@@ -42,10 +42,12 @@ def register_layers(register: Any) -> None:
 def register_data_sources(register: Any) -> None:
     """Register data source types usable as ``data.type``.
 
-    :param register: ``register(name, params, factory, *, class_names=None)`` where ``params``
-        subclasses ``cnnbuild.DataParams``, ``factory(params, context)`` returns a
-        ``cnnbuild.Datasets`` and ``class_names(params, context)`` returns the class names
-        without loading the data, or None when they are only known after loading.
+    :param register: ``register(name, params, factory, *, class_names=None, requires=(), tasks=("single_label",))``
+        where ``params`` subclasses ``cnnbuild.DataParams``, ``factory(params, context)`` returns a
+        ``cnnbuild.Datasets`` and ``class_names(params, context)`` returns the class names (for
+        multi-label the labels, for regression the targets) without loading the data, or None when
+        they are only known after loading. ``tasks``: the spec tasks the source supplies
+        (``context.task`` says which one a spec asks for).
     """
 
 

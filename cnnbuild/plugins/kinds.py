@@ -83,7 +83,7 @@ LAYER = Kind(
 DATA_SOURCE = Kind(
     "data source",
     hook="register_data_sources",
-    options=("class_names", "requires"),
+    options=("class_names", "requires", "tasks"),
     params_base=DataParams,
     produces="a cnnbuild.Datasets",
     uses=(Use(("data",), "data source", many=False, required=True, description="where the images come from"),),

@@ -94,6 +94,13 @@ class Registration:
         return bool(self.options.get("backbone", False))
 
     @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks a data source supplies (the ``tasks`` option; default: single-label only)."""
+        from cnnbuild.contracts.tasks import DEFAULT_TASK
+
+        return tuple(self.options.get("tasks", (DEFAULT_TASK,)))
+
+    @property
     def class_names(self) -> Callable[..., list[str] | None] | None:
         return self.options.get("class_names")
 
@@ -123,6 +130,16 @@ def input_range(value: Any, where: str) -> tuple[int, int | None]:
         if isinstance(low, int) and not isinstance(low, bool) and low >= 1 and (high is None or (isinstance(high, int) and not isinstance(high, bool) and high >= low)):
             return (low, high)
     raise PluginError(f"{where}: inputs={value!r}; give a count (2) or a range (2, None) meaning at least 2")
+
+
+def supplied_tasks(value: Any, where: str) -> tuple[str, ...]:
+    """The ``tasks`` registration option of a data source as a tuple of task names; PluginError otherwise."""
+    from cnnbuild.contracts.tasks import TASKS
+
+    names = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, (list, tuple)) else None
+    if not names or not all(isinstance(item, str) and item in TASKS for item in names):
+        raise PluginError(f"{where} tasks={value!r}; give task names from {sorted(TASKS)}, such as ('single_label', 'multi_label')")
+    return names
 
 
 def spec_model(kind: Kind, name: str, params: Any, plugin: PluginInfo) -> type[BaseModel]:

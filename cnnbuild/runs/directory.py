@@ -53,7 +53,7 @@ class RunDirectory(RunFolder):
         """This run, to read back what has been written so far."""
         return RunRecord(self.path)
 
-    def write_bytes_with(self, relative: str, writer: Callable[[Path], None], suffix: str = "") -> Path:
+    def write_bytes_with(self, relative: str, writer: Callable[[Path], object], suffix: str = "") -> Path:
         """Let ``writer`` fill a temporary file, then move it into place in one rename."""
         target = self.file(relative)
         try:

@@ -92,6 +92,6 @@ class Batcher:
                     continue
                 self.calls += 1
                 self.images += len(group)
-                for (_, future), row in zip(group, rows):
+                for (_, future), row in zip(group, rows, strict=True):
                     if not future.done():
                         future.set_result(row)

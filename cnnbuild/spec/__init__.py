@@ -5,8 +5,8 @@ Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
-from cnnbuild.spec.document import Spec, apply_to_spec, load_spec, spec_from_dict, spec_from_text, spec_model, validate_source
 from cnnbuild.contracts.plugin_api import moved_module, moved_names
+from cnnbuild.spec.document import Spec, apply_to_spec, load_spec, spec_from_dict, spec_from_text, spec_model, validate_source
 from cnnbuild.spec.errors import SpecError, SpecIssue, render_errors
 
 __all__ = [

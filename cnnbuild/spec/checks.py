@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.spec.augmentation_checks import augmentation_issues
-from cnnbuild.spec.graph.checks import backbone_issues
-from cnnbuild.spec.engine import expected_backend, several_steps_per_call
 from cnnbuild.spec.codes import Code
+from cnnbuild.spec.engine import expected_backend, several_steps_per_call
 from cnnbuild.spec.errors import SpecIssue, format_path
-from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, binary_labels, class_count, label_mixing_entries, label_mode, output_layer
-from cnnbuild.spec.shapes import LayerRow, ShapeFunctionFailed, ShapeProblem, infer_layers, infer_spec
+from cnnbuild.spec.graph.checks import backbone_issues
+from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, applied_activation, binary_labels, class_count, label_mixing_entries, label_mode, output_layer
+from cnnbuild.spec.shapes import LayerRow, ShapeProblem, describe_problem, infer_layers, infer_spec
+from cnnbuild.spec.task_checks import check_task
 from cnnbuild.spec.yaml_source import SpecSource
 
 if TYPE_CHECKING:
@@ -48,14 +49,9 @@ def _size_issues(rows: list[LayerRow], issues: _Issues) -> None:
 def _shape_issues(spec: Spec, registry: Registry, num_classes: int | None, issues: _Issues) -> None:
     try:
         _size_issues(infer_spec(spec, registry, num_classes), issues)
-    except ShapeFunctionFailed as problem:
-        row = problem.row
-        issues.add(row.location, Code.SHAPE_FUNCTION_FAILED, f"{problem.message}; {problem.hint}{_context(spec, row)}")
     except ShapeProblem as problem:
-        row = problem.row
-        hint = f"; {problem.hint}" if problem.hint else ""
-        shapes = f"input shapes {', '.join(map(str, row.input_shapes))}" if len(row.input_shapes) > 1 else f"input shape {row.input_shape}"
-        issues.add(row.location, Code.SHAPE_MISMATCH, f"{row.type} cannot take {shapes}: {problem.message}{hint}{_context(spec, row)}")
+        code, message = describe_problem(problem)
+        issues.add(problem.row.location, code, f"{message}{_context(spec, problem.row)}")
     for index, entry in enumerate(spec.augmentation):
         try:
             rows = infer_layers([entry], spec.data.input_shape, registry, section="augmentation")
@@ -84,7 +80,7 @@ def _label_issues(spec: Spec, num_classes: int | None, issues: _Issues) -> None:
             issues.add((*node.path, "units"), Code.LABEL_MISMATCH, f"'auto' is only allowed {where} (it means the number of classes)")
     last = output_layer(spec)
     binary = binary_labels(spec, num_classes)
-    activation = getattr(last, "activation", None)
+    activation = applied_activation(last)
     units = getattr(last, "units", None)
     loss = spec.compile.loss
     last_path = output.path if output is not None else ("model", "layers")
@@ -151,6 +147,19 @@ def _data_issues(spec: Spec, registry: Registry, num_classes: int | None, issues
         return None
 
 
+def _label_names(spec: Spec, registry: Registry) -> list[str] | None:
+    """The labels of a multi-label spec that weights labels by name, when the data tells them (its problems are _data_issues')."""
+    from cnnbuild.errors import CnnbuildError
+    from cnnbuild.spec.labels import known_class_names
+
+    if not isinstance(getattr(spec.task, "positive_weight", None), dict):
+        return None
+    try:
+        return known_class_names(spec, registry)
+    except CnnbuildError:
+        return None
+
+
 def _requirement_issues(spec: Spec, registry: Registry, issues: _Issues) -> None:
     """Entries whose registration needs a package that is not installed (``requires``), with the pip command."""
     from cnnbuild.plugins.kinds import uses
@@ -165,7 +174,8 @@ def _requirement_issues(spec: Spec, registry: Registry, issues: _Issues) -> None
             entries = (value or []) if use.many else [value]
             located = [((*use.path, index) if use.many else use.path, entry) for index, entry in enumerate(entries)]
         for path, entry in located:
-            registration = registry.table(kind).get(getattr(entry, "type", None))
+            tag = getattr(entry, "type", None)
+            registration = registry.table(kind).get(tag) if isinstance(tag, str) else None
             for module, requirement in missing_requirements(registration.options.get("requires", ()) if registration else ()):
                 issues.add((*path, "type"), Code.MISSING_PACKAGE, f"{entry.type} needs the {module} package, which is not installed: pip install '{requirement}'")
 
@@ -207,7 +217,8 @@ def check_spec(spec: Spec, registry: Registry, *, num_classes: int | None = None
     issues = _Issues(spec)
     num_classes = _data_issues(spec, registry, num_classes, issues)
     _shape_issues(spec, registry, num_classes, issues)
-    _label_issues(spec, num_classes, issues)
+    if check_task(spec, registry, num_classes, _label_names(spec, registry), issues.add):
+        _label_issues(spec, num_classes, issues)
     _training_issues(spec, issues)
     augmentation_issues(spec, registry, issues.add)
     _requirement_issues(spec, registry, issues)

@@ -119,7 +119,7 @@ def _side(spec: Spec, registry: Registry, section: str, num_classes: int | None,
 
     if section == "augmentation" or not graph:
         entries = spec.augmentation if section == "augmentation" else spec.model.layers
-        options = {} if section == "augmentation" else {"num_classes": num_classes, "binary": binary_labels(spec, num_classes)}
+        options: dict[str, Any] = {} if section == "augmentation" else {"num_classes": num_classes, "binary": binary_labels(spec, num_classes)}
         try:
             rows: list[LayerRow | None] = list(infer_layers(entries, spec.data.input_shape, registry, section=section, **options))
         except ShapeProblem:
@@ -137,7 +137,7 @@ def _side(spec: Spec, registry: Registry, section: str, num_classes: int | None,
         row = by_name.get(node.id)
         entry = node.entry
         if node.type == PROJECTION:
-            if row is None or row.output_shape is None:
+            if row is None or row.input_shape is None or row.output_shape is None:
                 continue  # the input itself, or not known before building
             entry = projection_entry(row.input_shape, row.output_shape, registry)
         side.entries.append(entry)
@@ -245,9 +245,8 @@ def _section_changes(section: str, a: _Side, b: _Side, classes_may_differ: bool 
 
 
 def _total(rows: list[LayerRow | None]) -> int | None:
-    if any(row is None or row.params is None for row in rows):
-        return None
-    return sum(row.params for row in rows)  # type: ignore[misc]
+    counts = [row.params for row in rows if row is not None and row.params is not None]
+    return sum(counts) if len(counts) == len(rows) else None
 
 
 def diff_specs(a: Spec, b: Spec, registry: Registry | None = None, *, num_classes: int | None = None) -> SpecDiff:

@@ -54,11 +54,18 @@ def setting_changes(a: Spec, b: Spec) -> list[SettingChange]:
         return flatten(data)
 
     flat_a, flat_b = settings(a), settings(b)
+    # a section of another type (a data source for another): one line with each side's type and
+    # non-default values, not every default of the new type as "(not set) -> default"
+    retyped = [section for section in ("data",) if flat_a.get(f"{section}.type") != flat_b.get(f"{section}.type")]
+    for section in retyped:
+        for flat in (flat_a, flat_b):
+            for key in [key for key in flat if key.startswith(f"{section}.")]:
+                del flat[key]
     keys = list(flat_a) + [key for key in flat_b if key not in flat_a]
     changed = [key for key in keys if flat_a.get(key, MISSING) != flat_b.get(key, MISSING)]
     # an empty list whose other side has items is shown by those items alone
     changed = [key for key in changed if not any(other.startswith(f"{key}[") for other in changed)]
-    result: list[SettingChange] = []
+    result: list[SettingChange] = [SettingChange(section, _entry_summary(a, section), _entry_summary(b, section)) for section in retyped]
     items_done: set[str] = set()
     for key in changed:
         match = re.match(r"^(.*?\[\d+\])\.", key)

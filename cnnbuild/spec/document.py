@@ -4,31 +4,33 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError, create_model
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from cnnbuild.contracts.layers import ENTRY_NAME_PATTERN
-from cnnbuild.contracts.values import NonNegativeInt, Params, PositiveInt, nested_augmentation_fields
-from cnnbuild.plugins.kinds import Use, uses
-from cnnbuild.spec.canonical import canonical_order, resolve_spec_paths
+from cnnbuild.contracts.tasks import Task, task_named
+from cnnbuild.contracts.values import NonNegativeInt, Params, PositiveInt
+from cnnbuild.spec.canonical import canonical_order, resolve_known_paths, resolve_spec_paths
 from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.format_history import CURRENT as CURRENT_FORMAT
 from cnnbuild.spec.format_history import KEY as FORMAT_KEY
-from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN, Block, BlockSignature, block_signature, graph_entry
+from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN, Block, block_signature
 from cnnbuild.spec.normalize import normalize
 from cnnbuild.spec.sections import Compile, Distribute, Output, Train
 from cnnbuild.spec.sweep_section import Sweep
+from cnnbuild.spec.task_section import TaskSection, with_task_metrics
 from cnnbuild.spec.translate import translate
 from cnnbuild.spec.yaml_source import SpecSource, parse_yaml, read_yaml
 
 if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
+    from cnnbuild.spec.entry_types import DataSource, Entry, GraphEntry
     from cnnbuild.spec.graph.nodes import Graph
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-SECTION_ORDER = ("format_version", "name", "seed", "data", "augmentation", "augmentation_placement", "blocks", "model", "compile", "train", "output", "distribute")
+SECTION_ORDER = ("format_version", "name", "seed", "task", "data", "augmentation", "augmentation_placement", "blocks", "model", "compile", "train", "output", "distribute")
 
 
 class Spec(Params):
@@ -37,6 +39,7 @@ class Spec(Params):
     format_version: PositiveInt | None = Field(None, description=f"the spec format this spec was written for (1 to {CURRENT_FORMAT}); default: the current one")
     name: str = Field("experiment", pattern=NAME_PATTERN, description="names the run directory: letters, digits, '.', '_' and '-'")
     seed: NonNegativeInt | None = Field(None, description="seed for the split, shuffling, augmentation and weights")
+    task: TaskSection | None = Field(None, description="what the model predicts: single_label (default), multi_label (several labels per image) or regression")
     augmentation_placement: Literal["pipeline", "model"] = Field("pipeline", description="pipeline: in the tf.data map (parallel, faster on CPU); model: inside the model")
     compile: Compile = Field(default_factory=Compile)
     output: Output = Field(default_factory=Output)
@@ -52,12 +55,22 @@ class Spec(Params):
     _graph: Any = PrivateAttr(None)
     _registry: Any = PrivateAttr(None)
 
-    # Declared by the model built from the registry; listed here for type checkers.
+    # Declared by the model built from the registry (spec_model); listed here for type checkers.
     if TYPE_CHECKING:
-        data: Any
-        augmentation: list[Any]
-        model: Any
-        train: Any
+        data: DataSource
+        augmentation: list[Entry]
+        model: ModelSection
+        train: Train
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_metrics(cls, data: Any) -> Any:
+        return with_task_metrics(data)
+
+    @property
+    def task_row(self) -> Task:
+        """The row of the task table this spec states (single-label without ``task``)."""
+        return task_named(self.task.type if self.task is not None else None)
 
     @property
     def base_dir(self) -> Path:
@@ -109,26 +122,13 @@ class Spec(Params):
         :data:`~cnnbuild.spec.types.SpecPath` parameter, builtin or a plugin's, a ``data.cache``
         file and ``output.dir``), so the result runs from anywhere.
         """
-        data = canonical_order(self.model_dump(mode="json", exclude={"sweep"}))  # a run's spec is what it trained, not the search around it
+        # a run's spec is what it trained, not the search around it; without a task, as before ``task`` existed
+        data = canonical_order(self.model_dump(mode="json", exclude={"sweep"} | ({"task"} if self.task is None else set())))
         data[FORMAT_KEY] = CURRENT_FORMAT  # old spellings were read as the current ones
         if absolute_paths:
             resolve_spec_paths(self, data, self.resolve_path)
-            section = data.get("data", {})
-            for key in ("path", "test_path"):  # also for a plugin data source that declares them as plain str
-                if isinstance(section.get(key), str):
-                    section[key] = str(self.resolve_path(section[key]))
-            if section.get("cache") not in (None, "memory", "none"):
-                section["cache"] = str(self.resolve_path(section["cache"]))
-            data["output"]["dir"] = str(self.resolve_path(data["output"]["dir"]))
+            resolve_known_paths(data, self.resolve_path)
         return {key: data[key] for key in SECTION_ORDER if key in data} | data
-
-
-def _union(models: list[type]) -> Any:
-    if not models:
-        return dict  # nothing registered: any mapping, reported when used
-    if len(models) == 1:
-        return models[0]
-    return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
 
 
 class ModelSection(Params):
@@ -136,86 +136,12 @@ class ModelSection(Params):
 
     outputs: Annotated[str, Field(pattern=ENTRY_NAME_PATTERN)] | None = Field(None, description="the name of the entry whose output the model returns; default: the last entry")
 
+    if TYPE_CHECKING:  # added by spec_model, with the registry's types and the spec's blocks
+        layers: list[GraphEntry]
+
 
 #: Sections that hold entry lists of a registered kind (``model.layers``, ``train.callbacks``), and their fixed part.
 SECTION_BASES: dict[str, type[Params]] = {"model": ModelSection, "train": Train}
-
-
-def _with_nested_entries(registry: Registry, params: type[BaseModel]) -> type[BaseModel]:
-    """``params`` with each ``AugmentationList`` field typed as a list of the registered augmentation
-    entries (a Pipeline's ``layers``), so they are validated like the ``augmentation`` list."""
-    fields = nested_augmentation_fields(params)
-    if not fields:
-        return params
-    cache = registry.derived.setdefault("nested_entries", {})
-    if params not in cache:
-        # a Pipeline inside a Pipeline stays untyped here (the checks refuse it), under a name of its own for the JSON Schema
-        inner = _union([create_model(f"{r.params.__name__}_nested", __base__=r.params, __module__=r.params.__module__) if nested_augmentation_fields(r.params) else r.params for r in registry.layers.values() if r.augmentation])
-        nested = {name: (list[inner], Field(..., min_length=1, description=params.model_fields[name].description)) for name in fields}
-        cache[params] = create_model(params.__name__, __base__=params, __module__=params.__module__, **nested)
-    return cache[params]
-
-
-def _field(registry: Registry, kind: Any, use: Use, blocks: BlockSignature, types: frozenset[str] | None) -> tuple[Any, Any]:
-    """The annotation and pydantic field of one place in the spec that holds registered entries
-    (``types``: only the registered types of these names, when one of them is registered here)."""
-    accepted = [r for r in registry.table(kind).values() if use.accepts is None or use.accepts(r)]
-    if types is not None and any(r.name in types for r in accepted):
-        accepted = [r for r in accepted if r.name in types]
-    models = [_with_nested_entries(registry, r.params) for r in accepted]
-    entry = graph_entry(registry, models, blocks) if use.graph else _union(models)
-    if not use.many:
-        return entry, Field(... if use.required else None, description=use.description)
-    if use.required:
-        return list[entry], Field(..., min_length=1, description=use.description)
-    return list[entry], Field(default_factory=list, description=use.description)
-
-
-def spec_model(registry: Registry, blocks: BlockSignature = (), types: frozenset[str] | None = None) -> type[Spec]:
-    """The :class:`Spec` subclass whose entries are the registry's types and uses of ``blocks``
-    (kept with the registry until it changes).
-
-    ``types`` narrows each place that holds entries to the registered types of those names (all of
-    them where none is named), so a spec is validated without building a schema for every type
-    every plugin registers; a spec the narrow model accepts, the whole one accepts alike.
-    """
-    key = (blocks, types)
-    cached = registry.derived.setdefault("spec_model", {}).get(key)
-    if cached is not None:
-        return cached
-    top: dict[str, Any] = {}
-    sections: dict[str, dict[str, Any]] = {}
-    required_sections: set[str] = set()
-    for kind, use in uses():
-        if len(use.path) == 1:
-            top[use.path[0]] = _field(registry, kind, use, blocks, types)
-        elif len(use.path) == 2 and use.path[0] in SECTION_BASES:
-            sections.setdefault(use.path[0], {})[use.path[1]] = _field(registry, kind, use, blocks, types)
-            if use.required:
-                required_sections.add(use.path[0])
-        else:
-            raise NotImplementedError(f"entries at {'.'.join(use.path)}: only top-level keys and keys of {sorted(SECTION_BASES)} can hold entries")
-    for name, fields in sections.items():
-        section = create_model(name.capitalize(), __base__=SECTION_BASES[name], **fields)
-        top[name] = (section, ...) if name in required_sections else (section, Field(default_factory=section))
-    model = create_model("Spec", __base__=Spec, **top)
-    registry.derived["spec_model"][key] = model
-    return model
-
-
-def _type_names(data: Any) -> frozenset[str]:
-    """Every ``type`` value written in ``data``, at any depth."""
-    found: set[str] = set()
-    stack = [data]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            if isinstance(value.get("type"), str):
-                found.add(value["type"])
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return frozenset(found)
 
 
 def _default_name(filename: str) -> str | None:
@@ -312,3 +238,7 @@ def apply_to_spec(spec: Spec, overrides: list[str] | tuple[str, ...]) -> Spec:
     else:
         source = spec.source
     return validate_source(apply_overrides(source, overrides), spec.registry, base_dir=spec.base_dir)
+
+
+# built from the registry in its own module; importable from here as before
+from cnnbuild.spec.spec_model import _type_names, spec_model  # noqa: E402

@@ -13,15 +13,23 @@ if TYPE_CHECKING:
 
 #: Last-layer activations whose outputs are probabilities (anything else gives logits).
 PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
+#: Layer types that apply one of them, whatever their parameters, by type name.
+PROBABILITY_LAYERS = {"Softmax": "softmax"}
+#: The label mode of the tasks other than single-label (whose mode comes from the labels and the output).
+TASK_LABEL_MODES = {"multi_label": "multi_hot", "regression": "values"}
 
 
 @dataclass(frozen=True)
 class Labels:
     """How labels are encoded and what the last layer outputs."""
 
-    mode: str  # int | binary | categorical
+    mode: str  # int | binary | categorical (single-label); multi_hot (multi-label); values (regression)
     num_classes: int
     from_logits: bool
+    #: multi-label: each label's weight of its positive examples in the loss (empty: none)
+    positive_weights: tuple[float, ...] = ()
+    #: regression with standardised targets: ``(mean, std)`` per target, from the training split
+    scaling: tuple[list[float], list[float]] | None = None
 
 
 def data_context(spec: Spec) -> DataContext:
@@ -30,7 +38,7 @@ def data_context(spec: Spec) -> DataContext:
     from cnnbuild.contracts.data import DataContext
     from cnnbuild.data.archives import cache_root
 
-    return DataContext(base_dir=spec.base_dir, seed=spec.seed, work_dir=cache_root() / "sources" / spec.data.type)
+    return DataContext(base_dir=spec.base_dir, seed=spec.seed, work_dir=cache_root() / "sources" / spec.data.type, task=spec.task_row.name)
 
 
 def known_class_names(spec: Spec, registry: Registry) -> list[str] | None:
@@ -122,6 +130,8 @@ def output_layer(spec: Spec) -> object:
 def binary_labels(spec: Spec, num_classes: int | None) -> bool:
     """Whether labels are one 0/1 value: ``label_mode: binary``, or unset with two classes and
     a last layer of ``units: auto`` or 1."""
+    if spec.task_row.name != "single_label":
+        return False  # two labels of a multi-label task are two outputs, never one
     if spec.data.label_mode is not None:
         return spec.data.label_mode == "binary"
     return num_classes == 2 and getattr(output_layer(spec), "units", None) in ("auto", 1)
@@ -130,7 +140,10 @@ def binary_labels(spec: Spec, num_classes: int | None) -> bool:
 def label_mode(spec: Spec, num_classes: int | None) -> str | None:
     """``int``, ``binary`` or ``categorical``: the spec's ``data.label_mode``, else binary for
     binary labels, else categorical when augmentation mixes labels (MixUp, CutMix), else int;
-    None while neither the class count nor the output size tells."""
+    None while neither the class count nor the output size tells. Multi-label labels are
+    ``multi_hot`` (a 0/1 vector), regression targets ``values``."""
+    if spec.task_row.name in TASK_LABEL_MODES:
+        return TASK_LABEL_MODES[spec.task_row.name]
     if spec.data.label_mode is not None:
         return spec.data.label_mode
     if binary_labels(spec, num_classes):
@@ -140,14 +153,22 @@ def label_mode(spec: Spec, num_classes: int | None) -> str | None:
     return "categorical" if label_mixing_entries(spec) else "int"
 
 
+def applied_activation(entry: object) -> str | None:
+    """The activation a layer entry applies last: its ``activation``, or the one its type is (a ``Softmax`` layer)."""
+    kind = getattr(entry, "type", None)
+    return (PROBABILITY_LAYERS.get(kind) if isinstance(kind, str) else None) or getattr(entry, "activation", None)
+
+
 def outputs_probabilities(spec: Spec) -> bool:
     """Whether the last layer's activation turns its outputs into probabilities."""
-    return getattr(output_layer(spec), "activation", None) in PROBABILITY_ACTIVATIONS
+    return applied_activation(output_layer(spec)) in PROBABILITY_ACTIVATIONS
 
 
 def label_encoding(spec: Spec, num_classes: int) -> Labels:
     """The label mode and whether the model outputs logits, from the spec and the class count."""
     from_logits = spec.compile.loss.from_logits
-    if from_logits is None:
+    if spec.task_row.name == "regression":
+        from_logits = False  # plain values, never logits
+    elif from_logits is None:
         from_logits = not outputs_probabilities(spec)
     return Labels(label_mode(spec, num_classes) or "int", num_classes, from_logits)

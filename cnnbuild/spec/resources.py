@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cnnbuild.spec.sections import Adam, AdamW, RMSprop
+
 if TYPE_CHECKING:
     from cnnbuild.spec.document import Spec
     from cnnbuild.spec.shapes import LayerRow
@@ -14,9 +16,11 @@ if TYPE_CHECKING:
 def _optimizer_slots(spec: Spec) -> int:
     """Optimizer state per parameter: Adam and AdamW keep two moments (three with amsgrad); RMSprop one, more when centered or with momentum; SGD one with momentum."""
     optimizer = spec.compile.optimizer
-    if optimizer.type in ("adam", "adamw"):
-        return 3 if getattr(optimizer, "amsgrad", False) else 2
-    if optimizer.type == "rmsprop":
+    if isinstance(optimizer, Adam):
+        return 3 if optimizer.amsgrad else 2
+    if isinstance(optimizer, AdamW):
+        return 2
+    if isinstance(optimizer, RMSprop):
         return 1 + int(optimizer.centered) + int(optimizer.momentum > 0)
     return int(optimizer.momentum > 0)
 

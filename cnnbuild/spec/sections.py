@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from cnnbuild.contracts.plugin_api import moved_names
+from cnnbuild.contracts.tasks import TASKS
 from cnnbuild.contracts.values import Fraction01, NonNegativeNumber, Params, PositiveInt, PositiveNumber
+
+if TYPE_CHECKING:
+    from cnnbuild.spec.entry_types import Entry
 
 
 # Optimizers: one model per name, the tag in `type`.
@@ -60,12 +64,15 @@ Optimizer = Annotated[Adam | AdamW | SGD | RMSprop, Field(discriminator="type"),
 class Loss(Params):
     """``auto`` picks the loss from the labels and the last layer's activation."""
 
-    type: Literal["auto", "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy"] = "auto"
+    type: Literal[
+        "auto", "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "huber"
+    ] = "auto"
     from_logits: bool | None = Field(None, description="default: true when the last layer has no activation")
     label_smoothing: Fraction01 = 0.0
 
 
-METRICS = ("accuracy", "auc", "precision", "recall", "top_3_accuracy", "top_5_accuracy")
+#: Every metric of every task, in the task table's order (which fit a spec: its task's row).
+METRICS = tuple(dict.fromkeys(name for task in TASKS.values() for name in task.metrics))
 
 
 class Compile(Params):
@@ -116,6 +123,9 @@ class Train(Params):
     fine_tune: FineTune | None = Field(
         None, description="after epochs with the pretrained backbone frozen, unfreeze it (BatchNormalization stays in inference mode) and train fine_tune.epochs more"
     )
+
+    if TYPE_CHECKING:  # added by the spec's model (document.spec_model), with the registered callbacks
+        callbacks: list[Entry]
 
     @property
     def total_epochs(self) -> int:

@@ -148,7 +148,7 @@ def _combination_warnings(setup: SweepSetup, probes: dict[str, list[Any]]) -> li
         return []
     failing = []
     for values in itertools.product(*(probes[key] for key in keys)):
-        overrides = [format_override(key, value) for key, value in zip(keys, values)]
+        overrides = [format_override(key, value) for key, value in zip(keys, values, strict=True)]
         problems = _problems(setup.spec, overrides)
         if problems:
             failing.append(f"{', '.join(overrides)} gives an invalid spec ({problems[0]})")

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
+from cnnbuild.contracts.tasks import lower_is_better
 from cnnbuild.contracts.values import NonNegativeInt, Number, Params, PositiveInt, PositiveNumber, SpecPath
 
 KINDS = ("choice", "int", "uniform", "log_uniform")
@@ -72,8 +73,8 @@ class Dimension(Params):
             low, high = self.int_range or (0, 0)
             return list(range(low, high + 1, int(self.step or 1)))
         if kind == "uniform" and self.step is not None:
-            low, high = self.uniform or (0.0, 0.0)
-            return [round(low + index * self.step, 12) for index in range(round((high - low) / self.step) + 1)]
+            start, stop = self.uniform or (0.0, 0.0)
+            return [round(start + index * self.step, 12) for index in range(round((stop - start) / self.step) + 1)]
         return None
 
     def probes(self) -> list[tuple[tuple[Any, ...], Any]]:
@@ -160,7 +161,7 @@ class Sweep(Params):
     @property
     def goal(self) -> str:
         """``maximize`` or ``minimize``: the direction, or its default for the metric."""
-        return self.direction or ("minimize" if "loss" in self.metric else "maximize")
+        return self.direction or ("minimize" if lower_is_better(self.metric) else "maximize")
 
 
 class SweepFile(Params):

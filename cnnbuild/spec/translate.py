@@ -15,6 +15,8 @@ from cnnbuild.spec.errors import SpecIssue, closest, format_path, suggest
 from cnnbuild.spec.yaml_source import SpecSource
 
 if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
     from cnnbuild.plugins.registry import Registry
 
 #: Tagged entries of the fixed sections (not registered by plugins), by key path.
@@ -106,9 +108,11 @@ def _got(value: Any) -> str:
 def _refused_here(path: tuple[Any, ...], tag: Any, registry: Registry | None) -> str | None:
     """Why a registered type cannot appear at ``path`` (a layer that is not an augmentation layer, say), or None."""
     found = use_at(path)
-    if registry is None or found is None or found[1].accepts is None or found[1].refusal is None:
+    if registry is None or found is None:
         return None
     kind, use = found
+    if use.accepts is None or use.refusal is None:
+        return None
     registration = registry.table(kind).get(registry.aliases(kind).get(tag, tag)) if isinstance(tag, str) else None
     if registration is None or use.accepts(registration):
         return None
@@ -126,10 +130,12 @@ class _Found:
 
 def _unknown_key(path: tuple[Any, ...], root: type[BaseModel], data: Any) -> _Found:
     key = path[-1]
-    if use_at(path) is not None and use_at(path)[0].name == "layer" and key in INPUT_KEYS:
+    found = use_at(path)
+    if found is not None and found[0].name == "layer" and key in INPUT_KEYS:
         return _Found(Code.UNKNOWN_KEY, f"unknown key: a layer's input shape comes from data.image_size and data.color_mode (and the layers before it); remove {key}")
     model = _model_at(root, data, path[:-1])
-    choices = [name for name in model.model_fields if name != "type"] if model else []
+    # a field left out of dumps is no key to suggest (a Keras parameter a builtin layer refuses, saying why)
+    choices = [name for name, field in model.model_fields.items() if name != "type" and not field.exclude] if model else []
     suggested = closest(key, choices)
     hint = suggest(key, choices)
     home = MISPLACED.get(key) if isinstance(key, str) else None
@@ -140,7 +146,7 @@ def _unknown_key(path: tuple[Any, ...], root: type[BaseModel], data: Any) -> _Fo
     return _Found(Code.UNKNOWN_KEY, f"unknown key{hint}", suggested)
 
 
-def _message(error: dict[str, Any], path: tuple[Any, ...], root: type[BaseModel], data: Any, registry: Registry | None = None) -> _Found:
+def _message(error: ErrorDetails, path: tuple[Any, ...], root: type[BaseModel], data: Any, registry: Registry | None = None) -> _Found:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     value = error.get("input")
@@ -153,8 +159,8 @@ def _message(error: dict[str, Any], path: tuple[Any, ...], root: type[BaseModel]
         refused = _refused_here(path, tag, registry)
         if refused:
             return _Found(Code.NOT_ALLOWED_HERE, refused)
-        expected = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
-        hint = suggest(tag, expected) or f"; known: {', '.join(expected)}"
+        tags = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
+        hint = suggest(tag, tags) or f"; known: {', '.join(tags)}"
         return _Found(Code.UNKNOWN_TYPE, f"unknown {_kind(path)} type {tag!r}{hint}")
     if kind == "union_tag_not_found":
         if isinstance(value, dict) and len(value) == 1 and not isinstance(next(iter(value.values())), (dict, type(None))):

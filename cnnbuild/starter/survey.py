@@ -143,7 +143,7 @@ def _read_headers(found: Survey, by_class: dict[str, list[Path]], sample: int) -
     with ThreadPoolExecutor(max_workers=8) as pool:
         headers = list(pool.map(read_header, paths))
     failed: Counter[str] = Counter()
-    for path, header in zip(paths, headers):
+    for path, header in zip(paths, headers, strict=True):
         if header.reason:
             failed[class_of[path]] += 1
             found.skipped.append(SkippedFile(str(path), header.reason))
@@ -154,7 +154,7 @@ def _read_headers(found: Survey, by_class: dict[str, list[Path]], sample: int) -
     unusable = [name for name, count in found.counts.items() if count == 0]
     if unusable:
         raise DataError(f"{found.location}: classes {unusable} have no image that can be read; " + _reasons(found.skipped, unusable, class_of))
-    _look_for_transparency(found, [path for path, header in zip(paths, headers) if header.has_alpha and not header.reason])
+    _look_for_transparency(found, [path for path, header in zip(paths, headers, strict=True) if header.has_alpha and not header.reason])
 
 
 def _reasons(skipped: list[SkippedFile], classes: list[str], class_of: dict[Path, str]) -> str:

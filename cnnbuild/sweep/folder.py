@@ -152,7 +152,7 @@ def first_difference(old: Any, new: Any, path: tuple[Any, ...] = ()) -> str | No
                 return found
         return None
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for index, (a, b) in enumerate(zip(old, new)):
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
             found = first_difference(a, b, path + (index,))
             if found:
                 return found

@@ -130,7 +130,7 @@ def format_table(data: dict[str, Any], limit: int = 10) -> str:
         seconds = f"{row['seconds']:.0f}" if row["seconds"] is not None else "-"
         cells.append([str(row["rank"] or ""), str(row["trial"]), row["state"], text, str(row["epochs"] or "-"), seconds, *(_short(row["params"].get(key)) for key in keys), _note(row)])
     widths = [max(len(line[column]) for line in cells) for column in range(len(cells[0]) - 1)]
-    lines = ["  ".join(cell.ljust(width) if column in (2, *range(6, 6 + len(keys))) else cell.rjust(width) for column, (cell, width) in enumerate(zip(line, widths))) + "  " + line[-1] for line in cells]
+    lines = ["  ".join(cell.ljust(width) if column in (2, *range(6, 6 + len(keys))) else cell.rjust(width) for column, (cell, width) in enumerate(zip(line[:-1], widths, strict=True))) + "  " + line[-1] for line in cells]
     if len(complete) > limit:
         lines.insert(limit + 1, f"... and {len(complete) - limit} more complete trials in sweep.csv")
     return "\n".join(line.rstrip() for line in lines)

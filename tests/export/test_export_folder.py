@@ -176,3 +176,48 @@ def test_a_saved_model_missing_its_weights_is_named(saved_model_folder, images, 
     else:
         shown = missing if missing.endswith("index") else "variables/variables.data-*"
         assert last == f"{broken}: {shown} is missing, so the model has no weights; copy the whole export folder again, or export again"
+
+
+def test_evaluate_an_export_on_a_folder_without_tensorflow(tflite_folder, tmp_path):
+    from PIL import Image
+
+    data = tmp_path / "data"
+    for path in digit_pngs(tmp_path / "pngs", count=12):
+        label = path.stem.split("_")[1]  # digit{index}_{label}_{size}.png
+        (data / label).mkdir(parents=True, exist_ok=True)
+        path.rename(data / label / path.name)
+    (data / "notes.txt").write_text("not an image")
+    (data / "0" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    Image.new("L", (8, 8)).save(tmp_path / "unused.png")
+    before = sorted(path.name for path in tflite_folder.iterdir())
+
+    result = no_tensorflow.run("evaluate", str(tflite_folder), "--data", str(data), "--out", str(tmp_path / "out"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["examples"] == 12 and sum(row["support"] for row in report["per_class"]) == 12
+    assert sorted(item["path"] for item in report["skipped"]) == [str(data / "0" / "broken.png"), str(data / "notes.txt")]  # every file: evaluated or listed
+    rows = (tmp_path / "out" / "predictions.csv").read_text().splitlines()
+    assert rows[0] == "split,file,true,predicted,confidence,correct" and len(rows) == 13
+    # the same answers predict gives for each file
+    predicted = json.loads(no_tensorflow.run("predict", str(tflite_folder), str(data), "--json").stdout)
+    by_file = {row["path"]: row["predictions"][0]["class"] for row in predicted if "predictions" in row}
+    for row in rows[1:]:
+        _, file, true, guess, _, correct = row.split(",")
+        assert by_file[file] == guess and correct == str(int(true == guess))
+    assert report["accuracy"] == sum(row.split(",")[5] == "1" for row in rows[1:]) / 12
+    assert sorted(path.name for path in tflite_folder.iterdir()) == before  # nothing written beside the export
+    again = no_tensorflow.run("evaluate", str(tflite_folder), "--data", str(data), "--out", str(tmp_path / "out"))
+    assert again.returncode == 0, again.stderr  # its own files: replaced
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "predictions.csv").write_text("mine")
+    refused = no_tensorflow.run("evaluate", str(tflite_folder), "--data", str(data), "--out", str(tmp_path / "mine"))
+    assert refused.returncode == 1 and "predictions.csv already there and not written by cnnbuild evaluate" in refused.stderr
+    assert [path.name for path in (tmp_path / "mine").iterdir()] == ["predictions.csv"] and (tmp_path / "mine" / "predictions.csv").read_text() == "mine"
+
+    needs_data = no_tensorflow.run("evaluate", str(tflite_folder))
+    assert needs_data.returncode == 2 and "pass --data FOLDER" in needs_data.stderr
+    (data / "seven-and-a-half").mkdir()
+    (tmp_path / "unused.png").rename(data / "seven-and-a-half" / "x.png")
+    unknown = no_tensorflow.run("evaluate", str(tflite_folder), "--data", str(data))
+    assert unknown.returncode == 1 and "the data has classes the run's model does not know: ['seven-and-a-half']" in unknown.stderr
+    assert "Traceback" not in unknown.stderr

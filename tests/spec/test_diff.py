@@ -201,3 +201,13 @@ def test_one_edit_of_a_block_that_changes_each_use_differently_is_listed_once_wi
         "      [2_conv_bn.0_conv2d] output (16, 16, 8), params 1,160 -> 3,208",
     ]
     assert sum("kernel_size" in line for line in lines) == 1
+
+
+def test_another_data_source_is_one_line_of_its_written_values_not_every_default(write_spec):
+    digits = load_spec(write_spec("name: d\ndata: {type: digits, image_size: [16, 16]}\nmodel:\n  layers: [Flatten, {type: Dense, units: auto}]\n", "d.yaml"))
+    folder = _folder_spec(write_spec, "b")
+    data = [change for change in diff_specs(digits, folder).settings if change.path.startswith("data")]
+    assert [change.path for change in data] == ["data"]
+    assert data[0].before == {"type": "digits", "image_size": [16, 16]}
+    assert data[0].after["type"] == "image_directory" and data[0].after["url"] == "https://example.invalid/photos.tgz"
+    assert "(not set) -> null" not in diff_specs(digits, folder).text()

@@ -87,7 +87,7 @@ def batch_augmenter(layers: list[Any], mixes_labels: list[bool], *, fuse: bool =
     ``(batch, 1)`` floats for binary labels), the others on the images (fused as :func:`augmenter`)."""
     steps: list[tuple[bool, Any]] = []
     run: list[Any] = []
-    for layer, mixes in zip(layers, mixes_labels):
+    for layer, mixes in zip(layers, mixes_labels, strict=True):
         if mixes:
             if run:
                 steps.append((False, augmenter(run, fuse=fuse)))

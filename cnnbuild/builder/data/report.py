@@ -142,7 +142,7 @@ def _files_report(spec: Spec, source: Datasets) -> DatasetReport:
         facts = list(pool.map(_file_facts, [path for path, _ in files]))
     names = source.class_names
     counts = Counter(names[label] for _, label in files)
-    items = [(digest, names[label], str(Path(path).relative_to(root))) for (path, label), (_, _, _, digest) in zip(files, facts)]
+    items = [(digest, names[label], str(Path(path).relative_to(root))) for (path, label), (_, _, _, digest) in zip(files, facts, strict=True)]
     across, within = _duplicates(items)
     return DatasetReport(
         data_type=spec.data.type,
@@ -174,7 +174,7 @@ def _examples_report(spec: Spec, source: Datasets) -> DatasetReport:
             continue
         position = 0
         for images, labels in dataset.batch(256).as_numpy_iterator():
-            for image, label in zip(images, np.asarray(labels).reshape(-1)):
+            for image, label in zip(images, np.asarray(labels).reshape(-1), strict=True):
                 name = source.class_names[int(label)]
                 counts[int(label)] += 1
                 heights.append(int(image.shape[0]))

@@ -131,7 +131,7 @@ def augmentation_layers(spec: Spec, registry: Registry | None = None) -> list[An
     """Fresh Keras layers for the spec's ``augmentation`` list, each seeded by :func:`augmentation_seeds`."""
     registry = registry or spec.registry
     layers = []
-    for entry, seed in zip(spec.augmentation, augmentation_seeds(spec)):
+    for entry, seed in zip(spec.augmentation, augmentation_seeds(spec), strict=True):
         with _python_random(seed):
             layers.append(_layer(registry, entry))
     return layers
@@ -191,6 +191,7 @@ def load_saved_model(path: Any, *, allow_unsafe: bool = False, spec: Spec | None
     import_tensorflow()
     import keras
 
+    import cnnbuild.builder.model.task_objects  # noqa: F401  (registers the task losses and metrics a checkpoint may hold)
     from cnnbuild.plugins.manager import keras_objects
 
     if Path(path).exists() and not zipfile.is_zipfile(path):

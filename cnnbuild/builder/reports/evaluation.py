@@ -143,7 +143,7 @@ def named_batches(files: list[tuple[str, int, str]], split: str, params: Any, ba
     tf = import_tensorflow()
     chosen = [(path, label) for path, label, where in files if where == split]
     verdicts = inspect_images([Path(path) for path, _ in chosen])  # the scan index answers for files unchanged since the run's check
-    usable = [ImageFile(path, position, verdict.native, verdict.size) for position, ((path, _), verdict) in enumerate(zip(chosen, verdicts)) if not verdict.reason]
+    usable = [ImageFile(path, position, verdict.native, verdict.size) for position, ((path, _), verdict) in enumerate(zip(chosen, verdicts, strict=True)) if not verdict.reason]
     labels = tf.constant([label for _, label in chosen] or [0], dtype=tf.int64)
     names = tf.constant([os.fsencode(path) for path, _ in chosen] or [b""])
     return decode_files(usable, params).map(lambda image, position: (image, tf.gather(labels, position), tf.gather(names, position))).batch(batch_size)

@@ -143,7 +143,7 @@ def draw_image_grid(images: Sequence[Any], titles: Sequence[str], path: Path, *,
     cell = 2.3
     figure = _figure(cell * columns, (cell + 0.22 * lines) * rows + 0.5)
     figure.suptitle(title, fontsize=13, parse_math=False)
-    for number, (image, text) in enumerate(zip(images, titles), start=1):
+    for number, (image, text) in enumerate(zip(images, titles, strict=True), start=1):
         axes = figure.add_subplot(rows, columns, number)
         array, options = _display(image)
         axes.imshow(array, interpolation="nearest" if min(array.shape[:2]) < 64 else "antialiased", **options)

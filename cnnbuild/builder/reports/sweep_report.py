@@ -10,8 +10,8 @@ from typing import Any
 
 from cnnbuild.builder.reports.html_report import STYLE, _esc, _table
 from cnnbuild.contracts import run_layout
-from cnnbuild.contracts.atomic import write_atomically
 from cnnbuild.contracts import sweep_layout as layout
+from cnnbuild.contracts.atomic import write_atomically
 from cnnbuild.errors import RunError
 from cnnbuild.runs.sweep_record import SweepRecord
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.training.history import history_csv, summarize_history
@@ -44,7 +45,7 @@ def _phases(history: dict[str, list[float]]) -> dict[str, Any]:
         return {}
     changes = [index for index in range(1, len(phases)) if phases[index] != phases[index - 1]]
     bounds = [0, *changes, len(phases)]
-    return {"phases": [{"name": phases[start].label, "first_epoch": start + 1, "last_epoch": end} for start, end in zip(bounds, bounds[1:])]}
+    return {"phases": [{"name": phases[start].label, "first_epoch": start + 1, "last_epoch": end} for start, end in itertools.pairwise(bounds)]}
 
 
 def write_artifacts(run: RunDirectory, model: Any, prepared: PreparedData, reports: tuple[Any, Any], history: dict[str, list[float]], metrics: dict[str, Any], spec: Any) -> dict[str, Any]:

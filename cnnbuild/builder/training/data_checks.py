@@ -8,9 +8,8 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from cnnbuild.contracts import run_layout as layout
-
 from cnnbuild.builder.data.report import imbalance_warning
+from cnnbuild.contracts import run_layout as layout
 from cnnbuild.data.recheck import changed_files
 from cnnbuild.errors import RunError
 

@@ -13,6 +13,7 @@ import yaml
 
 from cnnbuild.builder.data.pipelines import PreparedData, build_pipelines, class_weights
 from cnnbuild.builder.data.source import load_source
+from cnnbuild.builder.data.task_targets import first_task_record, task_labels
 from cnnbuild.builder.distribute.placement import Placement
 from cnnbuild.builder.distribute.sharing import DataShare
 from cnnbuild.builder.distribute.workers import WorkerFolders
@@ -22,11 +23,11 @@ from cnnbuild.builder.model.summary import describe_model, shape_mismatches
 from cnnbuild.builder.runtime import import_keras, import_tensorflow
 from cnnbuild.builder.training.artifacts import run_metrics, write_artifacts, write_history
 from cnnbuild.builder.training.callbacks import EpochClock, Interruption
-from cnnbuild.builder.training.fine_tune import check_fine_tune
-from cnnbuild.builder.training.phases import fit_phases
 from cnnbuild.builder.training.data_checks import batch_norm_warnings, check_resumable, check_training_labels, data_warnings, without_late_failures
 from cnnbuild.builder.training.environment import environment
 from cnnbuild.builder.training.execution import ExecutionPlan, batches_per_pass, plan_execution
+from cnnbuild.builder.training.fine_tune import check_fine_tune
+from cnnbuild.builder.training.phases import fit_phases
 from cnnbuild.builder.training.result import RunResult
 from cnnbuild.builder.training.supervisor import announce_run_dir
 from cnnbuild.contracts import run_layout as layout
@@ -36,6 +37,7 @@ from cnnbuild.runs.directory import RunDirectory
 from cnnbuild.runs.record import RunRecord
 from cnnbuild.runs.tracebacks import bug_message, save_traceback
 from cnnbuild.spec.document import Spec
+from cnnbuild.spec.labels import label_encoding
 
 keras = import_keras()
 log = logging.getLogger(__name__)
@@ -205,6 +207,9 @@ def _write_run_files(run: RunDirectory, spec: Spec, source: Datasets, overrides:
     if spec.source is not None and spec.source.text:
         run.write_text(layout.SPEC_WRITTEN, spec.source.text)
     run.write_json(layout.CLASS_NAMES, source.class_names)
+    record = first_task_record(spec, source, task_labels(spec, source, label_encoding(spec, len(source.class_names))))
+    if record is not None:
+        run.write_json(layout.TASK, record.as_dict())
     run.write_json(layout.SKIPPED, [{"path": s.path, "reason": s.reason} for s in source.skipped])
 
 

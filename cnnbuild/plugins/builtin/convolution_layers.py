@@ -1,14 +1,24 @@
-"""Convolution and pooling layers: Conv2D, SeparableConv2D, DepthwiseConv2D and the poolings."""
+"""Convolution and pooling layers: Conv2D, Conv2DTranspose, SeparableConv2D, DepthwiseConv2D and the poolings."""
 
 from __future__ import annotations
 
 import math
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError
 from cnnbuild.contracts.values import Activation, Initializer, Padding, Pair, Params, PositiveInt
+from cnnbuild.plugins.builtin.keras_catalogue import catalogued
+from cnnbuild.plugins.builtin.layer_values import NonNegativePair
 from cnnbuild.plugins.hookspecs import hookimpl
+
+
+def not_with_strides(cls: type, dilation: tuple[int, int], info: ValidationInfo) -> tuple[int, int]:
+    """Keras's Conv2D and Conv2DTranspose refuse a dilation_rate above 1 together with strides above 1."""
+    strides = info.data.get("strides", (1, 1))
+    if max(strides) > 1 and max(dilation) > 1:
+        raise ValueError(f"Keras takes strides ({list(strides)}) or dilation_rate ({list(dilation)}) above 1, not both")
+    return dilation
 
 
 class _WindowParams(Params):
@@ -25,6 +35,34 @@ class _WindowParams(Params):
 class Conv2DParams(_WindowParams):
     filters: PositiveInt
     kernel_initializer: Initializer = "glorot_uniform"
+    groups: PositiveInt = Field(1, description="channel groups convolved separately (ResNeXt); must divide filters and the input's channels")
+    _dilation = field_validator("dilation_rate")(not_with_strides)
+
+    @field_validator("groups")
+    @classmethod
+    def _divides_filters(cls, groups: int, info: ValidationInfo) -> int:
+        filters = info.data.get("filters")
+        if filters is not None and filters % groups:
+            raise ValueError(f"must divide filters ({filters}), got {groups}")
+        return groups
+
+
+class Conv2DTransposeParams(_WindowParams):
+    filters: PositiveInt
+    kernel_initializer: Initializer = "glorot_uniform"
+    output_padding: NonNegativePair | None = Field(
+        None, description="rows and columns added to the output's bottom and right, each less than its stride; default: the size is the input's times strides (padding: same)"
+    )
+
+    _dilation = field_validator("dilation_rate")(not_with_strides)
+
+    @field_validator("output_padding")
+    @classmethod
+    def _below_strides(cls, padding: tuple[int, int] | None, info: ValidationInfo) -> tuple[int, int] | None:
+        strides = info.data.get("strides", (1, 1))
+        if padding is not None and any(pad >= stride for pad, stride in zip(padding, strides, strict=True)):
+            raise ValueError(f"must be less than strides {list(strides)} on each side, got {list(padding)}")
+        return padding
 
 
 class SeparableConv2DParams(_WindowParams):
@@ -71,7 +109,27 @@ def _windowed(shape: Shape, window: tuple[int, int], strides: tuple[int, int], d
 
 def conv_shape(params: Conv2DParams, shape: Shape) -> LayerShape:
     out = _windowed(shape, params.kernel_size, params.strides, params.dilation_rate, params.padding)
-    weights = params.kernel_size[0] * params.kernel_size[1] * shape[-1] * params.filters
+    if shape[-1] % params.groups:
+        raise ShapeError(f"groups {params.groups} does not divide the {shape[-1]} channels of {shape}", f"choose groups dividing both {shape[-1]} and filters")
+    weights = params.kernel_size[0] * params.kernel_size[1] * (shape[-1] // params.groups) * params.filters
+    return LayerShape((*out, params.filters), weights + (params.filters if params.use_bias else 0))
+
+
+def transposed_output(size: int, window: int, stride: int, dilation: int, padding: str, output_padding: int | None) -> int:
+    """Output length of a transposed convolution (Keras's formula, as TensorFlow pads)."""
+    effective = (window - 1) * dilation + 1
+    if output_padding is None:
+        return size * stride if padding == "same" else (size - 1) * stride + max(effective, stride)
+    return (size - 1) * stride + (effective % 2 if padding == "same" else effective) + output_padding
+
+
+def conv_transpose_shape(params: Conv2DTransposeParams, shape: Shape) -> LayerShape:
+    height, width, channels = _spatial(shape)
+    pads = params.output_padding or (None, None)
+    out = tuple(
+        transposed_output(size, params.kernel_size[axis], params.strides[axis], params.dilation_rate[axis], params.padding, pads[axis]) for axis, size in enumerate((height, width))
+    )
+    weights = params.kernel_size[0] * params.kernel_size[1] * channels * params.filters
     return LayerShape((*out, params.filters), weights + (params.filters if params.use_bias else 0))
 
 
@@ -107,7 +165,9 @@ def _keras(name: str, params: Params) -> object:
 
 @hookimpl
 def register_layers(register) -> None:
+    register = catalogued(register)
     register("Conv2D", Conv2DParams, lambda p: _keras("Conv2D", p), shape=conv_shape, aliases=("Convolution2D",))
+    register("Conv2DTranspose", Conv2DTransposeParams, lambda p: _keras("Conv2DTranspose", p), shape=conv_transpose_shape, aliases=("Convolution2DTranspose",))
     register("SeparableConv2D", SeparableConv2DParams, lambda p: _keras("SeparableConv2D", p), shape=separable_shape, aliases=("SeparableConvolution2D",))
     register("DepthwiseConv2D", DepthwiseConv2DParams, lambda p: _keras("DepthwiseConv2D", p), shape=depthwise_shape)
     register("MaxPooling2D", PoolingParams, lambda p: _keras("MaxPooling2D", p), shape=pool_shape, aliases=("MaxPool2D",))

@@ -1,4 +1,4 @@
-"""Dense, Dropout, Flatten, Activation, BatchNormalization and SpatialDropout2D."""
+"""Dense, Dropout, GaussianDropout, Flatten, Activation, BatchNormalization and SpatialDropout2D."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pydantic import Field
 
 from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError, same_shape
 from cnnbuild.contracts.values import Activation, Fraction01, Initializer, Params, PositiveNumber, Units
+from cnnbuild.plugins.builtin.keras_catalogue import catalogued
 from cnnbuild.plugins.hookspecs import hookimpl
 
 
@@ -20,6 +21,10 @@ class DenseParams(Params):
 
 class DropoutParams(Params):
     rate: Fraction01 = Field(description="fraction of inputs dropped while training, in [0, 1)")
+
+
+class GaussianDropoutParams(Params):
+    rate: Fraction01 = Field(description="drop probability: inputs are multiplied by noise of mean 1 and standard deviation sqrt(rate / (1 - rate)) while training")
 
 
 class NoParams(Params):
@@ -68,8 +73,10 @@ def _keras(name: str, **kwargs: object) -> object:
 
 @hookimpl
 def register_layers(register) -> None:
+    register = catalogued(register)
     register("Dense", DenseParams, lambda p: _keras("Dense", **p.model_dump(exclude={"type"})), shape=dense_shape)
     register("Dropout", DropoutParams, lambda p: _keras("Dropout", rate=p.rate), shape=same_shape)
+    register("GaussianDropout", GaussianDropoutParams, lambda p: _keras("GaussianDropout", rate=p.rate), shape=same_shape)
     register("SpatialDropout2D", DropoutParams, lambda p: _keras("SpatialDropout2D", rate=p.rate), shape=spatial_dropout_shape)
     register("Flatten", NoParams, lambda p: _keras("Flatten"), shape=flatten_shape)
     register("Activation", ActivationParams, lambda p: _keras("Activation", activation=p.activation), shape=same_shape)

@@ -105,7 +105,7 @@ def _aug_mix(keras: Any) -> type:
                 for chain, steps in enumerate(transformation["steps"]):
                     chained = images
                     for depth, drawn in enumerate(steps):
-                        branches = [self._branch(name, t) for name, t in zip(self._augment_layers, drawn)] + [lambda x: x]
+                        branches = [self._branch(name, t) for name, t in zip(self._augment_layers, drawn, strict=True)] + [lambda x: x]
                         chained = self.backend.core.switch(transformation["picks"][chain, depth], branches, chained)
                     mixed = mixed + chained * weights[chain]
             images = skip * images + (1 - skip) * mixed

@@ -44,6 +44,8 @@ class Node:
     labels: tuple[str, ...] = ()
     #: a Projection's target: the node whose output shape the shortcut must reach
     shape_of: str | None = None
+    #: the ``name`` of the entry it comes from (a container's for its merge), for messages; None when unnamed
+    name: str | None = None
 
     @property
     def described(self) -> str:
@@ -117,7 +119,10 @@ def projection_entry(source: Shape, target: Shape, registry: Registry) -> Any:
     hint = "write the shortcut as a list of layers, or keep height and width with padding: same"
     if len(source) != 3 or len(target) != 3:
         raise ShapeError(f"the shortcut cannot be projected from {source} to {target}: a 1x1 projection needs (height, width, channels) on both sides", hint)
-    strides = (_stride(source[0], target[0]), _stride(source[1], target[1]))
-    if None in strides or target[0] > source[0] or target[1] > source[1]:
+    (height, width, _), (to_height, to_width, channels) = source, target
+    if height is None or width is None or to_height is None or to_width is None:
+        raise ShapeError(f"the shortcut cannot be projected from {source} to {target}: a strided 1x1 projection needs known heights and widths", hint)
+    strides = (_stride(height, to_height), _stride(width, to_width))
+    if None in strides or to_height > height or to_width > width:
         raise ShapeError(f"no strided 1x1 convolution takes the shortcut from {source} to the main path's {target}", hint)
-    return registry.layers["Conv2D"].params.model_validate({"type": "Conv2D", "filters": target[2], "kernel_size": 1, "strides": list(strides), "padding": "same"})
+    return registry.layers["Conv2D"].params.model_validate({"type": "Conv2D", "filters": channels, "kernel_size": 1, "strides": list(strides), "padding": "same"})

@@ -1,0 +1,76 @@
+"""``cnnbuild evaluate EXPORT --data FOLDER``: an exported model on a folder of class sub-folders.
+
+The files are listed by training's rules and decoded with Pillow as ``predict`` decodes them, so a
+TFLite or ONNX export is evaluated without TensorFlow. Every file under the folder is evaluated or
+listed with why it was not. The export has no data split of its own, so ``--data`` is required.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cnnbuild.builder.evaluate import Evaluation, class_mapping
+from cnnbuild.builder.reports.evaluation import KEEP_MISCLASSIFIED, Mistake, Prediction, ValidationReport, per_class_table
+from cnnbuild.builder.reports.evaluation_folder import EvaluationFolder
+from cnnbuild.errors import DataError
+from cnnbuild.export.prediction import MAX_PIXELS
+
+
+def evaluate_export(model_path: str | Path, data: str | Path, *, out: str | Path | None = None, allow_modified: bool = False) -> Evaluation:
+    """The exported model at ``model_path`` on ``data``, a folder of some or all of its classes.
+
+    Writes ``predictions.csv``, ``confusion_matrix.png`` and ``misclassified.png`` to ``out`` when
+    it is given; nothing is written beside the export (that folder holds only what export wrote).
+    """
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+
+    from cnnbuild.data.folders import folder_files
+    from cnnbuild.export.images import ImageRejected, decode_image
+    from cnnbuild.export.location import open_exported
+
+    root = Path(data)
+    if not root.is_dir():
+        raise DataError(f"--data {data}: not a folder; evaluating an export needs a folder of class sub-folders")
+    if out is not None:
+        EvaluationFolder(Path(out)).check()  # before any work: refuse a folder holding files evaluate did not write
+    model = open_exported(model_path, allow_modified=allow_modified)
+    names = model.info.class_names
+    data_classes, pairs, not_used = folder_files(root, None)
+    mapping = dict(zip(data_classes, class_mapping(data_classes, names), strict=True))
+    skipped = [{"path": item.path, "reason": item.reason} for item in not_used]
+    trues: list[int] = []
+    predicted: list[int] = []
+    rows: list[Prediction] = []
+    mistakes: list[Mistake] = []
+    for path, name in pairs:
+        try:
+            pixels = decode_image(path.read_bytes(), model.info.input.channels, max_pixels=MAX_PIXELS, size=model.info.input.image_size)
+        except ImageRejected as exc:
+            skipped.append({"path": str(path), "reason": exc.reason})
+            continue
+        except OSError as exc:
+            skipped.append({"path": str(path), "reason": f"cannot read: {exc.strerror or exc}"})
+            continue
+        probabilities = np.asarray(model(pixels[None])[0], dtype="float64")
+        true, guess = mapping[name], int(probabilities.argmax())
+        rows.append(Prediction(str(path), true, guess, float(probabilities[guess])))
+        if guess != true:
+            mistakes.append(Mistake(np.asarray(pixels, dtype="float32"), true, guess, float(probabilities[guess]), len(trues), str(path)))
+            mistakes.sort(key=lambda m: (-m.confidence, m.index))
+            del mistakes[KEEP_MISCLASSIFIED:]  # hold at most this many images in memory
+        trues.append(true)
+        predicted.append(guess)
+    if not trues:
+        raise DataError(f"--data {data}: no image could be evaluated ({len(skipped)} files skipped; the first: {skipped[0]['path']}: {skipped[0]['reason']})" if skipped else f"--data {data}: no images")
+    report = ValidationReport(
+        class_names=list(names),
+        confusion=confusion_matrix(trues, predicted, labels=list(range(len(names)))).astype(int).tolist(),
+        per_class=per_class_table(np.asarray(trues), np.asarray(predicted), list(names)),
+        examples=len(trues),
+        correct=int(sum(t == p for t, p in zip(trues, predicted, strict=True))),
+        mistakes=mistakes,
+        predictions=rows,
+    )
+    written = EvaluationFolder(Path(out)).write(report, "data") if out is not None else []
+    return Evaluation(str(data), report, None, written, skipped)

@@ -1,0 +1,106 @@
+"""The ``task`` section: stated once, checked before TensorFlow with positioned errors, read from the task table."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnbuild.contracts.tasks import TASKS
+from cnnbuild.spec import spec_from_text
+from cnnbuild.spec.format_history import ADDED_KEYS
+from cnnbuild.spec.sections import METRICS
+
+from .issues import issue_codes
+
+HEAD = """
+seed: 1
+data: {type: shapes, count: 16, image_size: [12, 12]}
+"""
+
+
+def spec_text(task: str, output: str = "{type: Dense, units: auto, activation: sigmoid}", extra: str = "") -> str:
+    return f"{HEAD}task: {task}\nmodel:\n  layers:\n    - Flatten\n    - {output}\n{extra}"
+
+
+def test_the_task_table_names_every_metric_the_spec_accepts_and_each_task_its_defaults():
+    assert set(METRICS) == {metric for task in TASKS.values() for metric in task.metrics}
+    for task in TASKS.values():
+        assert set(task.default_metrics) <= set(task.metrics)
+        assert task.default_loss == "auto" or task.default_loss in task.losses
+    assert "task" in ADDED_KEYS
+
+
+def test_without_a_task_a_spec_is_single_label_and_its_canonical_form_has_no_task():
+    spec = spec_from_text(f"{HEAD}model: {{layers: [Flatten, {{type: Dense, units: auto}}]}}\n")
+    assert spec.task is None and spec.task_row.name == "single_label"
+    assert "task" not in spec.canonical()
+    assert spec.compile.metrics == ["accuracy"]
+
+
+def test_a_task_gets_its_own_metrics_and_keeps_them_in_the_canonical_form():
+    spec = spec_from_text(spec_text("multi_label"))
+    assert spec.task.type == "multi_label" and spec.task.threshold == "auto"
+    assert spec.compile.metrics == ["f1_micro", "f1_macro", "average_precision"]
+    canonical = spec.canonical()
+    assert canonical["task"] == {"type": "multi_label", "threshold": "auto", "positive_weight": "none"}
+    assert list(canonical)[:4] == ["format_version", "name", "seed", "task"]
+    again = spec_from_text(__import__("yaml").safe_dump(canonical))
+    assert again.canonical() == canonical
+    regression = spec_from_text(spec_text("regression", "{type: Dense, units: auto}"))
+    assert regression.compile.metrics == ["mae", "rmse"] and regression.task.standardize is True
+
+
+def test_multi_label_refuses_softmax_categorical_loss_top_k_label_mode_and_class_weight():
+    extra = "compile: {loss: categorical_crossentropy, metrics: [f1_macro, top_3_accuracy]}\ntrain: {class_weight: auto}\n"
+    text = spec_text("multi_label", "{type: Dense, units: auto, activation: softmax}", extra).replace("image_size: [12, 12]", "image_size: [12, 12], label_mode: int")
+    assert issue_codes(text) == [
+        ("3:67", "data.label_mode", "task-mismatch"),
+        ("8:46", "model.layers[1].activation", "task-mismatch"),
+        ("9:17", "compile.loss.type", "task-mismatch"),
+        ("9:63", "compile.metrics[1]", "task-mismatch"),
+        ("10:23", "train.class_weight", "task-mismatch"),
+    ]
+
+
+def test_regression_refuses_an_activation_a_classification_metric_and_a_wrong_unit_count():
+    text = spec_text("regression", "{type: Dense, units: 2, activation: sigmoid}", "compile: {metrics: [accuracy]}\n")
+    assert issue_codes(text) == [
+        ("8:28", "model.layers[1].units", "task-mismatch"),
+        ("8:43", "model.layers[1].activation", "task-mismatch"),
+        ("9:21", "compile.metrics[0]", "task-mismatch"),
+    ]
+    assert issue_codes(spec_text("regression", "{type: Dense, units: auto}", "compile: {loss: huber}\n")) == []
+
+
+def test_positive_weights_name_labels_of_the_data():
+    text = spec_text("{type: multi_label, positive_weight: {circle: 2, hexagon: 3}}")
+    assert issue_codes(text) == [("4:56", "task.positive_weight.hexagon", "task-mismatch")]
+
+
+def test_a_data_source_that_does_not_declare_the_task_is_refused_at_the_task():
+    text = "data: {type: digits}\ntask: regression\nmodel: {layers: [Flatten, {type: Dense, units: auto}]}\n"
+    assert issue_codes(text) == [("2:7", "task", "task-unsupported")]
+
+
+@pytest.mark.parametrize("task", ["multi_label", "regression"])
+def test_the_data_source_tells_the_output_size_of_units_auto(task):
+    from cnnbuild.spec.labels import class_count
+    from cnnbuild.spec.shapes import infer_spec
+
+    spec = spec_from_text(spec_text(task, "{type: Dense, units: auto}" if task == "regression" else "{type: Dense, units: auto, activation: sigmoid}"))
+    assert infer_spec(spec, spec.registry, class_count(spec))[-1].output_shape == (1 if task == "regression" else 3,)
+
+
+def test_a_sweep_can_optimise_a_task_metric_and_minimises_errors(tmp_path):
+    from cnnbuild.contracts.tasks import lower_is_better
+    from cnnbuild.spec.sweep_checks import check_sweep, load_sweep
+
+    text = spec_text("regression", "{type: Dense, units: auto}", "sweep: {metric: val_mae, trials: 2, space: {data.batch_size: {choice: [8, 16]}}}\n")
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    setup = load_sweep(path)
+    assert setup.sweep.goal == "minimize"
+    assert check_sweep(setup, to_run=False).errors == []
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(text.replace("val_mae", "val_accuracy"))
+    assert [issue.code for issue in check_sweep(load_sweep(wrong), to_run=False).errors] == ["unknown-metric"]
+    assert [lower_is_better(name) for name in ("val_loss", "val_mae", "rmse", "val_f1_macro", "average_precision")] == [True, True, True, False, False]
