@@ -1,7 +1,7 @@
 """Each command's whole-process time (start to exit, as a person waits for it), with TensorFlow's
 import time measured between them, for a checkout and optionally an earlier one (``--before``).
 
-It trains a tiny digits run and exports it to TFLite and ONNX first (not timed), then times, one
+For each checkout it trains a tiny digits run and exports it to TFLite and ONNX first (not timed), then times, one
 after the other and ``--runs`` times each: validate, summary, predict (Keras, TFLite, ONNX),
 evaluate, export, serve (until /health answers, then the first request) and a one-epoch run.
 
@@ -121,11 +121,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="cnnbuild-command-times-"))
-    files = prepare(folder, environment(REPO))
     checkouts = {"after": REPO, **({"before": args.before.resolve()} if args.before else {})}
     result: dict[str, object] = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_average_before": os.getloadavg(), "runs": args.runs}
     for label, checkout in checkouts.items():
-        times = measure(checkout, files, folder, args.runs)
+        (folder / label).mkdir()
+        files = prepare(folder / label, environment(checkout))  # each release on a run and exports of its own (an older one may not read a newer run)
+        times = measure(checkout, files, folder / label, args.runs)
         tensorflow = statistics.median(times['python -c "import tensorflow"'])
         result[label] = {
             name: {"median_s": round(statistics.median(values), 2), "all_s": [round(v, 2) for v in values], "of_tensorflow_import": round(statistics.median(values) / tensorflow, 3)}
