@@ -14,11 +14,14 @@ from typing import Any
 from cnnbuild.builder.inference import FinishedRun, call_model, open_finished
 from cnnbuild.builder.reports.evaluation import ValidationReport, format_class_table, named_batches, predict_validation, predictions_csv
 from cnnbuild.builder.reports.evaluation_folder import EvaluationFolder
+from cnnbuild.builder.task_evaluate import TaskEvaluation, evaluate_task
 from cnnbuild.contracts import run_layout as layout
 from cnnbuild.data.folders import nfc
 from cnnbuild.errors import DataError, RunError
 from cnnbuild.runs.directory import RunDirectory
+from cnnbuild.runs.record import RunRecord
 from cnnbuild.spec.document import Spec
+from cnnbuild.spec.labels import known_class_names
 
 
 @dataclass
@@ -59,6 +62,8 @@ def spec_for_data(spec: Spec, data: str | Path) -> Spec:
     location = Path(data).expanduser().resolve()
     update: dict[str, Any] = {"path": str(location), "validation_split": 0, "shuffle_buffer": 0, "cache": "none"}
     update.update({key: None for key in ("url", "sha256", "test_path", "class_names") if key in params.model_fields})  # the data's own classes
+    if spec.task_row.name == "multi_label" and "class_names" in params.model_fields:
+        update["class_names"] = spec.data.class_names  # the run's labels, in the model's order
     try:
         changed = params.model_validate({**spec.data.model_dump(), **update})
     except ValueError as exc:
@@ -92,7 +97,7 @@ def _batches(finished: FinishedRun, spec: Spec, source: Any, split: str, mapping
     )
 
 
-def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | Path | None = None, allow_unsafe: bool = False) -> Evaluation:
+def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | Path | None = None, allow_unsafe: bool = False) -> Evaluation | TaskEvaluation:
     """The run's model on its validation split, or on ``data`` read by the run's data source (a
     folder of some or all of the run's classes). Writes ``predictions.csv``,
     ``confusion_matrix.png`` and ``misclassified.png`` to ``out`` (default:
@@ -101,9 +106,17 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | 
 
     if out is not None:
         EvaluationFolder(Path(out)).check()  # before the model loads: refuse a folder holding files evaluate did not write
+    if data is not None:
+        # the data's classes, where its source tells them from a listing, are checked before TensorFlow loads the model
+        record = RunRecord.open(run_dir)
+        names = known_class_names(spec_for_data(record.spec, data), record.spec.registry)
+        if names is not None:
+            class_mapping(names, record.class_names)
     finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
     spec = finished.spec if data is None else spec_for_data(finished.spec, data)
     source = load_source(spec)
+    if finished.task is not None:
+        return evaluate_task(finished, spec, source, data, Path(out) if out else None)
     if data is None and [nfc(name) for name in source.class_names] != [nfc(name) for name in finished.class_names]:
         raise DataError(f"the run's data now has the classes {source.class_names}, the run was trained on {finished.class_names}; evaluate with --data on a folder of the run's classes")
     split = "validation" if data is None else "train"

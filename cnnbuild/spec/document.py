@@ -168,9 +168,13 @@ def _with_nested_entries(registry: Registry, params: type[BaseModel]) -> type[Ba
     return cache[params]
 
 
-def _field(registry: Registry, kind: Any, use: Use, blocks: BlockSignature) -> tuple[Any, Any]:
-    """The annotation and pydantic field of one place in the spec that holds registered entries."""
-    models = [_with_nested_entries(registry, r.params) for r in registry.table(kind).values() if use.accepts is None or use.accepts(r)]
+def _field(registry: Registry, kind: Any, use: Use, blocks: BlockSignature, types: frozenset[str] | None) -> tuple[Any, Any]:
+    """The annotation and pydantic field of one place in the spec that holds registered entries
+    (``types``: only the registered types of these names, when one of them is registered here)."""
+    accepted = [r for r in registry.table(kind).values() if use.accepts is None or use.accepts(r)]
+    if types is not None and any(r.name in types for r in accepted):
+        accepted = [r for r in accepted if r.name in types]
+    models = [_with_nested_entries(registry, r.params) for r in accepted]
     entry = graph_entry(registry, models, blocks) if use.graph else _union(models)
     if not use.many:
         return entry, Field(... if use.required else None, description=use.description)
@@ -179,10 +183,16 @@ def _field(registry: Registry, kind: Any, use: Use, blocks: BlockSignature) -> t
     return list_of(entry), Field(default_factory=list, description=use.description)
 
 
-def spec_model(registry: Registry, blocks: BlockSignature = ()) -> type[Spec]:
+def spec_model(registry: Registry, blocks: BlockSignature = (), types: frozenset[str] | None = None) -> type[Spec]:
     """The :class:`Spec` subclass whose entries are the registry's types and uses of ``blocks``
-    (kept with the registry until it changes)."""
-    cached = registry.derived.setdefault("spec_model", {}).get(blocks)
+    (kept with the registry until it changes).
+
+    ``types`` narrows each place that holds entries to the registered types of those names (all of
+    them where none is named), so a spec is validated without building a schema for every type
+    every plugin registers; a spec the narrow model accepts, the whole one accepts alike.
+    """
+    key = (blocks, types)
+    cached = registry.derived.setdefault("spec_model", {}).get(key)
     if cached is not None:
         return cached
     top: dict[str, Any] = {}
@@ -190,9 +200,9 @@ def spec_model(registry: Registry, blocks: BlockSignature = ()) -> type[Spec]:
     required_sections: set[str] = set()
     for kind, use in uses():
         if len(use.path) == 1:
-            top[use.path[0]] = _field(registry, kind, use, blocks)
+            top[use.path[0]] = _field(registry, kind, use, blocks, types)
         elif len(use.path) == 2 and use.path[0] in SECTION_BASES:
-            sections.setdefault(use.path[0], {})[use.path[1]] = _field(registry, kind, use, blocks)
+            sections.setdefault(use.path[0], {})[use.path[1]] = _field(registry, kind, use, blocks, types)
             if use.required:
                 required_sections.add(use.path[0])
         else:
@@ -201,8 +211,23 @@ def spec_model(registry: Registry, blocks: BlockSignature = ()) -> type[Spec]:
         section = create_model(name.capitalize(), __base__=SECTION_BASES[name], **fields)
         top[name] = (section, ...) if name in required_sections else (section, Field(default_factory=section))
     model = create_model("Spec", __base__=Spec, **top)
-    registry.derived["spec_model"][blocks] = model
+    registry.derived["spec_model"][key] = model
     return model
+
+
+def _type_names(data: Any) -> frozenset[str]:
+    """Every ``type`` value written in ``data``, at any depth."""
+    found: set[str] = set()
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if isinstance(value.get("type"), str):
+                found.add(value["type"])
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return frozenset(found)
 
 
 def _default_name(filename: str) -> str | None:
@@ -228,9 +253,15 @@ def validate_source(
         raise SpecError([SpecIssue(source.filename, 1, 1, "", f"a spec is a mapping with sections such as 'data' and 'model', got {what}", code=Code.WRONG_TYPE)])
     upgraded = upgrade(source, assumed_format)
     source = normalize(upgraded.source, registry, _default_name(source.filename))
-    model = spec_model(registry, block_signature(source.data.get("blocks")))
+    signature = block_signature(source.data.get("blocks"))
     try:
-        spec = model.model_validate(source.data)
+        try:
+            model = spec_model(registry, signature, _type_names(source.data))
+            spec = model.model_validate(source.data)
+        except ValidationError:
+            # the errors are worded from the whole model (its lists of known types, for one)
+            model = spec_model(registry, signature)
+            spec = model.model_validate(source.data)
     except ValidationError as exc:
         issues = [*upgraded.warnings, *translate(exc, source, model, registry), *upgraded.notes]
         if registry.failures and any(issue.code == Code.UNKNOWN_TYPE for issue in issues):
