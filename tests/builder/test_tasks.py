@@ -294,3 +294,52 @@ def test_report_and_compare_show_the_task_measures(multi_label_run, regression_r
     assert [row["task"] for row in rows] == ["multi_label", "regression"]
     assert set(rows[0]["task_measures"]) == {"micro_f1", "macro_f1", "mean_average_precision"} and set(rows[1]["task_measures"]) == {"mae", "rmse", "r2"}
     assert "micro_f1 (task)" in comparison.table and "mae (task)" in comparison.table
+
+
+# -- export and serve ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("fixture", "format"), [("multi_label_run", "onnx"), ("regression_run", "tflite")])
+def test_an_export_keeps_the_task_and_passes_parity_by_the_tasks_measure(fixture, format, request, tmp_path, shape_images):
+    pytest.importorskip("onnxruntime" if format == "onnx" else "tensorflow")
+    from cnnbuild.builder.inference import predict
+    from cnnbuild.export.exporter import export_run
+    from cnnbuild.export.prediction import predict_images
+
+    run_dir = request.getfixturevalue(fixture)
+    record = json.loads((run_dir / "task.json").read_text())
+    result = export_run(run_dir, format, out=tmp_path / format)
+    output = result.info.output
+    assert output.task == record["task"] and result.info.class_names == record["names"]
+    assert output.thresholds == record.get("thresholds", []) and output.target_mean == record.get("mean", [])
+    document = json.loads((tmp_path / format / "export.json").read_text())
+    parity = document["parity"]
+    assert parity["passed"] and parity["task"] == record["task"] and parity["agreement"] >= 0.99
+    if record["task"] == "regression":
+        assert parity["max_value_difference"] <= parity["value_tolerance"] * 20 and parity["export_mae"] == pytest.approx(parity["keras_mae"], rel=0.05)
+    exported = predict_images(result.model_path, [shape_images])
+    from_run = predict(run_dir, [shape_images])
+    for mine, theirs in zip(exported, from_run, strict=True):
+        if record["task"] == "regression":
+            assert mine["values"]["count"] == pytest.approx(theirs["values"]["count"], abs=0.05 * record["std"][0])
+        else:
+            assert list(mine["probabilities"]) == record["names"]
+            assert max(abs(mine["probabilities"][n] - theirs["probabilities"][n]) for n in record["names"]) < 0.02
+
+
+def test_serve_answers_with_labels_or_values(multi_label_run, regression_run, tmp_path, shape_images):
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from cnnbuild.export.location import open_model
+    from cnnbuild.serve.app import create_app
+
+    image = (shape_images / "shape2.png").read_bytes()
+    for run_dir in (multi_label_run, regression_run):
+        with TestClient(create_app(open_model(run_dir))) as client:
+            reply = client.post("/predict", files={"file": ("shape2.png", image, "image/png")})
+        assert reply.status_code == 200, reply.text
+        answer = reply.json()["predictions"][0]
+        assert answer["filename"] == "shape2.png"
+        if run_dir == regression_run:
+            assert set(answer) == {"filename", "values"} and isinstance(answer["values"]["count"], float)
+        else:
+            assert set(answer) == {"filename", "labels", "probabilities"} and list(answer["probabilities"]) == ["circle", "square", "triangle"]
