@@ -343,3 +343,18 @@ def test_serve_answers_with_labels_or_values(multi_label_run, regression_run, tm
             assert set(answer) == {"filename", "values"} and isinstance(answer["values"]["count"], float)
         else:
             assert set(answer) == {"filename", "labels", "probabilities"} and list(answer["probabilities"]) == ["circle", "square", "triangle"]
+
+
+def test_preview_counts_images_per_label_and_titles_them_with_their_labels(tmp_path):
+    from cnnbuild.builder.reports.preview import preview
+
+    spec = spec_from_text(task_spec("multi_label", "{type: shapes, count: 24, image_size: [12, 12]}"))
+    result = preview(spec, tmp_path)
+    source = load_source(spec)
+    every = source.train_targets + [list(label) for _, label in source.validation.as_numpy_iterator()]
+    assert result.report.total == 24
+    assert result.report.counts == {name: int(sum(row[i] for row in every)) for i, name in enumerate(["circle", "square", "triangle"])}
+    first = "|".join(name for name, value in zip(["circle", "square", "triangle"], source.train_targets[0], strict=True) if value) or "(no label)"
+    assert result.titles["samples.png"][1] == first
+    counted = preview(spec_from_text(task_spec("regression", "{type: shapes, count: 24, image_size: [12, 12]}")), tmp_path / "r")
+    assert counted.report.counts == {"count": 24} and counted.titles["samples.png"][1].startswith("count ")
