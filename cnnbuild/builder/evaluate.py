@@ -13,13 +13,15 @@ from typing import Any
 
 from cnnbuild.builder.inference import FinishedRun, call_model, open_finished
 from cnnbuild.builder.reports.evaluation import ValidationReport, format_class_table, named_batches, predict_validation, predictions_csv
+from cnnbuild.builder.reports.evaluation_folder import EvaluationFolder
 from cnnbuild.builder.task_evaluate import TaskEvaluation, evaluate_task
 from cnnbuild.contracts import run_layout as layout
-from cnnbuild.contracts.atomic import write_atomically
 from cnnbuild.data.folders import nfc
 from cnnbuild.errors import DataError, RunError
 from cnnbuild.runs.directory import RunDirectory
+from cnnbuild.runs.record import RunRecord
 from cnnbuild.spec.document import Spec
+from cnnbuild.spec.labels import known_class_names
 
 
 @dataclass
@@ -102,6 +104,14 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | 
     ``RUN_DIR/evaluations/<data's name or validation>/``)."""
     from cnnbuild.builder.data.source import load_source
 
+    if out is not None:
+        EvaluationFolder(Path(out)).check()  # before the model loads: refuse a folder holding files evaluate did not write
+    if data is not None:
+        # the data's classes, where its source tells them from a listing, are checked before TensorFlow loads the model
+        record = RunRecord.open(run_dir)
+        names = known_class_names(spec_for_data(record.spec, data), record.spec.registry)
+        if names is not None:
+            class_mapping(names, record.class_names)
     finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
     spec = finished.spec if data is None else spec_for_data(finished.spec, data)
     source = load_source(spec)
@@ -128,6 +138,9 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | 
 
 
 def _write(finished: FinishedRun, report: ValidationReport, out: Path | None, inside: str, split: str) -> list[Path]:
+    """Into the run's own ``evaluations/NAME`` folder, or into ``out`` (replacing only what evaluate wrote there)."""
+    if out is not None:
+        return EvaluationFolder(out).write(report, split)
     from cnnbuild.builder.reports import figures
     from cnnbuild.builder.reports.visuals import misclassified_grid
 
@@ -136,13 +149,4 @@ def _write(finished: FinishedRun, report: ValidationReport, out: Path | None, in
         layout.CONFUSION_MATRIX: lambda path: figures.draw_confusion_matrix(report.confusion, report.class_names, path, title=f"Confusion matrix ({report.examples} images, accuracy {report.accuracy:.1%})"),
         layout.MISCLASSIFIED: lambda path: misclassified_grid(report, path),
     }
-    written = []
-    try:
-        for name, writer in files.items():
-            if out is None:
-                written.append(RunDirectory(finished.record.path).write_bytes_with(f"{inside}/{name}", writer))
-            else:
-                written.append(write_atomically(out / name, writer))
-    except OSError as exc:
-        raise RunError(f"cannot write to {out}: {exc.strerror or exc}; choose another --out folder") from exc
-    return written
+    return [RunDirectory(finished.record.path).write_bytes_with(f"{inside}/{name}", writer) for name, writer in files.items()]

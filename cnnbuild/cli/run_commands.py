@@ -55,6 +55,9 @@ def run_command(
             os.environ[name] = str(value)  # where the engine reads them; options win over the spec
     # Keras reads its backend once, at import; plugins (loaded next) may import it.
     cluster.select_backend_for_file(resume / run_layout.SPEC if resume else spec_path, () if resume else overrides)
+    from cnnbuild.cli.main import show_progress
+
+    show_progress()  # what the long start-up is doing (loading TensorFlow, checking the images), before epoch 1
     try:
         result = run(spec_path, overrides, output=output, resume=resume, verbose=verbose, terminal=sys.stdout.isatty(), allow_changed_data=allow_changed_data)
     except KeyboardInterrupt:  # Ctrl-C while the data is scanned or the model built: nothing trained yet

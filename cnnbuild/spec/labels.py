@@ -155,7 +155,8 @@ def label_mode(spec: Spec, num_classes: int | None) -> str | None:
 
 def applied_activation(entry: object) -> str | None:
     """The activation a layer entry applies last: its ``activation``, or the one its type is (a ``Softmax`` layer)."""
-    return PROBABILITY_LAYERS.get(getattr(entry, "type", None)) or getattr(entry, "activation", None)  # type: ignore[arg-type]
+    kind = getattr(entry, "type", None)
+    return (PROBABILITY_LAYERS.get(kind) if isinstance(kind, str) else None) or getattr(entry, "activation", None)
 
 
 def outputs_probabilities(spec: Spec) -> bool:
