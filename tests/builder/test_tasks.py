@@ -31,7 +31,7 @@ model:
 def task_spec(task: str, data: str, *, epochs: int = 1, extra: str = "", sigmoid: bool | None = None) -> str:
     sigmoid = task == "multi_label" if sigmoid is None else sigmoid
     return textwrap.dedent(f"""
-        name: {task.replace('_', '')}
+        name: {'regression' if 'regression' in task else 'multilabel'}
         seed: 2
         task: {task}
         data: {data}
@@ -358,3 +358,39 @@ def test_preview_counts_images_per_label_and_titles_them_with_their_labels(tmp_p
     assert result.titles["samples.png"][1] == first
     counted = preview(spec_from_text(task_spec("regression", "{type: shapes, count: 24, image_size: [12, 12]}")), tmp_path / "r")
     assert counted.report.counts == {"count": 24} and counted.titles["samples.png"][1].startswith("count ")
+
+
+def test_positive_weights_are_negatives_over_positives_capped_or_as_given():
+    from cnnbuild.builder.data.task_targets import MAX_POSITIVE_WEIGHT, positive_weights
+    from cnnbuild.contracts.data import Datasets
+
+    targets = [[1.0, 0.0, 0.0]] + [[0.0, 1.0, 0.0]] * 3 + [[1.0, 1.0, 0.0]] * 200
+    source = Datasets(train=None, validation=None, class_names=["a", "b", "c"], train_count=len(targets), task="multi_label", train_targets=targets)
+    auto = spec_from_text(task_spec("{type: multi_label, positive_weight: auto}", "{type: shapes, count: 16, image_size: [12, 12], shapes: [circle, square, triangle]}"), num_classes=3)
+    assert positive_weights(auto, source) == pytest.approx((3 / 201, 1 / 203, 1.0), abs=1e-6)  # c is never present: weight 1
+    rare = Datasets(train=None, validation=None, class_names=["a", "b", "c"], train_count=1000, task="multi_label", train_targets=[[1.0, 1.0, 1.0]] + [[0.0, 1.0, 1.0]] * 999)
+    assert positive_weights(auto, rare)[0] == MAX_POSITIVE_WEIGHT
+    given = spec_from_text(task_spec("{type: multi_label, positive_weight: {square: 4}}", "{type: shapes, count: 16, image_size: [12, 12]}"))
+    assert positive_weights(given, Datasets(train=None, validation=None, class_names=["circle", "square", "triangle"], train_count=0)) == (1.0, 4.0, 1.0)
+
+
+def test_a_regression_run_from_a_csv_names_its_files_and_evaluates_another_csv(tmp_path):
+    from cnnbuild.builder.evaluate import evaluate
+    from cnnbuild.errors import DataError
+
+    make_images(tmp_path / "pics", {"a": 8, "b": 8}, size=(12, 12))
+    pictures = sorted(str(path.relative_to(tmp_path)) for path in (tmp_path / "pics").rglob("*.*"))
+    write_csv(tmp_path / "train.csv", ["filename", "size", "weight"], [[name, str(i % 5), str(10 + i)] for i, name in enumerate(pictures)] + [["pics/a/none.png", "1", "2"]])
+    result = train(tmp_path, task_spec("regression", "{type: csv, path: train.csv, image_size: [12, 12], target_columns: [size, weight], batch_size: 8}"))
+    run_dir = tmp_path / "run"
+    assert result.class_names == ["size", "weight"]
+    assert [Path(item["path"]).name for item in json.loads((run_dir / "skipped.json").read_text())] == ["none.png"]
+    rows = list(csv.DictReader((run_dir / "predictions.csv").open()))
+    assert rows and all(row["file"].startswith(str(tmp_path / "pics")) for row in rows)
+    assert list(rows[0]) == ["split", "file", "true_size", "predicted_size", "error_size", "true_weight", "predicted_weight", "error_weight"]
+    write_csv(tmp_path / "other.csv", ["filename", "size", "weight"], [[name, "2", "12"] for name in pictures[:5]])
+    evaluation = evaluate(run_dir, data=tmp_path / "other.csv", out=tmp_path / "eval")
+    assert evaluation.measures["examples"] == 5 and [row["target"] for row in evaluation.measures["per_target"]] == ["size", "weight"]
+    write_csv(tmp_path / "wrong.csv", ["filename", "size"], [[name, "2"] for name in pictures[:5]])
+    with pytest.raises(DataError, match="no column"):
+        evaluate(run_dir, data=tmp_path / "wrong.csv")
