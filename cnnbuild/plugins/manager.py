@@ -47,6 +47,7 @@ BUILTIN_PLUGINS = (
     "cnnbuild.plugins.builtin.csv_source",
     "cnnbuild.plugins.builtin.array_sources",
     "cnnbuild.plugins.builtin.synthetic_shapes",
+    "cnnbuild.plugins.builtin.segmentation_sources",
     "cnnbuild.plugins.builtin.callbacks",
 )
 

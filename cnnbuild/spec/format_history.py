@@ -30,6 +30,9 @@ FORMATS: dict[int, str] = {
 #: Added keys do not change the version (an older cnnbuild refuses them as unknown keys, at their line).
 ADDED_KEYS: dict[str, tuple[int, str]] = {
     "task": (2, "what the model predicts: single_label (the default, as before), multi_label or regression (issue 25)"),
+    "task.classes": (2, "task: segmentation: the class of each mask index, {index: name} (issue 25)"),
+    "task.ignore_index": (2, "task: segmentation: a mask value left out of the loss and the metrics (issue 25)"),
+    "task.dice_weight": (2, "task: segmentation: the Dice term's weight in compile.loss dice_crossentropy (issue 25)"),
 }
 
 Path = tuple[Any, ...]
