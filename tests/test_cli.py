@@ -34,6 +34,35 @@ def test_help_and_validate_do_not_import_tensorflow():
     assert result.stdout.strip().splitlines()[-1] == "False False"
 
 
+def test_commands_that_build_no_model_never_import_tensorflow(tmp_path):
+    from .export import no_tensorflow
+
+    digits, flowers = str(REPO / "examples" / "digits.yaml"), str(REPO / "examples" / "flowers.yaml")
+    for args, expected in [
+        (["--help"], "Usage: cnnbuild"),
+        (["schema", "--out", str(tmp_path / "schema.json")], ""),
+        (["validate", digits], f"{digits}: ok"),
+        (["diff", digits, flowers], "model.layers"),
+    ]:
+        result = no_tensorflow.run(*args)
+        assert result.returncode == 0 and expected in result.stdout and "blocked" not in result.stderr, (args, result.stdout[-500:], result.stderr[-2000:])
+    assert json.loads((tmp_path / "schema.json").read_text())["properties"]["model"]
+
+
+def test_cheap_refusals_come_before_tensorflow_loads(tmp_path):
+    from .export import no_tensorflow
+
+    absent = tmp_path / "absent"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"data: {{type: image_directory, path: {json.dumps(str(absent))}, image_size: [8, 8]}}\nmodel:\n  layers: [Flatten, {{type: Dense, units: auto}}]\n")
+    # in the command's own process (CNNBUILD_SUPERVISE=0): the supervised child would not have the blocker
+    result = no_tensorflow.run("run", str(spec), "--output", str(tmp_path / "run"), env={"CNNBUILD_SUPERVISE": "0"})
+    assert (result.returncode, result.stderr) == (1, f"{absent}: folder does not exist; set data.path to a folder of class sub-folders (or give data.url)\n")
+    assert not (tmp_path / "run").exists()
+    result = no_tensorflow.run("summary", str(REPO / "examples" / "flowers.yaml"), "--set", "data.path=/nowhere")
+    assert result.returncode == 1 and "pass --num-classes N" in result.stderr and "blocked" not in result.stderr, result.stderr
+
+
 def test_validate_exit_codes_and_all_errors_at_once(tmp_path):
     good = run_cli("validate", str(REPO / "examples" / "digits.yaml"), str(REPO / "examples" / "malaria.yaml"))
     assert good.returncode == 0 and good.stdout.count(": ok") == 2
@@ -133,7 +162,7 @@ def test_schema_validates_the_examples():
     import yaml
 
     schema = json.loads(run_cli("schema").stdout)
-    for example in ("digits", "flowers", "malaria", "digits_sweep"):
+    for example in ("digits", "flowers", "malaria", "digits_sweep", "unet_digits", "convnext_digits"):
         jsonschema.validate(yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text()), schema)
 
 

@@ -91,6 +91,16 @@ SEGMENTATION = Task(
     class_weight=True,
 )
 
+#: Metrics (and their ``val_`` twins) for which lower is better; every other metric is better higher.
+LOWER_IS_BETTER = ("loss", "mae", "rmse")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a smaller value of ``metric`` (a history key such as ``val_mae``) is better: losses and errors."""
+    name = metric[4:] if metric.startswith("val_") else metric
+    return "loss" in name or name in LOWER_IS_BETTER
+
+
 #: Every task, by its name in ``task.type``.
 TASKS: dict[str, Task] = {task.name: task for task in (SINGLE_LABEL, MULTI_LABEL, REGRESSION, SEGMENTATION)}
 #: The task of a spec that states none, and of a data source that does not declare its tasks.

@@ -63,7 +63,7 @@ def literal_values(annotation: Any) -> set[Any]:
 class Params(BaseModel):
     """Base for every spec section and parameter model: unknown keys and NaN are errors."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, defer_build=True)
 
 
 def _number(value: Any) -> Any:

@@ -10,7 +10,7 @@ from cnnbuild.spec.engine import expected_backend, several_steps_per_call
 from cnnbuild.spec.errors import SpecIssue, format_path
 from cnnbuild.spec.graph.checks import backbone_issues
 from cnnbuild.spec.labels import PROBABILITY_ACTIVATIONS, applied_activation, binary_labels, class_count, label_mixing_entries, label_mode, output_layer
-from cnnbuild.spec.shapes import LayerRow, ShapeFunctionFailed, ShapeProblem, infer_layers, infer_spec
+from cnnbuild.spec.shapes import LayerRow, ShapeProblem, describe_problem, infer_layers, infer_spec
 from cnnbuild.spec.task_checks import check_task
 from cnnbuild.spec.yaml_source import SpecSource
 
@@ -49,14 +49,9 @@ def _size_issues(rows: list[LayerRow], issues: _Issues) -> None:
 def _shape_issues(spec: Spec, registry: Registry, num_classes: int | None, issues: _Issues) -> None:
     try:
         _size_issues(infer_spec(spec, registry, num_classes), issues)
-    except ShapeFunctionFailed as problem:
-        row = problem.row
-        issues.add(row.location, Code.SHAPE_FUNCTION_FAILED, f"{problem.message}; {problem.hint}{_context(spec, row)}")
     except ShapeProblem as problem:
-        row = problem.row
-        hint = f"; {problem.hint}" if problem.hint else ""
-        shapes = f"input shapes {', '.join(map(str, row.input_shapes))}" if len(row.input_shapes) > 1 else f"input shape {row.input_shape}"
-        issues.add(row.location, Code.SHAPE_MISMATCH, f"{row.type} cannot take {shapes}: {problem.message}{hint}{_context(spec, row)}")
+        code, message = describe_problem(problem)
+        issues.add(problem.row.location, code, f"{message}{_context(spec, problem.row)}")
     for index, entry in enumerate(spec.augmentation):
         try:
             rows = infer_layers([entry], spec.data.input_shape, registry, section="augmentation")

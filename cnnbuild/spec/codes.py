@@ -41,6 +41,12 @@ class Code(StrEnum):
     UNKNOWN_PARAMETER = "unknown-parameter"
     UNUSED_PARAMETER = "unused-parameter"
     UNUSED_BLOCK = "unused-block"
+    EXPRESSION_SYNTAX = "expression-syntax"
+    UNKNOWN_NAME = "unknown-name"
+    NOT_AN_INTEGER = "not-an-integer"
+    DIVISION_BY_ZERO = "division-by-zero"
+    UNKNOWN_SHAPE = "unknown-shape"
+    ABSENT_ENTRY = "absent-entry"
     # what the model, its labels and its training need
     SHAPE_MISMATCH = "shape-mismatch"
     SHAPE_FUNCTION_FAILED = "shape-function-failed"
@@ -98,6 +104,12 @@ MEANINGS: dict[Code, str] = {
     Code.UNKNOWN_PARAMETER: "a `$name` in a block that is not one of its parameters",
     Code.UNUSED_PARAMETER: "warning: a block parameter no layer of the block uses",
     Code.UNUSED_BLOCK: "warning: a block `model.layers` never uses",
+    Code.EXPRESSION_SYNTAX: "an expression in a block (`$filters * 2`, a `when:`) that cannot be read; the column points inside it",
+    Code.UNKNOWN_NAME: "an expression names a function, an `$in` property or a bare word it does not have",
+    Code.NOT_AN_INTEGER: "an expression gives a fraction where an integer is needed (`filters`, `strides`, `round_to`'s divisor)",
+    Code.DIVISION_BY_ZERO: "an expression divides by zero with the values of a use",
+    Code.UNKNOWN_SHAPE: "an expression uses `$in` where the block's input shape is not known before the model is built",
+    Code.ABSENT_ENTRY: "`inputs` names an entry of a block that its `when:` leaves out of this use",
     Code.SHAPE_MISMATCH: "a layer cannot take the shape it receives, or an augmentation layer changes the image's shape",
     Code.SHAPE_FUNCTION_FAILED: "a plugin layer's shape function failed or returned nonsense (the plugin's bug)",
     Code.MODEL_TOO_LARGE: "the model would have more than a billion parameters",

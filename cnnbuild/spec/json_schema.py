@@ -77,7 +77,7 @@ def _graph_entries(node: Any) -> Any:
                 node,
                 {"type": "string", "anyOf": [{"enum": names}, block_name]},
                 {"type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": {"anyOf": [{"enum": names}, block_name]}},
-                {"type": "object", "required": ["type"], "properties": {"type": block_name}, "description": "a use of one of the spec's blocks, with its parameters"},
+                {"type": "object", "required": ["type"], "properties": {"type": block_name}, "description": "a use of one of the spec's blocks, with its parameters (an argument {first: X, rest: Y} differs between repetitions)"},
             ]
         }
     return {key: _graph_entries(value) for key, value in node.items()}

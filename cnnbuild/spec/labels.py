@@ -26,6 +26,10 @@ class Labels:
     mode: str  # int | binary | categorical (single-label); multi_hot (multi-label); values (regression); mask | binary_mask (segmentation)
     num_classes: int
     from_logits: bool
+    #: multi-label: each label's weight of its positive examples in the loss (empty: none)
+    positive_weights: tuple[float, ...] = ()
+    #: regression with standardised targets: ``(mean, std)`` per target, from the training split
+    scaling: tuple[list[float], list[float]] | None = None
 
 
 def data_context(spec: Spec) -> DataContext:

@@ -122,6 +122,18 @@ def infer_spec(spec: Spec, registry: Registry, num_classes: int | None = None) -
     return rows
 
 
+def describe_problem(problem: ShapeProblem) -> tuple[Any, str]:
+    """The code and message of a layer that cannot take its input (without which block use it is in)."""
+    from cnnbuild.spec.codes import Code
+
+    row = problem.row
+    if isinstance(problem, ShapeFunctionFailed):
+        return Code.SHAPE_FUNCTION_FAILED, f"{problem.message}; {problem.hint}"
+    hint = f"; {problem.hint}" if problem.hint else ""
+    shapes = f"input shapes {', '.join(map(str, row.input_shapes))}" if len(row.input_shapes) > 1 else f"input shape {row.input_shape}"
+    return Code.SHAPE_MISMATCH, f"{row.type} cannot take {shapes}: {problem.message}{hint}"
+
+
 def call_shape(registration: Any, params: Any, argument: Any, row: Any, entry: Any, explain: Any = None) -> tuple[Any, Any, Any]:
     """A layer's shape function on ``argument`` (a shape, or a merge layer's list of shapes):
     ``(output, params, non_trainable)``. Its ShapeError becomes a :class:`ShapeProblem` (with

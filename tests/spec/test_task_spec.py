@@ -88,3 +88,19 @@ def test_the_data_source_tells_the_output_size_of_units_auto(task):
 
     spec = spec_from_text(spec_text(task, "{type: Dense, units: auto}" if task == "regression" else "{type: Dense, units: auto, activation: sigmoid}"))
     assert infer_spec(spec, spec.registry, class_count(spec))[-1].output_shape == (1 if task == "regression" else 3,)
+
+
+def test_a_sweep_can_optimise_a_task_metric_and_minimises_errors(tmp_path):
+    from cnnbuild.contracts.tasks import lower_is_better
+    from cnnbuild.spec.sweep_checks import check_sweep, load_sweep
+
+    text = spec_text("regression", "{type: Dense, units: auto}", "sweep: {metric: val_mae, trials: 2, space: {data.batch_size: {choice: [8, 16]}}}\n")
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    setup = load_sweep(path)
+    assert setup.sweep.goal == "minimize"
+    assert check_sweep(setup, to_run=False).errors == []
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(text.replace("val_mae", "val_accuracy"))
+    assert [issue.code for issue in check_sweep(load_sweep(wrong), to_run=False).errors] == ["unknown-metric"]
+    assert [lower_is_better(name) for name in ("val_loss", "val_mae", "rmse", "val_f1_macro", "average_precision")] == [True, True, True, False, False]

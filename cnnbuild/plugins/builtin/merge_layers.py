@@ -13,6 +13,7 @@ from pydantic import Field
 
 from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError
 from cnnbuild.contracts.values import Params
+from cnnbuild.plugins.builtin.keras_catalogue import catalogued
 from cnnbuild.plugins.hookspecs import hookimpl
 
 RANK_HINT = "bring them to the same rank first (Flatten or GlobalAveragePooling2D each input)"
@@ -91,6 +92,7 @@ def _keras(name: str, **options: Any) -> Any:
 
 @hookimpl
 def register_layers(register: Any) -> None:
+    register = catalogued(register)
     for name in ("Add", "Multiply", "Average", "Maximum", "Minimum"):
         register(name, MergeParams, lambda p, name=name: _keras(name), shape=elementwise_shape, inputs=(2, None))
     register("Subtract", MergeParams, lambda p: _keras("Subtract"), shape=elementwise_shape, inputs=2)

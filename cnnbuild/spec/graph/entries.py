@@ -12,7 +12,7 @@ import re
 import types
 from typing import TYPE_CHECKING, Annotated, Any, ForwardRef, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, create_model
+from pydantic import BaseModel, BeforeValidator, Discriminator, Field, Tag, WithJsonSchema, create_model
 
 from cnnbuild.contracts.layers import GraphEntryFields
 from cnnbuild.contracts.values import Activation, Params
@@ -43,6 +43,18 @@ def _shortcut(value: Any) -> Any:
     return value
 
 
+def _shortcut_kind(value: Any) -> str:
+    return "text" if isinstance(value, str) else "list"
+
+
+def _shortcut_type(nested: Any) -> Any:
+    """A Residual's ``shortcut``: a word or a list of entries, told apart before validating, so a bad
+    entry gives its own error and not also "not auto or identity"."""
+    word: Any = Annotated[ShortcutWord, Tag("text")]
+    entries: Any = Annotated[nested, Tag("list")]
+    return Annotated[Union[word, entries], Discriminator(_shortcut_kind), BeforeValidator(_shortcut)]  # noqa: UP007
+
+
 class ResidualBase(GraphEntryFields, Params):
     """``Residual``: its layers, plus a shortcut from its input, added together."""
 
@@ -64,16 +76,34 @@ class BlockUseBase(GraphEntryFields, Params):
     repeat: Repeat = 1
 
 
+#: An entry of a block's layers in the JSON Schema: any entry (checked when used), with an optional condition.
+_BLOCK_ENTRY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "when": {
+            "anyOf": [{"type": "string"}, {"type": "boolean"}],
+            "description": "the entry is present only where this condition holds, such as $strides != 1 or $in.channels != $filters",
+        }
+    },
+}
+
+
 class Block(Params):
     """One entry of ``blocks``: a sub-graph defined once, used by name in ``model.layers``."""
 
     params: dict[str, Any] = Field(
-        default_factory=dict, description=f"the block's parameters, name -> default value ({REQUIRED!r}: no default, every use gives it)"
+        default_factory=dict,
+        description=f"the block's parameters, name -> default value ({REQUIRED!r}: no default, every use gives it; "
+        "{first: X, rest: Y}: X in a use's first repetition, Y in the others)",
     )
     layers: Annotated[
         list[dict[str, Any]],
-        WithJsonSchema({"type": "array", "minItems": 1, "items": {"anyOf": [{"type": "object"}, {"type": "string"}]}}),
-    ] = Field(min_length=1, description="the block's entries, as in model.layers; a value '$name' stands for the parameter name")
+        WithJsonSchema({"type": "array", "minItems": 1, "items": {"anyOf": [_BLOCK_ENTRY_SCHEMA, {"type": "string"}]}}),
+    ] = Field(
+        min_length=1,
+        description="the block's entries, as in model.layers; a value holding $ is an expression of the parameters ($filters, $cin * $t, "
+        "round_to($c * 0.75, 8), $in.channels, $index); when: makes an entry conditional",
+    )
 
 
 #: Blocks as the spec model needs them: ``(name, ((parameter, default as JSON, or None when required), ...))`` for each block.
@@ -129,8 +159,9 @@ def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSi
     """The union of everything an entry of ``model.layers`` may be: the registered layers
     (``layer_models``), ``Residual``, ``Parallel`` and a use of each block in ``signature``."""
     cache = registry.derived.setdefault("graph_entry", {})
-    if signature in cache:
-        return cache[signature]
+    key = (signature, tuple(map(id, layer_models)))  # the models are kept by the registry: their ids stay theirs
+    if key in cache:
+        return cache[key]
     merges = [r.params for r in registry.layers.values() if r.merges]
     blocks = [_block_use(name, params) for name, params in signature if name not in registry.layers and name not in CONTAINERS]
     # the containers hold entries of the union they belong to: a reference resolved by model_rebuild below, made per call
@@ -141,7 +172,7 @@ def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSi
         __base__=ResidualBase,
         layers=(nested, Field(min_length=1, description="the main path, applied in order")),
         shortcut=(
-            Annotated[ShortcutWord | nested, BeforeValidator(_shortcut)],
+            _shortcut_type(nested),
             Field("auto", description="auto: the input itself, or a 1x1 Conv2D projection when the shapes differ; identity; or a list of layers"),
         ),
     )
@@ -154,5 +185,5 @@ def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSi
     entry = _union([*layer_models, residual, parallel, *blocks])
     for container in (residual, parallel):
         container.model_rebuild(_types_namespace={"GraphEntry": entry})
-    cache[signature] = entry
+    cache[key] = entry
     return entry

@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecError, SpecIssue, format_path, suggest
-from cnnbuild.spec.graph.blocks import BlockUse
+from cnnbuild.spec.graph.blocks import BlockUse, InputUnknown
 from cnnbuild.spec.graph.entries import CONTAINERS, USE_KEYS
+from cnnbuild.spec.graph.expressions import ExpressionError
+from cnnbuild.spec.graph.infer import NodeShapes
 from cnnbuild.spec.graph.nodes import INPUT, PROJECTION, Graph, Node, snake, topological
+from cnnbuild.spec.shapes import ShapeProblem, describe_problem
 from cnnbuild.spec.yaml_source import PathKey, SpecSource
 
 if TYPE_CHECKING:
@@ -45,7 +48,9 @@ class _Expander:
         self.issues: list[SpecIssue] = []
         self.reported: set[tuple[str, int, int, Code, str]] = set()
         self.stack: list[str] = []  # the blocks being expanded, outermost first
-        self.uses = BlockUse(spec, registry, self.report)
+        self.uses = BlockUse(spec, registry, self.report, self.input_shape)
+        self.by_id: dict[str, Node] = {}
+        self.shapes = NodeShapes(self.by_id, registry)
 
     def report(self, path: PathKey | None, code: Code, message: str, *, key: bool = False, position: tuple[str, int, int, str] | None = None, context: str = "") -> None:
         """Add an issue once (a block's problem is reported at its first use; ``context`` names the use)."""
@@ -79,7 +84,9 @@ class _Expander:
         """Nodes for ``entries`` (fed by node ``source``); returns the id of the list's output."""
         if not entries:
             return source
-        ids = [f"{prefix}{entry.name or f'{index}_{snake(entry.type)}'}" for index, entry in enumerate(entries)]
+        kept = self.uses.kept.get(list_path)  # a block's list whose when: left entries out: the indices as written
+        written = kept if kept is not None else range(len(entries))
+        ids = [f"{prefix}{entry.name or f'{written[index]}_{snake(entry.type)}'}" for index, entry in enumerate(entries)]
         bases = list(ids)  # what a container's inner ids start with: its own id even where its output is the list's
         if final is not None:
             ids[-1] = final
@@ -88,20 +95,21 @@ class _Expander:
             if entry.name is None:
                 continue
             if entry.name == INPUT:
-                self.report((*list_path, index, "name"), Code.RESERVED_NAME, f"'{INPUT}' names the input of this list of layers; choose another name")
+                self.report((*list_path, written[index], "name"), Code.RESERVED_NAME, f"'{INPUT}' names the input of this list of layers; choose another name")
             elif isinstance(list_path[-2], int) and entry.name in RESERVED.get(str(list_path[-1]), ()):  # a Residual's own layers
-                self.report((*list_path, index, "name"), Code.RESERVED_NAME, f"name {entry.name!r} is the name cnnbuild gives the {RESERVED_WHAT[entry.name]} here; choose another name")
+                self.report((*list_path, written[index], "name"), Code.RESERVED_NAME, f"name {entry.name!r} is the name cnnbuild gives the {RESERVED_WHAT[entry.name]} here; choose another name")
             elif entry.name in names:
-                first = (*list_path, names[entry.name])
-                self.report((*list_path, index, "name"), Code.DUPLICATE_NAME, f"name {entry.name!r} is already used by {format_path(first)} (line {self.source.locate(first)[1]}); names must be unique in a list")
+                first = (*list_path, written[names[entry.name]])
+                self.report((*list_path, written[index], "name"), Code.DUPLICATE_NAME, f"name {entry.name!r} is already used by {format_path(first)} (line {self.source.locate(first)[1]}); names must be unique in a list")
             else:
                 names[entry.name] = index
+        absent = self.uses.absent.get(list_path, {})
         for index, entry in enumerate(entries):
-            path = (*list_path, index)
+            path = (*list_path, written[index])
             if entry.inputs is None:
                 inputs: list[str] | None = [ids[index - 1] if index else source]
             else:  # None when a name is not resolved (each is reported)
-                inputs = _all_known([_resolve(self.report, reference, names, ids, source, (*path, "inputs", position), list_path) for position, reference in enumerate(entry.inputs)])
+                inputs = _all_known([_resolve(self.report, reference, names, ids, source, (*path, "inputs", position), list_path, absent, context) for position, reference in enumerate(entry.inputs)])
             if inputs is not None:
                 self.expand_entry(entry, path, ids[index], inputs, context, given=entry.inputs is not None, base=bases[index])
         if outputs is None:
@@ -132,7 +140,24 @@ class _Expander:
 
     def add(self, node: Node) -> str:
         self.nodes.append(node)
+        self.by_id.setdefault(node.id, node)
         return node.id
+
+    def input_shape(self, node_id: str, offset: int) -> tuple[Any, ...]:
+        """The output shape of node ``node_id`` (expanded already), for a block's ``$in``: ExpressionError
+        when it is only known once built, InputUnknown when a layer before it cannot take its input (reported here)."""
+        try:
+            shape = self.shapes.shape(node_id, tuple(self.spec.data.input_shape))
+        except ShapeProblem as problem:
+            code, message = describe_problem(problem)
+            node = self.by_id.get(problem.row.name)
+            self.report(problem.row.location, code, message, context=node.context if node is not None else "")
+            raise InputUnknown from problem
+        if shape is None and self.issues:
+            raise InputUnknown  # a layer before it was not expanded: its error is reported
+        if shape is None:
+            raise ExpressionError(Code.UNKNOWN_SHAPE, "the shape of the block's input is only known once the model is built (a layer before it has no shape function, or units: auto)", offset)
+        return shape
 
     def _repeated(self, entry: Any, path: PathKey, out: str, root: str, source: str, context: str, expand: Any) -> None:
         """``repeat`` copies of a container, each fed by the one before; inner ids start with
@@ -141,9 +166,9 @@ class _Expander:
         for repetition in range(entry.repeat):
             last = repetition == entry.repeat - 1
             base = root if entry.repeat == 1 else f"{root}.{repetition + 1}"
-            current = expand(entry, path, base, out if last else base, current, context)
+            current = expand(entry, path, base, out if last else base, current, context, repetition)
 
-    def _residual(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str) -> str:
+    def _residual(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str, repetition: int = 0) -> str:
         main = self.expand_list(entry.layers, (*path, "layers"), source, f"{base}.", context)
         if entry.shortcut == "identity":
             shortcut = source
@@ -157,7 +182,7 @@ class _Expander:
             self.add(Node(final, "Activation", _layer(self.registry, "Activation", activation=entry.activation), (added,), path, format_path(path), context, name=entry.name))
         return final
 
-    def _parallel(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str) -> str:
+    def _parallel(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str, repetition: int = 0) -> str:
         outputs = [self.expand_list(branch, (*path, "branches", index), source, f"{base}.b{index + 1}.", context) for index, branch in enumerate(entry.branches)]
         merge = entry.merge or _layer(self.registry, "Concatenate")
         low, high = self.registry.layers[merge.type].input_range
@@ -172,14 +197,14 @@ class _Expander:
         labels = tuple(f"branch {index + 1}" for index in range(len(outputs)))
         return self.add(Node(final, merge.type, merge, tuple(outputs), merge_path, format_path(path), context, labels=labels, name=entry.name))
 
-    def _block(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str) -> str:
+    def _block(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str, repetition: int = 0) -> str:
         name = entry.type
         if name in self.stack:
             cycle = " -> ".join([*self.stack[self.stack.index(name) :], name])
             self.report((*path, "type"), Code.CYCLE, f"block {name} uses itself ({cycle}); a block cannot contain itself")
             return final
         inner = f"in block {name} used at {format_path(path)}" + (f", {context}" if context else "")
-        entries = self.uses.entries(name, entry, path, inner)
+        entries = self.uses.entries(name, entry, path, inner, source=source, repetition=repetition)
         if entries is None:
             return final
         self.stack.append(name)
@@ -214,11 +239,14 @@ def _check_blocks(spec: Spec, registry: Registry, report: Report) -> None:
                 report(("blocks", name, "params", key), Code.RESERVED_NAME, f"parameter name {key!r} is a key of every use of a block ({', '.join(USE_KEYS)}); choose another name", key=True)
 
 
-def _resolve(report: Report, reference: str, names: dict[str, int], ids: list[str], source: str, path: PathKey, list_path: PathKey) -> str | None:
+def _resolve(report: Report, reference: str, names: dict[str, int], ids: list[str], source: str, path: PathKey, list_path: PathKey, absent: dict[str, str] | None = None, context: str = "") -> str | None:
     if reference == INPUT:
         return source
     if reference in names:
         return ids[names[reference]]
+    if absent and reference in absent:
+        report(path, Code.ABSENT_ENTRY, f"input {reference!r} is left out of this use: {absent[reference]}; give this entry the same when:, or take another input", context=context)
+        return None
     scope = "" if list_path == ("model", "layers") else f"; inside {format_path(list_path)}, only its own entries' names and '{INPUT}' (its input) are visible"
     known = sorted(names)
     hint = suggest(reference, [*known, INPUT]) or (f"; names here: {', '.join(known)}" if known else "; no entry here has a name: give one name: NAME")

@@ -34,23 +34,65 @@ def infer_graph(graph: Graph, input_shape: tuple[int, ...], registry: Registry, 
     rows: list[LayerRow] = []
     for node in graph.nodes:
         inputs = tuple(shapes.get(i) for i in node.inputs)
-        entry, note = node.entry, ""
-        if node.type == PROJECTION:
-            target = shapes.get(node.shape_of or "")
-            if inputs[0] is None or target is None:
-                shapes[node.id] = None
-                rows.append(_row(rows, node, "Conv2D", inputs, None, None, None, "a 1x1 Conv2D projection if the shapes differ (not known before building)"))
-                continue
-            try:
-                entry = projection_entry(inputs[0], target, registry)
-            except ShapeError as exc:
-                raise ShapeProblem(_row(rows, node, "Residual", inputs, None, None, None), None, str(exc), exc.hint) from exc
-            if entry is None:  # the shapes agree: the shortcut is the input itself
-                shapes[node.id] = inputs[0]
-                continue
-            note = projection_note(inputs[0], target)
-        shapes[node.id] = _infer(graph, node, entry, inputs, registry, num_classes, binary, rows, note)
+        shapes[node.id] = node_output(graph, node, inputs, shapes.get(node.shape_of or ""), registry, num_classes, binary, rows)
     return rows
+
+
+def node_output(graph: Any, node: Node, inputs: tuple[Shape | None, ...], target: Shape | None, registry: Registry, num_classes: int | None, binary: bool, rows: list[LayerRow]) -> Shape | None:
+    """The output shape of ``node`` given its inputs' shapes (and, for a projection, its target's),
+    its row appended to ``rows``; ``graph.node(id)`` names inputs in messages. Raises :class:`ShapeProblem`."""
+    entry, note = node.entry, ""
+    if node.type == PROJECTION:
+        if inputs[0] is None or target is None:
+            rows.append(_row(rows, node, "Conv2D", inputs, None, None, None, "a 1x1 Conv2D projection if the shapes differ (not known before building)"))
+            return None
+        try:
+            entry = projection_entry(inputs[0], target, registry)
+        except ShapeError as exc:
+            raise ShapeProblem(_row(rows, node, "Residual", inputs, None, None, None), None, str(exc), exc.hint) from exc
+        if entry is None:  # the shapes agree: the shortcut is the input itself
+            return inputs[0]
+        note = projection_note(inputs[0], target)
+    return _infer(graph, node, entry, inputs, registry, num_classes, binary, rows, note)
+
+
+class NodeShapes:
+    """Output shapes of the nodes of a graph being expanded (``nodes``: id -> node, growing), each
+    worked out once, when asked (a block's ``$in``); a node not expanded yet has no shape (None)."""
+
+    def __init__(self, nodes: dict[str, Node], registry: Registry) -> None:
+        self.nodes, self.registry = nodes, registry
+        self.known: dict[str, Shape | None] = {}
+
+    def node(self, node_id: str) -> Node | None:
+        return self.nodes.get(node_id)
+
+    def shape(self, node_id: str, input_shape: Shape) -> Shape | None:
+        """The output shape of ``node_id``; raises :class:`ShapeProblem` for a node before it that cannot take its input."""
+        known = {**self.known, INPUT: tuple(input_shape)}
+        provisional: set[str] = set()  # shapes that depend on a node not expanded yet: not kept
+        stack, visiting = [node_id], set()
+        while stack:
+            current = stack[-1]
+            node = self.nodes.get(current)
+            if current in known or node is None:
+                if current not in known:
+                    known[current] = None
+                    provisional.add(current)
+                stack.pop()
+                continue
+            needed = [i for i in (*node.inputs, node.shape_of) if i and i not in known]
+            if needed and current not in visiting:
+                visiting.add(current)
+                stack.extend(needed)
+                continue
+            inputs = tuple(known.get(i) for i in node.inputs)
+            if needed or any(i in provisional for i in (*node.inputs, node.shape_of)):
+                provisional.add(current)  # a cycle or a node not expanded yet
+            known[current] = None if needed else node_output(self, node, inputs, known.get(node.shape_of or ""), self.registry, None, False, [])
+            stack.pop()
+        self.known.update((key, value) for key, value in known.items() if key not in provisional and key != INPUT)
+        return known[node_id]
 
 
 def _row(rows: list[LayerRow], node: Node, type_name: str, inputs: tuple[Shape | None, ...], output: Shape | None, params: int | None, non_trainable: int | None, note: str = "") -> LayerRow:
