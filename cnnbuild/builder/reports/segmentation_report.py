@@ -159,7 +159,6 @@ def draw_overlays(report: MaskReport, path: Path, *, shown: int = SHOWN) -> list
 
 
 def _overlay(image: Any, colours: Any) -> Any:
-    import numpy as np
 
     return (0.5 * image.astype("float32") + 0.5 * colours.astype("float32")).astype("uint8")
 
