@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,35 @@ def test_help_and_validate_do_not_import_tensorflow():
     assert result.stdout.strip().splitlines()[-1] == "False False"
 
 
+def test_commands_that_build_no_model_never_import_tensorflow(tmp_path):
+    from .export import no_tensorflow
+
+    digits, flowers = str(REPO / "examples" / "digits.yaml"), str(REPO / "examples" / "flowers.yaml")
+    for args, expected in [
+        (["--help"], "Usage: cnnbuild"),
+        (["schema", "--out", str(tmp_path / "schema.json")], ""),
+        (["validate", digits], f"{digits}: ok"),
+        (["diff", digits, flowers], "model.layers"),
+    ]:
+        result = no_tensorflow.run(*args)
+        assert result.returncode == 0 and expected in result.stdout and "blocked" not in result.stderr, (args, result.stdout[-500:], result.stderr[-2000:])
+    assert json.loads((tmp_path / "schema.json").read_text())["properties"]["model"]
+
+
+def test_cheap_refusals_come_before_tensorflow_loads(tmp_path):
+    from .export import no_tensorflow
+
+    absent = tmp_path / "absent"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"data: {{type: image_directory, path: {json.dumps(str(absent))}, image_size: [8, 8]}}\nmodel:\n  layers: [Flatten, {{type: Dense, units: auto}}]\n")
+    # in the command's own process (CNNBUILD_SUPERVISE=0): the supervised child would not have the blocker
+    result = no_tensorflow.run("run", str(spec), "--output", str(tmp_path / "run"), env={"CNNBUILD_SUPERVISE": "0"})
+    assert (result.returncode, result.stderr) == (1, f"{absent}: folder does not exist; set data.path to a folder of class sub-folders (or give data.url)\n")
+    assert not (tmp_path / "run").exists()
+    result = no_tensorflow.run("summary", str(REPO / "examples" / "flowers.yaml"), "--set", "data.path=/nowhere")
+    assert result.returncode == 1 and "pass --num-classes N" in result.stderr and "blocked" not in result.stderr, result.stderr
+
+
 def test_validate_exit_codes_and_all_errors_at_once(tmp_path):
     good = run_cli("validate", str(REPO / "examples" / "digits.yaml"), str(REPO / "examples" / "malaria.yaml"))
     assert good.returncode == 0 and good.stdout.count(": ok") == 2
@@ -51,6 +81,12 @@ def test_summary_json_reports_the_tutorial_parameter_count():
     assert summary["total_params"] == 3_989_285
     assert summary["layers"][-1] == {"name": summary["layers"][-1]["name"], "type": "Dense", "output_shape": [5], "params": 645}
     assert summary["input_shape"] == [180, 180, 3]
+    # the output: the last Dense, 5 logits (no activation: the loss takes logits)
+    assert summary["output"] == {"shape": [5], "layer": summary["layers"][-1]["name"], "type": "Dense", "activation": "linear", "probabilities": False}
+    # the README's table of summary --json fields names every field
+    table = (REPO / "README.md").read_text().split("`cnnbuild summary --json SPEC` prints", 1)[1].split("\n\n|", 1)[1].split("\n\n", 1)[0]
+    documented = {name for row in table.splitlines()[2:] for name in re.findall(r"`(\w+)`", row.split(" | ")[0])}
+    assert documented == set(summary)
     # 2 x parameters x output positions: convolutions of 448, 4,640 and 18,496 parameters at 180x180, 90x90 and 45x45,
     # then Dense layers of 3,965,056 and 645 parameters
     assert summary["forward_flops"] == 2 * (448 * 180 * 180 + 4_640 * 90 * 90 + 18_496 * 45 * 45 + 3_965_056 + 645) == 187_038_602
@@ -70,7 +106,9 @@ def test_summary_of_a_model_that_does_not_depend_on_the_data_needs_no_data():
     assert not (REPO / "examples" / "data" / "cell_images").exists()
     result = run_cli("summary", str(MALARIA), "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["total_params"] == 758_401
+    summary = json.loads(result.stdout)
+    assert summary["total_params"] == 758_401
+    assert summary["output"] == {"shape": [1], "layer": summary["layers"][-1]["name"], "type": "Dense", "activation": "sigmoid", "probabilities": True}
     assert result.stderr.startswith(f"{MALARIA}:9:9: data.path: warning: ") and "folder does not exist" in result.stderr  # as validate says it
 
 
@@ -124,7 +162,7 @@ def test_schema_validates_the_examples():
     import yaml
 
     schema = json.loads(run_cli("schema").stdout)
-    for example in ("digits", "flowers", "malaria", "digits_sweep"):
+    for example in ("digits", "flowers", "malaria", "digits_sweep", "unet_digits", "convnext_digits"):
         jsonschema.validate(yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text()), schema)
 
 

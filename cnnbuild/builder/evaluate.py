@@ -13,12 +13,15 @@ from typing import Any
 
 from cnnbuild.builder.inference import FinishedRun, call_model, open_finished
 from cnnbuild.builder.reports.evaluation import ValidationReport, format_class_table, named_batches, predict_validation, predictions_csv
+from cnnbuild.builder.reports.evaluation_folder import EvaluationFolder
+from cnnbuild.builder.task_evaluate import TaskEvaluation, evaluate_task
 from cnnbuild.contracts import run_layout as layout
-from cnnbuild.contracts.atomic import write_atomically
 from cnnbuild.data.folders import nfc
 from cnnbuild.errors import DataError, RunError
 from cnnbuild.runs.directory import RunDirectory
+from cnnbuild.runs.record import RunRecord
 from cnnbuild.spec.document import Spec
+from cnnbuild.spec.labels import known_class_names
 
 
 @dataclass
@@ -59,6 +62,8 @@ def spec_for_data(spec: Spec, data: str | Path) -> Spec:
     location = Path(data).expanduser().resolve()
     update: dict[str, Any] = {"path": str(location), "validation_split": 0, "shuffle_buffer": 0, "cache": "none"}
     update.update({key: None for key in ("url", "sha256", "test_path", "class_names") if key in params.model_fields})  # the data's own classes
+    if spec.task_row.name == "multi_label" and "class_names" in params.model_fields:
+        update["class_names"] = spec.data.class_names  # the run's labels, in the model's order
     try:
         changed = params.model_validate({**spec.data.model_dump(), **update})
     except ValueError as exc:
@@ -92,16 +97,26 @@ def _batches(finished: FinishedRun, spec: Spec, source: Any, split: str, mapping
     )
 
 
-def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | Path | None = None, allow_unsafe: bool = False) -> Evaluation:
+def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | Path | None = None, allow_unsafe: bool = False) -> Evaluation | TaskEvaluation:
     """The run's model on its validation split, or on ``data`` read by the run's data source (a
     folder of some or all of the run's classes). Writes ``predictions.csv``,
     ``confusion_matrix.png`` and ``misclassified.png`` to ``out`` (default:
     ``RUN_DIR/evaluations/<data's name or validation>/``)."""
     from cnnbuild.builder.data.source import load_source
 
+    if out is not None:
+        EvaluationFolder(Path(out)).check()  # before the model loads: refuse a folder holding files evaluate did not write
+    if data is not None:
+        # the data's classes, where its source tells them from a listing, are checked before TensorFlow loads the model
+        record = RunRecord.open(run_dir)
+        names = known_class_names(spec_for_data(record.spec, data), record.spec.registry)
+        if names is not None:
+            class_mapping(names, record.class_names)
     finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
     spec = finished.spec if data is None else spec_for_data(finished.spec, data)
     source = load_source(spec)
+    if finished.task is not None:
+        return evaluate_task(finished, spec, source, data, Path(out) if out else None)
     if data is None and [nfc(name) for name in source.class_names] != [nfc(name) for name in finished.class_names]:
         raise DataError(f"the run's data now has the classes {source.class_names}, the run was trained on {finished.class_names}; evaluate with --data on a folder of the run's classes")
     split = "validation" if data is None else "train"
@@ -123,6 +138,9 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | 
 
 
 def _write(finished: FinishedRun, report: ValidationReport, out: Path | None, inside: str, split: str) -> list[Path]:
+    """Into the run's own ``evaluations/NAME`` folder, or into ``out`` (replacing only what evaluate wrote there)."""
+    if out is not None:
+        return EvaluationFolder(out).write(report, split)
     from cnnbuild.builder.reports import figures
     from cnnbuild.builder.reports.visuals import misclassified_grid
 
@@ -131,13 +149,4 @@ def _write(finished: FinishedRun, report: ValidationReport, out: Path | None, in
         layout.CONFUSION_MATRIX: lambda path: figures.draw_confusion_matrix(report.confusion, report.class_names, path, title=f"Confusion matrix ({report.examples} images, accuracy {report.accuracy:.1%})"),
         layout.MISCLASSIFIED: lambda path: misclassified_grid(report, path),
     }
-    written = []
-    try:
-        for name, writer in files.items():
-            if out is None:
-                written.append(RunDirectory(finished.record.path).write_bytes_with(f"{inside}/{name}", writer))
-            else:
-                written.append(write_atomically(out / name, writer))
-    except OSError as exc:
-        raise RunError(f"cannot write to {out}: {exc.strerror or exc}; choose another --out folder") from exc
-    return written
+    return [RunDirectory(finished.record.path).write_bytes_with(f"{inside}/{name}", writer) for name, writer in files.items()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from cnnbuild.builder.model.build import load_saved_model
 from cnnbuild.contracts.ranking import top_classes
 from cnnbuild.errors import CnnbuildError, DataError, RunError
 from cnnbuild.runs.record import RunRecord
+from cnnbuild.runs.task_record import TaskRecord, read_task_record
 from cnnbuild.spec.document import Spec
 
 
@@ -27,6 +29,11 @@ class FinishedRun:
     @property
     def class_names(self) -> list[str]:
         return self.record.class_names
+
+    @cached_property
+    def task(self) -> TaskRecord | None:
+        """The run's ``task.json`` (None for single-label runs)."""
+        return read_task_record(self.record)
 
 
 def open_finished(run_dir: str | Path, *, allow_unsafe: bool = False) -> FinishedRun:
@@ -85,8 +92,14 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
         # Each image keeps its position, so a file that fails to decode after the check leaves no other file with its answer.
         batches = decode_files(usable, spec.data).batch(spec.data.batch_size)
         answered = set()
+        task = finished.task
         for images, positions in batches.as_numpy_iterator():
             outputs = np.asarray(call_model(finished, lambda model, images=images: model.predict_on_batch(images)), dtype="float64")
+            if task is not None:
+                for position, answer in zip(positions, task_answers(task, outputs), strict=True):
+                    wanted[position].update(answer)
+                    answered.add(int(position))
+                continue
             for position, row in zip(positions, output_probabilities(outputs, finished.record.labels), strict=True):
                 order = top_classes(row, top_k)
                 wanted[position]["predictions"] = [{"class": finished.class_names[i], "probability": float(row[i])} for i in order]
@@ -95,6 +108,23 @@ def predict(run_dir: str | Path, inputs: list[str | Path], *, top_k: int = 1, al
             if position not in answered:
                 result["error"] = "could not be decoded (changed or removed after it was checked)"
     return results + not_used
+
+
+def task_answers(record: TaskRecord, outputs: Any) -> list[dict[str, Any]]:
+    """Each output row as a multi-label or regression answer: ``labels`` (those at or above their
+    threshold, most probable first) with every label's ``probabilities``, or ``values`` in the
+    targets' original units."""
+    if record.task == "regression":
+        return [{"values": {name: float(value) for name, value in zip(record.names, row, strict=True)}} for row in record.values(outputs)]
+    probabilities = record.probabilities(outputs)
+    answers = []
+    for row, present in zip(probabilities, record.present(probabilities), strict=True):
+        chosen = sorted((index for index in range(len(row)) if present[index]), key=lambda index: (-row[index], index))
+        answers.append({
+            "labels": [{"label": record.names[i], "probability": float(row[i])} for i in chosen],
+            "probabilities": {name: float(p) for name, p in zip(record.names, row, strict=True)},
+        })  # fmt: skip
+    return answers
 
 
 def call_model(finished: FinishedRun, use: Any) -> Any:

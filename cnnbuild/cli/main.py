@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from typing import Any
 
 import click
 
@@ -16,13 +18,46 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 class _Console(logging.Handler):
-    """The library's log records on the terminal: information on standard output, warnings on standard error."""
+    """The library's log records on the terminal: information on standard output, warnings on standard error.
+
+    Progress records (``cnnbuild.data.progress``) are shown only by commands that ask
+    (:func:`show_progress`): on a terminal as one line rewritten in place, otherwise as each step's first line.
+    """
+
+    progress = False
+    _open = False  # a progress line is on the terminal without its newline yet
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            counts = getattr(record, "progress", None)
+            if counts is not None:
+                self._progress(counts)
+                return
+            if self._open:
+                click.echo("")
+                self._open = False
             click.echo(self.format(record), err=record.levelno >= logging.WARNING)
         except Exception:  # a closed pipe must not turn a message into a traceback
             self.handleError(record)
+
+    def _progress(self, counts: Any) -> None:
+        if not self.progress:
+            return
+        if not sys.stdout.isatty():
+            if counts.done == 0 and not counts.finished:
+                click.echo(counts.first_line())
+            return
+        click.echo("\r\033[K" + counts.line(), nl=False)
+        self._open = not counts.finished
+        if counts.finished:
+            click.echo("")
+
+
+def show_progress() -> None:
+    """Show the library's progress records (long start-up work) from now on, in this process."""
+    for handler in logging.getLogger("cnnbuild").handlers:
+        if isinstance(handler, _Console):
+            handler.progress = True
 
 
 def show_library_messages() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -73,10 +74,18 @@ def predict(model: Path, images: tuple[Path, ...], top_k: int, as_json: bool, al
             if "not_used" in result:
                 click.echo(f"{result['path']}: not used: {result['not_used']}", err=True)
                 continue
-            shown = ", ".join(f"{p['class']} {p['probability']:.1%}" for p in result["predictions"])
-            click.echo(f"{result['path']}: {shown}")
+            click.echo(f"{result['path']}: {format_answer(result)}")
     if any("error" in result for result in results):
         sys.exit(1)
+
+
+def format_answer(result: dict[str, Any]) -> str:
+    """One prediction as the command line shows it: the top classes, the labels present, or the values."""
+    if "values" in result:
+        return ", ".join(f"{name} {value:.4g}" for name, value in result["values"].items())
+    if "labels" in result:
+        return ", ".join(f"{p['label']} {p['probability']:.1%}" for p in result["labels"]) or "no label"
+    return ", ".join(f"{p['class']} {p['probability']:.1%}" for p in result["predictions"])
 
 
 @click.command()

@@ -55,6 +55,9 @@ def run_command(
             os.environ[name] = str(value)  # where the engine reads them; options win over the spec
     # Keras reads its backend once, at import; plugins (loaded next) may import it.
     cluster.select_backend_for_file(resume / run_layout.SPEC if resume else spec_path, () if resume else overrides)
+    from cnnbuild.cli.main import show_progress
+
+    show_progress()  # what the long start-up is doing (loading TensorFlow, checking the images), before epoch 1
     try:
         result = run(spec_path, overrides, output=output, resume=resume, verbose=verbose, terminal=sys.stdout.isatty(), allow_changed_data=allow_changed_data)
     except KeyboardInterrupt:  # Ctrl-C while the data is scanned or the model built: nothing trained yet
@@ -102,7 +105,7 @@ def format_run_summary(result: Any) -> str:
     if shown:
         lines.append(f"final  {shown}")
     best = metrics.get("best", {})
-    for key in ("val_accuracy", "val_loss"):
+    for key in ("val_accuracy", "val_mean_iou", "val_loss"):
         if key in best:
             lines.append(f"best   {key} {best[key]['value']:.4f} at epoch {best[key]['epoch']}")
     if metrics.get("train_images_per_second"):
@@ -113,6 +116,14 @@ def format_run_summary(result: Any) -> str:
         from cnnbuild.builder.reports.evaluation import format_class_table
 
         lines += ["", format_class_table(metrics["per_class"])]
+    if metrics.get("per_class_iou"):
+        from cnnbuild.builder.reports.segmentation_report import format_iou_table
+
+        lines += ["", format_iou_table(metrics["per_class_iou"])]
+    for split, measures in (metrics.get("task_metrics") or {}).items():
+        from cnnbuild.builder.reports.task_measures import format_task_table
+
+        lines += ["", f"{split} split:", format_task_table(measures)]
     return "\n".join(lines)
 
 

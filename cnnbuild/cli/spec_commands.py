@@ -144,12 +144,20 @@ def migrate(spec_path: Path, out: Path | None, in_place: bool) -> None:
         click.echo(change, err=True)
     if migration.current:
         click.echo(f"{spec_path}: already in the current spec format ({CURRENT}); nothing to change", err=True)
+    def write(target: Path) -> None:
+        try:
+            write_atomically(target, lambda path: path.write_text(migration.text, encoding="utf-8"))
+        except OSError as exc:  # a folder that cannot be written, --out under a file: the user's to fix, not a bug
+            where = "choose another --out" if target == out else f"make {target.parent} writable, or write a new file with --out"
+            cause = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(target) else "")
+            raise CnnbuildError(f"{target}: cannot write the migrated spec: {cause}; {where}") from exc
+
     if in_place:
         if not migration.current:
-            write_atomically(spec_path, lambda path: path.write_text(migration.text, encoding="utf-8"))
+            write(spec_path)
             click.echo(f"rewrote {spec_path}", err=True)
     elif out is not None:
-        write_atomically(out, lambda path: path.write_text(migration.text, encoding="utf-8"))
+        write(out)
         click.echo(f"wrote {out}", err=True)
     else:
         click.echo(migration.text, nl=False)

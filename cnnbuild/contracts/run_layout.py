@@ -21,7 +21,8 @@ SPEC_FORMAT_OF = {1: 1, 2: 2}
 RUN_INFO = "run.json"  # where the spec came from, its folder, the overrides, when the run started, the format version
 SPEC = "spec.yaml"  # the resolved spec, paths absolute
 SPEC_WRITTEN = "spec.written.yaml"  # the spec file as its user wrote it, comments included, before --set overrides
-CLASS_NAMES = "class_names.json"
+CLASS_NAMES = "class_names.json"  # the classes; for multi-label the labels, for regression the targets
+TASK = "task.json"  # multi-label and regression runs: thresholds per label, or the targets' standardisation (runs/task_record.py)
 SKIPPED = "skipped.json"  # data files left out, each with its reason
 SUMMARY = "summary.txt"  # the Keras model summary
 ENVIRONMENT = "environment.json"
@@ -33,8 +34,11 @@ METRICS = "metrics.json"
 CURVES = "curves.png"
 CONFUSION_MATRIX = "confusion_matrix.png"
 MISCLASSIFIED = "misclassified.png"
+PR_CURVES = "pr_curves.png"  # multi-label: precision-recall per label, the chosen thresholds marked
+PREDICTED_VS_TRUE = "predicted_vs_true.png"  # regression: predicted against true values and the residuals, per target
 PREDICTIONS = "predictions.csv"  # split, file, true, predicted, confidence, correct: every validation and test example
 REPORT = "report.html"
+MASK_OVERLAYS = "mask_overlays.png"  # segmentation: the best and worst validation images, true and predicted masks overlaid
 EVALUATIONS = "evaluations"  # cnnbuild evaluate's predictions and figures, a folder per data evaluated
 CHECKPOINTS = "checkpoints"
 EXPORTS = "exports"  # cnnbuild export's default folders, exports/FORMAT[-QUANTIZE]/
@@ -44,8 +48,8 @@ TRACEBACK = "traceback.txt"  # the chained traceback of an unexpected exception 
 PARTIAL_PREFIX = ".partial-"
 
 ARTIFACTS = (
-    RUN_INFO, SPEC, SPEC_WRITTEN, CLASS_NAMES, SKIPPED, SUMMARY, ENVIRONMENT, STATUS, MODEL, HISTORY_JSON, HISTORY_CSV,
-    METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, PREDICTIONS, REPORT, EVALUATIONS, CHECKPOINTS, CHECKPOINT_STATE, EXPORTS, TRACEBACK,
+    RUN_INFO, SPEC, SPEC_WRITTEN, CLASS_NAMES, TASK, SKIPPED, SUMMARY, ENVIRONMENT, STATUS, MODEL, HISTORY_JSON, HISTORY_CSV,
+    METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, PR_CURVES, PREDICTED_VS_TRUE, MASK_OVERLAYS, PREDICTIONS, REPORT, EVALUATIONS, CHECKPOINTS, CHECKPOINT_STATE, EXPORTS, TRACEBACK,
 )  # fmt: skip
 _FOLDERS = (CHECKPOINTS,)
 _RESERVED = re.compile("|".join([*(re.escape(name) for name in ARTIFACTS), r"checkpoints/epoch-.*\.keras", re.escape(PARTIAL_PREFIX) + ".*"]))

@@ -19,6 +19,7 @@ from cnnbuild.contracts.data import DataContext, DataParams, Datasets, SkippedFi
 from cnnbuild.data.decode import decode_files
 from cnnbuild.data.folders import SUFFIX_HINT, folder_files, nfc
 from cnnbuild.data.image_files import ImageFile, inspect_images
+from cnnbuild.data.progress import Step
 from cnnbuild.data.scan_index import ScanIndex
 from cnnbuild.data.splitting import split_warnings, stratified_split
 from cnnbuild.errors import DataError
@@ -51,8 +52,9 @@ def check_files(pairs: Iterable[tuple[Path, str]], class_names: list[str], skipp
         if label is None:
             left_out.append(SkippedFile(str(path), f"class {name!r} is not in data.class_names; not used"))
         else:
-            candidates.append((Path(path), label))
-    verdicts = inspect_images([path for path, _ in candidates], index=ScanIndex.default())
+            candidates.append((path if isinstance(path, Path) else Path(path), label))
+    with Step("checking image files", total=len(candidates)) as step:
+        verdicts = inspect_images([path for path, _ in candidates], index=ScanIndex.default(), step=step)
     files: list[ImageFile] = []
     for (path, label), verdict in zip(candidates, verdicts, strict=True):
         if verdict.reason:

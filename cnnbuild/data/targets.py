@@ -93,10 +93,10 @@ def _check_targets(targets: Sequence[Sequence[float]], names: Sequence[str], tas
     warnings = []
     if task == "multi_label":
         counts = [sum(row[i] for row in targets) for i in range(len(names))]
-        never = [name for name, count in zip(names, counts) if count == 0]
+        never = [name for name, count in zip(names, counts, strict=True) if count == 0]
         if never:
             raise DataError(f"{where}: label(s) {never} are on no image; remove them from the labels, or add images that have them")
-        always = [name for name, count in zip(names, counts) if count == len(targets)]
+        always = [name for name, count in zip(names, counts, strict=True) if count == len(targets)]
         if always:
             warnings.append(f"label(s) {always} are on every image: the model cannot learn to tell them apart from their absence")
         empty = sum(1 for row in targets if not any(row))
@@ -154,7 +154,7 @@ def datasets_from_targets(
         test=test_data,
         test_count=test_count,
         skipped=left_out,
-        fingerprint=_fingerprint(list(zip(map(str, keys), targets))),
+        fingerprint=_fingerprint(list(zip(map(str, keys), targets, strict=True))),
         files=files,
         warnings=warnings,
         task=task,
@@ -175,7 +175,7 @@ def _usable(images: Any, targets: Sequence[Sequence[float]], left_out: list[Skip
 
     verdicts = inspect_images([Path(path) for path in images], index=ScanIndex.default())
     kept_images, kept_targets = [], []
-    for path, row, verdict in zip(images, targets, verdicts):
+    for path, row, verdict in zip(images, targets, verdicts, strict=True):
         if verdict.reason:
             left_out.append(SkippedFile(str(path), verdict.reason))
         else:

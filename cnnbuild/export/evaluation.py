@@ -8,10 +8,10 @@ listed with why it was not. The export has no data split of its own, so ``--data
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from cnnbuild.builder.evaluate import Evaluation, class_mapping
 from cnnbuild.builder.reports.evaluation import KEEP_MISCLASSIFIED, Mistake, Prediction, ValidationReport, per_class_table
+from cnnbuild.builder.reports.evaluation_folder import EvaluationFolder
 from cnnbuild.errors import DataError
 from cnnbuild.export.prediction import MAX_PIXELS
 
@@ -25,7 +25,6 @@ def evaluate_export(model_path: str | Path, data: str | Path, *, out: str | Path
     import numpy as np
     from sklearn.metrics import confusion_matrix
 
-    from cnnbuild.contracts.atomic import write_atomically
     from cnnbuild.data.folders import folder_files
     from cnnbuild.export.images import ImageRejected, decode_image
     from cnnbuild.export.location import open_exported
@@ -33,6 +32,8 @@ def evaluate_export(model_path: str | Path, data: str | Path, *, out: str | Path
     root = Path(data)
     if not root.is_dir():
         raise DataError(f"--data {data}: not a folder; evaluating an export needs a folder of class sub-folders")
+    if out is not None:
+        EvaluationFolder(Path(out)).check()  # before any work: refuse a folder holding files evaluate did not write
     model = open_exported(model_path, allow_modified=allow_modified)
     names = model.info.class_names
     data_classes, pairs, not_used = folder_files(root, None)
@@ -71,25 +72,5 @@ def evaluate_export(model_path: str | Path, data: str | Path, *, out: str | Path
         mistakes=mistakes,
         predictions=rows,
     )
-    written: list[Path] = []
-    if out is not None:
-        written = _write(report, Path(out), write_atomically)
+    written = EvaluationFolder(Path(out)).write(report, "data") if out is not None else []
     return Evaluation(str(data), report, None, written, skipped)
-
-
-def _write(report: ValidationReport, out: Path, write_atomically: Any) -> list[Path]:
-    from cnnbuild.builder.reports import figures
-    from cnnbuild.builder.reports.evaluation import predictions_csv
-    from cnnbuild.builder.reports.visuals import misclassified_grid
-    from cnnbuild.contracts import run_layout as layout
-    from cnnbuild.errors import RunError
-
-    files = {
-        layout.PREDICTIONS: lambda path: path.write_text(predictions_csv({"data": report}), encoding="utf-8"),
-        layout.CONFUSION_MATRIX: lambda path: figures.draw_confusion_matrix(report.confusion, report.class_names, path, title=f"Confusion matrix ({report.examples} images, accuracy {report.accuracy:.1%})"),
-        layout.MISCLASSIFIED: lambda path: misclassified_grid(report, path),
-    }
-    try:
-        return [write_atomically(out / name, writer) for name, writer in files.items()]
-    except OSError as exc:
-        raise RunError(f"cannot write to {out}: {exc.strerror or exc}; choose another --out folder") from exc

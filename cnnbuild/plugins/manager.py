@@ -22,33 +22,18 @@ import pluggy
 
 from cnnbuild.errors import PluginError
 from cnnbuild.plugins import hookspecs
+from cnnbuild.plugins.builtin import BUILTIN_MODULES
 from cnnbuild.plugins.compatibility import api_mismatch, declared_api
 from cnnbuild.plugins.kinds import KINDS, Kind
-from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, input_range, spec_model
+from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, input_range, spec_model, supplied_tasks
 
 ENTRY_POINT_GROUP = "cnnbuild"
 LOAD_PLUGINS_ENV = "CNNBUILD_LOAD_PLUGINS"
 TRACE_PLUGINS_ENV = "CNNBUILD_TRACE_PLUGINS"
 RUN_WITHOUT = f"set {LOAD_PLUGINS_ENV} to a comma-separated list of the plugins to load (empty for none) to run without it"
 
-BUILTIN_PLUGINS = (
-    "cnnbuild.plugins.builtin.core_layers",
-    "cnnbuild.plugins.builtin.convolution_layers",
-    "cnnbuild.plugins.builtin.merge_layers",
-    "cnnbuild.plugins.builtin.shape_layers",
-    "cnnbuild.plugins.builtin.normalization_layers",
-    "cnnbuild.plugins.builtin.activation_layers",
-    "cnnbuild.plugins.builtin.attention_layers",
-    "cnnbuild.plugins.builtin.backbones",
-    "cnnbuild.plugins.builtin.preprocessing_layers",
-    "cnnbuild.plugins.builtin.colour_augmentation",
-    "cnnbuild.plugins.builtin.augmentation_policies",
-    "cnnbuild.plugins.builtin.image_directory",
-    "cnnbuild.plugins.builtin.csv_source",
-    "cnnbuild.plugins.builtin.array_sources",
-    "cnnbuild.plugins.builtin.synthetic_shapes",
-    "cnnbuild.plugins.builtin.callbacks",
-)
+#: the builtin plugin modules, in registration order (listed with the builtin plugins)
+BUILTIN_PLUGINS = BUILTIN_MODULES
 
 log = logging.getLogger("cnnbuild.plugins")
 _pm: pluggy.PluginManager | None = None
@@ -213,16 +198,6 @@ def _register_function(staged: list[Registration], kind: Kind, info: PluginInfo)
         staged.append(Registration(kind=kind, name=name, params=spec_model(kind, name, params, info), factory=factory, plugin=info, options=options))
 
     return register
-
-
-def supplied_tasks(value: Any, where: str) -> tuple[str, ...]:
-    """The ``tasks`` registration option of a data source as a tuple of task names; PluginError otherwise."""
-    from cnnbuild.contracts.tasks import TASKS
-
-    names = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, (list, tuple)) else None
-    if not names or not all(isinstance(item, str) and item in TASKS for item in names):
-        raise PluginError(f"{where} tasks={value!r}; give task names from {sorted(TASKS)}, such as ('single_label', 'multi_label')")
-    return names
 
 
 def build_registry(pm: pluggy.PluginManager, load_failures: list[str] | None = None) -> Registry:

@@ -132,6 +132,16 @@ def input_range(value: Any, where: str) -> tuple[int, int | None]:
     raise PluginError(f"{where}: inputs={value!r}; give a count (2) or a range (2, None) meaning at least 2")
 
 
+def supplied_tasks(value: Any, where: str) -> tuple[str, ...]:
+    """The ``tasks`` registration option of a data source as a tuple of task names; PluginError otherwise."""
+    from cnnbuild.contracts.tasks import TASKS
+
+    names = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, (list, tuple)) else None
+    if not names or not all(isinstance(item, str) and item in TASKS for item in names):
+        raise PluginError(f"{where} tasks={value!r}; give task names from {sorted(TASKS)}, such as ('single_label', 'multi_label')")
+    return names
+
+
 def spec_model(kind: Kind, name: str, params: Any, plugin: PluginInfo) -> type[BaseModel]:
     """The parameter model with a ``type`` tag added and unknown keys forbidden."""
     if not (isinstance(params, type) and issubclass(params, BaseModel)):

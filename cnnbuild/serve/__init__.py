@@ -40,6 +40,12 @@ def serve(
     from cnnbuild.serve.memory import tune_allocator
 
     settings = settings or ServeSettings()
+    if settings.max_body_bytes > settings.memory_budget_bytes:  # a body is held whole in the budget: one of the largest allowed size could never fit
+        raise CnnbuildError(
+            f"--max-body-mb {settings.max_body_bytes / 1e6:g} is over --memory-budget-mb {settings.memory_budget_bytes / 1e6:g}: a request's body is held "
+            "within the memory budget, so a body of the largest size allowed could never be read; "
+            "lower --max-body-mb to at most the budget, or raise --memory-budget-mb"
+        )
     uvicorn = require("uvicorn", "cnnbuild serve")
     require("starlette", "cnnbuild serve")
     require("multipart", "cnnbuild serve (multipart uploads)")

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from cnnbuild.contracts.ranking import top_classes
+from cnnbuild.export.answers import task_answer
 from cnnbuild.serve.batching import Batcher
-from cnnbuild.serve.budget import MemoryBudget
+from cnnbuild.serve.budget import MemoryBudget, MeteredRequest
 from cnnbuild.serve.page import docs_page, index_page, openapi
 from cnnbuild.serve.problems import ApiError, BodyLimit, error_response
 from cnnbuild.serve.settings import ServeSettings
@@ -49,21 +50,24 @@ def create_app(model: Any, settings: ServeSettings | None = None, *, extra_metad
     async def predict(request: Any) -> Any:
         top_k = _top_k(request.query_params.get("top_k"), settings.default_top_k, len(info.class_names))
         length = request.headers.get("content-length")
+        if length and length.isdigit():
+            budget.check_fits(int(length))  # a body over the whole budget: 413 at once, before a byte is read
         async with budget.request() as reservation:
-            body = int(length) if length and length.isdigit() else settings.max_body_bytes
-            await reservation.take(body)  # the body, before it is read
             batcher.arriving()
             try:
-                uploads = await read_uploads(request, settings)
+                # the body's bytes are taken from the budget as they arrive, not as the client claims
+                # them: a slow client holds only what it has sent
+                metered = MeteredRequest(request, reservation)
+                uploads = await read_uploads(metered.request, settings)
                 results = await decode_uploads(uploads, info.input, settings, reservation)
             finally:
                 batcher.arrived()
-            await reservation.release(body)
+            await reservation.release(metered.taken)
             images = [result for result in results if not isinstance(result, ApiError)]
             if not images:  # nothing usable: the (first) file's error is the answer
                 raise results[0]
             rows = iter(await batcher.predict(images))
-        answers = [_failure(name, result) if isinstance(result, ApiError) else _prediction(name, next(rows), info.class_names, top_k) for (name, _), result in zip(uploads, results, strict=True)]
+        answers = [_failure(name, result) if isinstance(result, ApiError) else _prediction(name, next(rows), info, top_k) for (name, _), result in zip(uploads, results, strict=True)]
         return JSONResponse({"model": info.model_name, "predictions": answers})
 
     async def health(request: Any) -> Any:
@@ -120,7 +124,11 @@ def _top_k(value: str | None, default: int, classes: int) -> int:
     return min(int(value), classes)
 
 
-def _prediction(name: str, row: Any, class_names: list[str], top_k: int) -> dict[str, Any]:
+def _prediction(name: str, row: Any, info: Any, top_k: int) -> dict[str, Any]:
+    answer = task_answer(row, info, digits=6)
+    if answer is not None:  # multi-label: labels at their thresholds; regression: values in original units
+        return {"filename": name, **answer}
+    class_names = info.class_names
     order = top_classes(row, top_k)
     return {
         "filename": name,

@@ -55,9 +55,13 @@ class MemoryBudget:
     def as_dict(self) -> dict[str, Any]:
         return {"limit_bytes": self.limit, "used_bytes": self.used, "peak_bytes": self.peak, "refused_requests": self.refused}
 
-    async def _take(self, amount: int, deadline: float) -> None:
+    def check_fits(self, amount: int) -> None:
+        """ApiError 413 when ``amount`` bytes could never fit, however long the request waited."""
         if amount > self.limit:
             raise ApiError(413, "over_memory_budget", f"it needs {amount / 1e6:,.0f} MB at once, over the server's whole memory budget of {self.limit / 1e6:,.0f} MB (cnnbuild serve --memory-budget-mb)")
+
+    async def _take(self, amount: int, deadline: float) -> None:
+        self.check_fits(amount)
         loop = asyncio.get_running_loop()
         freed = self._condition()
         async with freed:
@@ -119,3 +123,23 @@ class Reservation:
         amount = min(amount, self.held)
         self.held -= amount
         await self.budget._give(amount)
+
+
+class MeteredRequest:
+    """``request`` whose body takes its bytes from ``reservation`` as each chunk arrives (``taken`` so far)."""
+
+    def __init__(self, request: Any, reservation: Reservation) -> None:
+        from starlette.requests import Request
+
+        self.taken = 0
+        receive = request.receive
+
+        async def metered() -> Any:
+            message = await receive()
+            if message.get("type") == "http.request" and message.get("body"):
+                size = len(message["body"])
+                await reservation.take(size)
+                self.taken += size
+            return message
+
+        self.request = Request(request.scope, metered)

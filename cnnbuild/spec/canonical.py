@@ -18,6 +18,19 @@ def resolve_spec_paths(model: BaseModel, data: dict[str, Any], resolve: Any) -> 
             data[name] = _resolved(getattr(model, name), data[name], resolve, is_spec_path(field), literal_values(field.annotation))
 
 
+def resolve_known_paths(data: dict[str, Any], resolve: Any) -> None:
+    """Resolve, in a spec's dumped ``data``, the paths every spec has by name: ``data.path`` and
+    ``data.test_path`` (also for a plugin data source that declares them as plain str), a
+    ``data.cache`` file and ``output.dir``."""
+    section = data.get("data", {})
+    for key in ("path", "test_path"):
+        if isinstance(section.get(key), str):
+            section[key] = str(resolve(section[key]))
+    if section.get("cache") not in (None, "memory", "none"):
+        section["cache"] = str(resolve(section["cache"]))
+    data["output"]["dir"] = str(resolve(data["output"]["dir"]))
+
+
 def _resolved(value: Any, dumped: Any, resolve: Any, path: bool, keywords: set[Any]) -> Any:
     """``dumped`` with the path strings in ``value`` (a field's value, or an item of it) resolved."""
     if isinstance(value, BaseModel) and isinstance(dumped, dict):

@@ -85,7 +85,7 @@ def _format_group(group: list[LayerChange]) -> list[str]:
     first = group[0]
     what = ", ".join(f"{name} {show(before)} -> {show(after)}" for name, before, after in first.params)
     names = [f"[{c.name_b if c.name_b is not None else c.index_b}]" for c in group]
-    if all(c.shape_a == c.shape_b and c.count_a == c.count_b for c in group):
+    if all(c.shape_a == c.shape_b and c.count_a == c.count_b and c.count_a is not None and c.shape_a is not None for c in group):
         head = f"  ~ changed  {len(group)} {first.type_b} layers: {what} (the same change in each; outputs and params unchanged)"
         return [head, textwrap.fill(", ".join(names), width=100, initial_indent=" " * 6, subsequent_indent=" " * 6, break_on_hyphens=False)]
     head = f"  ~ changed  {len(group)} {first.type_b} layers: {what} (the same change in each)"

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError, create_model, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from cnnbuild.contracts.layers import ENTRY_NAME_PATTERN
 from cnnbuild.contracts.tasks import Task, task_named
-from cnnbuild.contracts.values import NonNegativeInt, Params, PositiveInt, nested_augmentation_fields
-from cnnbuild.plugins.kinds import Use, uses
-from cnnbuild.spec.canonical import canonical_order, resolve_spec_paths
+from cnnbuild.contracts.values import NonNegativeInt, Params, PositiveInt
+from cnnbuild.spec.canonical import canonical_order, resolve_known_paths, resolve_spec_paths
 from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.format_history import CURRENT as CURRENT_FORMAT
 from cnnbuild.spec.format_history import KEY as FORMAT_KEY
-from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN, Block, BlockSignature, block_signature, graph_entry, list_of
+from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN, Block, block_signature
 from cnnbuild.spec.normalize import normalize
 from cnnbuild.spec.sections import Compile, Distribute, Output, Train
 from cnnbuild.spec.sweep_section import Sweep
-from cnnbuild.spec.task_section import TaskSection
+from cnnbuild.spec.task_section import TaskSection, with_task_metrics
 from cnnbuild.spec.translate import translate
 from cnnbuild.spec.yaml_source import SpecSource, parse_yaml, read_yaml
 
@@ -40,9 +39,7 @@ class Spec(Params):
     format_version: PositiveInt | None = Field(None, description=f"the spec format this spec was written for (1 to {CURRENT_FORMAT}); default: the current one")
     name: str = Field("experiment", pattern=NAME_PATTERN, description="names the run directory: letters, digits, '.', '_' and '-'")
     seed: NonNegativeInt | None = Field(None, description="seed for the split, shuffling, augmentation and weights")
-    task: TaskSection | None = Field(
-        None, description="what the model predicts: single_label (default), multi_label (several labels per image) or regression (numbers per image)"
-    )
+    task: TaskSection | None = Field(None, description="what the model predicts: single_label (default), multi_label (several labels per image) or regression")
     augmentation_placement: Literal["pipeline", "model"] = Field("pipeline", description="pipeline: in the tf.data map (parallel, faster on CPU); model: inside the model")
     compile: Compile = Field(default_factory=Compile)
     output: Output = Field(default_factory=Output)
@@ -68,15 +65,7 @@ class Spec(Params):
     @model_validator(mode="before")
     @classmethod
     def _task_metrics(cls, data: Any) -> Any:
-        """A task's own metrics where the spec names none (``compile.metrics``' default is single-label's ``accuracy``)."""
-        if not isinstance(data, dict):
-            return data
-        task = data.get("task")
-        name = task.get("type") if isinstance(task, dict) else task
-        compile_section = data.get("compile", {})
-        if not isinstance(name, str) or name not in ("multi_label", "regression") or not isinstance(compile_section, dict) or "metrics" in compile_section:
-            return data
-        return {**data, "compile": {**compile_section, "metrics": list(task_named(name).default_metrics)}}
+        return with_task_metrics(data)
 
     @property
     def task_row(self) -> Task:
@@ -133,27 +122,13 @@ class Spec(Params):
         :data:`~cnnbuild.spec.types.SpecPath` parameter, builtin or a plugin's, a ``data.cache``
         file and ``output.dir``), so the result runs from anywhere.
         """
-        # without a task the spec is single-label and its canonical form is what it was before ``task`` existed
-        data = canonical_order(self.model_dump(mode="json", exclude={"sweep"} | ({"task"} if self.task is None else set())))  # a run's spec is what it trained, not the search around it
+        # a run's spec is what it trained, not the search around it; without a task, as before ``task`` existed
+        data = canonical_order(self.model_dump(mode="json", exclude={"sweep"} | ({"task"} if self.task is None else set())))
         data[FORMAT_KEY] = CURRENT_FORMAT  # old spellings were read as the current ones
         if absolute_paths:
             resolve_spec_paths(self, data, self.resolve_path)
-            section = data.get("data", {})
-            for key in ("path", "test_path"):  # also for a plugin data source that declares them as plain str
-                if isinstance(section.get(key), str):
-                    section[key] = str(self.resolve_path(section[key]))
-            if section.get("cache") not in (None, "memory", "none"):
-                section["cache"] = str(self.resolve_path(section["cache"]))
-            data["output"]["dir"] = str(self.resolve_path(data["output"]["dir"]))
+            resolve_known_paths(data, self.resolve_path)
         return {key: data[key] for key in SECTION_ORDER if key in data} | data
-
-
-def _union(models: list[type]) -> Any:
-    if not models:
-        return dict  # nothing registered: any mapping, reported when used
-    if len(models) == 1:
-        return models[0]
-    return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
 
 
 class ModelSection(Params):
@@ -167,58 +142,6 @@ class ModelSection(Params):
 
 #: Sections that hold entry lists of a registered kind (``model.layers``, ``train.callbacks``), and their fixed part.
 SECTION_BASES: dict[str, type[Params]] = {"model": ModelSection, "train": Train}
-
-
-def _with_nested_entries(registry: Registry, params: type[BaseModel]) -> type[BaseModel]:
-    """``params`` with each ``AugmentationList`` field typed as a list of the registered augmentation
-    entries (a Pipeline's ``layers``), so they are validated like the ``augmentation`` list."""
-    fields = nested_augmentation_fields(params)
-    if not fields:
-        return params
-    cache = registry.derived.setdefault("nested_entries", {})
-    if params not in cache:
-        # a Pipeline inside a Pipeline stays untyped here (the checks refuse it), under a name of its own for the JSON Schema
-        inner = _union([create_model(f"{r.params.__name__}_nested", __base__=r.params, __module__=r.params.__module__) if nested_augmentation_fields(r.params) else r.params for r in registry.layers.values() if r.augmentation])
-        nested: dict[str, Any] = {name: (list_of(inner), Field(..., min_length=1, description=params.model_fields[name].description)) for name in fields}
-        cache[params] = create_model(params.__name__, __base__=params, __module__=params.__module__, **nested)
-    return cache[params]
-
-
-def _field(registry: Registry, kind: Any, use: Use, blocks: BlockSignature) -> tuple[Any, Any]:
-    """The annotation and pydantic field of one place in the spec that holds registered entries."""
-    models = [_with_nested_entries(registry, r.params) for r in registry.table(kind).values() if use.accepts is None or use.accepts(r)]
-    entry = graph_entry(registry, models, blocks) if use.graph else _union(models)
-    if not use.many:
-        return entry, Field(... if use.required else None, description=use.description)
-    if use.required:
-        return list_of(entry), Field(..., min_length=1, description=use.description)
-    return list_of(entry), Field(default_factory=list, description=use.description)
-
-
-def spec_model(registry: Registry, blocks: BlockSignature = ()) -> type[Spec]:
-    """The :class:`Spec` subclass whose entries are the registry's types and uses of ``blocks``
-    (kept with the registry until it changes)."""
-    cached = registry.derived.setdefault("spec_model", {}).get(blocks)
-    if cached is not None:
-        return cached
-    top: dict[str, Any] = {}
-    sections: dict[str, dict[str, Any]] = {}
-    required_sections: set[str] = set()
-    for kind, use in uses():
-        if len(use.path) == 1:
-            top[use.path[0]] = _field(registry, kind, use, blocks)
-        elif len(use.path) == 2 and use.path[0] in SECTION_BASES:
-            sections.setdefault(use.path[0], {})[use.path[1]] = _field(registry, kind, use, blocks)
-            if use.required:
-                required_sections.add(use.path[0])
-        else:
-            raise NotImplementedError(f"entries at {'.'.join(use.path)}: only top-level keys and keys of {sorted(SECTION_BASES)} can hold entries")
-    for name, fields in sections.items():
-        section = create_model(name.capitalize(), __base__=SECTION_BASES[name], **fields)
-        top[name] = (section, ...) if name in required_sections else (section, Field(default_factory=section))
-    model = create_model("Spec", __base__=Spec, **top)
-    registry.derived["spec_model"][blocks] = model
-    return model
 
 
 def _default_name(filename: str) -> str | None:
@@ -244,9 +167,15 @@ def validate_source(
         raise SpecError([SpecIssue(source.filename, 1, 1, "", f"a spec is a mapping with sections such as 'data' and 'model', got {what}", code=Code.WRONG_TYPE)])
     upgraded = upgrade(source, assumed_format)
     source = normalize(upgraded.source, registry, _default_name(source.filename))
-    model = spec_model(registry, block_signature(source.data.get("blocks")))
+    signature = block_signature(source.data.get("blocks"))
     try:
-        spec = model.model_validate(source.data)
+        try:
+            model = spec_model(registry, signature, _type_names(source.data))
+            spec = model.model_validate(source.data)
+        except ValidationError:
+            # the errors are worded from the whole model (its lists of known types, for one)
+            model = spec_model(registry, signature)
+            spec = model.model_validate(source.data)
     except ValidationError as exc:
         issues = [*upgraded.warnings, *translate(exc, source, model, registry), *upgraded.notes]
         if registry.failures and any(issue.code == Code.UNKNOWN_TYPE for issue in issues):
@@ -309,3 +238,7 @@ def apply_to_spec(spec: Spec, overrides: list[str] | tuple[str, ...]) -> Spec:
     else:
         source = spec.source
     return validate_source(apply_overrides(source, overrides), spec.registry, base_dir=spec.base_dir)
+
+
+# built from the registry in its own module; importable from here as before
+from cnnbuild.spec.spec_model import _type_names, spec_model  # noqa: E402

@@ -33,6 +33,9 @@ ADDED_KEYS: dict[str, tuple[int, str]] = {
     "blocks.*.layers[*].when": (2, "an entry of a block present only when its condition holds ($strides != 1 or $in.channels != $filters) (issue 24)"),
     "blocks.*.layers: expressions": (2, "a value holding $ is an expression: $cin * $t, min/max, round_to, $in.channels/height/width, $index, $repeat (issue 24)"),
     "model.layers[*].<block parameter>: {first, rest}": (2, "a block use's argument that differs between repetitions: {first: 2, rest: 1} (issue 24)"),
+    "task.classes": (2, "task: segmentation: the class of each mask index, {index: name} (issue 25)"),
+    "task.ignore_index": (2, "task: segmentation: a mask value left out of the loss and the metrics (issue 25)"),
+    "task.dice_weight": (2, "task: segmentation: the Dice term's weight in compile.loss dice_crossentropy (issue 25)"),
 }
 
 Path = tuple[Any, ...]
@@ -177,16 +180,83 @@ class MovedEntry:
     def apply(self, data: Any, found: Found) -> None:
         """Move one entry; the ``found`` of one spec are applied first to last (the ones before have left the list)."""
         items, target = _at(data, self.old), _at(data, self.new)
-        comment = _comments(items).get(self.index_now(found))  # ruamel.yaml shifts the others' comments itself
-        entry = items.pop(self.index_now(found))
+        index = self.index_now(found)
+        comment = _comments(items).get(index)  # ruamel.yaml shifts the others' comments itself
+        _leave_following_lines(data, self.old, index, comment)
+        entry = items.pop(index)
         target.insert(found.new[-1], entry)
         if comment is not None:
             _comments(target)[found.new[-1]] = comment
+        if not items and getattr(getattr(items, "ca", None), "end", None):
+            # an empty list is written as [], which has no room for the comment lines that followed it
+            text = "".join(token.value for token in items.ca.end)
+            if _before_next_key(data, self.old, text):
+                items.ca.end = []
 
     @staticmethod
     def index_now(found: Found) -> int:
         """Where the entry is once the ``found`` before it (as many as its rank) have been moved out."""
         return found.old[-1] - found.new[-1]
+
+
+def _leave_following_lines(data: Any, path: Path, index: int, comment: Any) -> None:
+    """ruamel.yaml keeps the blank and comment lines after a list entry in the entry's last comment
+    (its end-of-line comment, then those lines): before the entry at ``path[index]`` moves, those
+    lines stay where they are, with the entry before it, or before the key after the list."""
+    items = _at(data, path)
+    tokens = [token for token in [*_tokens(comment), *_tokens(items[index])] if "\n" in token.value.rstrip("\n")]
+    if not tokens:
+        return
+    last = max(tokens, key=lambda token: (getattr(token.start_mark, "line", -1), getattr(token.start_mark, "column", -1)))
+    own, _, following = last.value.partition("\n")
+    if index == len(items) - 1:
+        kept = _before_next_key(data, path, following)
+    else:
+        earlier = [*_tokens(_comments(items).get(index - 1)), *_tokens(items[index - 1])] if index > 0 else []
+        before = max(earlier, key=lambda token: (getattr(token.start_mark, "line", -1), getattr(token.start_mark, "column", -1)), default=None)
+        kept = before is not None and before.value.endswith("\n")
+        if before is not None and kept:
+            before.value += following
+    if kept:
+        last.value = own + "\n"
+
+
+def _tokens(node: Any) -> list[Any]:
+    """The comment tokens ruamel.yaml attached to ``node`` and everything in it."""
+    if node is None:
+        return []
+    if isinstance(node, list) and not hasattr(node, "ca"):  # a slot of comment tokens
+        return [token for slot in node for token in _tokens(slot)]
+    if hasattr(node, "value") and hasattr(node, "start_mark"):
+        return [node] if isinstance(node.value, str) else []
+    found: list[Any] = []
+    attached = getattr(node, "ca", None)
+    if attached is not None:
+        for slot in [*attached.items.values(), attached.comment, attached.end]:
+            found += _tokens(slot)
+    children = node.values() if isinstance(node, MutableMapping) else node if isinstance(node, MutableSequence) else []
+    for child in children:
+        found += _tokens(child)
+    return found
+
+
+def _before_next_key(data: Any, path: Path, text: str) -> bool:
+    """Put comment lines ``text`` before the key that follows ``path`` in its mapping; False where there is none."""
+    parent = _at(data, path[:-1])
+    if not text or not hasattr(parent, "ca") or path[-1] not in parent:
+        return False
+    keys = list(parent)
+    position = keys.index(path[-1])
+    if position + 1 >= len(keys):
+        return False
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    slot = parent.ca.items.setdefault(keys[position + 1], [None, None, None, None])
+    if slot[1] is None:
+        slot[1] = []
+    slot[1].insert(0, CommentToken(text, CommentMark(0), None))
+    return True
 
 
 def _comments(container: Any) -> dict[Any, Any]:

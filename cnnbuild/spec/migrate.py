@@ -41,8 +41,11 @@ def migrate_file(path: str | Path) -> Migration:
     """The spec at ``path`` in the current format; SpecError when it cannot be read."""
     path = Path(path)
     source = read_yaml(path)  # positions, and every error of the file as validate reports it
-    text = path.read_text(encoding="utf-8")
-    return migrate_text(text, source)
+    text = path.read_text(encoding="utf-8")  # line ends read as "\n"
+    migration = migrate_text(text, source)
+    if b"\r\n" in path.read_bytes():  # a file with Windows line ends keeps them: only the lines that change differ
+        migration.text = migration.text.replace("\n", "\r\n")
+    return migration
 
 
 def migrate_text(text: str, source: SpecSource) -> Migration:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
+from cnnbuild.contracts.tasks import lower_is_better
 from cnnbuild.contracts.values import NonNegativeInt, Number, Params, PositiveInt, PositiveNumber, SpecPath
 
 KINDS = ("choice", "int", "uniform", "log_uniform")
@@ -160,7 +161,7 @@ class Sweep(Params):
     @property
     def goal(self) -> str:
         """``maximize`` or ``minimize``: the direction, or its default for the metric."""
-        return self.direction or ("minimize" if "loss" in self.metric else "maximize")
+        return self.direction or ("minimize" if lower_is_better(self.metric) else "maximize")
 
 
 class SweepFile(Params):

@@ -134,7 +134,8 @@ def _unknown_key(path: tuple[Any, ...], root: type[BaseModel], data: Any) -> _Fo
     if found is not None and found[0].name == "layer" and key in INPUT_KEYS:
         return _Found(Code.UNKNOWN_KEY, f"unknown key: a layer's input shape comes from data.image_size and data.color_mode (and the layers before it); remove {key}")
     model = _model_at(root, data, path[:-1])
-    choices = [name for name in model.model_fields if name != "type"] if model else []
+    # a field left out of dumps is no key to suggest (a Keras parameter a builtin layer refuses, saying why)
+    choices = [name for name, field in model.model_fields.items() if name != "type" and not field.exclude] if model else []
     suggested = closest(key, choices)
     hint = suggest(key, choices)
     home = MISPLACED.get(key) if isinstance(key, str) else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnbuild.builder.child_process import python_module_command
+from cnnbuild.builder.child_process import child_environment, python_module_command
 from cnnbuild.errors import CnnbuildError
 from cnnbuild.runs.sweep_record import SweepRecord
 from cnnbuild.spec.errors import SpecError
@@ -132,7 +132,7 @@ def _finish(folder: SweepFolder, optuna_study: Any, stopped_by: str) -> SweepRes
 
 
 def _worker_environment(workers: int, storage: str | None) -> dict[str, str]:
-    env = dict(os.environ)
+    env = child_environment(os.environ)
     if storage:
         env[STORAGE_ENV] = storage
     # K workers on N cores: each TensorFlow gets N/K threads instead of N, so they do not fight over cores

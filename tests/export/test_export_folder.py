@@ -206,6 +206,13 @@ def test_evaluate_an_export_on_a_folder_without_tensorflow(tflite_folder, tmp_pa
         assert by_file[file] == guess and correct == str(int(true == guess))
     assert report["accuracy"] == sum(row.split(",")[5] == "1" for row in rows[1:]) / 12
     assert sorted(path.name for path in tflite_folder.iterdir()) == before  # nothing written beside the export
+    again = no_tensorflow.run("evaluate", str(tflite_folder), "--data", str(data), "--out", str(tmp_path / "out"))
+    assert again.returncode == 0, again.stderr  # its own files: replaced
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "predictions.csv").write_text("mine")
+    refused = no_tensorflow.run("evaluate", str(tflite_folder), "--data", str(data), "--out", str(tmp_path / "mine"))
+    assert refused.returncode == 1 and "predictions.csv already there and not written by cnnbuild evaluate" in refused.stderr
+    assert [path.name for path in (tmp_path / "mine").iterdir()] == ["predictions.csv"] and (tmp_path / "mine" / "predictions.csv").read_text() == "mine"
 
     needs_data = no_tensorflow.run("evaluate", str(tflite_folder))
     assert needs_data.returncode == 2 and "pass --data FOLDER" in needs_data.stderr

@@ -11,6 +11,7 @@ import pytest
 import cnnbuild
 from cnnbuild.builder.data.source import load_source
 from cnnbuild.errors import PluginError
+from cnnbuild.contracts.plugin_api import PLUGIN_API_VERSION as API
 from cnnbuild.plugins.compatibility import api_mismatch
 from cnnbuild.spec import spec_from_text
 
@@ -23,7 +24,7 @@ class Declares:
         self.CNNBUILD_PLUGIN_API = declared
 
 
-@pytest.mark.parametrize("declared", [None, ">=1.0,<2", "~=1.2", ">=1.3", "==1.3"])
+@pytest.mark.parametrize("declared", [None, ">=1.0,<2", "~=1.2", ">=1.3", f"=={API}"])
 def test_a_range_holding_this_version_or_none_is_accepted(declared):
     assert api_mismatch(Declares(declared) if declared else object(), "plugin 'x' (cnnbuild-x 0.1)") is None
 
@@ -31,10 +32,11 @@ def test_a_range_holding_this_version_or_none_is_accepted(declared):
 def test_a_range_without_this_version_is_refused_naming_both():
     message = api_mismatch(Declares(">=2.0"), "plugin 'x' (cnnbuild-x 0.1)")
     assert message == (
-        "plugin 'x' (cnnbuild-x 0.1) is written for cnnbuild plugin API >=2.0 (CNNBUILD_PLUGIN_API) and this cnnbuild provides plugin API 1.3; "
+        "plugin 'x' (cnnbuild-x 0.1) is written for cnnbuild plugin API >=2.0 (CNNBUILD_PLUGIN_API) "
+        f"and this cnnbuild provides plugin API {API}; "
         "install a release of the plugin written for this plugin API, or a cnnbuild whose plugin API the plugin accepts"
     )
-    assert "plugin API <1.3" in api_mismatch(Declares("<1.3"), "plugin 'x' (cnnbuild-x 0.1)")
+    assert f"plugin API <{API}" in api_mismatch(Declares(f"<{API}"), "plugin 'x' (cnnbuild-x 0.1)")
     for garbled in ("banana", 1.2, ">=1.0,<"):
         assert "which is not a version range such as '>=1.2,<2'" in api_mismatch(Declares(garbled), "plugin 'x' (cnnbuild-x 0.1)")
 
@@ -70,10 +72,10 @@ def test_an_installed_plugin_for_another_api_is_named_and_not_used(tmp_path):
         for line in result.stderr.splitlines()
         if line.startswith("warning: plugin 'future' (cnnbuild-future 0.1) is written for cnnbuild plugin API >=2.0,<3")
     ]
-    assert len(said) == 1 and "this cnnbuild provides plugin API 1.3" in said[0] and "CNNBUILD_LOAD_PLUGINS" in said[0]
+    assert len(said) == 1 and f"this cnnbuild provides plugin API {API}" in said[0] and "CNNBUILD_LOAD_PLUGINS" in said[0]
     assert "model.layers[0]: unknown layer type 'FutureLayer'" in result.stderr and "model.layers[1]" not in result.stderr  # PresentLayer fits
     listed = json.loads(run_cli("plugins", "--json", env=env, timeout=120).stdout)
-    assert listed["plugin_api"] == "1.3" and [row["plugin_api"] for row in listed["plugins"] if row["name"] == "present"] == [">=1.0,<2"]
+    assert listed["plugin_api"] == API and [row["plugin_api"] for row in listed["plugins"] if row["name"] == "present"] == [">=1.0,<2"]
     assert "future" not in [row["name"] for row in listed["plugins"]]
 
 
@@ -96,7 +98,7 @@ def test_a_factory_failing_on_a_missing_name_says_which_plugin_api_this_is(plugi
         load_source(spec_from_text(_spec("stale_source"), base_dir=tmp_path))
     assert str(error.value).startswith("plugin 'stale' (not installed -): building data source 'stale_source' failed: AttributeError: ")
     assert str(error.value).endswith(
-        "; the plugin declares no plugin API range and may be written for another one: this cnnbuild provides plugin API 1.3 (docs/plugins.md lists what each version has)"
+        f"; the plugin declares no plugin API range and may be written for another one: this cnnbuild provides plugin API {API} (docs/plugins.md lists what each version has)"
     )
 
 

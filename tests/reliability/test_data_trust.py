@@ -325,6 +325,7 @@ def test_libjpeg_warnings_never_reach_the_terminal(tmp_path):
     done = run_cli("run", str(_tiny_spec(tmp_path, data)), "--output", str(tmp_path / "run"))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Corrupt JPEG" not in done.stderr and "Premature end" not in done.stderr
+    assert done.stdout.splitlines()[:2] == ["loading TensorFlow", "checking image files (13)"]  # start-up progress, one line a step where output is not a terminal
 
 
 def test_validate_names_a_missing_package_a_type_requires(tmp_path, plugin):

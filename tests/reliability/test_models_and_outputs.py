@@ -223,3 +223,11 @@ def test_run_files_follow_the_umask_so_a_private_umask_makes_them_private(tmp_pa
         folder.mkdir()
         subprocess.run([sys.executable, "-c", script, str(folder), umask], check=True, timeout=60)
         assert {path.name: path.stat().st_mode & 0o777 for path in folder.iterdir()} == {"metrics.json": expected, "model.keras": expected}
+
+
+def test_evaluate_on_data_with_classes_the_run_does_not_know_is_refused_before_tensorflow_loads(finished_run, tmp_path):
+    from ..export import no_tensorflow
+
+    other = make_images(tmp_path / "other", {"cats": 2, "birds": 2}, size=(12, 12))
+    result = no_tensorflow.run("evaluate", str(finished_run), "--data", str(other))
+    assert (result.returncode, result.stderr) == (1, "the data has classes the run's model does not know: ['birds']; the model's classes are ['cats', 'dogs']; leave those folders out\n")

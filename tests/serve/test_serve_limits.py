@@ -171,3 +171,27 @@ def test_the_port_is_free_again_after_a_server_stops(served_tflite, tmp_path):
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=15)[0]
         assert process.returncode == 0 and "cnnbuild serve stopped" in output, output
+
+
+def test_slow_uploads_hold_only_the_bytes_they_sent_so_others_are_still_answered(served_tflite, digits, tmp_path):
+    """Two clients claim 20 MB bodies (the whole 40 MB budget) and send a few bytes: the budget holds
+    what arrived, not what was claimed, so a third client's small PNG is answered at once."""
+    server = Server(served_tflite, tmp_path / "serve.log", "--memory-budget-mb", "40", "--max-body-mb", "20")
+    slow = []
+    try:
+        for _ in range(2):
+            client = socket.create_connection(("127.0.0.1", server.port))
+            client.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 20000000\r\n\r\n" + b"\x89PNG" * 256)
+            slow.append(client)
+        time.sleep(1.0)
+        memory = httpx.get(server.url + "/metadata").json()["memory"]
+        assert 0 < memory["used_bytes"] <= 2 * 1024 + 64 * 1024, memory  # what the slow clients sent, not the 40 MB they claimed
+        reply = httpx.post(server.url + "/predict", content=digits[0].read_bytes(), headers={"content-type": "image/png"}, timeout=30)
+        assert reply.status_code == 200, reply.text
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as over:  # a claim over --max-body-mb: 413 at once, nothing read
+            over.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 50000000\r\n\r\n")
+            assert over.recv(100).startswith(b"HTTP/1.1 413")
+    finally:
+        for client in slow:
+            client.close()
+        server.stop()

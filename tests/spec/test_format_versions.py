@@ -193,3 +193,44 @@ def test_migrate_keeps_the_file_s_own_indentation():
     migrated = migrate_text(text, parse_yaml(text, "four.yaml")).text
     assert migrated.startswith("format_version: 2\ndata:\n    type: digits\naugmentation: []\nmodel:\n    layers:\n")
     assert parse_yaml(migrated).data["model"]["layers"][0] == {"type": "GaussianNoise", "stddev": 0.2}
+
+
+def test_migrate_says_in_one_line_when_it_cannot_write_its_result(tmp_path):
+    path = write(tmp_path, declared(1))
+    (tmp_path / "afile").write_text("not a folder\n")
+    result = run_cli("migrate", str(path), "--out", str(tmp_path / "afile" / "new.yaml"))
+    assert result.returncode == 1, result.stderr  # a user error, not 70 (a bug)
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"{tmp_path / 'afile' / 'new.yaml'}: cannot write the migrated spec: ") and last.endswith("; choose another --out")
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert path.read_text() == declared(1)
+
+
+def test_migrate_keeps_the_comment_lines_after_a_moved_entry_where_they_were():
+    """ruamel.yaml files the lines after a list entry with that entry: they stay in place when it moves
+    (before the next key, or with the entry before it), also when the list is left empty."""
+    from cnnbuild.spec.migrate import migrate_text
+    from cnnbuild.spec.yaml_source import parse_yaml
+
+    def migrated(text: str) -> str:
+        return migrate_text(text, parse_yaml(text, "old.yaml")).text
+
+    last = "format_version: 1\naugmentation:\n  - GaussianNoise: {stddev: 0.5}   # noisy\n\n# the model\nmodel:\n  layers:\n    - Flatten\n"
+    assert migrated(last) == "format_version: 2\naugmentation: []\n\n# the model\nmodel:\n  layers:\n    - GaussianNoise: {stddev: 0.5} # noisy\n    - Flatten\n"
+    alone = "format_version: 1\naugmentation:\n  - GaussianNoise: {stddev: 0.5}\n# the model\nmodel:\n  layers: [Flatten]\n"
+    assert "augmentation: []\n# the model\nmodel:\n" in migrated(alone)
+    middle = (
+        "format_version: 1\naugmentation:\n  - RandomFlip: {mode: horizontal}   # flip\n  - GaussianNoise: {stddev: 0.5}   # noisy\n"
+        "  # rotate a little\n  - RandomRotation: {factor: 0.1}\nmodel:\n  layers:\n    - Flatten\n"
+    )
+    assert migrated(middle).startswith(
+        "format_version: 2\naugmentation:\n  - RandomFlip: {mode: horizontal}   # flip\n  # rotate a little\n  - RandomRotation: {factor: 0.1}\nmodel:\n"
+    )
+
+
+def test_migrate_keeps_windows_line_ends(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_bytes(declared(1).replace("\n", "\r\n").encode())
+    result = run_cli("migrate", str(path), "--in-place")
+    assert result.returncode == 0, result.stderr
+    assert path.read_bytes() == MIGRATED.replace("\n", "\r\n").encode()

@@ -306,3 +306,96 @@ def test_the_readme_resnet_snippet_and_the_example_have_the_parameter_counts_the
     assert sum(row.params for row in infer_spec(spec, get_registry(), 5)) == snippet_count
     example = spec_from_text((REPO / "examples" / "resnet_small.yaml").read_text(), num_classes=5)
     assert sum(row.params for row in infer_spec(example, get_registry(), 5)) == example_count
+
+
+def test_repeat_on_a_block_use_chains_copies_of_the_block():
+    text = DATA + textwrap.dedent("""\
+        blocks:
+          cbr:
+            params: {filters: required}
+            layers:
+              - {type: Conv2D, filters: $filters, kernel_size: 3, padding: same, use_bias: false}
+              - BatchNormalization
+              - {type: Activation, activation: relu}
+        model:
+          layers:
+            - {type: cbr, filters: 4, repeat: 3}
+            - Flatten
+            - {type: Dense, units: auto}
+        """)
+    spec = spec_from_text(text, num_classes=10)
+    nodes = {node.id: node for node in spec.graph.nodes}
+    # each copy takes the one before it; the last copy's output is the use's own id
+    assert nodes["0_cbr.2.0_conv2d"].inputs == ("0_cbr.1",) and nodes["0_cbr.3.0_conv2d"].inputs == ("0_cbr.2",) and nodes["1_flatten"].inputs == ("0_cbr",)
+    rows = {row.name: row.params for row in infer_spec(spec, get_registry(), 10)}
+    # 3x3 convolutions without bias: 3 -> 4 channels, then 4 -> 4 twice; BatchNormalization 4 x 4 each time
+    assert [rows[f"0_cbr.{copy}.0_conv2d"] for copy in (1, 2, 3)] == [3 * 3 * 3 * 4, 3 * 3 * 4 * 4, 3 * 3 * 4 * 4]
+    assert sum(rows.values()) == 108 + 144 + 144 + 3 * 16 + (16 * 16 * 4 * 10 + 10)
+
+
+SQUEEZE_EXCITE = """\
+model:
+  layers:
+    - {type: Conv2D, filters: 8, kernel_size: 3, padding: same, name: features}
+    - GlobalAveragePooling2D
+    - {type: Dense, units: 2, activation: relu}
+    - {type: Dense, units: 8, activation: sigmoid, name: gate}
+    - {type: Multiply, inputs: [features, gate]}
+    - Flatten
+    - {type: Dense, units: auto}
+"""
+
+
+@pytest.mark.parametrize("order", ["[features, gate]", "[gate, features]"])
+def test_merge_layers_broadcast_a_gate_of_ones_against_a_map(order):
+    """A (1, 1, C) gate multiplies an (H, W, C) map, in either order, as Keras broadcasts it."""
+    text = DATA + SQUEEZE_EXCITE.replace("- GlobalAveragePooling2D", "- {type: GlobalAveragePooling2D, keepdims: true}").replace("[features, gate]", order)
+    rows = {row.name: row for row in infer_spec(spec_from_text(text, num_classes=10), get_registry(), 10)}
+    assert rows["gate"].output_shape == (1, 1, 8)
+    assert rows["4_multiply"].output_shape == (16, 16, 8) and rows["4_multiply"].params == 0
+
+
+def test_a_gate_without_keepdims_is_told_to_keep_the_pooled_dimensions():
+    text = DATA + SQUEEZE_EXCITE
+    assert issue_codes(text, num_classes=10) == [("8:7", "model.layers[4]", "shape-mismatch")]
+    assert errors(text) == [
+        "spec.yaml:8:7: model.layers[4]: Multiply cannot take input shapes (16, 16, 8), (8,): input 2 has shape (8,) and input 1 has shape (16, 16, 8): "
+        "they have different ranks (input 1: model.layers[0]; input 2: model.layers[3]); to scale a (16, 16, 8) map by a (8,) gate, "
+        "set keepdims: true on the GlobalAveragePooling2D or GlobalMaxPooling2D the gate comes from: the gate becomes (1, 1, 8), which broadcasts "
+        "(Flatten would lose the map's layout)"
+    ]
+    # vectors of another length, and Concatenate, keep the general advice
+    for other in (text.replace("units: 8, activation: sigmoid", "units: 5, activation: sigmoid"), text.replace("type: Multiply", "type: Concatenate")):
+        assert [message[-80:] for message in errors(other)] == ["they have different ranks (input 1: model.layers[0]; input 2: model.layers[3]); bring them to the same rank first (Flatten or GlobalAveragePooling2D each input)"[-80:]]
+
+
+def test_a_branch_that_leads_nowhere_is_named_by_its_name():
+    layers = "model:\n  layers:\n    - {type: Conv2D, name: side, filters: 4, kernel_size: 3}\n    - {type: Conv2D, filters: 4, kernel_size: 3, inputs: input}\n    - Flatten\n    - {type: Dense, units: auto}\n"
+    assert issue_codes(DATA + layers, num_classes=10) == [("4:7", "model.layers[0]", "unused-output")]
+    assert errors(DATA + layers) == [
+        "spec.yaml:4:7: model.layers[0]: the output of 'side' is not the input of any entry nor the model's output: a branch that leads nowhere; "
+        "list 'side' in an entry's inputs, or remove it"
+    ]
+    residual = layers.replace("{type: Conv2D, name: side, filters: 4, kernel_size: 3}", "{type: Residual, name: side, layers: [{type: Conv2D, filters: 3, kernel_size: 3, padding: same}]}")
+    assert errors(DATA + residual)[0].startswith("spec.yaml:4:7: model.layers[0]: the output of 'side' is not the input")
+
+
+def test_the_readme_conv_bn_projection_and_gate_snippets_validate_with_the_counts_it_gives():
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    resnet = re.search(r"The first stages of the small ResNet.*?```yaml\n(.*?)```", readme, re.S)[1]
+    stage = re.search(r"    - type: Residual +# the shortcut gets a 1x1 projection to 64 filters\n.*?(?=    - GlobalAveragePooling2D)", resnet, re.S)[0]
+    claim = re.search(r"\*\*A conv\+BN projection\.\*\*.*?\(([\d,]+)\s+parameters in its shortcut instead of ([\d,]+)\):\n\n```yaml\n(.*?)```", readme, re.S)
+    conv_bn, auto, projection = int(claim[1].replace(",", "")), int(claim[2].replace(",", "")), claim[3]
+    data = "data: {type: image_directory, path: flowers, image_size: [180, 180]}\n"
+    shortcuts = []
+    for text in (resnet, resnet.replace(stage, projection)):
+        rows = infer_spec(spec_from_text(data + text, num_classes=5), get_registry(), 5)
+        shortcuts.append({row.type: row.params for row in rows if row.name.startswith("4_residual.shortcut")})
+    assert shortcuts == [{"Conv2D": auto}, {"Conv2D": 64 * 32, "BatchNormalization": 4 * 64}]
+    assert (auto, conv_bn) == (32 * 64 + 64, 32 * 64 + 4 * 64)  # auto: a bias and no BatchNormalization
+    gate = re.search(r"\*\*Merges broadcast\.\*\*.*?```yaml\n(.*?)```", readme, re.S)[1]
+    model = "model:\n  layers:\n    - {type: Conv2D, filters: 64, kernel_size: 3, padding: same}\n    - {type: squeeze_excite, channels: 64, squeezed: 16}\n    - Flatten\n    - {type: Dense, units: auto}\n"
+    rows = {row.name: row for row in infer_spec(spec_from_text(DATA + gate + model, num_classes=10), get_registry(), 10)}
+    assert rows["1_squeeze_excite.gate"].output_shape == (1, 1, 64) and rows["1_squeeze_excite"].output_shape == (16, 16, 64)

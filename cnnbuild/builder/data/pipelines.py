@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.data.augment import batch_augmenter
+from cnnbuild.builder.data.task_targets import task_labels
 from cnnbuild.builder.model.build import augmentation_layers
 from cnnbuild.builder.runtime import import_tensorflow
 from cnnbuild.contracts.data import Datasets
@@ -62,7 +63,14 @@ def encode_labels(labels: Labels) -> Any:
     """A tf.data map function turning int labels into what the loss expects."""
     tf = import_tensorflow()
 
+    mean, std = labels.scaling or (None, None)
+
     def encode(images: Any, label: Any) -> tuple[Any, Any]:
+        if labels.mode == "multi_hot":
+            return images, tf.cast(label, tf.float32)
+        if labels.mode == "values":
+            values = tf.cast(label, tf.float32)
+            return images, values if mean is None else (values - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
         if labels.mode == "binary":
             return images, tf.cast(tf.reshape(label, (-1, 1)), tf.float32)
         if labels.mode == "categorical":
@@ -87,9 +95,13 @@ def training_augmenter(spec: Spec) -> Any:
 
 def build_pipelines(spec: Spec, source: Datasets, *, augment: bool = True) -> PreparedData:
     """Batched ``(images, labels)`` pipelines; augmentation is mapped in when placement is ``pipeline``."""
+    if spec.task_row.name == "segmentation":
+        from cnnbuild.builder.data.segmentation_pipelines import segmentation_pipelines
+
+        return segmentation_pipelines(spec, source, augment=augment)
     tf = import_tensorflow()
     data = spec.data
-    labels = label_encoding(spec, len(source.class_names))
+    labels = task_labels(spec, source, label_encoding(spec, len(source.class_names)))
     encode = encode_labels(labels)
 
     train = _cache(source.train, data.cache, spec, "train", source.fingerprint)

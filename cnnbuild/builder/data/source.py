@@ -20,7 +20,10 @@ def shard_training(source: Datasets, shard: tuple[int, int]) -> Datasets:
     if count == 1:
         return source
     labels = source.train_labels[index::count] if source.train_labels is not None else None
-    return dataclasses.replace(source, train=source.train.shard(count, index), train_count=len(range(index, source.train_count, count)), train_labels=labels)
+    targets = source.train_targets[index::count] if source.train_targets is not None else None
+    return dataclasses.replace(
+        source, train=source.train.shard(count, index), train_count=len(range(index, source.train_count, count)), train_labels=labels, train_targets=targets
+    )
 
 
 def load_source(spec: Spec, *, shard: tuple[int, int] = (0, 1)) -> Datasets:
@@ -33,7 +36,11 @@ def load_source(spec: Spec, *, shard: tuple[int, int] = (0, 1)) -> Datasets:
     except OSError:
         pass  # the path is still given: a source that writes there gets the error, naming the folder
     datasets = registration.make(Datasets, spec.data, context)
-    if len(datasets.class_names) < 2:
+    if datasets.task != spec.task_row.name:
+        raise DataError(f"data source {spec.data.type!r} delivered {datasets.task} labels for a {spec.task_row.name} spec; its factory must read context.task")
+    if not datasets.class_names:
+        raise DataError(f"data source {spec.data.type!r} named no labels or targets")
+    if len(datasets.class_names) < 2 and datasets.task == "single_label":
         raise DataError(f"data source {spec.data.type!r} found {len(datasets.class_names)} class(es); a classifier needs at least two")
     if datasets.train is None or datasets.train_count == 0:
         raise DataError(f"data source {spec.data.type!r} has no training examples")

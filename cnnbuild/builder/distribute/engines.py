@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.distribute.cluster import COORDINATOR_ENV, NUM_PROCESSES_ENV, PROCESS_ID_ENV, DistributeError, cluster_settings, select_backend
@@ -35,6 +36,11 @@ _machines: Placement | None = None  # JAX joins the processes once per Python pr
 
 def setup(spec: Spec) -> Placement:
     """Set up the engine for ``spec.distribute`` in this process and say how it trains."""
+    from cnnbuild.data.progress import Step
+
+    if "tensorflow" not in sys.modules:
+        with Step("loading TensorFlow"):
+            import_tensorflow()
     import_tensorflow()
     import keras
 

@@ -11,9 +11,44 @@ if TYPE_CHECKING:
     from cnnbuild.spec.labels import Labels
 
 
+def _task_metrics(spec: Spec, labels: Labels) -> list[Any]:
+    """Multi-label and regression metrics: F1 and precision at the threshold, average precision; errors in the targets' units."""
+    import keras
+
+    from cnnbuild.builder.model.task_objects import OriginalUnitsMeanAbsoluteError, OriginalUnitsRootMeanSquaredError
+
+    metrics: list[Any] = []
+    threshold = 0.0 if labels.from_logits else 0.5  # during training; the run chooses each label's own threshold after it
+    for name in spec.compile.metrics:
+        if name == "mae":
+            metrics.append(OriginalUnitsMeanAbsoluteError(*labels.scaling, name="mae") if labels.scaling else keras.metrics.MeanAbsoluteError(name="mae"))
+        elif name == "rmse":
+            metrics.append(OriginalUnitsRootMeanSquaredError(*labels.scaling, name="rmse") if labels.scaling else keras.metrics.RootMeanSquaredError(name="rmse"))
+        elif name in ("f1_micro", "f1_macro"):
+            metrics.append(keras.metrics.F1Score(average=name[3:], threshold=threshold, name=name))
+        elif name == "average_precision":  # the mean over labels of the area under each label's precision-recall curve
+            metrics.append(keras.metrics.AUC(curve="PR", multi_label=True, num_labels=labels.num_classes, from_logits=labels.from_logits, name=name))
+        elif name == "auc":
+            metrics.append(keras.metrics.AUC(multi_label=True, num_labels=labels.num_classes, from_logits=labels.from_logits, name=name))
+        elif name == "accuracy":  # the fraction of (image, label) decisions that are right
+            metrics.append(keras.metrics.BinaryAccuracy(name="accuracy", threshold=threshold))
+        elif name == "precision":
+            metrics.append(keras.metrics.Precision(name="precision", thresholds=threshold))
+        elif name == "recall":
+            metrics.append(keras.metrics.Recall(name="recall", thresholds=threshold))
+    return metrics
+
+
 def _metrics(spec: Spec, labels: Labels) -> list[Any]:
     import keras
 
+    if labels.mode in ("mask", "binary_mask"):
+        from cnnbuild.builder.model.segmentation_objects import segmentation_metrics
+
+        return segmentation_metrics(spec, labels)
+
+    if labels.mode in ("multi_hot", "values"):
+        return _task_metrics(spec, labels)
     metrics: list[Any] = []
     threshold = 0.0 if labels.from_logits else 0.5
     for name in spec.compile.metrics:
@@ -39,8 +74,21 @@ def _metrics(spec: Spec, labels: Labels) -> list[Any]:
 def make_loss(spec: Spec, labels: Labels) -> Any:
     import keras
 
+    if labels.mode in ("mask", "binary_mask"):
+        from cnnbuild.builder.model.segmentation_objects import segmentation_loss
+
+        return segmentation_loss(spec, labels)
     loss = spec.compile.loss
     kind = loss.type
+    if labels.mode == "values":
+        kind = spec.task_row.default_loss if kind == "auto" else kind
+        return {"mean_squared_error": keras.losses.MeanSquaredError, "mean_absolute_error": keras.losses.MeanAbsoluteError, "huber": keras.losses.Huber}[kind]()
+    if labels.mode == "multi_hot":
+        if labels.positive_weights:
+            from cnnbuild.builder.model.task_objects import PositiveWeightedBinaryCrossentropy
+
+            return PositiveWeightedBinaryCrossentropy(labels.positive_weights, from_logits=labels.from_logits)
+        return keras.losses.BinaryCrossentropy(from_logits=labels.from_logits, label_smoothing=loss.label_smoothing)
     if kind == "auto":
         kind = {"binary": "binary_crossentropy", "categorical": "categorical_crossentropy", "int": "sparse_categorical_crossentropy"}[labels.mode]
     if kind == "binary_crossentropy":

@@ -20,6 +20,8 @@ class ModelSummary:
     trainable_params: int = 0
     non_trainable_params: int = 0
     input_shape: list[int] = field(default_factory=list)
+    #: the model's output: its shape, the layer that makes it (name, type, activation) and whether it gives probabilities
+    output: dict[str, Any] = field(default_factory=dict)
     num_classes: int | None = None
     name: str = ""
     forward_flops: int = 0
@@ -36,6 +38,7 @@ class ModelSummary:
         return {
             "name": self.name,
             "input_shape": self.input_shape,
+            "output": self.output,
             "num_classes": self.num_classes,
             "layers": self.layers,
             "total_params": self.total_params,
@@ -98,9 +101,20 @@ def describe_model(model: Any) -> ModelSummary:
         trainable_params=trainable,
         non_trainable_params=non_trainable,
         input_shape=list(model.input_shape[1:]),
+        output=_output(model),
         name=model.name,
         forward_flops=estimate_forward_flops(_leaves(model)),
     )
+
+
+def _output(model: Any) -> dict[str, Any]:
+    """The model's output and the layer that makes it (the last layer of a stack, the graph's output layer)."""
+    output = model.outputs[0]
+    layer = next((layer for layer in reversed(model.layers) if layer.output is output), None)
+    if layer is None:  # not made by one of the model's own layers: only the shape is known
+        return {"shape": list(output.shape[1:]), "layer": None, "type": None, "activation": None}
+    activation = layer.get_config().get("activation")
+    return {"shape": list(output.shape[1:]), "layer": layer.name, "type": type(layer).__name__, "activation": activation if isinstance(activation, str) else None}
 
 
 def _inbound(layer: Any) -> list[str]:
@@ -126,7 +140,7 @@ def _leaves(model: Any) -> list[dict[str, Any]]:
 def model_summary(spec: Spec, num_classes: int | None = None) -> ModelSummary:
     """Build the spec's model (float32) and summarise it."""
     from cnnbuild.builder.model.build import build_model, loads_weights
-    from cnnbuild.spec.labels import model_class_count
+    from cnnbuild.spec.labels import model_class_count, outputs_probabilities
     from cnnbuild.spec.resources import estimate_memory
     from cnnbuild.spec.shapes import ShapeProblem, infer_spec
 
@@ -134,6 +148,7 @@ def model_summary(spec: Spec, num_classes: int | None = None) -> ModelSummary:
     model = build_model(spec, num_classes, load_weights=False)  # shapes and counts do not depend on pretrained weights
     result = describe_model(model)
     result.num_classes = num_classes
+    result.output["probabilities"] = outputs_probabilities(spec)
     result.mismatches = shape_mismatches(spec, model, num_classes)
     try:
         rows = infer_spec(spec, spec.registry, num_classes)

@@ -10,6 +10,9 @@ from typing import Any
 from cnnbuild.errors import RunError
 from cnnbuild.runs.record import RunRecord
 
+#: The task measures compare shows, in this order (those of multi-label runs, then of regression runs).
+TASK_HEADLINE = ("micro_f1", "macro_f1", "mean_average_precision", "mae", "rmse", "r2")
+
 
 @dataclass
 class RunFacts:
@@ -32,6 +35,12 @@ class RunFacts:
     def validation_metrics(self) -> list[str]:
         return [key for key in self.history if key.startswith("val_")]
 
+    def task_headline(self) -> dict[str, Any]:
+        """A multi-label or regression run's measures of its validation split at the end (thresholds
+        chosen per label, errors in original units): the task's columns of the table."""
+        measures = (self.metrics.get("task_metrics") or {}).get("validation") or {}
+        return {key: measures[key] for key in TASK_HEADLINE if key in measures}
+
 
 @dataclass
 class Comparison:
@@ -46,6 +55,7 @@ class Comparison:
             metrics = run.metrics
             rows.append({
                 "label": run.label, "path": str(run.path), "differs": run.differs, "final": metrics.get("final", {}), "best": metrics.get("best", {}),
+                "task": metrics.get("task", "single_label"), "task_measures": run.task_headline(),
                 "params": run.params, "epochs_run": metrics.get("epochs_run"), "epochs": metrics.get("epochs"),
                 "wall_seconds": metrics.get("wall_seconds"), "train_images_per_second": metrics.get("train_images_per_second"),
             })  # fmt: skip
@@ -103,6 +113,8 @@ def comparison_table(runs: list[RunFacts]) -> str:
     header = ["run", "differs"]
     for key in metrics:
         header += [f"{key} final", f"{key} best (epoch)"]
+    headline = [key for key in TASK_HEADLINE if any(key in run.task_headline() for run in runs)]
+    header += [f"{key} (task)" for key in headline]
     header += ["params", "epochs", "wall s", "images/s"]
     rows = [header]
     for run in runs:
@@ -111,6 +123,7 @@ def comparison_table(runs: list[RunFacts]) -> str:
         for key in metrics:
             best = m.get("best", {}).get(key)
             row += [_number(m.get("final", {}).get(key)), f"{best['value']:.4f} ({best['epoch']})" if best else "-"]
+        row += [_number(run.task_headline().get(key)) for key in headline]
         speed = m.get("train_images_per_second")
         row += [_number(run.params), f"{m.get('epochs_run', '-')}/{m.get('epochs', '-')}", _number(m.get("wall_seconds"), 1), _number(speed, 0) if speed else "-"]
         rows.append(row)

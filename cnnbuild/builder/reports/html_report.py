@@ -17,6 +17,11 @@ FIGURES = (
     ("Confusion matrix", layout.CONFUSION_MATRIX, "validation split; rows are true classes, shading is the share of the row"),
     ("Misclassified validation images", layout.MISCLASSIFIED, "the most confident mistakes first"),
 )
+#: The figure and table of multi-label and regression runs, in place of the confusion matrix and the per-class table.
+TASK_FIGURES = {
+    "multi_label": ("Precision-recall per label", layout.PR_CURVES, "validation split; the dot is the threshold chosen for the label (stored in task.json)"),
+    "regression": ("Predicted against true", layout.PREDICTED_VS_TRUE, "validation split, original units; on the dashed diagonal predictions are exact, the residuals are predicted minus true"),
+}
 STYLE = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #1a1a1a; line-height: 1.45; }
 h1 { font-size: 1.7em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 1.8em; }
@@ -108,6 +113,32 @@ def _spec(run: RunRecord, spec_text: str) -> str:
     )
 
 
+def _class_sections(run: RunRecord, metrics: dict[str, Any]) -> list[str]:
+    return [
+        _figure(run, *FIGURES[1]),
+        "<h2>Per-class metrics</h2>" + (_per_class(metrics["per_class"]) if metrics.get("per_class") else '<p class="missing">no per-class table (no validation split, or the run did not finish).</p>'),
+        _figure(run, *FIGURES[2]),
+    ]
+
+
+def _task_sections(run: RunRecord, metrics: dict[str, Any]) -> list[str]:
+    """The task's figure and, per split measured, its table: per label at its threshold, or per target."""
+    task = run.spec.task_row.name
+    sections = [_figure(run, *TASK_FIGURES[task])]
+    measured = metrics.get("task_metrics") or {}
+    if not measured:
+        sections.append('<h2>Task measures</h2><p class="missing">none (no validation split, or the run did not finish).</p>')
+    for split, measures in measured.items():
+        if task == "multi_label":
+            rows = [[r["label"], r["threshold"], r["precision"], r["recall"], r["f1"], "-" if r["average_precision"] is None else r["average_precision"], r["support"]] for r in measures["per_label"]]
+            summary = [["micro F1", measures["micro_f1"]], ["macro F1", measures["macro_f1"]], ["mean average precision", measures["mean_average_precision"] or "-"], ["exact match", measures["exact_match"]]]
+            sections.append(f"<h2>Per-label metrics, {_esc(split)} split</h2>" + _table(["measure", "value"], summary) + _table(["label", "threshold", "precision", "recall", "F1", "average precision", "images with it"], rows))
+        else:
+            rows = [[r["target"], r["mae"], r["rmse"], "-" if r["r2"] is None else r["r2"], r["mean"], r["examples"]] for r in measures["per_target"]]
+            sections.append(f"<h2>Per-target errors, {_esc(split)} split (original units)</h2>" + _table(["target", "MAE", "RMSE", "R²", "mean", "images"], rows))
+    return sections
+
+
 def render_report(run_dir: str | Path) -> str:
     """The HTML page for a run directory."""
     run = RunRecord.open(run_dir)
@@ -125,9 +156,7 @@ def render_report(run_dir: str | Path) -> str:
         + "</p>",
         "<h2>Results</h2>" + (_results(metrics) if metrics else f'<p class="missing">{layout.METRICS} is missing: the run has not finished.</p>'),
         _figure(run, *FIGURES[0]),
-        _figure(run, *FIGURES[1]),
-        "<h2>Per-class metrics</h2>" + (_per_class(metrics["per_class"]) if metrics.get("per_class") else '<p class="missing">no per-class table (no validation split, or the run did not finish).</p>'),
-        _figure(run, *FIGURES[2]),
+        *(_task_sections(run, metrics) if run.spec.task_row.name != "single_label" else _class_sections(run, metrics)),
         "<h2>Model</h2>" + (f"<pre>{_esc(summary)}</pre>" if summary is not None else f'<p class="missing">{layout.SUMMARY} is missing.</p>'),
         _spec(run, spec_text),
         "<h2>Environment</h2>" + (_environment(environment) if environment is not None else f'<p class="missing">{layout.ENVIRONMENT} is missing.</p>'),

@@ -69,7 +69,16 @@ def record_run_visuals(run: RunDirectory, model: Any, prepared: PreparedData, hi
     """Draw the run's figures and evaluate the final model on the validation split (one
     prediction pass), and write every validation and test prediction to ``predictions.csv``.
     Returns what to add to ``metrics.json``: ``total_params``, and with a validation split
-    ``validation`` (the final model's metrics), ``per_class`` and ``confusion_matrix``."""
+    ``validation`` (the final model's metrics), ``per_class`` and ``confusion_matrix``.
+    Multi-label and regression runs get their own (:mod:`~cnnbuild.builder.reports.task_visuals`)."""
+    if prepared.labels.mode in ("multi_hot", "values"):
+        from cnnbuild.builder.reports.task_visuals import record_task_visuals
+
+        return record_task_visuals(run, model, prepared, history, spec)
+    if spec.task_row.name == "segmentation":
+        from cnnbuild.builder.reports.segmentation_report import record_segmentation_visuals
+
+        return record_segmentation_visuals(run, model, prepared, history, spec)
     additions: dict[str, Any] = {"total_params": int(model.count_params())}
     _draw(run, CURVES, lambda path: figures.draw_curves(history, path, title=f"{spec.name}: training curves"))
     reports = {split: report for split in ("validation", "test") if (report := split_report(model, prepared, spec.data, split)) is not None}

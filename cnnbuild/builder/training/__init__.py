@@ -71,6 +71,7 @@ def run(
     """
     from cnnbuild.builder.distribute.engines import placement_for
     from cnnbuild.runs.record import RunRecord
+    from cnnbuild.spec.labels import known_class_names
 
     collect = _Collect()
     log.addHandler(collect)
@@ -87,6 +88,7 @@ def run(
             spec = load_spec(spec, overrides) if not isinstance(spec, Spec) else apply_to_spec(spec, overrides) if overrides else spec
             if spec.sweep is not None:
                 log.info("note: the spec's sweep section is not used by a run; cnnbuild sweep runs it")
+            known_class_names(spec, spec.registry)  # a missing data folder, or one laid out wrong, is refused before TensorFlow loads
             placement = placement_for(spec)  # chooses the Keras backend before the trainer imports Keras
             from cnnbuild.builder.training.trainer import Trainer
 

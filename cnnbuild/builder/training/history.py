@@ -6,6 +6,7 @@ import csv
 import io
 from typing import Any
 
+from cnnbuild.contracts.tasks import lower_is_better
 from cnnbuild.runs.checkpoint_state import PHASE_KEY
 
 
@@ -21,13 +22,13 @@ def history_csv(history: dict[str, list[float]]) -> str:
 
 
 def summarize_history(history: dict[str, list[float]]) -> dict[str, Any]:
-    """Final and best value of every metric; best is the minimum for losses, the maximum otherwise."""
+    """Final and best value of every metric; best is the minimum for losses and errors (mae, rmse), the maximum otherwise."""
     final = {key: values[-1] for key, values in history.items() if values}
     best: dict[str, Any] = {}
     for key, values in history.items():
         if not values or key in ("learning_rate", PHASE_KEY):
             continue
-        pick = min if "loss" in key else max
+        pick = min if lower_is_better(key) else max
         value = pick(values)
         best[key] = {"value": value, "epoch": values.index(value) + 1}
     return {"final": final, "best": best}

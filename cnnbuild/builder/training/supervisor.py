@@ -64,13 +64,13 @@ def describe_signal(number: int) -> str:
 
 def supervise(argv: list[str]) -> int:
     """Run ``cnnbuild`` with ``argv`` in a child process and return the exit status to leave with."""
-    from cnnbuild.builder.child_process import python_module_command
+    from cnnbuild.builder.child_process import child_environment, python_module_command
     from cnnbuild.runs.directory import RunDirectory
     from cnnbuild.runs.record import RunRecord
 
     with tempfile.TemporaryDirectory(prefix="cnnbuild-run-") as folder:
         note = Path(folder) / "run-dir"
-        env = {**os.environ, SUPERVISED_ENV: "1", RUN_DIR_NOTE_ENV: str(note)}
+        env = child_environment({**os.environ, SUPERVISED_ENV: "1", RUN_DIR_NOTE_ENV: str(note)})
         child = subprocess.Popen(python_module_command("cnnbuild", *argv), env=env, start_new_session=True, preexec_fn=_die_with_parent)  # noqa: PLW1509
         previous = {number: signal.signal(number, lambda number, frame: child.send_signal(number)) for number in _FORWARDED}
         try:

@@ -13,6 +13,7 @@ import yaml
 
 from cnnbuild.builder.data.pipelines import PreparedData, build_pipelines, class_weights
 from cnnbuild.builder.data.source import load_source
+from cnnbuild.builder.data.task_targets import first_task_record, task_labels
 from cnnbuild.builder.distribute.placement import Placement
 from cnnbuild.builder.distribute.sharing import DataShare
 from cnnbuild.builder.distribute.workers import WorkerFolders
@@ -36,6 +37,7 @@ from cnnbuild.runs.directory import RunDirectory
 from cnnbuild.runs.record import RunRecord
 from cnnbuild.runs.tracebacks import bug_message, save_traceback
 from cnnbuild.spec.document import Spec
+from cnnbuild.spec.labels import label_encoding
 
 keras = import_keras()
 log = logging.getLogger(__name__)
@@ -205,6 +207,9 @@ def _write_run_files(run: RunDirectory, spec: Spec, source: Datasets, overrides:
     if spec.source is not None and spec.source.text:
         run.write_text(layout.SPEC_WRITTEN, spec.source.text)
     run.write_json(layout.CLASS_NAMES, source.class_names)
+    record = first_task_record(spec, source, task_labels(spec, source, label_encoding(spec, len(source.class_names))))
+    if record is not None:
+        run.write_json(layout.TASK, record.as_dict())
     run.write_json(layout.SKIPPED, [{"path": s.path, "reason": s.reason} for s in source.skipped])
 
 

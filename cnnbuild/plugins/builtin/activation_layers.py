@@ -9,6 +9,7 @@ from pydantic import Field
 
 from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError, same_shape
 from cnnbuild.contracts.values import NonNegativeNumber, Number, Params
+from cnnbuild.plugins.builtin.keras_catalogue import catalogued
 from cnnbuild.plugins.builtin.layer_values import axis_indices
 from cnnbuild.plugins.hookspecs import hookimpl
 
@@ -63,6 +64,7 @@ def _keras(name: str, params: Params) -> Any:
 
 @hookimpl
 def register_layers(register: Any) -> None:
+    register = catalogued(register)
     register("ReLU", ReLUParams, lambda p: _keras("ReLU", p), shape=same_shape)
     register("LeakyReLU", LeakyReLUParams, lambda p: _keras("LeakyReLU", p), shape=same_shape)
     register("PReLU", PReLUParams, lambda p: _keras("PReLU", p), shape=prelu_shape)

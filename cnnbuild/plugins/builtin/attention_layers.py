@@ -21,6 +21,7 @@ from pydantic import Field
 
 from cnnbuild.contracts.layers import LayerShape, ShapeError, Shapes
 from cnnbuild.contracts.values import Fraction01, Initializer, Params, PositiveInt
+from cnnbuild.plugins.builtin.keras_catalogue import catalogued
 from cnnbuild.plugins.builtin.layer_values import Axes, axis_indices
 from cnnbuild.plugins.hookspecs import hookimpl
 
@@ -108,6 +109,7 @@ def make_attention(params: MultiHeadAttentionParams) -> Any:
 
 @hookimpl
 def register_layers(register: Any) -> None:
+    register = catalogued(register)
     register("MultiHeadAttention", MultiHeadAttentionParams, make_attention, shape=attention_shape, inputs=(1, 2))
 
 

@@ -14,6 +14,7 @@ from pydantic import Field
 from cnnbuild.contracts.layers import LayerContext, LayerShape, Shape, ShapeError, same_shape
 from cnnbuild.contracts.values import AugmentationList, Params, PositiveInt, PositiveNumber
 from cnnbuild.plugins.builtin.fixed_keras_layers import fixed_layer_classes
+from cnnbuild.plugins.builtin.keras_catalogue import catalogued
 from cnnbuild.plugins.builtin.preprocessing_layers import Fraction, ValueRange, from_zero, keras_layer, not_offered, refused
 from cnnbuild.plugins.hookspecs import hookimpl
 
@@ -77,6 +78,7 @@ def _pipeline_shape(params: PipelineParams, shape: Shape, *, context: LayerConte
 
 @hookimpl
 def register_layers(register: Any) -> None:
+    register = catalogued(register)
     register("RandAugment", RandAugmentParams, lambda p: keras_layer("RandAugment", p, factor=from_zero(p.factor)), shape=same_shape, augmentation=True)
     register("AugMix", AugMixParams, _aug_mix, shape=same_shape, augmentation=True)
     register("Pipeline", PipelineParams, _pipeline, shape=_pipeline_shape, augmentation=True, context=True)

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError, same_shape
 from cnnbuild.contracts.values import Number, Params, PositiveInt, Probability, factor_within
+from cnnbuild.plugins.builtin.keras_catalogue import catalogued
 from cnnbuild.plugins.builtin.preprocessing_layers import Fraction, Signed, ValueRange, from_zero, keras_layer, register_each, symmetric
 from cnnbuild.plugins.hookspecs import hookimpl
 
@@ -142,6 +143,7 @@ def _posterization(params: RandomPosterizationParams) -> Any:
 
 @hookimpl
 def register_layers(register: Any) -> None:
+    register = catalogued(register)
     register_each(
         register,
         {

@@ -8,8 +8,17 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError
 from cnnbuild.contracts.values import Activation, Initializer, Padding, Pair, Params, PositiveInt
+from cnnbuild.plugins.builtin.keras_catalogue import catalogued
 from cnnbuild.plugins.builtin.layer_values import NonNegativePair
 from cnnbuild.plugins.hookspecs import hookimpl
+
+
+def not_with_strides(cls: type, dilation: tuple[int, int], info: ValidationInfo) -> tuple[int, int]:
+    """Keras's Conv2D and Conv2DTranspose refuse a dilation_rate above 1 together with strides above 1."""
+    strides = info.data.get("strides", (1, 1))
+    if max(strides) > 1 and max(dilation) > 1:
+        raise ValueError(f"Keras takes strides ({list(strides)}) or dilation_rate ({list(dilation)}) above 1, not both")
+    return dilation
 
 
 class _WindowParams(Params):
@@ -26,20 +35,26 @@ class _WindowParams(Params):
 class Conv2DParams(_WindowParams):
     filters: PositiveInt
     kernel_initializer: Initializer = "glorot_uniform"
+    groups: PositiveInt = Field(1, description="channel groups convolved separately (ResNeXt); must divide filters and the input's channels")
+    _dilation = field_validator("dilation_rate")(not_with_strides)
+
+    @field_validator("groups")
+    @classmethod
+    def _divides_filters(cls, groups: int, info: ValidationInfo) -> int:
+        filters = info.data.get("filters")
+        if filters is not None and filters % groups:
+            raise ValueError(f"must divide filters ({filters}), got {groups}")
+        return groups
 
 
-class Conv2DTransposeParams(Conv2DParams):
+class Conv2DTransposeParams(_WindowParams):
+    filters: PositiveInt
+    kernel_initializer: Initializer = "glorot_uniform"
     output_padding: NonNegativePair | None = Field(
         None, description="rows and columns added to the output's bottom and right, each less than its stride; default: the size is the input's times strides (padding: same)"
     )
 
-    @field_validator("dilation_rate")
-    @classmethod
-    def _not_with_strides(cls, dilation: tuple[int, int], info: ValidationInfo) -> tuple[int, int]:
-        strides = info.data.get("strides", (1, 1))
-        if max(strides) > 1 and max(dilation) > 1:
-            raise ValueError(f"Keras takes strides ({list(strides)}) or dilation_rate ({list(dilation)}) above 1, not both")
-        return dilation
+    _dilation = field_validator("dilation_rate")(not_with_strides)
 
     @field_validator("output_padding")
     @classmethod
@@ -94,7 +109,9 @@ def _windowed(shape: Shape, window: tuple[int, int], strides: tuple[int, int], d
 
 def conv_shape(params: Conv2DParams, shape: Shape) -> LayerShape:
     out = _windowed(shape, params.kernel_size, params.strides, params.dilation_rate, params.padding)
-    weights = params.kernel_size[0] * params.kernel_size[1] * shape[-1] * params.filters
+    if shape[-1] % params.groups:
+        raise ShapeError(f"groups {params.groups} does not divide the {shape[-1]} channels of {shape}", f"choose groups dividing both {shape[-1]} and filters")
+    weights = params.kernel_size[0] * params.kernel_size[1] * (shape[-1] // params.groups) * params.filters
     return LayerShape((*out, params.filters), weights + (params.filters if params.use_bias else 0))
 
 
@@ -148,6 +165,7 @@ def _keras(name: str, params: Params) -> object:
 
 @hookimpl
 def register_layers(register) -> None:
+    register = catalogued(register)
     register("Conv2D", Conv2DParams, lambda p: _keras("Conv2D", p), shape=conv_shape, aliases=("Convolution2D",))
     register("Conv2DTranspose", Conv2DTransposeParams, lambda p: _keras("Conv2DTranspose", p), shape=conv_transpose_shape, aliases=("Convolution2DTranspose",))
     register("SeparableConv2D", SeparableConv2DParams, lambda p: _keras("SeparableConv2D", p), shape=separable_shape, aliases=("SeparableConvolution2D",))

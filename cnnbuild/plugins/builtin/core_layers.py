@@ -8,6 +8,7 @@ from pydantic import Field
 
 from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError, same_shape
 from cnnbuild.contracts.values import Activation, Fraction01, Initializer, Params, PositiveNumber, Units
+from cnnbuild.plugins.builtin.keras_catalogue import catalogued
 from cnnbuild.plugins.hookspecs import hookimpl
 
 
@@ -72,6 +73,7 @@ def _keras(name: str, **kwargs: object) -> object:
 
 @hookimpl
 def register_layers(register) -> None:
+    register = catalogued(register)
     register("Dense", DenseParams, lambda p: _keras("Dense", **p.model_dump(exclude={"type"})), shape=dense_shape)
     register("Dropout", DropoutParams, lambda p: _keras("Dropout", rate=p.rate), shape=same_shape)
     register("GaussianDropout", GaussianDropoutParams, lambda p: _keras("GaussianDropout", rate=p.rate), shape=same_shape)

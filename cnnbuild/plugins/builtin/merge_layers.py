@@ -13,6 +13,7 @@ from pydantic import Field
 
 from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError
 from cnnbuild.contracts.values import Params
+from cnnbuild.plugins.builtin.keras_catalogue import catalogued
 from cnnbuild.plugins.hookspecs import hookimpl
 
 RANK_HINT = "bring them to the same rank first (Flatten or GlobalAveragePooling2D each input)"
@@ -26,15 +27,29 @@ class ConcatenateParams(Params):
     axis: int = Field(-1, description="the axis the inputs are joined along (Keras counts the batch axis as 0); every other dimension must agree")
 
 
-def _same_rank(shapes: list[Shape]) -> None:
+def _same_rank(shapes: list[Shape], hint: str = RANK_HINT) -> None:
     for index, shape in enumerate(shapes[1:], 2):
         if len(shape) != len(shapes[0]):
-            raise ShapeError(f"input {index} has shape {shape} and input 1 has shape {shapes[0]}: they have different ranks", RANK_HINT)
+            raise ShapeError(f"input {index} has shape {shape} and input 1 has shape {shapes[0]}: they have different ranks", hint)
+
+
+def _gate_hint(shapes: list[Shape]) -> str:
+    """The fix for an element-wise merge of a map and a vector of its channels (a squeeze-and-excitation
+    gate made after a global pooling without keepdims): keep the pooled dimensions, so that the gate broadcasts."""
+    vector = min(shapes, key=len)
+    feature_map = max(shapes, key=len)
+    if len(vector) != 1 or len(feature_map) < 2 or vector[0] not in (feature_map[-1], 1):
+        return RANK_HINT
+    kept = (*(1 for _ in feature_map[:-1]), vector[0])
+    return (
+        f"to scale a {feature_map} map by a {vector} gate, set keepdims: true on the GlobalAveragePooling2D or GlobalMaxPooling2D "
+        f"the gate comes from: the gate becomes {kept}, which broadcasts (Flatten would lose the map's layout)"
+    )
 
 
 def elementwise_shape(params: Params, shapes: list[Shape]) -> LayerShape:
     """The shape of an element-wise merge: equal dimensions, or 1 broadcast against any size."""
-    _same_rank(shapes)
+    _same_rank(shapes, _gate_hint(shapes))
     output = list(shapes[0])
     for index, shape in enumerate(shapes[1:], 2):
         for axis, (have, other) in enumerate(zip(output, shape, strict=True)):
@@ -77,6 +92,7 @@ def _keras(name: str, **options: Any) -> Any:
 
 @hookimpl
 def register_layers(register: Any) -> None:
+    register = catalogued(register)
     for name in ("Add", "Multiply", "Average", "Maximum", "Minimum"):
         register(name, MergeParams, lambda p, name=name: _keras(name), shape=elementwise_shape, inputs=(2, None))
     register("Subtract", MergeParams, lambda p: _keras("Subtract"), shape=elementwise_shape, inputs=2)

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError
 from cnnbuild.contracts.values import Params, PositiveInt, PositiveNumber
+from cnnbuild.plugins.builtin.keras_catalogue import catalogued
 from cnnbuild.plugins.builtin.layer_values import Axes, axis_indices
 from cnnbuild.plugins.hookspecs import hookimpl
 
@@ -69,6 +70,7 @@ def _keras(name: str, params: Params) -> Any:
 
 @hookimpl
 def register_layers(register: Any) -> None:
+    register = catalogued(register)
     register("LayerNormalization", LayerNormalizationParams, lambda p: _keras("LayerNormalization", p), shape=layer_norm_shape)
     register("GroupNormalization", GroupNormalizationParams, lambda p: _keras("GroupNormalization", p), shape=group_norm_shape)
     register("UnitNormalization", UnitNormalizationParams, lambda p: _keras("UnitNormalization", p), shape=unit_norm_shape)

@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field, model_validator
 from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError, same_shape
 from cnnbuild.contracts.values import Factor, Interpolation, Number, Params, PositiveInt, Probability, factor_within
 from cnnbuild.plugins.builtin.fixed_keras_layers import fixed_layer_classes
+from cnnbuild.plugins.builtin.keras_catalogue import catalogued
 from cnnbuild.plugins.hookspecs import hookimpl
 
 FillMode = Literal["reflect", "wrap", "constant", "nearest"]
@@ -172,6 +173,7 @@ def _plain(name: str) -> Any:
 
 @hookimpl
 def register_layers(register: Any) -> None:
+    register = catalogued(register)
     register("Rescaling", RescalingParams, _plain("Rescaling"), shape=same_shape)
     register("Resizing", ResizingParams, _plain("Resizing"), shape=sized_shape)
     register("CenterCrop", SizeParams, _plain("CenterCrop"), shape=sized_shape)

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from cnnbuild.contracts.layers import LayerShape, Shape, ShapeError, same_shape
 from cnnbuild.contracts.values import Pair, Params
+from cnnbuild.plugins.builtin.keras_catalogue import catalogued
 from cnnbuild.plugins.builtin.layer_values import Dimensions, Margins
 from cnnbuild.plugins.hookspecs import hookimpl
 
@@ -100,6 +101,7 @@ def _keras(name: str, params: Params) -> Any:
 
 @hookimpl
 def register_layers(register: Any) -> None:
+    register = catalogued(register)
     register("UpSampling2D", UpSampling2DParams, lambda p: _keras("UpSampling2D", p), shape=upsampling_shape)
     register("ZeroPadding2D", ZeroPadding2DParams, lambda p: _keras("ZeroPadding2D", p), shape=zero_padding_shape)
     register("Cropping2D", Cropping2DParams, lambda p: _keras("Cropping2D", p), shape=cropping_shape)

@@ -159,8 +159,9 @@ def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSi
     """The union of everything an entry of ``model.layers`` may be: the registered layers
     (``layer_models``), ``Residual``, ``Parallel`` and a use of each block in ``signature``."""
     cache = registry.derived.setdefault("graph_entry", {})
-    if signature in cache:
-        return cache[signature]
+    key = (signature, tuple(map(id, layer_models)))  # the models are kept by the registry: their ids stay theirs
+    if key in cache:
+        return cache[key]
     merges = [r.params for r in registry.layers.values() if r.merges]
     blocks = [_block_use(name, params) for name, params in signature if name not in registry.layers and name not in CONTAINERS]
     # the containers hold entries of the union they belong to: a reference resolved by model_rebuild below, made per call
@@ -184,5 +185,5 @@ def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSi
     entry = _union([*layer_models, residual, parallel, *blocks])
     for container in (residual, parallel):
         container.model_rebuild(_types_namespace={"GraphEntry": entry})
-    cache[signature] = entry
+    cache[key] = entry
     return entry

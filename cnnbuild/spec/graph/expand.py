@@ -137,7 +137,7 @@ class _Expander:
             hint = f"; list them, as inputs: [{', '.join(['a', 'b', 'c'][:low])}]" if low > 1 else ""
             self.report((*path, "inputs") if given else path, Code.INPUT_COUNT, f"{entry.type} takes {wanted}, got {len(inputs)}{hint}")
             return
-        self.add(Node(out, entry.type, entry.model_copy(update={"name": None, "inputs": None}), tuple(inputs), path, format_path(path), context))
+        self.add(Node(out, entry.type, entry.model_copy(update={"name": None, "inputs": None}), tuple(inputs), path, format_path(path), context, name=entry.name))
 
     def add(self, node: Node) -> str:
         self.nodes.append(node)
@@ -178,9 +178,9 @@ class _Expander:
         else:
             shortcut = self.expand_list(entry.shortcut, (*path, "shortcut"), source, f"{base}.shortcut.", context)
         added = f"{base}.add" if entry.activation else final
-        self.add(Node(added, "Add", _layer(self.registry, "Add"), (main, shortcut), path, format_path(path), context, labels=("the main path", "the shortcut")))
+        self.add(Node(added, "Add", _layer(self.registry, "Add"), (main, shortcut), path, format_path(path), context, labels=("the main path", "the shortcut"), name=entry.name))
         if entry.activation:
-            self.add(Node(final, "Activation", _layer(self.registry, "Activation", activation=entry.activation), (added,), path, format_path(path), context))
+            self.add(Node(final, "Activation", _layer(self.registry, "Activation", activation=entry.activation), (added,), path, format_path(path), context, name=entry.name))
         return final
 
     def _parallel(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str, repetition: int = 0) -> str:
@@ -196,7 +196,7 @@ class _Expander:
             self.report(merge_path, Code.INPUT_COUNT, f"{merge.type} merges {low}{'' if high == low else ' or more'} inputs, and this Parallel has {len(outputs)} branches")
             return final
         labels = tuple(f"branch {index + 1}" for index in range(len(outputs)))
-        return self.add(Node(final, merge.type, merge, tuple(outputs), merge_path, format_path(path), context, labels=labels))
+        return self.add(Node(final, merge.type, merge, tuple(outputs), merge_path, format_path(path), context, labels=labels, name=entry.name))
 
     def _block(self, entry: Any, path: PathKey, base: str, final: str, source: str, context: str, repetition: int = 0) -> str:
         name = entry.type
@@ -297,7 +297,10 @@ def _unused(report: Report, spec: Spec, ordered: list[Node], output: str) -> Non
         if node.id in used or node.type == PROJECTION:
             continue
         reason = f"comes after the model's output (model.outputs: {spec.model.outputs})" if after_output and len(node.path) == 3 else "is not the input of any entry nor the model's output"
-        report(node.path, Code.UNUSED_OUTPUT, f"this entry's output {reason}: a branch that leads nowhere; list it in an entry's inputs, or remove it")
+        if node.name is not None:
+            report(node.path, Code.UNUSED_OUTPUT, f"the output of {node.name!r} {reason}: a branch that leads nowhere; list {node.name!r} in an entry's inputs, or remove it")
+        else:
+            report(node.path, Code.UNUSED_OUTPUT, f"this entry's output {reason}: a branch that leads nowhere; list it in an entry's inputs, or remove it")
 
 def _unused_blocks(spec: Spec, source: SpecSource, used: Any) -> list[SpecIssue]:
     """Warnings for the blocks model.layers never uses."""

@@ -44,6 +44,8 @@ class Node:
     labels: tuple[str, ...] = ()
     #: a Projection's target: the node whose output shape the shortcut must reach
     shape_of: str | None = None
+    #: the ``name`` of the entry it comes from (a container's for its merge), for messages; None when unnamed
+    name: str | None = None
 
     @property
     def described(self) -> str:
