@@ -309,3 +309,22 @@ def test_the_json_schema_takes_conditions_and_per_repetition_arguments():
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, schema)
     assert {"blocks.*.layers[*].when", "blocks.*.layers: expressions", "model.layers[*].<block parameter>: {first, rest}"} <= set(ADDED_KEYS)
+
+
+def test_when_and_expressions_outside_blocks_say_where_they_are_read():
+    text = """\
+    data: {type: digits, image_size: [16, 16], color_mode: rgb}
+    model:
+      layers:
+        - {type: Conv2D, filters: 8, kernel_size: 3, when: true}
+        - {type: Conv2D, filters: $in.channels * 2, kernel_size: 3}
+        - GlobalAveragePooling2D
+        - {type: Dense, units: auto}
+    """
+    assert issue_codes(text, num_classes=10) == [("4:50", "model.layers[0].when", "unknown-key"), ("5:31", "model.layers[1].filters", "wrong-type")]
+    try:
+        spec_from_text(__import__("textwrap").dedent(text), "spec.yaml", num_classes=10)
+    except Exception as exc:  # noqa: BLE001 (the message is what is checked)
+        messages = [issue.message for issue in exc.issues]
+    assert "is read on the entries of a block's lists only" in messages[0]
+    assert messages[1].endswith("expressions ($name, $in.channels * 2) are evaluated in a block's layers only (docs/blocks.md)")
