@@ -351,3 +351,14 @@ def test_any_text_is_an_expression_or_an_expression_error_never_a_crash():
             assert 0 <= exc.offset <= len(text) and exc.message
 
     check()
+
+
+def test_shapes_kept_with_the_graph_follow_the_class_count():
+    from cnnbuild.spec.graph.infer import infer_graph
+
+    spec = spec_from_text(STAGES, num_classes=10)
+    registry = get_registry()
+    for classes in (10, 3, 10, 7):
+        rows = infer_graph(spec.graph, spec.data.input_shape, registry, num_classes=classes)
+        assert (rows[-1].output_shape, rows[-1].params) == ((classes,), 16 * classes + classes)
+        assert [row.index for row in rows] == list(range(len(rows)))
