@@ -381,11 +381,15 @@ def test_a_regression_run_from_a_csv_names_its_files_and_evaluates_another_csv(t
     make_images(tmp_path / "pics", {"a": 8, "b": 8}, size=(12, 12))
     pictures = sorted(str(path.relative_to(tmp_path)) for path in (tmp_path / "pics").rglob("*.*"))
     write_csv(tmp_path / "train.csv", ["filename", "size", "weight"], [[name, str(i % 5), str(10 + i)] for i, name in enumerate(pictures)] + [["pics/a/none.png", "1", "2"]])
-    result = train(tmp_path, task_spec("regression", "{type: csv, path: train.csv, image_size: [12, 12], target_columns: [size, weight], batch_size: 8}"))
+    write_csv(tmp_path / "test.csv", ["filename", "size", "weight"], [[name, "1", "11"] for name in pictures[:4]] + [[pictures[4], "", "3"]])
+    result = train(tmp_path, task_spec("regression", "{type: csv, path: train.csv, test_path: test.csv, image_size: [12, 12], target_columns: [size, weight], batch_size: 8}"))
     run_dir = tmp_path / "run"
     assert result.class_names == ["size", "weight"]
-    assert [Path(item["path"]).name for item in json.loads((run_dir / "skipped.json").read_text())] == ["none.png"]
+    assert sorted(Path(item["path"]).name for item in json.loads((run_dir / "skipped.json").read_text())) == ["none.png", "test.csv:6"]
+    measured = json.loads((run_dir / "metrics.json").read_text())["task_metrics"]
+    assert measured["test"]["examples"] == 4 and measured["validation"]["examples"] == result.metrics["validation_examples"]
     rows = list(csv.DictReader((run_dir / "predictions.csv").open()))
+    assert [row["split"] for row in rows].count("test") == 4 and {row["true_size"] for row in rows if row["split"] == "test"} == {"1"}
     assert rows and all(row["file"].startswith(str(tmp_path / "pics")) for row in rows)
     assert list(rows[0]) == ["split", "file", "true_size", "predicted_size", "error_size", "true_weight", "predicted_weight", "error_weight"]
     write_csv(tmp_path / "other.csv", ["filename", "size", "weight"], [[name, "2", "12"] for name in pictures[:5]])
