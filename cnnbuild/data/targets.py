@@ -94,8 +94,8 @@ def _check_targets(targets: Sequence[Sequence[float]], names: Sequence[str], tas
     if task == "multi_label":
         counts = [sum(row[i] for row in targets) for i in range(len(names))]
         never = [name for name, count in zip(names, counts, strict=True) if count == 0]
-        if never:
-            raise DataError(f"{where}: label(s) {never} are on no image; remove them from the labels, or add images that have them")
+        if never:  # a warning, not an error: data evaluated on may hold only some of a run's labels
+            warnings.append(f"label(s) {never} are on no image: a model trained on this data learns never to predict them; add images that have them, or remove them from the labels")
         always = [name for name, count in zip(names, counts, strict=True) if count == len(targets)]
         if always:
             warnings.append(f"label(s) {always} are on every image: the model cannot learn to tell them apart from their absence")

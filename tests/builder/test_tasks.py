@@ -398,3 +398,20 @@ def test_a_regression_run_from_a_csv_names_its_files_and_evaluates_another_csv(t
     write_csv(tmp_path / "wrong.csv", ["filename", "size"], [[name, "2"] for name in pictures[:5]])
     with pytest.raises(DataError, match="no column"):
         evaluate(run_dir, data=tmp_path / "wrong.csv")
+
+
+def test_a_multi_label_run_from_a_csv_evaluates_a_csv_holding_some_of_its_labels(tmp_path):
+    from cnnbuild.builder.evaluate import evaluate
+
+    make_images(tmp_path / "pics", {"a": 8, "b": 8}, size=(12, 12))
+    pictures = sorted(str(path.relative_to(tmp_path)) for path in (tmp_path / "pics").rglob("*.*"))
+    sets = ["beach|sea", "sea", "sky", "beach|sky", "sea|sky"]
+    write_csv(tmp_path / "train.csv", ["filename", "tags"], [[name, sets[i % 5]] for i, name in enumerate(pictures)])
+    train(tmp_path, task_spec("multi_label", "{type: csv, path: train.csv, image_size: [12, 12], label_column: tags, label_separator: '|', batch_size: 8}"))
+    assert json.loads((tmp_path / "run" / "class_names.json").read_text()) == ["beach", "sea", "sky"]
+    write_csv(tmp_path / "other.csv", ["filename", "tags"], [[name, "sky"] for name in pictures[:6]])
+    evaluation = evaluate(tmp_path / "run", data=tmp_path / "other.csv", out=tmp_path / "eval")
+    rows = evaluation.measures["per_label"]
+    assert [row["label"] for row in rows] == ["beach", "sea", "sky"] and [row["support"] for row in rows] == [0, 0, 6]
+    lines = (tmp_path / "eval" / "predictions.csv").read_text().splitlines()
+    assert lines[0] == "split,file,true,predicted,p_beach,p_sea,p_sky,exact" and all(line.split(",")[2] == "sky" for line in lines[1:])
