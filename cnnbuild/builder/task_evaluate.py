@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from cnnbuild.builder.inference import FinishedRun, call_model
+from cnnbuild.builder.reports.evaluation_folder import EvaluationFolder
 from cnnbuild.builder.reports.task_figures import draw_pr_curves, draw_predicted_vs_true
 from cnnbuild.builder.reports.task_measures import TaskPredictions, format_task_table, predict_split, predictions_csv, task_measures
 from cnnbuild.contracts import run_layout as layout
-from cnnbuild.contracts.atomic import write_atomically
-from cnnbuild.errors import DataError, RunError
+from cnnbuild.errors import DataError
 from cnnbuild.runs.directory import RunDirectory
 
 
@@ -65,13 +65,6 @@ def _write(finished: FinishedRun, predictions: TaskPredictions, record: Any, out
         layout.PREDICTIONS: lambda path: path.write_text(predictions_csv([predictions], record), encoding="utf-8"),
         figure[0]: lambda path: figure[1](predictions, record, path, title=title),
     }
-    written = []
-    try:
-        for name, writer in files.items():
-            if out is None:
-                written.append(RunDirectory(finished.record.path).write_bytes_with(f"{inside}/{name}", writer))
-            else:
-                written.append(write_atomically(out / name, writer))
-    except OSError as exc:
-        raise RunError(f"cannot write to {out}: {exc.strerror or exc}; choose another --out folder") from exc
-    return written
+    if out is not None:
+        return EvaluationFolder(out).write_files(files)  # replaces only what evaluate wrote there
+    return [RunDirectory(finished.record.path).write_bytes_with(f"{inside}/{name}", writer) for name, writer in files.items()]

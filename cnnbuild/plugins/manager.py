@@ -22,6 +22,7 @@ import pluggy
 
 from cnnbuild.errors import PluginError
 from cnnbuild.plugins import hookspecs
+from cnnbuild.plugins.builtin import BUILTIN_MODULES
 from cnnbuild.plugins.compatibility import api_mismatch, declared_api
 from cnnbuild.plugins.kinds import KINDS, Kind
 from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, input_range, spec_model, supplied_tasks
@@ -31,25 +32,8 @@ LOAD_PLUGINS_ENV = "CNNBUILD_LOAD_PLUGINS"
 TRACE_PLUGINS_ENV = "CNNBUILD_TRACE_PLUGINS"
 RUN_WITHOUT = f"set {LOAD_PLUGINS_ENV} to a comma-separated list of the plugins to load (empty for none) to run without it"
 
-BUILTIN_PLUGINS = (
-    "cnnbuild.plugins.builtin.core_layers",
-    "cnnbuild.plugins.builtin.convolution_layers",
-    "cnnbuild.plugins.builtin.merge_layers",
-    "cnnbuild.plugins.builtin.shape_layers",
-    "cnnbuild.plugins.builtin.normalization_layers",
-    "cnnbuild.plugins.builtin.activation_layers",
-    "cnnbuild.plugins.builtin.attention_layers",
-    "cnnbuild.plugins.builtin.keras_catalogue",
-    "cnnbuild.plugins.builtin.backbones",
-    "cnnbuild.plugins.builtin.preprocessing_layers",
-    "cnnbuild.plugins.builtin.colour_augmentation",
-    "cnnbuild.plugins.builtin.augmentation_policies",
-    "cnnbuild.plugins.builtin.image_directory",
-    "cnnbuild.plugins.builtin.csv_source",
-    "cnnbuild.plugins.builtin.array_sources",
-    "cnnbuild.plugins.builtin.synthetic_shapes",
-    "cnnbuild.plugins.builtin.callbacks",
-)
+#: the builtin plugin modules, in registration order (listed with the builtin plugins)
+BUILTIN_PLUGINS = BUILTIN_MODULES
 
 log = logging.getLogger("cnnbuild.plugins")
 _pm: pluggy.PluginManager | None = None

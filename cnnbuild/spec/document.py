@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError, create_model, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from cnnbuild.contracts.layers import ENTRY_NAME_PATTERN
 from cnnbuild.contracts.tasks import Task, task_named
-from cnnbuild.contracts.values import NonNegativeInt, Params, PositiveInt, nested_augmentation_fields
-from cnnbuild.plugins.kinds import Use, uses
+from cnnbuild.contracts.values import NonNegativeInt, Params, PositiveInt
 from cnnbuild.spec.canonical import canonical_order, resolve_known_paths, resolve_spec_paths
 from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.format_history import CURRENT as CURRENT_FORMAT
 from cnnbuild.spec.format_history import KEY as FORMAT_KEY
-from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN, Block, BlockSignature, block_signature, graph_entry, list_of
+from cnnbuild.spec.graph.entries import BLOCK_NAME_PATTERN, Block, block_signature
 from cnnbuild.spec.normalize import normalize
 from cnnbuild.spec.sections import Compile, Distribute, Output, Train
 from cnnbuild.spec.sweep_section import Sweep
@@ -132,14 +131,6 @@ class Spec(Params):
         return {key: data[key] for key in SECTION_ORDER if key in data} | data
 
 
-def _union(models: list[type]) -> Any:
-    if not models:
-        return dict  # nothing registered: any mapping, reported when used
-    if len(models) == 1:
-        return models[0]
-    return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
-
-
 class ModelSection(Params):
     """The ``model`` section; its entry lists come from the registered kinds."""
 
@@ -151,83 +142,6 @@ class ModelSection(Params):
 
 #: Sections that hold entry lists of a registered kind (``model.layers``, ``train.callbacks``), and their fixed part.
 SECTION_BASES: dict[str, type[Params]] = {"model": ModelSection, "train": Train}
-
-
-def _with_nested_entries(registry: Registry, params: type[BaseModel]) -> type[BaseModel]:
-    """``params`` with each ``AugmentationList`` field typed as a list of the registered augmentation
-    entries (a Pipeline's ``layers``), so they are validated like the ``augmentation`` list."""
-    fields = nested_augmentation_fields(params)
-    if not fields:
-        return params
-    cache = registry.derived.setdefault("nested_entries", {})
-    if params not in cache:
-        # a Pipeline inside a Pipeline stays untyped here (the checks refuse it), under a name of its own for the JSON Schema
-        inner = _union([create_model(f"{r.params.__name__}_nested", __base__=r.params, __module__=r.params.__module__) if nested_augmentation_fields(r.params) else r.params for r in registry.layers.values() if r.augmentation])
-        nested: dict[str, Any] = {name: (list_of(inner), Field(..., min_length=1, description=params.model_fields[name].description)) for name in fields}
-        cache[params] = create_model(params.__name__, __base__=params, __module__=params.__module__, **nested)
-    return cache[params]
-
-
-def _field(registry: Registry, kind: Any, use: Use, blocks: BlockSignature, types: frozenset[str] | None) -> tuple[Any, Any]:
-    """The annotation and pydantic field of one place in the spec that holds registered entries
-    (``types``: only the registered types of these names, when one of them is registered here)."""
-    accepted = [r for r in registry.table(kind).values() if use.accepts is None or use.accepts(r)]
-    if types is not None and any(r.name in types for r in accepted):
-        accepted = [r for r in accepted if r.name in types]
-    models = [_with_nested_entries(registry, r.params) for r in accepted]
-    entry = graph_entry(registry, models, blocks) if use.graph else _union(models)
-    if not use.many:
-        return entry, Field(... if use.required else None, description=use.description)
-    if use.required:
-        return list_of(entry), Field(..., min_length=1, description=use.description)
-    return list_of(entry), Field(default_factory=list, description=use.description)
-
-
-def spec_model(registry: Registry, blocks: BlockSignature = (), types: frozenset[str] | None = None) -> type[Spec]:
-    """The :class:`Spec` subclass whose entries are the registry's types and uses of ``blocks``
-    (kept with the registry until it changes).
-
-    ``types`` narrows each place that holds entries to the registered types of those names (all of
-    them where none is named), so a spec is validated without building a schema for every type
-    every plugin registers; a spec the narrow model accepts, the whole one accepts alike.
-    """
-    key = (blocks, types)
-    cached = registry.derived.setdefault("spec_model", {}).get(key)
-    if cached is not None:
-        return cached
-    top: dict[str, Any] = {}
-    sections: dict[str, dict[str, Any]] = {}
-    required_sections: set[str] = set()
-    for kind, use in uses():
-        if len(use.path) == 1:
-            top[use.path[0]] = _field(registry, kind, use, blocks, types)
-        elif len(use.path) == 2 and use.path[0] in SECTION_BASES:
-            sections.setdefault(use.path[0], {})[use.path[1]] = _field(registry, kind, use, blocks, types)
-            if use.required:
-                required_sections.add(use.path[0])
-        else:
-            raise NotImplementedError(f"entries at {'.'.join(use.path)}: only top-level keys and keys of {sorted(SECTION_BASES)} can hold entries")
-    for name, fields in sections.items():
-        section = create_model(name.capitalize(), __base__=SECTION_BASES[name], **fields)
-        top[name] = (section, ...) if name in required_sections else (section, Field(default_factory=section))
-    model = create_model("Spec", __base__=Spec, **top)
-    registry.derived["spec_model"][key] = model
-    return model
-
-
-def _type_names(data: Any) -> frozenset[str]:
-    """Every ``type`` value written in ``data``, at any depth."""
-    found: set[str] = set()
-    stack = [data]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            if isinstance(value.get("type"), str):
-                found.add(value["type"])
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return frozenset(found)
 
 
 def _default_name(filename: str) -> str | None:
@@ -324,3 +238,7 @@ def apply_to_spec(spec: Spec, overrides: list[str] | tuple[str, ...]) -> Spec:
     else:
         source = spec.source
     return validate_source(apply_overrides(source, overrides), spec.registry, base_dir=spec.base_dir)
+
+
+# built from the registry in its own module; importable from here as before
+from cnnbuild.spec.spec_model import _type_names, spec_model  # noqa: E402

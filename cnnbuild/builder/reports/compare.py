@@ -10,7 +10,6 @@ from typing import Any
 from cnnbuild.errors import RunError
 from cnnbuild.runs.record import RunRecord
 
-
 #: The task measures compare shows, in this order (those of multi-label runs, then of regression runs).
 TASK_HEADLINE = ("micro_f1", "macro_f1", "mean_average_precision", "mae", "rmse", "r2")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 
 #: the record of what evaluate wrote into an --out folder
 RECORD = "evaluation.json"
-FILES = (layout.PREDICTIONS, layout.CONFUSION_MATRIX, layout.MISCLASSIFIED)
+#: every file evaluate may write there (a classification run's, and the other tasks' figures)
+FILES = (layout.PREDICTIONS, layout.CONFUSION_MATRIX, layout.MISCLASSIFIED, layout.PR_CURVES, layout.PREDICTED_VS_TRUE)
 
 
 def _sha256(path: Path) -> str:
@@ -68,15 +70,20 @@ class EvaluationFolder:
         from cnnbuild.builder.reports.evaluation import predictions_csv
         from cnnbuild.builder.reports.visuals import misclassified_grid
 
-        self.check()
         writers = {
             layout.PREDICTIONS: lambda path: path.write_text(predictions_csv({split: report}), encoding="utf-8"),
             layout.CONFUSION_MATRIX: lambda path: figures.draw_confusion_matrix(report.confusion, report.class_names, path, title=f"Confusion matrix ({report.examples} images, accuracy {report.accuracy:.1%})"),
             layout.MISCLASSIFIED: lambda path: misclassified_grid(report, path),
         }
+        return self.write_files(writers)
+
+    def write_files(self, writers: dict[str, Callable[[Path], object]]) -> list[Path]:
+        """Let each writer fill its file (names from :data:`FILES`), then write the record naming them all."""
+        self.check()
         try:
             written = [write_atomically(self.path / name, writer) for name, writer in writers.items()]
-            record = {"written_by": "cnnbuild evaluate", "files": {path.name: _sha256(path) for path in written}}
+            earlier = {name: digest for name, digest in (self._recorded() or {}).items() if _digest_or_none(self.path / name) == digest}  # still there, unchanged
+            record = {"written_by": "cnnbuild evaluate", "files": earlier | {path.name: _sha256(path) for path in written}}
             write_atomically(self.path / RECORD, lambda path: path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8"))
         except OSError as exc:
             raise RunError(f"cannot write to {self.path}: {exc.strerror or exc}; choose another --out folder") from exc
