@@ -64,6 +64,8 @@ LAYER_REASONS: dict[tuple[str, str], str] = {
 
 #: Keras parameters of each builtin layer that cnnbuild does not take (each has a reason above).
 NOT_OFFERED: dict[str, tuple[str, ...]] = {
+    "AdaptiveAveragePooling2D": ("data_format",),
+    "AdaptiveMaxPooling2D": ("data_format",),
     "AugMix": ("seed", "data_format"),
     "AveragePooling2D": ("data_format", "name"),
     "BatchNormalization": (
