@@ -183,3 +183,23 @@ def test_a_segmentation_checkpoint_loads_with_its_loss_and_metrics(segmentation_
     model = load_saved_model(segmentation_run / "model.keras")
     assert type(model.loss).__name__ == "SegmentationLoss" and model.loss.dice_weight == 1.0
     assert model.output_shape == (None, 16, 16, 3)
+
+
+def test_predict_writes_a_mask_png_per_image_at_its_size_and_reports_bad_files(segmentation_run, tmp_path):
+    from cnnbuild.builder.segmentation_predict import predict_masks
+    from cnnbuild.cli.result_commands import format_answer, is_segmentation_run
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    Image.fromarray(np.full((20, 24, 3), 120, "uint8")).save(folder / "wide.jpg")
+    (folder / "broken.png").write_bytes(b"not a png")
+    results = predict_masks(segmentation_run, [folder], tmp_path / "masks")
+    by_name = {Path(result["path"]).name: result for result in results}
+    assert "cannot decode" in by_name["broken.png"]["error"]
+    answer = by_name["wide.jpg"]
+    written = Image.open(answer["mask"])
+    assert Path(answer["mask"]).name == "wide.png" and written.mode == "P" and written.size == (24, 20)
+    assert set(np.unique(np.asarray(written))) <= {0, 1, 2}
+    assert list(answer["classes"]) == ["background", "circle", "square"] and sum(answer["classes"].values()) == pytest.approx(1.0)
+    assert format_answer(answer).startswith(f"mask {answer['mask']} (background ")
+    assert is_segmentation_run(segmentation_run) and not is_segmentation_run(tmp_path)
