@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnbuild.errors import RunError
 from cnnbuild.spec import spec_from_text
 
 UNET = """
@@ -203,3 +204,20 @@ def test_predict_writes_a_mask_png_per_image_at_its_size_and_reports_bad_files(s
     assert list(answer["classes"]) == ["background", "circle", "square"] and sum(answer["classes"].values()) == pytest.approx(1.0)
     assert format_answer(answer).startswith(f"mask {answer['mask']} (background ")
     assert is_segmentation_run(segmentation_run) and not is_segmentation_run(tmp_path)
+
+
+def test_evaluate_gives_the_per_class_iou_table_and_writes_masks(segmentation_run, tmp_path):
+    from cnnbuild.builder.evaluate import evaluate
+
+    metrics = json.loads((segmentation_run / "metrics.json").read_text())
+    result = evaluate(segmentation_run)
+    assert result.metrics["mean_iou"] == pytest.approx(metrics["validation"]["mean_iou"], abs=1e-5)
+    assert [row["iou"] for row in result.as_dict()["per_class_iou"]] == [row["iou"] for row in metrics["per_class_iou"]]
+    folder = segmentation_run / "evaluations" / "validation"
+    assert len(list((folder / "masks").glob("validation_*.png"))) == metrics["validation_examples"]
+    assert (folder / "mask_overlays.png").exists() and "background" in result.text()
+    (tmp_path / "out" / "masks").mkdir(parents=True)
+    (tmp_path / "out" / "masks" / "mine.png").write_bytes(b"x")
+    with pytest.raises(RunError, match="holds files evaluate did not write"):
+        evaluate(segmentation_run, out=tmp_path / "out")
+    assert (tmp_path / "out" / "masks" / "mine.png").read_bytes() == b"x"
