@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -126,18 +129,48 @@ train: {epochs: 4, verbose: quiet, precision: float32}  # exact parity checks: t
 """
 
 
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], object]) -> Path:
+    """A folder ``make(folder)`` fills once per test session, however many pytest-xdist workers ask:
+    the first builds it under a file lock, the others wait and reuse it. Tests read it only (copy it
+    to change it). Without xdist it is an ordinary session folder."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the folder every worker of this session shares
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.done"
+    with _locked(root / f"shared-{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker that failed half-way
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One finished run, trained once per session for the export and serve tests: the digits at
-    8x8, four epochs, with the example plugin's SqueezeExcitation2D layer in the model."""
+    """One finished run, trained once per test session (shared by xdist workers) for the export and
+    serve tests: the digits at 8x8, four epochs, with the example plugin's SqueezeExcitation2D layer
+    in the model. Read-only: copy it to write into it."""
     pytest.importorskip("cnnbuild_example", reason="needs the example plugin: pip install -e examples/plugins/cnnbuild-example")
-    from cnnbuild.builder.training import run
 
-    root = tmp_path_factory.mktemp("tinydigits")
-    spec = root / "tinydigits.yaml"
-    spec.write_text(TINY_DIGITS.lstrip(), encoding="utf-8")
-    run(spec, output=root / "run")
-    return root / "run"
+    def train(root: Path) -> None:
+        from cnnbuild.builder.training import run
+
+        spec = root / "tinydigits.yaml"
+        spec.write_text(TINY_DIGITS.lstrip(), encoding="utf-8")
+        run(spec, output=root / "run")
+
+    return shared_once(tmp_path_factory, "tinydigits", train) / "run"
 
 
 def digit_pngs(folder: Path, count: int = 6, sizes: tuple[tuple[int, int], ...] = ((8, 8), (16, 16), (13, 21))) -> list[Path]:
@@ -156,3 +189,30 @@ def digit_pngs(folder: Path, count: int = 6, sizes: tuple[tuple[int, int], ...] 
         Image.fromarray(pixels).resize((width, height), Image.BILINEAR).save(path)
         paths.append(path)
     return paths
+
+
+#: Test modules that take longest (`--durations` of a CI run), longest first. With pytest-xdist's
+#: ``--dist loadfile`` each worker takes whole modules in collection order, so these start first and
+#: the short modules fill the gaps at the end. A module not listed runs after them, in its usual order.
+LONGEST_FIRST = (
+    "tests/reliability/test_interruptions.py",
+    "tests/compat/test_compat.py",
+    "tests/builder/test_fine_tune.py",
+    "tests/export/test_export.py",
+    "tests/sweep/test_sweeps.py",
+    "tests/builder/test_distribution.py",
+    "tests/builder/test_training.py",
+    "tests/serve/test_serve.py",
+    "tests/export/test_export_graphs.py",
+    "tests/plugins/test_mlflow_tracking.py",
+)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+
+    def module_rank(item: pytest.Item) -> int:
+        module = Path(str(item.path)).resolve().relative_to(REPO).as_posix() if Path(str(item.path)).resolve().is_relative_to(REPO) else ""
+        return rank.get(module, len(rank))
+
+    items.sort(key=module_rank)  # stable: each module's tests keep their order

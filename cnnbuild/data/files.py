@@ -52,7 +52,7 @@ def check_files(pairs: Iterable[tuple[Path, str]], class_names: list[str], skipp
         if label is None:
             left_out.append(SkippedFile(str(path), f"class {name!r} is not in data.class_names; not used"))
         else:
-            candidates.append((Path(path), label))
+            candidates.append((path if isinstance(path, Path) else Path(path), label))
     with Step("checking image files", total=len(candidates)) as step:
         verdicts = inspect_images([path for path, _ in candidates], index=ScanIndex.default(), step=step)
     files: list[ImageFile] = []

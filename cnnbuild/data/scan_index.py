@@ -1,10 +1,18 @@
-"""The scan index: each checked file's verdict, keyed by path, size and modification time.
+"""The scan index: each checked file's verdict, kept for as long as the file is unchanged.
 
 Checking decodes every image (about 250 microseconds each); the index lets a second run over an
 unchanged folder of 100,000 images start training after a few seconds of ``stat`` calls, and
 decodes only the files that are new or changed. It is an SQLite file in the cache folder
 (``$CNNBUILD_CACHE_DIR/scan-index.sqlite3``); a verdict from another version of the check, or of
 Pillow, is not reused. ``CNNBUILD_SCAN_INDEX=0`` turns it off.
+
+A file counts as unchanged when its path, size, modification time, inode and status-change time
+(``st_ctime_ns``) are all those it had when it was checked; no file is opened to decide. The
+status-change time is the one a user cannot set: copying a file over another with its time kept
+(``cp -p``, ``touch -r``, ``rsync -t``) leaves size and modification time alike but sets it, so
+such a file is checked again. (On a file system without a status-change time, such as some
+network mounts, a file replaced with the same size, time and inode keeps its old verdict.)
+The verdicts under a folder are read in one query.
 """
 
 from __future__ import annotations
@@ -20,9 +28,26 @@ from cnnbuild.data.image_files import Verdict
 INDEX_ENV = "CNNBUILD_SCAN_INDEX"
 #: Raise when the check's rules change, so older verdicts are checked again.
 CHECK_VERSION = 3  # 3: GIFs with a transparent colour are read by Pillow
-_SCHEMA = """CREATE TABLE IF NOT EXISTS verdicts (
-    path BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER, checker TEXT,
+# (the first table, "verdicts", was keyed by size and time alone; it is left as it is and unused)
+_SCHEMA = """CREATE TABLE IF NOT EXISTS checked (
+    path BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, ctime_ns INTEGER, checker TEXT,
     native INTEGER, reason TEXT, digest TEXT, image_format TEXT)"""
+
+
+def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
+    """What must be the same for a file to count as unchanged: size, modification time, inode, status-change time."""
+    return (status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns)
+
+
+def _common_prefix(keys: list[bytes]) -> bytes:
+    """The longest prefix of every key (that of the smallest and the largest is that of all)."""
+    low, high = min(keys), max(keys)
+    length = 0
+    for a, b in zip(low, high, strict=False):  # the shorter key ends the common prefix
+        if a != b:
+            break
+        length += 1
+    return low[:length]
 
 
 def _checker() -> str:
@@ -57,41 +82,46 @@ class ScanIndex:
         return sqlite3.connect(self.database, timeout=30)
 
     def lookup(self, paths: list[Path]) -> dict[Path, Verdict]:
-        """The stored verdicts of the files in ``paths`` whose size and modification time are unchanged."""
-        stats: dict[bytes, tuple[Path, int, int]] = {}
+        """The stored verdicts of the files in ``paths`` that are unchanged (the module's rule)."""
+        stats: dict[bytes, tuple[Path, tuple[int, int, int, int]]] = {}
         for path in paths:
             try:
                 status = os.stat(path)
             except OSError:
                 continue
-            stats[os.fsencode(path)] = (path, status.st_size, status.st_mtime_ns)
+            stats[os.fsencode(path)] = (path, _identity(status))
+        if not stats:
+            return {}
         found: dict[Path, Verdict] = {}
+        prefix = _common_prefix(list(stats))
         try:
             with closing(self._connect()) as connection:
-                keys = list(stats)
-                for start in range(0, len(keys), 500):  # SQLite's limit on bound parameters
-                    chunk = keys[start : start + 500]
-                    rows = connection.execute(
-                        f"SELECT path, size, mtime_ns, native, reason, digest, image_format FROM verdicts WHERE checker = ? AND path IN ({','.join('?' * len(chunk))})",
-                        [self.checker, *chunk],
-                    )
-                    for key, size, mtime, native, reason, digest, image_format in rows:
-                        path, now_size, now_mtime = stats[bytes(key)]
-                        if (size, mtime) == (now_size, now_mtime):
-                            found[path] = Verdict(bool(native), reason, size, mtime, digest, image_format)
+                # one read of every verdict under the folder: a range of the primary key
+                rows = connection.execute(
+                    "SELECT path, size, mtime_ns, inode, ctime_ns, native, reason, digest, image_format FROM checked WHERE checker = ? AND path >= ? AND path < ?",
+                    [self.checker, prefix, prefix + b"\xff" * 8],
+                )
+                for key, size, mtime, inode, ctime, native, reason, digest, image_format in rows:
+                    now = stats.get(bytes(key))
+                    if now is not None and (size, mtime, inode, ctime) == now[1]:
+                        found[now[0]] = Verdict(bool(native), reason, size, mtime, digest, image_format)
         except sqlite3.Error:
             return {}
         return found
 
     def store(self, verdicts: dict[Path, Verdict]) -> None:
-        """Keep verdicts for next time (files without a size or time, which could not be read, are not kept)."""
-        rows = [
-            (os.fsencode(path), v.size, v.mtime_ns, self.checker, int(v.native), v.reason, v.digest, v.image_format)
-            for path, v in verdicts.items()
-            if v.mtime_ns
-        ]
+        """Keep verdicts for next time: those of files still as they were checked (same size and time);
+        files without a size or time, which could not be read, are not kept."""
+        rows = []
+        for path, v in verdicts.items():
+            try:
+                status = os.stat(path)
+            except OSError:
+                continue
+            if v.mtime_ns and (status.st_size, status.st_mtime_ns) == (v.size, v.mtime_ns):
+                rows.append((os.fsencode(path), *_identity(status), self.checker, int(v.native), v.reason, v.digest, v.image_format))
         try:
             with closing(self._connect()) as connection, connection:
-                connection.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                connection.executemany("INSERT OR REPLACE INTO checked VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         except sqlite3.Error:
             pass  # the index only saves time; a locked or full database must not stop a run

@@ -78,12 +78,21 @@ def _folder_key(path: Path) -> tuple[int, int] | None:
 
 def classify_file(path: Path) -> str | None:
     """Why the file at ``path`` is not an image candidate, or None when it is one (by its name alone)."""
-    name = path.name
+    return _classify_name(path.name)
+
+
+def _suffix(name: str) -> str:
+    """``Path(name).suffix``, without making a Path (the walk calls it once a file)."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
+def _classify_name(name: str) -> str | None:
     if is_hidden(name):
         return "hidden file (its name starts with '.'); not used"
     if is_system(name):
         return "the operating system's own file; not used"
-    suffix = path.suffix.lower()
+    suffix = _suffix(name).lower()
     if suffix in IMAGE_SUFFIXES:
         return None
     if suffix in UNREADABLE_IMAGES:
@@ -110,25 +119,24 @@ def _read(folder: Path, found: Found, seen: set[tuple[int, int]]) -> None:
     except OSError as exc:
         found.skipped.append(SkippedFile(str(folder), f"cannot list folder: {exc.strerror or exc}"))
         return
-    for entry in entries:
-        path = Path(entry.path)
+    for entry in entries:  # strings and the entry's own stat until a Path is needed: this runs once a file
         try:
             is_link = entry.is_symlink()
-            info = os.stat(path)  # follows links
+            info = entry.stat()  # follows links
         except OSError:
-            target = os.readlink(path) if os.path.islink(path) else "?"
-            found.skipped.append(SkippedFile(str(path), f"broken symbolic link (to {target}); cannot read"))
+            target = os.readlink(entry.path) if os.path.islink(entry.path) else "?"
+            found.skipped.append(SkippedFile(entry.path, f"broken symbolic link (to {target}); cannot read"))
             continue
         if stat.S_ISDIR(info.st_mode):
-            _folder(path, entry.name, is_link, (info.st_dev, info.st_ino), found, seen)
-        elif not stat.S_ISREG(info.st_mode) and path.suffix.lower() not in IMAGE_SUFFIXES:
-            found.skipped.append(SkippedFile(str(path), "not a regular file (a pipe, device or socket)"))
+            _folder(Path(entry.path), entry.name, is_link, (info.st_dev, info.st_ino), found, seen)
+        elif not stat.S_ISREG(info.st_mode) and _suffix(entry.name).lower() not in IMAGE_SUFFIXES:
+            found.skipped.append(SkippedFile(entry.path, "not a regular file (a pipe, device or socket)"))
         else:
-            reason = classify_file(path)
+            reason = _classify_name(entry.name)
             if reason is None:
-                found.images.append(path)
+                found.images.append(Path(entry.path))
             else:
-                found.skipped.append(SkippedFile(str(path), reason))
+                found.skipped.append(SkippedFile(entry.path, reason))
 
 
 def _folder(path: Path, name: str, is_link: bool, key: tuple[int, int], found: Found, seen: set[tuple[int, int]]) -> None:
@@ -157,11 +165,19 @@ def _folder(path: Path, name: str, is_link: bool, key: tuple[int, int], found: F
 def holds_runs(folder: Path, depth: int = RUN_SEARCH_DEPTH) -> bool:
     """Whether ``folder`` is, or holds within ``depth`` levels, a cnnbuild run directory."""
     try:
-        names = os.listdir(folder)
+        with os.scandir(folder) as listing:
+            entries = list(listing)
     except OSError:
         return False
-    if is_run_directory(set(names)):
+    if is_run_directory({entry.name for entry in entries}):
         return True
     if depth == 0:
         return False
-    return any(holds_runs(folder / name, depth - 1) for name in names if not is_hidden(name) and (folder / name).is_dir())
+    return any(holds_runs(Path(entry.path), depth - 1) for entry in entries if not is_hidden(entry.name) and _is_folder(entry))
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()  # the listing's file type: no stat for a plain file
+    except OSError:
+        return False

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnbuild.contracts.ranking import top_classes
+from cnnbuild.export.answers import task_answer
 
 #: a file with more pixels is refused, as training's checks refuse it (Pillow's decompression-bomb limit)
 MAX_PIXELS = 178_956_970
@@ -39,6 +40,10 @@ def predict_images(model_path: str | Path, inputs: list[str | Path], *, top_k: i
             results.append({"path": str(path), "error": f"cannot read: {exc.strerror or exc}"})
             continue
         row = np.asarray(model(pixels[None])[0], dtype="float64")
+        answer = task_answer(row, model.info)
+        if answer is not None:  # multi-label or regression
+            results.append({"path": str(path), **answer})
+            continue
         order = top_classes(row, top_k)
         results.append({"path": str(path), "predictions": [{"class": names[i], "probability": float(row[i])} for i in order]})
     return results + not_used  # what the folders held besides images, each with why it was not used

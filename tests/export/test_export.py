@@ -4,6 +4,7 @@ against the Keras model; predict on each export agrees with predict on the run; 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,12 @@ MODES = [("saved_model", "none"), ("tflite", "none"), ("tflite", "float16"), ("t
 TOLERANCE = {"none": 1e-4, "float16": 1e-2, "dynamic": 0.1, "int8": 0.2}
 WEIGHTS = {"none": "float32", "float16": "float16", "dynamic": "int8", "int8": "int8"}
 MODEL_FILE = {"saved_model": "saved_model.pb", "tflite": "model.tflite", "onnx": "model.onnx"}
+
+
+@pytest.fixture(scope="module")
+def tiny_digits_run(tiny_digits_run, tmp_path_factory) -> Path:
+    """This module's own copy of the shared run: it exports into the run's own exports/ folder."""
+    return Path(shutil.copytree(tiny_digits_run, tmp_path_factory.mktemp("own-copy") / "run"))
 
 
 @pytest.fixture(scope="module")

@@ -104,3 +104,20 @@ def test_a_sweep_can_optimise_a_task_metric_and_minimises_errors(tmp_path):
     wrong.write_text(text.replace("val_mae", "val_accuracy"))
     assert [issue.code for issue in check_sweep(load_sweep(wrong), to_run=False).errors] == ["unknown-metric"]
     assert [lower_is_better(name) for name in ("val_loss", "val_mae", "rmse", "val_f1_macro", "average_precision")] == [True, True, True, False, False]
+
+
+def test_validate_says_which_keys_a_csv_needs_for_the_task(tmp_path):
+    (tmp_path / "labels.csv").write_text("filename,label,age\na.png,sky|sea,3\n", encoding="utf-8")
+    model = "model:\n  layers:\n    - Flatten\n    - {type: Dense, units: auto}\n"
+    text = "task: multi_label\ndata: {type: csv, path: labels.csv, image_size: [8, 8]}\n" + model
+    assert issue_codes(text, base_dir=tmp_path) == [("2:25", "data.path", "data-invalid")]
+    with pytest.raises(Exception, match="needs data.label_separator"):
+        spec_from_text(text, base_dir=tmp_path)
+    separated = text.replace("image_size: [8, 8]", "image_size: [8, 8], label_separator: '|'").replace("units: auto}", "units: auto, activation: sigmoid}")
+    spec = spec_from_text(separated, base_dir=tmp_path)
+    from cnnbuild.spec.labels import known_class_names
+
+    assert known_class_names(spec, spec.registry) == ["sea", "sky"]
+    regression = "task: regression\ndata: {type: csv, path: labels.csv, image_size: [8, 8]}\n" + model
+    assert issue_codes(regression, base_dir=tmp_path) == [("2:25", "data.path", "data-invalid")]
+    assert issue_codes(regression.replace("image_size: [8, 8]", "image_size: [8, 8], target_columns: [age]"), base_dir=tmp_path) == []

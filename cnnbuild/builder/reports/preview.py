@@ -29,9 +29,20 @@ class Preview:
     notes: list[str] = field(default_factory=list)
 
 
-def training_samples(source: Any, count: int = 9) -> list[tuple[Any, int]]:
-    """The first ``count`` training examples ``(image, label)`` (sources list training examples shuffled)."""
-    return [(image, int(label)) for image, label in source.train.take(count).as_numpy_iterator()]
+def training_samples(source: Any, count: int = 9) -> list[tuple[Any, Any]]:
+    """The first ``count`` training examples ``(image, label)`` (sources list training examples shuffled);
+    a multi-label or regression example's label is its target vector."""
+    single = getattr(source, "task", "single_label") == "single_label"
+    return [(image, int(label) if single else label) for image, label in source.train.take(count).as_numpy_iterator()]
+
+
+def label_title(label: Any, names: list[str], task: str) -> str:
+    """An example's label in words: its class, the labels it has, or its targets' values."""
+    if task == "multi_label":
+        return "|".join(name for name, value in zip(names, label, strict=True) if value > 0.5) or "(no label)"
+    if task == "regression":
+        return ", ".join(f"{name} {float(value):g}" for name, value in zip(names, label, strict=True))
+    return names[label]
 
 
 def augmentation_draws(spec: Spec, image: Any, draws: int = 9) -> list[Any]:
@@ -114,7 +125,7 @@ def preview(spec: Spec, out_dir: str | Path = ".") -> Preview:
     sample_titles: list[str] = []
 
     def draw_samples(path: Path) -> None:
-        sample_titles.extend(figures.draw_image_grid([image for image, _ in samples], [names[label] for _, label in samples], path, title=f"{spec.name}: training images"))
+        sample_titles.extend(figures.draw_image_grid([image for image, _ in samples], [label_title(label, names, source.task) for _, label in samples], path, title=f"{spec.name}: training images"))
 
     result.files[SAMPLES] = _write(out, SAMPLES, draw_samples)
     result.titles[SAMPLES] = sample_titles
@@ -129,7 +140,7 @@ def preview(spec: Spec, out_dir: str | Path = ".") -> Preview:
         image, label = samples[0]
         draws = augmentation_draws(spec, image)
         titles = [f"draw {i}" for i in range(1, len(draws) + 1)]
-        title = f"one {names[label]!r} image, nine draws of: {layers}"
+        title = f"one {label_title(label, names, source.task)!r} image, nine draws of: {layers}"
     augmentation_titles: list[str] = []
 
     def draw_augmentation(path: Path) -> None:
