@@ -221,3 +221,23 @@ def test_evaluate_gives_the_per_class_iou_table_and_writes_masks(segmentation_ru
     with pytest.raises(RunError, match="holds files evaluate did not write"):
         evaluate(segmentation_run, out=tmp_path / "out")
     assert (tmp_path / "out" / "masks" / "mine.png").read_bytes() == b"x"
+
+
+def test_the_html_report_shows_the_iou_table_confusion_and_overlays(segmentation_run):
+    from cnnbuild.builder.reports.html_report import write_report
+
+    page = write_report(segmentation_run).read_text()
+    assert "<h2>Per-class IoU</h2>" in page and "<h2>Pixel confusion matrix</h2>" in page
+    assert page.count("data:image/png;base64,") == 2  # the curves and the overlays
+    assert "Confusion matrix</h2>" not in page and "Misclassified" not in page
+
+
+def test_preview_titles_samples_with_their_classes_and_draws_masks_with_images(tmp_path):
+    from cnnbuild.builder.reports.preview import preview
+
+    path = seg_spec(tmp_path, "{type: shape_masks, count: 12, image_size: [16, 16]}", task="segmentation", extra="augmentation: [{type: RandomFlip}]")
+    result = preview(spec_from_text(path.read_text(), str(path)), tmp_path / "preview")
+    shown = [title for title in result.titles["samples.png"] if title.startswith("background")]  # each sample: the classes its mask shows
+    assert len(shown) == 9 and any("circle" in title or "square" in title for title in shown)
+    assert result.files["augmentation.png"].exists() and sum(title.startswith("draw ") for title in result.titles["augmentation.png"]) == 9
+    assert "classes (images showing each)" in result.report.text() and result.report.counts["background"] == 12
