@@ -241,3 +241,12 @@ def test_preview_titles_samples_with_their_classes_and_draws_masks_with_images(t
     assert len(shown) == 9 and any("circle" in title or "square" in title for title in shown)
     assert result.files["augmentation.png"].exists() and sum(title.startswith("draw ") for title in result.titles["augmentation.png"]) == 9
     assert "classes (images showing each)" in result.report.text() and result.report.counts["background"] == 12
+
+
+def test_export_and_serve_refuse_a_segmentation_run_in_one_line_before_tensorflow(segmentation_run):
+    from ..conftest import run_cli
+
+    for args in (("export", str(segmentation_run), "--format", "onnx"), ("serve", str(segmentation_run))):
+        result = run_cli(*args, timeout=120)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert "exporting and serving segmentation models is not supported yet" in result.stderr + result.stdout

@@ -80,3 +80,8 @@ def test_dice_loss_is_for_segmentation_only_and_sources_declare_the_task():
     assert issue_codes(single) == [("4:17", "compile.loss.type", "task-mismatch")]
     wrong_source = HEAD.replace("type: shape_masks, count: 16,", "type: shapes, count: 16,") + UNET
     assert issue_codes(wrong_source) == [("2:7", "task", "task-unsupported")]
+
+
+def test_a_sweep_maximises_the_validation_mean_iou():
+    spec = spec_from_text(HEAD + UNET + "sweep:\n  metric: val_mean_iou\n  trials: 2\n  space: {compile.optimizer.learning_rate: {choice: [0.001, 0.01]}}\n")
+    assert spec.sweep.goal == "maximize"
