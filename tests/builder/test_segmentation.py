@@ -28,13 +28,13 @@ model:
 """
 
 
-def seg_spec(root: Path, data: str, *, task: str = "{type: segmentation, classes: {0: background, 1: thing}}", extra: str = "") -> Path:
+def seg_spec(root: Path, data: str, *, task: str = "{type: segmentation, classes: {0: background, 1: thing}}", extra: str = "", train: str = "") -> Path:
     text = textwrap.dedent(f"""
         name: seg
         seed: 3
         task: {task}
         data: {data}
-        train: {{epochs: 1, verbose: quiet, precision: float32}}
+        train: {{epochs: 1, verbose: quiet, precision: float32{train}}}
     """) + extra + "\n" + UNET
     path = root / "spec.yaml"
     path.write_text(text, encoding="utf-8")
@@ -151,7 +151,7 @@ def segmentation_run(tmp_path_factory) -> Path:
     from cnnbuild.builder.training import run
 
     root = tmp_path_factory.mktemp("segmentation")
-    path = seg_spec(root, "{type: shape_masks, count: 24, image_size: [16, 16], batch_size: 8}", task="segmentation", extra="augmentation: [{type: RandomFlip}]\ncompile: {loss: dice_crossentropy}")
+    path = seg_spec(root, "{type: shape_masks, count: 24, image_size: [16, 16], batch_size: 8}", task="segmentation", extra="augmentation: [{type: RandomFlip}]\ncompile: {loss: dice_crossentropy}", train=", class_weight: auto")
     run(path, output=root / "run")
     return root / "run"
 
@@ -183,6 +183,7 @@ def test_a_segmentation_checkpoint_loads_with_its_loss_and_metrics(segmentation_
 
     model = load_saved_model(segmentation_run / "model.keras")
     assert type(model.loss).__name__ == "SegmentationLoss" and model.loss.dice_weight == 1.0
+    assert len(model.loss.class_weights) == 3 and model.loss.class_weights[0] < 1 < model.loss.class_weights[1]  # class_weight: auto, rare shapes up
     assert model.output_shape == (None, 16, 16, 3)
 
 
@@ -250,3 +251,23 @@ def test_export_and_serve_refuse_a_segmentation_run_in_one_line_before_tensorflo
         result = run_cli(*args, timeout=120)
         assert result.returncode != 0 and "Traceback" not in result.stderr
         assert "exporting and serving segmentation models is not supported yet" in result.stderr + result.stdout
+
+
+def test_class_weight_auto_weighs_pixels_by_their_class_rarity(tmp_path):
+    from cnnbuild.builder.data.segmentation_pipelines import pixel_class_weights
+    from cnnbuild.builder.data.source import load_source
+    from cnnbuild.builder.model.segmentation_objects import SegmentationLoss
+
+    path = seg_spec(tmp_path, "{type: shape_masks, count: 16, image_size: [16, 16]}", task="segmentation")
+    source = load_source(spec_from_text(path.read_text(), str(path)))
+    pixels = np.zeros(3)
+    for _, mask in source.train.as_numpy_iterator():
+        pixels += np.bincount(mask.reshape(-1), minlength=3)
+    weights = pixel_class_weights("auto", source, None)
+    assert weights == pytest.approx(tuple(pixels.sum() / (3 * pixels)), rel=1e-5) and weights[0] < 1 < weights[1]
+    assert pixel_class_weights({1: 4.0}, source, None) == (1.0, 4.0, 1.0)
+    truth = np.array([[[0, 1]]], "int32")
+    probabilities = np.array([[[[0.5, 0.25, 0.25], [0.5, 0.25, 0.25]]]], "float32")
+    plain = float(SegmentationLoss(3)(truth, probabilities))
+    weighted = float(SegmentationLoss(3, class_weights=[1.0, 3.0, 1.0])(truth, probabilities))
+    assert weighted == pytest.approx((-np.log(0.5) + 3 * -np.log(0.25)) / 2) and weighted > plain
