@@ -271,3 +271,22 @@ def test_class_weight_auto_weighs_pixels_by_their_class_rarity(tmp_path):
     plain = float(SegmentationLoss(3)(truth, probabilities))
     weighted = float(SegmentationLoss(3, class_weights=[1.0, 3.0, 1.0])(truth, probabilities))
     assert weighted == pytest.approx((-np.log(0.5) + 3 * -np.log(0.25)) / 2) and weighted > plain
+
+
+def test_an_interrupted_segmentation_run_resumes_with_its_loss_and_metrics(tmp_path):
+    import keras
+
+    from cnnbuild.builder.training import run
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    path = seg_spec(tmp_path, "{type: shape_masks, count: 16, image_size: [16, 16], batch_size: 8}", task="segmentation", train=", class_weight: auto")
+    path.write_text(path.read_text().replace("epochs: 1", "epochs: 2"), encoding="utf-8")
+    assert run(path, output=tmp_path / "run", callbacks=[StopAfterFirstEpoch()]).status == "interrupted"
+    resumed = run(resume=tmp_path / "run")
+    assert resumed.status == "completed"
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history["val_mean_iou"]) == 2 and len(history["iou_background"]) == 2
+    assert [row["class"] for row in resumed.metrics["per_class_iou"]] == ["background", "circle", "square"]
