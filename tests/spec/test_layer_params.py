@@ -18,7 +18,7 @@ from cnnbuild.spec.shapes import infer_spec
 NEW_LAYERS = (
     "Conv2DTranspose", "UpSampling2D", "ZeroPadding2D", "Cropping2D", "LayerNormalization", "GroupNormalization",
     "UnitNormalization", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Reshape", "Permute", "Identity",
-    "GaussianDropout", "Minimum", "MultiHeadAttention",
+    "GaussianDropout", "Minimum", "MultiHeadAttention", "RMSNormalization", "AdaptiveAveragePooling2D", "AdaptiveMaxPooling2D",
 )  # fmt: skip
 
 

@@ -58,8 +58,9 @@ class _Use:
     input_shape: Callable[[int], tuple[Any, ...]]
     context: str
     positions: dict[PathKey, Position] = field(default_factory=dict)
-    original: dict[str, PathKey] = field(default_factory=dict)  # a body path (dotted) -> its path in the block
-    computed: dict[str, tuple[PathKey, str, Any]] = field(default_factory=dict)  # body path -> (block path, expression, fraction)
+    original: dict[PathKey, PathKey] = field(default_factory=dict)  # a body path -> its path in the block
+    computed: dict[PathKey, tuple[PathKey, str, Any]] = field(default_factory=dict)  # body path -> (block path, expression, fraction)
+    values: dict[str, Any] = field(default_factory=dict)  # an expression's text -> its value in this use
     failed: bool = False
 
 
@@ -81,6 +82,7 @@ class BlockUse:
         #: a block's list -> name of an entry this use leaves out -> why
         self.absent: dict[PathKey, dict[str, str]] = {}
         self._lines: list[str] | None = None
+        self._union: Any = None
 
     # -- arguments ---------------------------------------------------------------------
     def arguments(self, name: str, use: Any, repetition: int = 0) -> dict[str, Any]:
@@ -205,7 +207,7 @@ class BlockUse:
         return result
 
     def _value(self, value: Any, new: PathKey, old: PathKey, expressions: dict[PathKey, Expression], state: _Use) -> Any:
-        state.original[format_path(new)] = old
+        state.original[new] = old
         position = self.source.positions.get(old)
         if position is not None:
             state.positions[new] = position
@@ -223,12 +225,15 @@ class BlockUse:
                 state.positions[new] = given  # a value the use gave is wrong at the use
         result = self._evaluate(expression, old, state)
         if isinstance(result, float) and reference is None:
-            state.computed[format_path(new)] = (old, expression.text, result)
+            state.computed[new] = (old, expression.text, result)
         return result
 
     def _evaluate(self, expression: Expression, path: PathKey, state: _Use) -> Any:
+        if expression.text in state.values:  # the same text has the same value throughout one use
+            return state.values[expression.text]
         try:
-            return expression.evaluate(state.names, state.input_shape)
+            value = state.values[expression.text] = expression.evaluate(state.names, state.input_shape)
+            return value
         except ExpressionError as exc:
             self.report(None, exc.code, f"{exc.message} (in {expression.text!r})", position=self._at(path, expression.text, exc.offset), context=state.context)
         except InputUnknown:
@@ -261,9 +266,11 @@ class BlockUse:
         from cnnbuild.spec.translate import translate
 
         name = state.name
+        original = {format_path(new): old for new, old in state.original.items()}  # dotted: as translate names paths
+        computed_at = {format_path(new): found for new, found in state.computed.items()}
         for issue in translate(exc, SpecSource(data, self.source.filename, state.positions), model, self.registry):
-            path = self._original(issue.path, state)
-            computed = state.computed.get(issue.path)
+            path = self._original(issue.path, original, name)
+            computed = computed_at.get(issue.path)
             if computed is not None and _wants_integer(model, data, issue.path):
                 where, text, value = computed
                 self.report(
@@ -275,19 +282,24 @@ class BlockUse:
             self.report(None, issue.code, issue.message, position=(issue.filename, issue.line, issue.column, path or f"blocks.{name}.layers"), context=state.context)
 
     @staticmethod
-    def _original(dotted: str, state: _Use) -> str:
+    def _original(dotted: str, original: dict[str, PathKey], name: str) -> str:
         """A body path (``model.layers[1].filters``) as the block has it (``blocks.b.layers[2].filters``)."""
         rest = ""
-        while dotted and dotted not in state.original:
+        while dotted and dotted not in original:
             match = _LAST_STEP.search(dotted)
             if match is None:
                 break
             rest = match.group(1) + rest
             dotted = dotted[: match.start()]
-        found = state.original.get(dotted)
-        return format_path(found) + rest if found is not None else dotted.replace("model.layers", f"blocks.{state.name}.layers", 1) + rest
+        found = original.get(dotted)
+        return format_path(found) + rest if found is not None else dotted.replace("model.layers", f"blocks.{name}.layers", 1) + rest
 
     def _entry_union(self) -> Any:
+        if self._union is None:
+            self._union = self._make_entry_union()
+        return self._union
+
+    def _make_entry_union(self) -> Any:
         from cnnbuild.spec.document import spec_model
         from cnnbuild.spec.graph.entries import block_signature
 

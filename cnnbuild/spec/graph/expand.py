@@ -77,7 +77,8 @@ class _Expander:
             _unused(self.report, self.spec, ordered, top)
         if self.issues:
             raise SpecError(self.issues)
-        return Graph(tuple(ordered), top, chain, (*self.uses.unused_parameters(), *_unused_blocks(self.spec, self.source, self.uses.used_parameters)))
+        warnings = (*self.uses.unused_parameters(), *_unused_blocks(self.spec, self.source, self.uses.used_parameters))
+        return Graph(tuple(ordered), top, chain, warnings, inferred=self.shapes.inferred)
 
     # -- lists: one scope of names -----------------------------------------------------
     def expand_list(self, entries: list[Any], list_path: PathKey, source: str, prefix: str, context: str, *, final: str | None = None, outputs: str | None = None) -> str:

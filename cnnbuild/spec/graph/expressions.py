@@ -310,6 +310,12 @@ class _Evaluator:
         return dimension
 
     def _arithmetic(self, node: _Node) -> int | float:
+        try:
+            return self._operate(node)
+        except OverflowError as exc:  # an integer of hundreds of digits meeting a fraction
+            raise ExpressionError(Code.INVALID_VALUE, f"the result of {node.value!r} is too large", node.offset) from exc
+
+    def _operate(self, node: _Node) -> int | float:
         operator = node.value
         left = self.number(node.args[0], f"{operator!r}")
         right = self.number(node.args[1], f"{operator!r}")
@@ -356,7 +362,10 @@ def _round_to(evaluator: _Evaluator, node: _Node) -> int:
         raise ExpressionError(Code.NOT_AN_INTEGER, f"round_to()'s divisor must be an integer, got {divisor!r}", node.args[1].offset)
     if divisor < 1:
         raise ExpressionError(Code.INVALID_VALUE, f"round_to()'s divisor must be 1 or more, got {divisor!r}", node.args[1].offset)
-    return round_to(value, int(divisor))
+    try:
+        return round_to(value, int(divisor))
+    except OverflowError as exc:
+        raise ExpressionError(Code.INVALID_VALUE, "round_to()'s value is too large", node.offset) from exc
 
 
 #: The functions an expression may call.
