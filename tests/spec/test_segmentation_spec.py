@@ -89,3 +89,11 @@ def test_a_sweep_maximises_the_validation_mean_iou():
 def test_pixel_class_weights_name_class_indices():
     assert issue_codes(HEAD + UNET + "train: {class_weight: auto}\n") == []
     assert issue_codes(HEAD + UNET + "train: {class_weight: {0: 0.5, 5: 2}}\n") == [("11:32", "train.class_weight[5]", "task-mismatch")]
+
+
+def test_image_masks_folders_not_there_yet_are_a_data_missing_warning(tmp_path):
+    from .issues import located
+
+    text = HEAD.replace("{type: shape_masks, count: 16, image_size: [16, 16]}", "{type: image_masks, images: imgs, masks: msk, image_size: [16, 16]}") + UNET
+    spec = spec_from_text(text, str(tmp_path / "spec.yaml"))
+    assert located(spec.warnings, severity="warning") == [("3:14", "data.type", "data-missing")]
