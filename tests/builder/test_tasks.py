@@ -381,11 +381,15 @@ def test_a_regression_run_from_a_csv_names_its_files_and_evaluates_another_csv(t
     make_images(tmp_path / "pics", {"a": 8, "b": 8}, size=(12, 12))
     pictures = sorted(str(path.relative_to(tmp_path)) for path in (tmp_path / "pics").rglob("*.*"))
     write_csv(tmp_path / "train.csv", ["filename", "size", "weight"], [[name, str(i % 5), str(10 + i)] for i, name in enumerate(pictures)] + [["pics/a/none.png", "1", "2"]])
-    result = train(tmp_path, task_spec("regression", "{type: csv, path: train.csv, image_size: [12, 12], target_columns: [size, weight], batch_size: 8}"))
+    write_csv(tmp_path / "test.csv", ["filename", "size", "weight"], [[name, "1", "11"] for name in pictures[:4]] + [[pictures[4], "", "3"]])
+    result = train(tmp_path, task_spec("regression", "{type: csv, path: train.csv, test_path: test.csv, image_size: [12, 12], target_columns: [size, weight], batch_size: 8}"))
     run_dir = tmp_path / "run"
     assert result.class_names == ["size", "weight"]
-    assert [Path(item["path"]).name for item in json.loads((run_dir / "skipped.json").read_text())] == ["none.png"]
+    assert sorted(Path(item["path"]).name for item in json.loads((run_dir / "skipped.json").read_text())) == ["none.png", "test.csv:6"]
+    measured = json.loads((run_dir / "metrics.json").read_text())["task_metrics"]
+    assert measured["test"]["examples"] == 4 and measured["validation"]["examples"] == result.metrics["validation_examples"]
     rows = list(csv.DictReader((run_dir / "predictions.csv").open()))
+    assert [row["split"] for row in rows].count("test") == 4 and {row["true_size"] for row in rows if row["split"] == "test"} == {"1"}
     assert rows and all(row["file"].startswith(str(tmp_path / "pics")) for row in rows)
     assert list(rows[0]) == ["split", "file", "true_size", "predicted_size", "error_size", "true_weight", "predicted_weight", "error_weight"]
     write_csv(tmp_path / "other.csv", ["filename", "size", "weight"], [[name, "2", "12"] for name in pictures[:5]])
@@ -394,3 +398,20 @@ def test_a_regression_run_from_a_csv_names_its_files_and_evaluates_another_csv(t
     write_csv(tmp_path / "wrong.csv", ["filename", "size"], [[name, "2"] for name in pictures[:5]])
     with pytest.raises(DataError, match="no column"):
         evaluate(run_dir, data=tmp_path / "wrong.csv")
+
+
+def test_a_multi_label_run_from_a_csv_evaluates_a_csv_holding_some_of_its_labels(tmp_path):
+    from cnnbuild.builder.evaluate import evaluate
+
+    make_images(tmp_path / "pics", {"a": 8, "b": 8}, size=(12, 12))
+    pictures = sorted(str(path.relative_to(tmp_path)) for path in (tmp_path / "pics").rglob("*.*"))
+    sets = ["beach|sea", "sea", "sky", "beach|sky", "sea|sky"]
+    write_csv(tmp_path / "train.csv", ["filename", "tags"], [[name, sets[i % 5]] for i, name in enumerate(pictures)])
+    train(tmp_path, task_spec("multi_label", "{type: csv, path: train.csv, image_size: [12, 12], label_column: tags, label_separator: '|', batch_size: 8}"))
+    assert json.loads((tmp_path / "run" / "class_names.json").read_text()) == ["beach", "sea", "sky"]
+    write_csv(tmp_path / "other.csv", ["filename", "tags"], [[name, "sky"] for name in pictures[:6]])
+    evaluation = evaluate(tmp_path / "run", data=tmp_path / "other.csv", out=tmp_path / "eval")
+    rows = evaluation.measures["per_label"]
+    assert [row["label"] for row in rows] == ["beach", "sea", "sky"] and [row["support"] for row in rows] == [0, 0, 6]
+    lines = (tmp_path / "eval" / "predictions.csv").read_text().splitlines()
+    assert lines[0] == "split,file,true,predicted,p_beach,p_sea,p_sky,exact" and all(line.split(",")[2] == "sky" for line in lines[1:])

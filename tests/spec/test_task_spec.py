@@ -121,3 +121,31 @@ def test_validate_says_which_keys_a_csv_needs_for_the_task(tmp_path):
     regression = "task: regression\ndata: {type: csv, path: labels.csv, image_size: [8, 8]}\n" + model
     assert issue_codes(regression, base_dir=tmp_path) == [("2:25", "data.path", "data-invalid")]
     assert issue_codes(regression.replace("image_size: [8, 8]", "image_size: [8, 8], target_columns: [age]"), base_dir=tmp_path) == []
+
+
+def test_a_plugin_data_source_declares_its_tasks_and_a_bad_declaration_is_named(plugin):
+    from cnnbuild import DataParams, hookimpl
+
+    class Tagged(DataParams):
+        pass
+
+    class Source:
+        @hookimpl
+        def register_data_sources(self, register):
+            register("tagged", Tagged, lambda params, context: None, class_names=lambda params, context: ["a", "b"], tasks=("single_label", "regression"))
+
+    class Bad:
+        @hookimpl
+        def register_data_sources(self, register):
+            register("badtasks", Tagged, lambda params, context: None, tasks=("bogus",))
+
+    registry = plugin(Source(), "tagged-source")
+    assert registry.data_sources["tagged"].tasks == ("single_label", "regression")
+    assert registry.data_sources["shapes"].tasks == ("single_label", "multi_label", "regression")
+    assert registry.data_sources["digits"].tasks == ("single_label",)  # not declared: single-label only, as before 1.4
+    text = "data: {type: tagged}\ntask: %s\nmodel: {layers: [Flatten, {type: Dense, units: auto%s}]}\n"
+    assert issue_codes(text % ("regression", "")) == []
+    assert issue_codes(text % ("multi_label", ", activation: sigmoid")) == [("2:7", "task", "task-unsupported")]
+    registry = plugin(Bad(), "bad-tasks")
+    assert "badtasks" not in registry.data_sources
+    assert any("tasks=('bogus',)" in failure for failure in registry.failures)
