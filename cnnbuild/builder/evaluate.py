@@ -104,6 +104,10 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | 
     ``RUN_DIR/evaluations/<data's name or validation>/``)."""
     from cnnbuild.builder.data.source import load_source
 
+    if RunRecord.open(run_dir).spec.task_row.name == "segmentation":
+        from cnnbuild.builder.segmentation_evaluate import evaluate_segmentation
+
+        return evaluate_segmentation(run_dir, data, out=out, allow_unsafe=allow_unsafe)  # type: ignore[return-value]
     if out is not None:
         EvaluationFolder(Path(out)).check()  # before the model loads: refuse a folder holding files evaluate did not write
     if data is not None:

@@ -43,7 +43,7 @@ def _files(folder: Path) -> dict[str, list[Path]]:
     return by_stem
 
 
-def _decode_image(path: Path, params: DataParams) -> tuple[Any, tuple[int, int]]:
+def decode_image(path: Path, params: DataParams) -> tuple[Any, tuple[int, int]]:
     import numpy as np
     from PIL import Image, ImageOps
 
@@ -90,7 +90,7 @@ def pair_masks(images: Path, masks: Path, num_classes: int, ignore_index: int | 
             continue
         mask_path = found[0]
         try:
-            image, image_size = _decode_image(image_path, params)
+            image, image_size = decode_image(image_path, params)
         except Exception as exc:  # Pillow raises many kinds for a bad file
             skipped.append(SkippedFile(str(image_path), f"cannot decode the image: {exc}"))
             continue

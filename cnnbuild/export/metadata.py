@@ -104,6 +104,13 @@ def file_version(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+#: why a segmentation run cannot be exported or served yet, and what to use instead
+SEGMENTATION_NOT_EXPORTED = (
+    "exporting and serving segmentation models is not supported yet (the serving graph, parity check and server answer one row per image, "
+    "not a mask); use the run directory itself: cnnbuild predict RUN_DIR IMAGES writes mask PNGs, cnnbuild evaluate RUN_DIR measures them"
+)
+
+
 def metadata_for_run(record: RunRecord, format: str, quantize: str) -> ExportMetadata:
     """The metadata of an export of ``record``'s model: its classes, the spec's image facts, the label encoding."""
     from importlib.metadata import version
@@ -111,6 +118,8 @@ def metadata_for_run(record: RunRecord, format: str, quantize: str) -> ExportMet
     from cnnbuild.runs.task_record import read_task_record
 
     spec = record.spec
+    if spec.task_row.name == "segmentation":
+        raise ExportError(SEGMENTATION_NOT_EXPORTED)
     labels = record.labels
     binary = labels.mode == "binary"
     applied = ("sigmoid" if binary or labels.mode == "multi_hot" else "softmax") if labels.from_logits else "none"

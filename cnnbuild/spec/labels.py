@@ -30,6 +30,8 @@ class Labels:
     positive_weights: tuple[float, ...] = ()
     #: regression with standardised targets: ``(mean, std)`` per target, from the training split
     scaling: tuple[list[float], list[float]] | None = None
+    #: segmentation with ``train.class_weight``: each class's weight of its pixels in the loss (empty: none)
+    pixel_weights: tuple[float, ...] = ()
 
 
 def data_context(spec: Spec) -> DataContext:

@@ -117,8 +117,11 @@ def segmentation_issues(spec: Spec, registry: Registry, num_classes: int | None,
             )
     if spec.data.label_mode is not None:
         add(("data", "label_mode"), Code.TASK_MISMATCH, f"label_mode is for single-label classes; segmentation labels are {task.targets}: remove it")
-    if spec.train.class_weight != "none":
-        add(("train", "class_weight"), Code.TASK_MISMATCH, "class_weight is not applied to masks yet (Keras weights whole examples, not pixels); remove it, or use loss: dice_crossentropy, which weighs small classes up")
+    weights = spec.train.class_weight
+    if isinstance(weights, dict) and num_classes is not None:
+        for key in weights:
+            if not 0 <= key < num_classes:
+                add(("train", "class_weight", key), Code.TASK_MISMATCH, f"{key} is not a class index of the masks (0 to {num_classes - 1})", key=True)
     augmentation_issues(spec, registry, add)
 
 

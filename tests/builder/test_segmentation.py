@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnbuild.errors import RunError
 from cnnbuild.spec import spec_from_text
 
 UNET = """
@@ -27,13 +28,13 @@ model:
 """
 
 
-def seg_spec(root: Path, data: str, *, task: str = "{type: segmentation, classes: {0: background, 1: thing}}", extra: str = "") -> Path:
+def seg_spec(root: Path, data: str, *, task: str = "{type: segmentation, classes: {0: background, 1: thing}}", extra: str = "", train: str = "") -> Path:
     text = textwrap.dedent(f"""
         name: seg
         seed: 3
         task: {task}
         data: {data}
-        train: {{epochs: 1, verbose: quiet, precision: float32}}
+        train: {{epochs: 1, verbose: quiet, precision: float32{train}}}
     """) + extra + "\n" + UNET
     path = root / "spec.yaml"
     path.write_text(text, encoding="utf-8")
@@ -150,7 +151,7 @@ def segmentation_run(tmp_path_factory) -> Path:
     from cnnbuild.builder.training import run
 
     root = tmp_path_factory.mktemp("segmentation")
-    path = seg_spec(root, "{type: shape_masks, count: 24, image_size: [16, 16], batch_size: 8}", task="segmentation", extra="augmentation: [{type: RandomFlip}]\ncompile: {loss: dice_crossentropy}")
+    path = seg_spec(root, "{type: shape_masks, count: 24, image_size: [16, 16], batch_size: 8}", task="segmentation", extra="augmentation: [{type: RandomFlip}]\ncompile: {loss: dice_crossentropy}", train=", class_weight: auto")
     run(path, output=root / "run")
     return root / "run"
 
@@ -182,4 +183,110 @@ def test_a_segmentation_checkpoint_loads_with_its_loss_and_metrics(segmentation_
 
     model = load_saved_model(segmentation_run / "model.keras")
     assert type(model.loss).__name__ == "SegmentationLoss" and model.loss.dice_weight == 1.0
+    assert len(model.loss.class_weights) == 3 and model.loss.class_weights[0] < 1 < model.loss.class_weights[1]  # class_weight: auto, rare shapes up
     assert model.output_shape == (None, 16, 16, 3)
+
+
+def test_predict_writes_a_mask_png_per_image_at_its_size_and_reports_bad_files(segmentation_run, tmp_path):
+    from cnnbuild.builder.segmentation_predict import predict_masks
+    from cnnbuild.cli.result_commands import format_answer, is_segmentation_run
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    Image.fromarray(np.full((20, 24, 3), 120, "uint8")).save(folder / "wide.jpg")
+    (folder / "broken.png").write_bytes(b"not a png")
+    results = predict_masks(segmentation_run, [folder], tmp_path / "masks")
+    by_name = {Path(result["path"]).name: result for result in results}
+    assert "cannot decode" in by_name["broken.png"]["error"]
+    answer = by_name["wide.jpg"]
+    written = Image.open(answer["mask"])
+    assert Path(answer["mask"]).name == "wide.png" and written.mode == "P" and written.size == (24, 20)
+    assert set(np.unique(np.asarray(written))) <= {0, 1, 2}
+    assert list(answer["classes"]) == ["background", "circle", "square"] and sum(answer["classes"].values()) == pytest.approx(1.0)
+    assert format_answer(answer).startswith(f"mask {answer['mask']} (background ")
+    assert is_segmentation_run(segmentation_run) and not is_segmentation_run(tmp_path)
+
+
+def test_evaluate_gives_the_per_class_iou_table_and_writes_masks(segmentation_run, tmp_path):
+    from cnnbuild.builder.evaluate import evaluate
+
+    metrics = json.loads((segmentation_run / "metrics.json").read_text())
+    result = evaluate(segmentation_run)
+    assert result.metrics["mean_iou"] == pytest.approx(metrics["validation"]["mean_iou"], abs=1e-5)
+    assert [row["iou"] for row in result.as_dict()["per_class_iou"]] == [row["iou"] for row in metrics["per_class_iou"]]
+    folder = segmentation_run / "evaluations" / "validation"
+    assert len(list((folder / "masks").glob("validation_*.png"))) == metrics["validation_examples"]
+    assert (folder / "mask_overlays.png").exists() and "background" in result.text()
+    (tmp_path / "out" / "masks").mkdir(parents=True)
+    (tmp_path / "out" / "masks" / "mine.png").write_bytes(b"x")
+    with pytest.raises(RunError, match="holds files evaluate did not write"):
+        evaluate(segmentation_run, out=tmp_path / "out")
+    assert (tmp_path / "out" / "masks" / "mine.png").read_bytes() == b"x"
+
+
+def test_the_html_report_shows_the_iou_table_confusion_and_overlays(segmentation_run):
+    from cnnbuild.builder.reports.html_report import write_report
+
+    page = write_report(segmentation_run).read_text()
+    assert "<h2>Per-class IoU</h2>" in page and "<h2>Pixel confusion matrix</h2>" in page
+    assert page.count("data:image/png;base64,") == 2  # the curves and the overlays
+    assert "Confusion matrix</h2>" not in page and "Misclassified" not in page
+
+
+def test_preview_titles_samples_with_their_classes_and_draws_masks_with_images(tmp_path):
+    from cnnbuild.builder.reports.preview import preview
+
+    path = seg_spec(tmp_path, "{type: shape_masks, count: 12, image_size: [16, 16]}", task="segmentation", extra="augmentation: [{type: RandomFlip}]")
+    result = preview(spec_from_text(path.read_text(), str(path)), tmp_path / "preview")
+    shown = [title for title in result.titles["samples.png"] if title.startswith("background")]  # each sample: the classes its mask shows
+    assert len(shown) == 9 and any("circle" in title or "square" in title for title in shown)
+    assert result.files["augmentation.png"].exists() and sum(title.startswith("draw ") for title in result.titles["augmentation.png"]) == 9
+    assert "classes (images showing each)" in result.report.text() and result.report.counts["background"] == 12
+
+
+def test_export_and_serve_refuse_a_segmentation_run_in_one_line_before_tensorflow(segmentation_run):
+    from ..conftest import run_cli
+
+    for args in (("export", str(segmentation_run), "--format", "onnx"), ("serve", str(segmentation_run))):
+        result = run_cli(*args, timeout=120)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert "exporting and serving segmentation models is not supported yet" in result.stderr + result.stdout
+
+
+def test_class_weight_auto_weighs_pixels_by_their_class_rarity(tmp_path):
+    from cnnbuild.builder.data.segmentation_pipelines import pixel_class_weights
+    from cnnbuild.builder.data.source import load_source
+    from cnnbuild.builder.model.segmentation_objects import SegmentationLoss
+
+    path = seg_spec(tmp_path, "{type: shape_masks, count: 16, image_size: [16, 16]}", task="segmentation")
+    source = load_source(spec_from_text(path.read_text(), str(path)))
+    pixels = np.zeros(3)
+    for _, mask in source.train.as_numpy_iterator():
+        pixels += np.bincount(mask.reshape(-1), minlength=3)
+    weights = pixel_class_weights("auto", source, None)
+    assert weights == pytest.approx(tuple(pixels.sum() / (3 * pixels)), rel=1e-5) and weights[0] < 1 < weights[1]
+    assert pixel_class_weights({1: 4.0}, source, None) == (1.0, 4.0, 1.0)
+    truth = np.array([[[0, 1]]], "int32")
+    probabilities = np.array([[[[0.5, 0.25, 0.25], [0.5, 0.25, 0.25]]]], "float32")
+    plain = float(SegmentationLoss(3)(truth, probabilities))
+    weighted = float(SegmentationLoss(3, class_weights=[1.0, 3.0, 1.0])(truth, probabilities))
+    assert weighted == pytest.approx((-np.log(0.5) + 3 * -np.log(0.25)) / 2) and weighted > plain
+
+
+def test_an_interrupted_segmentation_run_resumes_with_its_loss_and_metrics(tmp_path):
+    import keras
+
+    from cnnbuild.builder.training import run
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    path = seg_spec(tmp_path, "{type: shape_masks, count: 16, image_size: [16, 16], batch_size: 8}", task="segmentation", train=", class_weight: auto")
+    path.write_text(path.read_text().replace("epochs: 1", "epochs: 2"), encoding="utf-8")
+    assert run(path, output=tmp_path / "run", callbacks=[StopAfterFirstEpoch()]).status == "interrupted"
+    resumed = run(resume=tmp_path / "run")
+    assert resumed.status == "completed"
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history["val_mean_iou"]) == 2 and len(history["iou_background"]) == 2
+    assert [row["class"] for row in resumed.metrics["per_class_iou"]] == ["background", "circle", "square"]

@@ -51,7 +51,7 @@ def test_a_flattened_output_names_flatten():
     assert "Flatten at model.layers.1" in str(caught.value)
 
 
-def test_sigmoid_for_three_classes_accuracy_mixup_label_mode_and_class_weight_are_refused():
+def test_sigmoid_for_three_classes_accuracy_mixup_and_label_mode_are_refused():
     text = (
         HEAD.replace("image_size: [16, 16]}", "image_size: [16, 16], label_mode: int}")
         + "augmentation: [{type: MixUp}]\n"
@@ -64,7 +64,6 @@ def test_sigmoid_for_three_classes_accuracy_mixup_label_mode_and_class_weight_ar
         ("4:16", "augmentation[0]", "task-mismatch"),
         ("11:46", "model.layers[4].activation", "task-mismatch"),
         ("12:31", "compile.metrics[1]", "task-mismatch"),
-        ("13:23", "train.class_weight", "task-mismatch"),
     ]
 
 
@@ -80,3 +79,21 @@ def test_dice_loss_is_for_segmentation_only_and_sources_declare_the_task():
     assert issue_codes(single) == [("4:17", "compile.loss.type", "task-mismatch")]
     wrong_source = HEAD.replace("type: shape_masks, count: 16,", "type: shapes, count: 16,") + UNET
     assert issue_codes(wrong_source) == [("2:7", "task", "task-unsupported")]
+
+
+def test_a_sweep_maximises_the_validation_mean_iou():
+    spec = spec_from_text(HEAD + UNET + "sweep:\n  metric: val_mean_iou\n  trials: 2\n  space: {compile.optimizer.learning_rate: {choice: [0.001, 0.01]}}\n")
+    assert spec.sweep.goal == "maximize"
+
+
+def test_pixel_class_weights_name_class_indices():
+    assert issue_codes(HEAD + UNET + "train: {class_weight: auto}\n") == []
+    assert issue_codes(HEAD + UNET + "train: {class_weight: {0: 0.5, 5: 2}}\n") == [("11:32", "train.class_weight[5]", "task-mismatch")]
+
+
+def test_image_masks_folders_not_there_yet_are_a_data_missing_warning(tmp_path):
+    from .issues import located
+
+    text = HEAD.replace("{type: shape_masks, count: 16, image_size: [16, 16]}", "{type: image_masks, images: imgs, masks: msk, image_size: [16, 16]}") + UNET
+    spec = spec_from_text(text, str(tmp_path / "spec.yaml"))
+    assert located(spec.warnings, severity="warning") == [("3:14", "data.type", "data-missing")]

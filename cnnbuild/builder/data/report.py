@@ -72,7 +72,7 @@ class DatasetReport:
 
     def text(self) -> str:
         """The report as printed by ``cnnbuild preview``."""
-        kind = {"multi_label": "labels (images with each)", "regression": "target(s)"}.get(self.task)
+        kind = {"multi_label": "labels (images with each)", "regression": "target(s)", "segmentation": "classes (images showing each)"}.get(self.task)
         found = f"{self.total} images, {len(self.class_names)} {kind}" if kind else f"{self.total} images in {len(self.class_names)} classes"
         lines = [f"data: {self.data_type}, {self.origin}", f"{found}; split: {self.train_count} training, {self.validation_count} validation"]
         width = max(len("class"), *(len(name) for name in self.class_names))
@@ -211,6 +211,10 @@ def _present(source: Datasets, label: Any) -> list[int]:
         return [index for index, value in enumerate(label) if value > 0.5]
     if source.task == "regression":
         return list(range(len(source.class_names)))
+    if source.task == "segmentation":  # the classes the mask shows
+        import numpy as np
+
+        return [int(index) for index in np.unique(label) if 0 <= index < len(source.class_names)]
     return [int(label[0])]
 
 

@@ -9,6 +9,7 @@ resampling, which would move the images only).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.data.pipelines import PreparedData, _cache, deterministic
@@ -41,11 +42,30 @@ def mask_augmenter(spec: Spec) -> Any:
     return augment
 
 
+def pixel_class_weights(setting: Any, source: Datasets, ignore_index: int | None) -> tuple[float, ...]:
+    """Each class's weight of its pixels in the loss: ``auto`` = total / (classes x the class's
+    pixels) over the training masks (a mean weight of 1; a class without pixels gets 1), a mapping
+    = its weights (1 for classes it leaves out)."""
+    import numpy as np
+
+    count = len(source.class_names)
+    if isinstance(setting, dict):
+        return tuple(float(setting.get(index, 1.0)) for index in range(count))
+    pixels = np.zeros(count, dtype="int64")
+    for _, mask in source.train.as_numpy_iterator():
+        values = mask[(mask >= 0) & (mask < count) & (mask != (-1 if ignore_index is None else ignore_index))]
+        pixels += np.bincount(values.reshape(-1), minlength=count)[:count]
+    total = pixels.sum()
+    return tuple(round(float(total / (count * n)), 6) if n else 1.0 for n in pixels)
+
+
 def segmentation_pipelines(spec: Spec, source: Datasets, *, augment: bool = True) -> PreparedData:
     """What :func:`~cnnbuild.builder.data.pipelines.build_pipelines` makes, for masks."""
     tf = import_tensorflow()
     data = spec.data
     labels = label_encoding(spec, len(source.class_names))
+    if spec.train.class_weight != "none":
+        labels = dataclasses.replace(labels, pixel_weights=pixel_class_weights(spec.train.class_weight, source, getattr(spec.task, "ignore_index", None)))
     train = _cache(source.train, data.cache, spec, "train", source.fingerprint)
     if data.shuffle_buffer > 0:
         train = train.shuffle(min(data.shuffle_buffer, max(source.train_count, 1)), seed=spec.seed, reshuffle_each_iteration=True)

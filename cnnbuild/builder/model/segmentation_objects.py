@@ -47,10 +47,14 @@ class SegmentationLoss(keras.losses.Loss):
     """Cross-entropy per pixel averaged over the valid pixels of each image, plus ``dice_weight``
     times (1 - the mean Dice over classes) when ``dice_weight`` is above 0."""
 
-    def __init__(self, num_classes: int, *, binary: bool = False, from_logits: bool = False, ignore_index: int | None = None, dice_weight: float = 0.0, name: str = "segmentation_loss", **kwargs: Any) -> None:
+    def __init__(
+        self, num_classes: int, *, binary: bool = False, from_logits: bool = False, ignore_index: int | None = None, dice_weight: float = 0.0, class_weights: list[float] | None = None,
+        name: str = "segmentation_loss", **kwargs: Any,
+    ) -> None:  # fmt: skip
         super().__init__(name=name, **kwargs)
         self.num_classes, self.binary, self.from_logits = num_classes, binary, from_logits
         self.ignore_index, self.dice_weight = ignore_index, dice_weight
+        self.class_weights = [float(w) for w in class_weights] if class_weights else None
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         valid, indices = _valid_and_indices(y_true, self.num_classes, self.ignore_index)
@@ -60,6 +64,8 @@ class SegmentationLoss(keras.losses.Loss):
         else:
             per_pixel = keras.losses.sparse_categorical_crossentropy(indices, ops.cast(y_pred, "float32"), from_logits=self.from_logits)
         per_pixel = ops.reshape(per_pixel, ops.shape(valid))
+        if self.class_weights:  # each pixel weighted by its true class's weight
+            per_pixel = per_pixel * ops.take(ops.convert_to_tensor(self.class_weights, "float32"), indices)
         counted = ops.maximum(ops.sum(valid, axis=(1, 2)), 1.0)
         loss = ops.sum(per_pixel * valid, axis=(1, 2)) / counted
         if self.dice_weight > 0:
@@ -74,7 +80,7 @@ class SegmentationLoss(keras.losses.Loss):
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(), "num_classes": self.num_classes, "binary": self.binary, "from_logits": self.from_logits,
-            "ignore_index": self.ignore_index, "dice_weight": self.dice_weight,
+            "ignore_index": self.ignore_index, "dice_weight": self.dice_weight, "class_weights": self.class_weights,
         }  # fmt: skip
 
 
@@ -136,7 +142,10 @@ def segmentation_loss(spec: Spec, labels: Labels) -> SegmentationLoss:
     """The loss of ``compile.loss``: cross-entropy per pixel (``auto``), plus Dice for ``dice_crossentropy``."""
     task = spec.task
     dice = float(getattr(task, "dice_weight", 1.0)) if spec.compile.loss.type == "dice_crossentropy" else 0.0
-    return SegmentationLoss(labels.num_classes, binary=labels.mode == "binary_mask", from_logits=labels.from_logits, ignore_index=getattr(task, "ignore_index", None), dice_weight=dice)
+    return SegmentationLoss(
+        labels.num_classes, binary=labels.mode == "binary_mask", from_logits=labels.from_logits, ignore_index=getattr(task, "ignore_index", None), dice_weight=dice,
+        class_weights=list(labels.pixel_weights) or None,
+    )  # fmt: skip
 
 
 def _class_names(spec: Spec, count: int) -> list[str]:

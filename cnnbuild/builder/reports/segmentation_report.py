@@ -203,3 +203,48 @@ def format_iou_table(rows: list[dict[str, Any]]) -> str:
     mean_iou, mean_dice = (sum(row[key] for row in occurring) / len(occurring) for key in ("iou", "dice"))
     lines.append(f"{'mean':<{width}}  {mean_iou:>5.3f}  {mean_dice:>5.3f}  {sum(row['true_pixels'] for row in rows):>11d}")
     return "\n".join(lines)
+
+
+def segmentation_sections(run: Any, metrics: dict[str, Any]) -> list[str]:
+    """The HTML report's segmentation part: the per-class IoU table, the pixel confusion matrix and the overlays."""
+    from cnnbuild.builder.reports.html_report import _esc, _figure, _table
+
+    rows = metrics.get("per_class_iou")
+    if not rows:
+        return ['<h2>Per-class IoU</h2><p class="missing">no per-class table (no validation split, or the run did not finish).</p>', _figure(run, *OVERLAYS_FIGURE)]
+    table = _table(["class", "IoU", "Dice", "true pixels", "predicted pixels"], [[r["class"], r["iou"], r["dice"], r["true_pixels"], r["predicted_pixels"]] for r in rows])
+    names = [r["class"] for r in rows]
+    matrix = metrics.get("confusion_matrix") or []
+    confusion = _table(["true / predicted", *names], [[name, *counts] for name, counts in zip(names, matrix, strict=False)])
+    note = f'<p class="note">validation split; mean IoU {_esc(round(metrics.get("validation", {}).get("mean_iou", float("nan")), 4))}</p>'
+    return ["<h2>Per-class IoU</h2>" + note + table, "<h2>Pixel confusion matrix</h2>" + confusion, _figure(run, *OVERLAYS_FIGURE)]
+
+
+#: the report's figure of the best and worst validation images
+OVERLAYS_FIGURE = ("Best and worst validation images", MASK_OVERLAYS, "by each image's mean IoU; the true and predicted masks overlaid on the image (background black)")
+
+
+def overlaid_images(images: list[Any], masks: list[Any], num_classes: int) -> list[Any]:
+    """Each image (float 0..255) with its mask's class colours blended in, as float32 RGB for the figures."""
+    import numpy as np
+
+    result = []
+    for image, mask in zip(images, masks, strict=True):
+        rgb = np.clip(np.asarray(image), 0, 255).astype("uint8")
+        rgb = np.repeat(rgb, 3, axis=-1) if rgb.shape[-1] == 1 else rgb[..., :3]
+        result.append(_overlay(rgb, colour_masks(np.asarray(mask), num_classes)).astype("float32"))
+    return result
+
+
+def mask_augmentation_draws(spec: Any, image: Any, mask: Any, num_classes: int, draws: int = 9) -> list[Any]:
+    """``image`` and its ``mask`` through nine draws of the training augmentation (as the pipeline
+    applies it, the mask moved with the image), each mask overlaid on its image."""
+    import numpy as np
+    import tensorflow as tf
+
+    from cnnbuild.builder.data.segmentation_pipelines import mask_augmenter
+
+    images = tf.constant(np.repeat(np.asarray(image, "float32")[None], draws, axis=0))
+    masks = tf.constant(np.repeat(np.asarray(mask, "int32")[None], draws, axis=0))
+    moved_images, moved_masks = mask_augmenter(spec)(images, masks)
+    return overlaid_images(list(np.asarray(moved_images)), list(np.asarray(moved_masks)), num_classes)

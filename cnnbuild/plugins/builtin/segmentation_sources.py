@@ -12,7 +12,7 @@ from pydantic import Field
 from cnnbuild.contracts.data import DataContext, DataParams, Datasets
 from cnnbuild.contracts.values import NonNegativeInt, Pair, SpecPath
 from cnnbuild.data.masks import datasets_from_masks, pair_masks
-from cnnbuild.errors import DataError
+from cnnbuild.errors import DataError, DataNotFound
 from cnnbuild.plugins.hookspecs import hookimpl
 
 KINDS = ("circle", "square", "triangle", "cross")
@@ -33,6 +33,10 @@ def image_masks_names(params: ImageMasksParams, context: DataContext) -> list[st
     names = _classes(context)
     if names is None:
         raise DataError("data source image_masks needs the class of each mask index: add task.classes, e.g. {0: background, 1: cell}")
+    for key in ("images", "masks"):
+        folder = context.resolve_path(getattr(params, key))
+        if not folder.is_dir():
+            raise DataNotFound(f"data.{key}: {folder} is not a folder (yet)")
     return names
 
 
