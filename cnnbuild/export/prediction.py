@@ -14,6 +14,19 @@ from cnnbuild.export.answers import task_answer
 MAX_PIXELS = 178_956_970
 
 
+def read_pixels(path: Path, model_input: Any) -> Any:
+    """uint8 pixels of the image file at ``path`` for an exported model's ``input`` (channels and
+    size), decoded as training decodes; or a string saying why the file cannot be used."""
+    from cnnbuild.export.images import ImageRejected, decode_image
+
+    try:
+        return decode_image(path.read_bytes(), model_input.channels, max_pixels=MAX_PIXELS, size=model_input.image_size)
+    except ImageRejected as exc:
+        return exc.reason
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+
+
 def predict_images(model_path: str | Path, inputs: list[str | Path], *, top_k: int = 1, allow_modified: bool = False) -> list[dict[str, Any]]:
     """For each image: its top-k classes with probabilities, or an ``error`` saying why it was skipped.
 
@@ -23,7 +36,6 @@ def predict_images(model_path: str | Path, inputs: list[str | Path], *, top_k: i
     import numpy as np
 
     from cnnbuild.builder.inference import image_paths
-    from cnnbuild.export.images import ImageRejected, decode_image
     from cnnbuild.export.location import open_exported
 
     paths, not_used = image_paths(inputs)
@@ -31,13 +43,9 @@ def predict_images(model_path: str | Path, inputs: list[str | Path], *, top_k: i
     names = model.info.class_names
     results: list[dict[str, Any]] = []
     for path in paths:
-        try:
-            pixels = decode_image(path.read_bytes(), model.info.input.channels, max_pixels=MAX_PIXELS, size=model.info.input.image_size)
-        except ImageRejected as exc:
-            results.append({"path": str(path), "error": exc.reason})
-            continue
-        except OSError as exc:
-            results.append({"path": str(path), "error": f"cannot read: {exc.strerror or exc}"})
+        pixels = read_pixels(path, model.info.input)
+        if isinstance(pixels, str):
+            results.append({"path": str(path), "error": pixels})
             continue
         row = np.asarray(model(pixels[None])[0], dtype="float64")
         answer = task_answer(row, model.info)

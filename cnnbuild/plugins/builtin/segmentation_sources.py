@@ -13,6 +13,7 @@ from cnnbuild.contracts.data import DataContext, DataParams, Datasets
 from cnnbuild.contracts.values import NonNegativeInt, Pair, SpecPath
 from cnnbuild.data.masks import datasets_from_masks, pair_masks
 from cnnbuild.errors import DataError, DataNotFound
+from cnnbuild.plugins.builtin.synthetic_shapes import draw_shape
 from cnnbuild.plugins.hookspecs import hookimpl
 
 KINDS = ("circle", "square", "triangle", "cross")
@@ -61,20 +62,6 @@ class ShapeMasksParams(DataParams):
     seed: NonNegativeInt | None = Field(None, description="the generator's seed; default: the spec's seed (or 0)")
 
 
-def _draw(draw: Any, kind: str, cx: float, cy: float, radius: float, fill: Any) -> None:
-    box = (cx - radius, cy - radius, cx + radius, cy + radius)
-    if kind == "circle":
-        draw.ellipse(box, fill=fill)
-    elif kind == "square":
-        draw.rectangle(box, fill=fill)
-    elif kind == "triangle":
-        draw.polygon([(cx, cy - radius), (cx - radius, cy + radius), (cx + radius, cy + radius)], fill=fill)
-    else:
-        arm = max(1.0, radius / 3)
-        draw.rectangle((cx - radius, cy - arm, cx + radius, cy + arm), fill=fill)
-        draw.rectangle((cx - arm, cy - radius, cx + arm, cy + radius), fill=fill)
-
-
 def generate_masks(params: ShapeMasksParams, seed: int) -> tuple[Any, Any]:
     """``(images uint8 (N, H, W, 3), masks int32 (N, H, W))``: striped, noisy backgrounds with 1 to
     ``max_shapes`` shapes of random kinds, sizes and colours; a mask pixel is 0 (background) or
@@ -99,8 +86,8 @@ def generate_masks(params: ShapeMasksParams, seed: int) -> tuple[Any, Any]:
             radius = min(height, width) * rng.uniform(0.12, 0.25)
             cx, cy = rng.uniform(radius, width - radius), rng.uniform(radius, height - radius)
             colour = tuple(int(c) for c in rng.integers(120, 256, 3))
-            _draw(draw_image, params.shapes[kind], cx, cy, radius, colour)
-            _draw(draw_mask, params.shapes[kind], cx, cy, radius, kind + 1)
+            draw_shape(draw_image, params.shapes[kind], cx, cy, radius, colour)
+            draw_shape(draw_mask, params.shapes[kind], cx, cy, radius, kind + 1)
         images.append(np.asarray(image))
         masks.append(np.asarray(mask, dtype="int32"))
     return np.stack(images), np.stack(masks)
