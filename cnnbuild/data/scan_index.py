@@ -43,7 +43,7 @@ def _common_prefix(keys: list[bytes]) -> bytes:
     """The longest prefix of every key (that of the smallest and the largest is that of all)."""
     low, high = min(keys), max(keys)
     length = 0
-    for a, b in zip(low, high, strict=False):  # the shorter key ends the common prefix
+    for a, b in zip(low, high, strict=False):  # low is no longer than their common part
         if a != b:
             break
         length += 1

@@ -45,7 +45,7 @@ seed: 4
 data: {type: digits, image_size: [32, 32], color_mode: rgb, batch_size: 64, validation_split: 0.2}
 model:
   layers:
-    - {type: Backbone, architecture: MobileNetV3Small, weights: none, trainable: true}
+    - {type: Backbone, architecture: MobileNetV3Small, weights: none, trainable: false}  # frozen: the export is the point, and training only the head is cheap
     - {type: Dense, units: auto}
 train: {epochs: 1, verbose: quiet, precision: float32}
 """
