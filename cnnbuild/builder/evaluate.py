@@ -53,7 +53,7 @@ class Evaluation:
         return "\n".join(lines + [f"wrote {path}" for path in self.written])
 
 
-def spec_for_data(spec: Spec, data: str | Path) -> Spec:
+def spec_for_data(spec: Spec, data: str | Path, run_names: list[str] | None = None) -> Spec:
     """``spec`` reading all of ``data`` (a folder, or a file such as a CSV) with the run's own data
     source: its ``path`` parameter replaced, no validation split, no shuffling, no cache."""
     params = type(spec.data)
@@ -63,7 +63,7 @@ def spec_for_data(spec: Spec, data: str | Path) -> Spec:
     update: dict[str, Any] = {"path": str(location), "validation_split": 0, "shuffle_buffer": 0, "cache": "none"}
     update.update({key: None for key in ("url", "sha256", "test_path", "class_names") if key in params.model_fields})  # the data's own classes
     if spec.task_row.name == "multi_label" and "class_names" in params.model_fields:
-        update["class_names"] = spec.data.class_names  # the run's labels, in the model's order
+        update["class_names"] = run_names or spec.data.class_names  # the run's labels, in the model's order (``run_names``: class_names.json)
     try:
         changed = params.model_validate({**spec.data.model_dump(), **update})
     except ValueError as exc:
@@ -104,16 +104,20 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | 
     ``RUN_DIR/evaluations/<data's name or validation>/``)."""
     from cnnbuild.builder.data.source import load_source
 
+    if RunRecord.open(run_dir).spec.task_row.name == "segmentation":
+        from cnnbuild.builder.segmentation_evaluate import evaluate_segmentation
+
+        return evaluate_segmentation(run_dir, data, out=out, allow_unsafe=allow_unsafe)  # type: ignore[return-value]
     if out is not None:
         EvaluationFolder(Path(out)).check()  # before the model loads: refuse a folder holding files evaluate did not write
     if data is not None:
         # the data's classes, where its source tells them from a listing, are checked before TensorFlow loads the model
         record = RunRecord.open(run_dir)
-        names = known_class_names(spec_for_data(record.spec, data), record.spec.registry)
+        names = known_class_names(spec_for_data(record.spec, data, record.class_names), record.spec.registry)
         if names is not None:
             class_mapping(names, record.class_names)
     finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
-    spec = finished.spec if data is None else spec_for_data(finished.spec, data)
+    spec = finished.spec if data is None else spec_for_data(finished.spec, data, finished.class_names)
     source = load_source(spec)
     if finished.task is not None:
         return evaluate_task(finished, spec, source, data, Path(out) if out else None)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from cnnbuild.cli.common import errors_to_exit
+from cnnbuild.errors import CnnbuildError
 
 
 @click.command()
@@ -50,13 +51,18 @@ def evaluate(run_dir: Path, data: Path | None, out: Path | None, as_json: bool, 
 @click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
 @click.option("--allow-unsafe-model", is_flag=True, help="Load a model that contains Python code (Lambda layers). Only for files you trust.")
 @click.option("--allow-modified", is_flag=True, help="Use an export whose files changed after cnnbuild export wrote them (their sha256 differs from export.json), with a warning.")
+@click.option("--masks-out", type=click.Path(file_okay=False, path_type=Path), default=Path("masks"), show_default=True, help="Segmentation runs: the folder the predicted mask PNGs are written to (one per image, named after it).")
 @errors_to_exit
-def predict(model: Path, images: tuple[Path, ...], top_k: int, as_json: bool, allow_unsafe_model: bool, allow_modified: bool) -> None:
+def predict(model: Path, images: tuple[Path, ...], top_k: int, as_json: bool, allow_unsafe_model: bool, allow_modified: bool, masks_out: Path) -> None:
     """Predict the classes of images (files or folders) with a finished run's model or an exported model
     (.tflite, .onnx, a SavedModel or export folder)."""
     from cnnbuild.export.location import find_export
 
-    if find_export(model) is not None:
+    if find_export(model) is None and is_segmentation_run(model):
+        from cnnbuild.builder.segmentation_predict import predict_masks
+
+        results = predict_masks(model, list(images), masks_out, allow_unsafe=allow_unsafe_model)
+    elif find_export(model) is not None:
         from cnnbuild.export.prediction import predict_images
 
         results = predict_images(model, list(images), top_k=top_k, allow_modified=allow_modified)
@@ -79,8 +85,20 @@ def predict(model: Path, images: tuple[Path, ...], top_k: int, as_json: bool, al
         sys.exit(1)
 
 
+def is_segmentation_run(path: Path) -> bool:
+    """Whether ``path`` is a run folder of a ``task: segmentation`` spec (read without TensorFlow)."""
+    from cnnbuild.runs.record import RunRecord
+
+    try:
+        return RunRecord.open(path).spec.task_row.name == "segmentation"
+    except CnnbuildError:
+        return False  # not a run: the ordinary prediction says what it is
+
+
 def format_answer(result: dict[str, Any]) -> str:
-    """One prediction as the command line shows it: the top classes, the labels present, or the values."""
+    """One prediction as the command line shows it: the top classes, the labels present, the values, or the mask written."""
+    if "mask" in result:
+        return f"mask {result['mask']} (" + ", ".join(f"{name} {share:.1%}" for name, share in result["classes"].items()) + ")"
     if "values" in result:
         return ", ".join(f"{name} {value:.4g}" for name, value in result["values"].items())
     if "labels" in result:

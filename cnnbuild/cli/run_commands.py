@@ -105,7 +105,7 @@ def format_run_summary(result: Any) -> str:
     if shown:
         lines.append(f"final  {shown}")
     best = metrics.get("best", {})
-    for key in ("val_accuracy", "val_loss"):
+    for key in ("val_accuracy", "val_mean_iou", "val_loss"):
         if key in best:
             lines.append(f"best   {key} {best[key]['value']:.4f} at epoch {best[key]['epoch']}")
     if metrics.get("train_images_per_second"):
@@ -116,6 +116,10 @@ def format_run_summary(result: Any) -> str:
         from cnnbuild.builder.reports.evaluation import format_class_table
 
         lines += ["", format_class_table(metrics["per_class"])]
+    if metrics.get("per_class_iou"):
+        from cnnbuild.builder.reports.segmentation_report import format_iou_table
+
+        lines += ["", format_iou_table(metrics["per_class_iou"])]
     for split, measures in (metrics.get("task_metrics") or {}).items():
         from cnnbuild.builder.reports.task_measures import format_task_table
 

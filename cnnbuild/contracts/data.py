@@ -56,12 +56,18 @@ class DataContext:
     work_dir: Path | None = None
     #: the spec's task (``single_label``, ``multi_label``, ``regression``): which labels to deliver
     task: str = "single_label"
+    #: the spec's ``task`` section besides its type (segmentation: ``classes`` as {index: name}, ``ignore_index``); empty without one
+    task_options: dict[str, Any] = field(default_factory=dict)
 
-    def __init__(self, base_dir: Path, seed: int | None = None, work_dir: Path | None = None, shard: tuple[int, int] | None = None, task: str = "single_label") -> None:
+    def __init__(
+        self, base_dir: Path, seed: int | None = None, work_dir: Path | None = None, shard: tuple[int, int] | None = None, task: str = "single_label",
+        task_options: dict[str, Any] | None = None,
+    ) -> None:  # fmt: skip
         object.__setattr__(self, "base_dir", base_dir)
         object.__setattr__(self, "seed", seed)
         object.__setattr__(self, "work_dir", work_dir)
         object.__setattr__(self, "task", task)
+        object.__setattr__(self, "task_options", dict(task_options or {}))
         if shard is not None:  # plugin API 1.0 took this process's share here
             warn_deprecated("cnnbuild.DataContext.shard")
 

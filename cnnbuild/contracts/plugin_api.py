@@ -93,6 +93,7 @@ API: tuple[ApiName, ...] = (
     *_fields("cnnbuild.Datasets", "1.2", "warnings"),
     *_fields("cnnbuild.Datasets", "1.4", "task", "train_targets"),
     *_fields("cnnbuild.DataContext", "1.4", "task"),
+    *_fields("cnnbuild.DataContext", "1.4", "task_options"),
     *_fields("cnnbuild.SkippedFile", "1.0", "path", "reason"),
     *_fields("cnnbuild.CallbackContext", "1.0", "run_dir", "epochs", "learning_rate", "steps_per_epoch", "history"),
     *_fields("cnnbuild.CallbackContext", "1.2", "first_epoch"),

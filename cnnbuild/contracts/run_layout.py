@@ -38,6 +38,7 @@ PR_CURVES = "pr_curves.png"  # multi-label: precision-recall per label, the chos
 PREDICTED_VS_TRUE = "predicted_vs_true.png"  # regression: predicted against true values and the residuals, per target
 PREDICTIONS = "predictions.csv"  # split, file, true, predicted, confidence, correct: every validation and test example
 REPORT = "report.html"
+MASK_OVERLAYS = "mask_overlays.png"  # segmentation: the best and worst validation images, true and predicted masks overlaid
 EVALUATIONS = "evaluations"  # cnnbuild evaluate's predictions and figures, a folder per data evaluated
 CHECKPOINTS = "checkpoints"
 EXPORTS = "exports"  # cnnbuild export's default folders, exports/FORMAT[-QUANTIZE]/
@@ -48,7 +49,7 @@ PARTIAL_PREFIX = ".partial-"
 
 ARTIFACTS = (
     RUN_INFO, SPEC, SPEC_WRITTEN, CLASS_NAMES, TASK, SKIPPED, SUMMARY, ENVIRONMENT, STATUS, MODEL, HISTORY_JSON, HISTORY_CSV,
-    METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, PR_CURVES, PREDICTED_VS_TRUE, PREDICTIONS, REPORT, EVALUATIONS, CHECKPOINTS, CHECKPOINT_STATE, EXPORTS, TRACEBACK,
+    METRICS, CURVES, CONFUSION_MATRIX, MISCLASSIFIED, PR_CURVES, PREDICTED_VS_TRUE, MASK_OVERLAYS, PREDICTIONS, REPORT, EVALUATIONS, CHECKPOINTS, CHECKPOINT_STATE, EXPORTS, TRACEBACK,
 )  # fmt: skip
 _FOLDERS = (CHECKPOINTS,)
 _RESERVED = re.compile("|".join([*(re.escape(name) for name in ARTIFACTS), r"checkpoints/epoch-.*\.keras", re.escape(PARTIAL_PREFIX) + ".*"]))

@@ -77,6 +77,20 @@ REGRESSION = Task(
     class_weight=False,
 )
 
+SEGMENTATION = Task(
+    name="segmentation",
+    predicts="one class per pixel",
+    units="the number of classes (1 for two classes with sigmoid)",
+    activations=("softmax", "sigmoid", None, "linear"),
+    suggested_activation="softmax",
+    default_loss="sparse_categorical_crossentropy",
+    losses=("sparse_categorical_crossentropy", "dice_crossentropy"),
+    metrics=("mean_iou", "per_class_iou", "dice", "pixel_accuracy"),
+    default_metrics=("mean_iou", "per_class_iou", "dice", "pixel_accuracy"),
+    targets="an int32 mask (height, width) of class indices into class_names (or the ignore index)",
+    class_weight=True,
+)
+
 #: Metrics (and their ``val_`` twins) for which lower is better; every other metric is better higher.
 LOWER_IS_BETTER = ("loss", "mae", "rmse")
 
@@ -88,7 +102,7 @@ def lower_is_better(metric: str) -> bool:
 
 
 #: Every task, by its name in ``task.type``.
-TASKS: dict[str, Task] = {task.name: task for task in (SINGLE_LABEL, MULTI_LABEL, REGRESSION)}
+TASKS: dict[str, Task] = {task.name: task for task in (SINGLE_LABEL, MULTI_LABEL, REGRESSION, SEGMENTATION)}
 #: The task of a spec that states none, and of a data source that does not declare its tasks.
 DEFAULT_TASK = SINGLE_LABEL.name
 

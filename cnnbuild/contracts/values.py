@@ -25,6 +25,8 @@ ACTIVATIONS = (
 )  # fmt: skip
 
 _FRACTION = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?)\s*/\s*(\d+(?:\.\d*)?)\s*$")
+# YAML 1.1 (PyYAML) reads 1e-6 as text, wanting 1.0e-6; a number in that notation is read as the number
+_EXPONENT = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+\s*$")
 
 
 class RelativeToSpec:
@@ -70,6 +72,11 @@ def _number(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, str):
+        if _EXPONENT.match(value):
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError("expected a finite number")
+            return value
         match = _FRACTION.match(value)
         if not match:
             raise ValueError(f"expected a number or a fraction such as 1/255, got {value!r}")
@@ -110,7 +117,8 @@ def _pair(value: Any) -> Any:
 
 
 _PAIR_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": 2}]}
-_NUMBER_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": _FRACTION.pattern}]}
+_NUMBER_TEXT = f"{_FRACTION.pattern}|{_EXPONENT.pattern}"
+_NUMBER_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": _NUMBER_TEXT}]}
 
 #: A number; also accepts a simple fraction written as text, such as ``1/255``.
 Number = Annotated[float, BeforeValidator(_number), WithJsonSchema(_NUMBER_SCHEMA)]
@@ -201,7 +209,7 @@ def nested_augmentation_fields(model: type[BaseModel]) -> list[str]:
 
 def factor_within(lower: float, upper: float) -> Any:
     """A :data:`Factor` whose number, or both ends of its pair, lie in ``[lower, upper]``."""
-    bounded = {"anyOf": [{"type": "number", "minimum": lower, "maximum": upper}, {"type": "string", "pattern": _FRACTION.pattern}]}
+    bounded = {"anyOf": [{"type": "number", "minimum": lower, "maximum": upper}, {"type": "string", "pattern": _NUMBER_TEXT}]}
 
     def check(value: Any) -> Any:
         for end in value if isinstance(value, tuple) else (value,):
@@ -213,7 +221,7 @@ def factor_within(lower: float, upper: float) -> Any:
 
 
 #: A probability: a number in [0, 1].
-Probability = Annotated[float, BeforeValidator(_number), Field(ge=0, le=1), WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "string", "pattern": _FRACTION.pattern}]})]
+Probability = Annotated[float, BeforeValidator(_number), Field(ge=0, le=1), WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "string", "pattern": _NUMBER_TEXT}]})]
 
 
 def _inside_run(value: str) -> str:

@@ -94,8 +94,8 @@ def _check_targets(targets: Sequence[Sequence[float]], names: Sequence[str], tas
     if task == "multi_label":
         counts = [sum(row[i] for row in targets) for i in range(len(names))]
         never = [name for name, count in zip(names, counts, strict=True) if count == 0]
-        if never:
-            raise DataError(f"{where}: label(s) {never} are on no image; remove them from the labels, or add images that have them")
+        if never:  # a warning, not an error: data evaluated on may hold only some of a run's labels
+            warnings.append(f"label(s) {never} are on no image: a model trained on this data learns never to predict them; add images that have them, or remove them from the labels")
         always = [name for name, count in zip(names, counts, strict=True) if count == len(targets)]
         if always:
             warnings.append(f"label(s) {always} are on every image: the model cannot learn to tell them apart from their absence")
@@ -136,6 +136,7 @@ def datasets_from_targets(
         raise DataError(f"{where}: no training images left after the validation split; lower data.validation_split or add images")
     test_data: Any = None
     test_count = 0
+    test_images: Any = []
     if test is not None:
         test_images, test_targets = _usable(test[0], test[1], left_out, params)
         test_data, test_count = _dataset(test_images, test_targets, params, where), len(test_targets)
@@ -144,6 +145,7 @@ def datasets_from_targets(
     files = None
     if isinstance(images, list):
         files = [(images[i].path, 0, "train") for i in train_index] + [(images[i].path, 0, "validation") for i in validation_index]
+        files += [(item.path, 0, "test") for item in test_images if isinstance(test_images, list)]
     keys = [item.path for item in images] if isinstance(images, list) else [f"{i}:{hashlib.sha256(images[i].tobytes()).hexdigest()[:16]}" for i in range(len(targets))]
     return Datasets(
         train=_dataset(pick(train_index), train_targets, params, where),

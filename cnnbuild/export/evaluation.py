@@ -13,7 +13,7 @@ from cnnbuild.builder.evaluate import Evaluation, class_mapping
 from cnnbuild.builder.reports.evaluation import KEEP_MISCLASSIFIED, Mistake, Prediction, ValidationReport, per_class_table
 from cnnbuild.builder.reports.evaluation_folder import EvaluationFolder
 from cnnbuild.errors import DataError
-from cnnbuild.export.prediction import MAX_PIXELS
+from cnnbuild.export.prediction import read_pixels
 
 
 def evaluate_export(model_path: str | Path, data: str | Path, *, out: str | Path | None = None, allow_modified: bool = False) -> Evaluation:
@@ -26,7 +26,6 @@ def evaluate_export(model_path: str | Path, data: str | Path, *, out: str | Path
     from sklearn.metrics import confusion_matrix
 
     from cnnbuild.data.folders import folder_files
-    from cnnbuild.export.images import ImageRejected, decode_image
     from cnnbuild.export.location import open_exported
 
     root = Path(data)
@@ -44,13 +43,9 @@ def evaluate_export(model_path: str | Path, data: str | Path, *, out: str | Path
     rows: list[Prediction] = []
     mistakes: list[Mistake] = []
     for path, name in pairs:
-        try:
-            pixels = decode_image(path.read_bytes(), model.info.input.channels, max_pixels=MAX_PIXELS, size=model.info.input.image_size)
-        except ImageRejected as exc:
-            skipped.append({"path": str(path), "reason": exc.reason})
-            continue
-        except OSError as exc:
-            skipped.append({"path": str(path), "reason": f"cannot read: {exc.strerror or exc}"})
+        pixels = read_pixels(path, model.info.input)
+        if isinstance(pixels, str):
+            skipped.append({"path": str(path), "reason": pixels})
             continue
         probabilities = np.asarray(model(pixels[None])[0], dtype="float64")
         true, guess = mapping[name], int(probabilities.argmax())

@@ -69,6 +69,10 @@ def export_run(
     row = formats.check_request(format, quantize)
     record = RunRecord.open(run_dir)
     _ = record.model_path  # RunError when the run did not finish, before anything loads
+    if record.spec.task_row.name == "segmentation":
+        from cnnbuild.export.metadata import SEGMENTATION_NOT_EXPORTED
+
+        raise ExportError(SEGMENTATION_NOT_EXPORTED)  # before TensorFlow loads
     target = ExportFolder.check(Path(out) if out is not None else default_folder(record.path, format, quantize), row)
     from cnnbuild.builder.runtime import import_tensorflow
     from cnnbuild.export import samples
@@ -132,7 +136,12 @@ def _check(model: Any, record: Any, row: Format, model_path: Path, examples: Any
 
     log.info("checking the export against the Keras model on %d validation images", len(examples.labels))
     exported = row.converter().open(model_path)
-    parity = compare(model, record.labels, exported, examples, keras_bytes=record.model_path.stat().st_size, latency_runs=latency_runs)
+    if exported.info.output.task != "single_label":
+        from cnnbuild.export.task_parity import compare_task
+
+        parity = compare_task(model, exported, examples, keras_bytes=record.model_path.stat().st_size, latency_runs=latency_runs)
+    else:
+        parity = compare(model, record.labels, exported, examples, keras_bytes=record.model_path.stat().st_size, latency_runs=latency_runs)
     facts_of = getattr(row.converter(), "quantization_facts", None)
     judge(parity, max_accuracy_drop=max_accuracy_drop, facts=facts_of(model_path) if facts_of else {})
     return parity

@@ -44,6 +44,8 @@ def probabilities(outputs: Any, info: ExportMetadata) -> Any:
         outputs = tf.sigmoid(outputs)
     if info.output.binary_two_columns:
         outputs = tf.concat([1.0 - outputs, outputs], axis=-1)
+    if info.output.target_mean:  # regression: values in the targets' original units
+        outputs = outputs * tf.constant(info.output.target_std, tf.float32) + tf.constant(info.output.target_mean, tf.float32)
     return outputs
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -56,6 +56,13 @@ class OutputFacts(_Facts):
     label_mode: str
     #: a one-unit binary model's p becomes the two columns [1 - p, p]
     binary_two_columns: bool = False
+    #: single_label: one probability per class; multi_label: one probability per label (a label is
+    #: present from its ``thresholds`` entry on); regression: one value per target, in its original units
+    task: str = "single_label"
+    thresholds: list[float] = []
+    #: regression: the graph turns the model's standardised outputs into original units (outputs * std + mean)
+    target_mean: list[float] = []
+    target_std: list[float] = []
 
 
 class ExportMetadata(_Facts):
@@ -97,14 +104,30 @@ def file_version(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+#: why a segmentation run cannot be exported or served yet, and what to use instead
+SEGMENTATION_NOT_EXPORTED = (
+    "exporting and serving segmentation models is not supported yet (the serving graph, parity check and server answer one row per image, "
+    "not a mask); use the run directory itself: cnnbuild predict RUN_DIR IMAGES writes mask PNGs, cnnbuild evaluate RUN_DIR measures them"
+)
+
+
 def metadata_for_run(record: RunRecord, format: str, quantize: str) -> ExportMetadata:
     """The metadata of an export of ``record``'s model: its classes, the spec's image facts, the label encoding."""
     from importlib.metadata import version
 
+    from cnnbuild.runs.task_record import read_task_record
+
     spec = record.spec
+    if spec.task_row.name == "segmentation":
+        raise ExportError(SEGMENTATION_NOT_EXPORTED)
     labels = record.labels
     binary = labels.mode == "binary"
-    applied = ("sigmoid" if binary else "softmax") if labels.from_logits else "none"
+    applied = ("sigmoid" if binary or labels.mode == "multi_hot" else "softmax") if labels.from_logits else "none"
+    task = read_task_record(record)
+    task_facts: dict[str, Any] = {}
+    if task is not None:
+        task_facts = {"task": task.task, "thresholds": task.thresholds, "target_mean": task.mean, "target_std": task.std}
+        applied = "none" if task.task == "regression" else applied
     data = spec.data
     return ExportMetadata(
         producer=f"cnnbuild {version('cnnbuild')}",
@@ -121,5 +144,5 @@ def metadata_for_run(record: RunRecord, format: str, quantize: str) -> ExportMet
             interpolation=getattr(data, "interpolation", "bilinear"),
             crop_to_aspect_ratio=bool(getattr(data, "crop_to_aspect_ratio", False)),
         ),
-        output=OutputFacts(applied=applied, label_mode=labels.mode, binary_two_columns=binary),
+        output=OutputFacts(applied=applied, label_mode=labels.mode, binary_two_columns=binary, **task_facts),
     )

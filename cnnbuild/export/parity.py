@@ -42,6 +42,14 @@ class Parity:
     weights: dict[str, int] = field(default_factory=dict)
     int8_activations: int | None = None
     problems: list[str] = field(default_factory=list)
+    #: multi-label: agreement and accuracy are of (image, label) decisions at the run's thresholds;
+    #: regression: agreement is the share of images whose value is within ``value_tolerance`` of Keras's,
+    #: accuracy is not measured (NaN) and the mean absolute errors and the largest difference are in original units
+    task: str = "single_label"
+    keras_mae: float | None = None
+    export_mae: float | None = None
+    max_value_difference: float | None = None
+    value_tolerance: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -49,6 +57,8 @@ class Parity:
 
     @property
     def accuracy_drop_points(self) -> float:
+        if self.task == "regression":
+            return 0.0  # judged by the values' differences instead
         return 100 * (self.keras_accuracy - self.export_accuracy)
 
     def as_dict(self) -> dict[str, Any]:
@@ -57,7 +67,20 @@ class Parity:
     def table(self) -> str:
         """The comparison as a small text table, Keras beside the export."""
         name = f"{self.format}" + ("" if self.quantize == "none" else f" {self.quantize}")
-        rows = [
+        if self.task != "single_label":
+            from cnnbuild.export.task_parity import task_rows
+
+            rows = [("", "keras", name), *task_rows(self)]
+        else:
+            rows = self._class_rows(name)
+        first = max(len(row[0]) for row in rows)
+        second = max(len(row[1]) for row in rows)
+        lines = [f"{label:<{first}}  {keras:>{second}}  {export}" for label, keras, export in rows]
+        lines.append(f"({self.examples} validation images; export run with {self.runtime}; Keras latency: the compiled model call on a pre-resized image)")
+        return "\n".join(lines)
+
+    def _class_rows(self, name: str) -> list[tuple[str, str, str]]:
+        return [
             ("", "keras", name),
             ("top-1 agreement", "", f"{self.agreement:.2%}"),
             ("accuracy", f"{self.keras_accuracy:.2%}", f"{self.export_accuracy:.2%}"),
@@ -65,11 +88,6 @@ class Parity:
             ("size", _size(self.keras_bytes), _size(self.export_bytes)),
             (f"latency, 1 image (median of {self.latency_runs})", f"{self.keras_latency_ms:.3f} ms", f"{self.export_latency_ms:.3f} ms"),
         ]
-        first = max(len(row[0]) for row in rows)
-        second = max(len(row[1]) for row in rows)
-        lines = [f"{label:<{first}}  {keras:>{second}}  {export}" for label, keras, export in rows]
-        lines.append(f"({self.examples} validation images; export run with {self.runtime}; Keras latency: the compiled model call on a pre-resized image)")
-        return "\n".join(lines)
 
 
 def _size(count: int) -> str:
@@ -157,7 +175,11 @@ def judge(parity: Parity, *, max_accuracy_drop: float, facts: dict[str, Any]) ->
         parity.problems.append("the exported model outputs NaN or infinite probabilities")
     if parity.accuracy_drop_points > max_accuracy_drop:
         parity.problems.append(f"accuracy drops {parity.accuracy_drop_points:.2f} points ({parity.keras_accuracy:.2%} -> {parity.export_accuracy:.2%}), more than the allowed {max_accuracy_drop:g}")
-    if parity.quantize == "none" and parity.agreement < FLOAT_AGREEMENT:
+    if parity.task != "single_label":
+        from cnnbuild.export.task_parity import task_problems
+
+        parity.problems += task_problems(parity, max_accuracy_drop)
+    elif parity.quantize == "none" and parity.agreement < FLOAT_AGREEMENT:
         parity.problems.append(f"the float export gives the Keras model's top-1 class on only {parity.agreement:.2%} of the validation images (at least {FLOAT_AGREEMENT:.0%} expected)")
     total = sum(weights.values())
     expected = WEIGHT_DTYPES[parity.quantize]

@@ -55,7 +55,7 @@ def validation_examples(source: Datasets, facts: InputFacts, limit: int) -> Exam
     images, labels = [], []
     for image, label in source.validation.take(limit).as_numpy_iterator():
         images.append(image)
-        labels.append(int(label))
+        labels.append(int(label) if np.ndim(label) == 0 else np.asarray(label, dtype="float64"))  # multi-label and regression: a target vector
     keras_inputs = np.stack(images).astype("float32")
     paths = _paths(source, "validation")
     if paths is None:

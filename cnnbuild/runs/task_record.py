@@ -24,13 +24,13 @@ VERSION = 1
 
 
 def read_task_record(run: RunRecord) -> TaskRecord | None:
-    """``run``'s ``task.json`` (None for a single-label run; RunError when a multi-label or regression run lacks it)."""
+    """``run``'s ``task.json`` (None for a single-label or segmentation run; RunError when a multi-label or regression run lacks it)."""
     from cnnbuild.contracts import run_layout as layout
 
     data = run.optional_json(layout.TASK)
     if data is None:
         task = run.spec.task_row.name
-        if task != "single_label":
+        if task not in ("single_label", "segmentation"):
             raise RunError(f"{run.path}: {layout.TASK} is missing: a {task} run writes it when it starts; start the run again")
         return None
     return TaskRecord.from_dict(data, str(run.file(layout.TASK)))

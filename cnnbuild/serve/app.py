@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from cnnbuild.contracts.ranking import top_classes
+from cnnbuild.export.answers import task_answer
 from cnnbuild.serve.batching import Batcher
 from cnnbuild.serve.budget import MemoryBudget, MeteredRequest
 from cnnbuild.serve.page import docs_page, index_page, openapi
@@ -66,7 +67,7 @@ def create_app(model: Any, settings: ServeSettings | None = None, *, extra_metad
             if not images:  # nothing usable: the (first) file's error is the answer
                 raise results[0]
             rows = iter(await batcher.predict(images))
-        answers = [_failure(name, result) if isinstance(result, ApiError) else _prediction(name, next(rows), info.class_names, top_k) for (name, _), result in zip(uploads, results, strict=True)]
+        answers = [_failure(name, result) if isinstance(result, ApiError) else _prediction(name, next(rows), info, top_k) for (name, _), result in zip(uploads, results, strict=True)]
         return JSONResponse({"model": info.model_name, "predictions": answers})
 
     async def health(request: Any) -> Any:
@@ -123,7 +124,11 @@ def _top_k(value: str | None, default: int, classes: int) -> int:
     return min(int(value), classes)
 
 
-def _prediction(name: str, row: Any, class_names: list[str], top_k: int) -> dict[str, Any]:
+def _prediction(name: str, row: Any, info: Any, top_k: int) -> dict[str, Any]:
+    answer = task_answer(row, info, digits=6)
+    if answer is not None:  # multi-label: labels at their thresholds; regression: values in original units
+        return {"filename": name, **answer}
+    class_names = info.class_names
     order = top_classes(row, top_k)
     return {
         "filename": name,

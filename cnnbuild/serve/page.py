@@ -41,7 +41,10 @@ async function classify(files) {
     const rows = document.createElement("div"); rows.style.flex = "1";
     rows.append(text("p", "filename", p.filename));
     if (p.error) { rows.append(text("p", "error", p.error.message)); box.append(rows); results.append(box); return; }
-    for (const t of p.top) {
+    if (p.values) { for (const [k, v] of Object.entries(p.values)) rows.append(text("p", "prediction", k + ": " + v.toPrecision(4))); box.append(rows); results.append(box); return; }
+    const present = new Set((p.labels || []).map(l => l.label));  // multi-label: every label, the present ones marked
+    const top = p.top || Object.entries(p.probabilities).map(([k, v]) => ({class: (present.has(k) ? "\u2713 " : "") + k, probability: v}));
+    for (const t of top) {
       const row = document.createElement("div"); row.className = "row prediction";
       const track = document.createElement("div"); track.className = "track";
       const bar = document.createElement("div"); bar.className = "bar"; bar.style.width = (100 * t.probability).toFixed(1) + "%"; track.append(bar);

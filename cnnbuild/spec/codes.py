@@ -60,6 +60,7 @@ class Code(StrEnum):
     UNSUPPORTED = "unsupported"
     TASK_MISMATCH = "task-mismatch"
     TASK_UNSUPPORTED = "task-unsupported"
+    SEGMENTATION_RESOLUTION = "segmentation-resolution"
     # the data, packages and the machine
     DATA_MISSING = "data-missing"
     DATA_INVALID = "data-invalid"
@@ -121,6 +122,7 @@ MEANINGS: dict[Code, str] = {
     Code.UNSUPPORTED: "a combination the engine cannot run (several batches per call under `distribute.mode: devices`, a sweep over machines)",
     Code.TASK_MISMATCH: "the output layer, loss, metrics, `label_mode` or weights do not fit the spec's `task` (multi-label: sigmoid per label; regression: linear outputs)",
     Code.TASK_UNSUPPORTED: "the data source does not supply the spec's `task` (it declares the tasks it supplies)",
+    Code.SEGMENTATION_RESOLUTION: "`task: segmentation`: the model's output does not have the input's height and width; the message names the layer where the resolution is lost",
     Code.DATA_MISSING: "warning: the data is not on this machine (yet): the data was not checked",
     Code.DATA_INVALID: "the data is there but cannot be used: one class, an empty class, a listed class without its folder",
     Code.MISSING_PACKAGE: "an entry needs a package that is not installed; the message gives the pip command",

@@ -33,6 +33,9 @@ ADDED_KEYS: dict[str, tuple[int, str]] = {
     "blocks.*.layers[*].when": (2, "an entry of a block present only when its condition holds ($strides != 1 or $in.channels != $filters) (issue 24)"),
     "blocks.*.layers: expressions": (2, "a value holding $ is an expression: $cin * $t, min/max, round_to, $in.channels/height/width, $index, $repeat (issue 24)"),
     "model.layers[*].<block parameter>: {first, rest}": (2, "a block use's argument that differs between repetitions: {first: 2, rest: 1} (issue 24)"),
+    "task.classes": (2, "task: segmentation: the class of each mask index, {index: name} (issue 25)"),
+    "task.ignore_index": (2, "task: segmentation: a mask value left out of the loss and the metrics (issue 25)"),
+    "task.dice_weight": (2, "task: segmentation: the Dice term's weight in compile.loss dice_crossentropy (issue 25)"),
 }
 
 Path = tuple[Any, ...]

@@ -4,7 +4,7 @@ are encoded, and whether the model outputs logits or probabilities."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cnnbuild.contracts.data import DataContext
@@ -23,13 +23,15 @@ TASK_LABEL_MODES = {"multi_label": "multi_hot", "regression": "values"}
 class Labels:
     """How labels are encoded and what the last layer outputs."""
 
-    mode: str  # int | binary | categorical (single-label); multi_hot (multi-label); values (regression)
+    mode: str  # int | binary | categorical (single-label); multi_hot (multi-label); values (regression); mask | binary_mask (segmentation)
     num_classes: int
     from_logits: bool
     #: multi-label: each label's weight of its positive examples in the loss (empty: none)
     positive_weights: tuple[float, ...] = ()
     #: regression with standardised targets: ``(mean, std)`` per target, from the training split
     scaling: tuple[list[float], list[float]] | None = None
+    #: segmentation with ``train.class_weight``: each class's weight of its pixels in the loss (empty: none)
+    pixel_weights: tuple[float, ...] = ()
 
 
 def data_context(spec: Spec) -> DataContext:
@@ -38,7 +40,12 @@ def data_context(spec: Spec) -> DataContext:
     from cnnbuild.contracts.data import DataContext
     from cnnbuild.data.archives import cache_root
 
-    return DataContext(base_dir=spec.base_dir, seed=spec.seed, work_dir=cache_root() / "sources" / spec.data.type, task=spec.task_row.name)
+    return DataContext(base_dir=spec.base_dir, seed=spec.seed, work_dir=cache_root() / "sources" / spec.data.type, task=spec.task_row.name, task_options=task_options(spec))
+
+
+def task_options(spec: Spec) -> dict[str, Any]:
+    """The spec's ``task`` section without its type (what a data source reads besides ``context.task``)."""
+    return spec.task.model_dump(mode="json", exclude={"type"}) if spec.task is not None else {}
 
 
 def known_class_names(spec: Spec, registry: Registry) -> list[str] | None:
@@ -130,6 +137,8 @@ def output_layer(spec: Spec) -> object:
 def binary_labels(spec: Spec, num_classes: int | None) -> bool:
     """Whether labels are one 0/1 value: ``label_mode: binary``, or unset with two classes and
     a last layer of ``units: auto`` or 1."""
+    if spec.task_row.name == "segmentation":  # two classes per pixel with one sigmoid output (0/1 masks)
+        return num_classes == 2 and applied_activation(output_layer(spec)) == "sigmoid" and getattr(output_layer(spec), "units", None) in ("auto", 1)
     if spec.task_row.name != "single_label":
         return False  # two labels of a multi-label task are two outputs, never one
     if spec.data.label_mode is not None:
@@ -142,6 +151,8 @@ def label_mode(spec: Spec, num_classes: int | None) -> str | None:
     binary labels, else categorical when augmentation mixes labels (MixUp, CutMix), else int;
     None while neither the class count nor the output size tells. Multi-label labels are
     ``multi_hot`` (a 0/1 vector), regression targets ``values``."""
+    if spec.task_row.name == "segmentation":
+        return "binary_mask" if binary_labels(spec, num_classes) else "mask"
     if spec.task_row.name in TASK_LABEL_MODES:
         return TASK_LABEL_MODES[spec.task_row.name]
     if spec.data.label_mode is not None:

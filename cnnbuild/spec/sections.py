@@ -65,7 +65,8 @@ class Loss(Params):
     """``auto`` picks the loss from the labels and the last layer's activation."""
 
     type: Literal[
-        "auto", "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "huber"
+        "auto", "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "huber",
+        "dice_crossentropy",
     ] = "auto"
     from_logits: bool | None = Field(None, description="default: true when the last layer has no activation")
     label_smoothing: Fraction01 = 0.0

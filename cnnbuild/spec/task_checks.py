@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnbuild.spec.codes import Code
 from cnnbuild.spec.labels import output_layer
+from cnnbuild.spec.segmentation_checks import dice_loss_issue, segmentation_issues
 
 if TYPE_CHECKING:
     from cnnbuild.plugins.registry import Registry
@@ -90,6 +91,10 @@ def positive_weight_issues(spec: Spec, class_names: list[str] | None, add: Add) 
 def check_task(spec: Spec, registry: Registry, num_classes: int | None, class_names: Any, add: Add) -> bool:
     """Every task issue of ``spec``; True when the single-label checks apply (no other task)."""
     supplied_task_issues(spec, registry, add)
+    dice_loss_issue(spec, add)
+    if spec.task_row.name == "segmentation":
+        segmentation_issues(spec, registry, num_classes, add)
+        return False
     if spec.task_row.name == "single_label":
         return True
     task_issues(spec, num_classes, add)

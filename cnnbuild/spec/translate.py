@@ -150,6 +150,8 @@ def _message(error: ErrorDetails, path: tuple[Any, ...], root: type[BaseModel], 
     kind = error["type"]
     ctx = error.get("ctx") or {}
     value = error.get("input")
+    if kind == "extra_forbidden" and path and path[-1] == "when":
+        return _Found(Code.UNKNOWN_KEY, "unknown key: when: (an entry present only where a condition holds) is read on the entries of a block's lists only; put the entry in a block (docs/blocks.md)")
     if kind == "extra_forbidden":
         return _unknown_key(path, root, data)
     if kind == "missing":
@@ -197,13 +199,20 @@ def _message(error: ErrorDetails, path: tuple[Any, ...], root: type[BaseModel], 
     return _Found(Code.WRONG_TYPE if kind.endswith(("_type", "_parsing")) else Code.INVALID_VALUE, message)
 
 
+def _expression_hint(found: _Found, value: Any) -> _Found:
+    """A value holding ``$`` where nothing evaluates it: say where expressions are read."""
+    if isinstance(value, str) and "$" in value and found.code in (Code.WRONG_TYPE, Code.INVALID_VALUE):
+        return _Found(found.code, f"{found.message}; expressions ($name, $in.channels * 2) are evaluated in a block's layers only (docs/blocks.md)", found.suggested)
+    return found
+
+
 def translate(exc: ValidationError, source: SpecSource, root: type[BaseModel], registry: Registry | None = None) -> list[SpecIssue]:
     """One issue per distinct problem, each with the line and column of the offending node."""
     issues: list[SpecIssue] = []
     seen: set[tuple[str, Code, str]] = set()
     errors = exc.errors(include_url=False)
     located = [(error, _data_path(source.data, tuple(error["loc"]), error["type"])) for error in errors]
-    found = [_message(error, path, root, source.data, registry) for error, path in located]
+    found = [_expression_hint(_message(error, path, root, source.data, registry), error.get("input")) for error, path in located]
     # "unknown key 'kernal_size'; did you mean 'kernel_size'?" already explains the missing key
     explained = {(path[:-1], item.suggested) for (_, path), item in zip(located, found, strict=True) if item.code == Code.UNKNOWN_KEY and item.suggested is not None}
     for (_, path), item in zip(located, found, strict=True):

@@ -31,7 +31,7 @@ model:
 def task_spec(task: str, data: str, *, epochs: int = 1, extra: str = "", sigmoid: bool | None = None) -> str:
     sigmoid = task == "multi_label" if sigmoid is None else sigmoid
     return textwrap.dedent(f"""
-        name: {task.replace('_', '')}
+        name: {'regression' if 'regression' in task else 'multilabel'}
         seed: 2
         task: {task}
         data: {data}
@@ -294,3 +294,124 @@ def test_report_and_compare_show_the_task_measures(multi_label_run, regression_r
     assert [row["task"] for row in rows] == ["multi_label", "regression"]
     assert set(rows[0]["task_measures"]) == {"micro_f1", "macro_f1", "mean_average_precision"} and set(rows[1]["task_measures"]) == {"mae", "rmse", "r2"}
     assert "micro_f1 (task)" in comparison.table and "mae (task)" in comparison.table
+
+
+# -- export and serve ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("fixture", "format"), [("multi_label_run", "onnx"), ("regression_run", "tflite")])
+def test_an_export_keeps_the_task_and_passes_parity_by_the_tasks_measure(fixture, format, request, tmp_path, shape_images):
+    pytest.importorskip("onnxruntime" if format == "onnx" else "tensorflow")
+    from cnnbuild.builder.inference import predict
+    from cnnbuild.export.exporter import export_run
+    from cnnbuild.export.prediction import predict_images
+
+    run_dir = request.getfixturevalue(fixture)
+    record = json.loads((run_dir / "task.json").read_text())
+    result = export_run(run_dir, format, out=tmp_path / format)
+    output = result.info.output
+    assert output.task == record["task"] and result.info.class_names == record["names"]
+    assert output.thresholds == record.get("thresholds", []) and output.target_mean == record.get("mean", [])
+    document = json.loads((tmp_path / format / "export.json").read_text())
+    parity = document["parity"]
+    assert parity["passed"] and parity["task"] == record["task"] and parity["agreement"] >= 0.99
+    if record["task"] == "regression":
+        assert parity["max_value_difference"] <= parity["value_tolerance"] * 20 and parity["export_mae"] == pytest.approx(parity["keras_mae"], rel=0.05)
+    exported = predict_images(result.model_path, [shape_images])
+    from_run = predict(run_dir, [shape_images])
+    for mine, theirs in zip(exported, from_run, strict=True):
+        if record["task"] == "regression":
+            assert mine["values"]["count"] == pytest.approx(theirs["values"]["count"], abs=0.05 * record["std"][0])
+        else:
+            assert list(mine["probabilities"]) == record["names"]
+            assert max(abs(mine["probabilities"][n] - theirs["probabilities"][n]) for n in record["names"]) < 0.02
+
+
+def test_serve_answers_with_labels_or_values(multi_label_run, regression_run, tmp_path, shape_images):
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from cnnbuild.export.location import open_model
+    from cnnbuild.serve.app import create_app
+
+    image = (shape_images / "shape2.png").read_bytes()
+    for run_dir in (multi_label_run, regression_run):
+        with TestClient(create_app(open_model(run_dir))) as client:
+            reply = client.post("/predict", files={"file": ("shape2.png", image, "image/png")})
+        assert reply.status_code == 200, reply.text
+        answer = reply.json()["predictions"][0]
+        assert answer["filename"] == "shape2.png"
+        if run_dir == regression_run:
+            assert set(answer) == {"filename", "values"} and isinstance(answer["values"]["count"], float)
+        else:
+            assert set(answer) == {"filename", "labels", "probabilities"} and list(answer["probabilities"]) == ["circle", "square", "triangle"]
+
+
+def test_preview_counts_images_per_label_and_titles_them_with_their_labels(tmp_path):
+    from cnnbuild.builder.reports.preview import preview
+
+    spec = spec_from_text(task_spec("multi_label", "{type: shapes, count: 24, image_size: [12, 12]}"))
+    result = preview(spec, tmp_path)
+    source = load_source(spec)
+    every = source.train_targets + [list(label) for _, label in source.validation.as_numpy_iterator()]
+    assert result.report.total == 24
+    assert result.report.counts == {name: int(sum(row[i] for row in every)) for i, name in enumerate(["circle", "square", "triangle"])}
+    first = "|".join(name for name, value in zip(["circle", "square", "triangle"], source.train_targets[0], strict=True) if value) or "(no label)"
+    assert result.titles["samples.png"][1] == first
+    counted = preview(spec_from_text(task_spec("regression", "{type: shapes, count: 24, image_size: [12, 12]}")), tmp_path / "r")
+    assert counted.report.counts == {"count": 24} and counted.titles["samples.png"][1].startswith("count ")
+
+
+def test_positive_weights_are_negatives_over_positives_capped_or_as_given():
+    from cnnbuild.builder.data.task_targets import MAX_POSITIVE_WEIGHT, positive_weights
+    from cnnbuild.contracts.data import Datasets
+
+    targets = [[1.0, 0.0, 0.0]] + [[0.0, 1.0, 0.0]] * 3 + [[1.0, 1.0, 0.0]] * 200
+    source = Datasets(train=None, validation=None, class_names=["a", "b", "c"], train_count=len(targets), task="multi_label", train_targets=targets)
+    auto = spec_from_text(task_spec("{type: multi_label, positive_weight: auto}", "{type: shapes, count: 16, image_size: [12, 12], shapes: [circle, square, triangle]}"), num_classes=3)
+    assert positive_weights(auto, source) == pytest.approx((3 / 201, 1 / 203, 1.0), abs=1e-6)  # c is never present: weight 1
+    rare = Datasets(train=None, validation=None, class_names=["a", "b", "c"], train_count=1000, task="multi_label", train_targets=[[1.0, 1.0, 1.0]] + [[0.0, 1.0, 1.0]] * 999)
+    assert positive_weights(auto, rare)[0] == MAX_POSITIVE_WEIGHT
+    given = spec_from_text(task_spec("{type: multi_label, positive_weight: {square: 4}}", "{type: shapes, count: 16, image_size: [12, 12]}"))
+    assert positive_weights(given, Datasets(train=None, validation=None, class_names=["circle", "square", "triangle"], train_count=0)) == (1.0, 4.0, 1.0)
+
+
+def test_a_regression_run_from_a_csv_names_its_files_and_evaluates_another_csv(tmp_path):
+    from cnnbuild.builder.evaluate import evaluate
+    from cnnbuild.errors import DataError
+
+    make_images(tmp_path / "pics", {"a": 8, "b": 8}, size=(12, 12))
+    pictures = sorted(str(path.relative_to(tmp_path)) for path in (tmp_path / "pics").rglob("*.*"))
+    write_csv(tmp_path / "train.csv", ["filename", "size", "weight"], [[name, str(i % 5), str(10 + i)] for i, name in enumerate(pictures)] + [["pics/a/none.png", "1", "2"]])
+    write_csv(tmp_path / "test.csv", ["filename", "size", "weight"], [[name, "1", "11"] for name in pictures[:4]] + [[pictures[4], "", "3"]])
+    result = train(tmp_path, task_spec("regression", "{type: csv, path: train.csv, test_path: test.csv, image_size: [12, 12], target_columns: [size, weight], batch_size: 8}"))
+    run_dir = tmp_path / "run"
+    assert result.class_names == ["size", "weight"]
+    assert sorted(Path(item["path"]).name for item in json.loads((run_dir / "skipped.json").read_text())) == ["none.png", "test.csv:6"]
+    measured = json.loads((run_dir / "metrics.json").read_text())["task_metrics"]
+    assert measured["test"]["examples"] == 4 and measured["validation"]["examples"] == result.metrics["validation_examples"]
+    rows = list(csv.DictReader((run_dir / "predictions.csv").open()))
+    assert [row["split"] for row in rows].count("test") == 4 and {row["true_size"] for row in rows if row["split"] == "test"} == {"1"}
+    assert rows and all(row["file"].startswith(str(tmp_path / "pics")) for row in rows)
+    assert list(rows[0]) == ["split", "file", "true_size", "predicted_size", "error_size", "true_weight", "predicted_weight", "error_weight"]
+    write_csv(tmp_path / "other.csv", ["filename", "size", "weight"], [[name, "2", "12"] for name in pictures[:5]])
+    evaluation = evaluate(run_dir, data=tmp_path / "other.csv", out=tmp_path / "eval")
+    assert evaluation.measures["examples"] == 5 and [row["target"] for row in evaluation.measures["per_target"]] == ["size", "weight"]
+    write_csv(tmp_path / "wrong.csv", ["filename", "size"], [[name, "2"] for name in pictures[:5]])
+    with pytest.raises(DataError, match="no column"):
+        evaluate(run_dir, data=tmp_path / "wrong.csv")
+
+
+def test_a_multi_label_run_from_a_csv_evaluates_a_csv_holding_some_of_its_labels(tmp_path):
+    from cnnbuild.builder.evaluate import evaluate
+
+    make_images(tmp_path / "pics", {"a": 8, "b": 8}, size=(12, 12))
+    pictures = sorted(str(path.relative_to(tmp_path)) for path in (tmp_path / "pics").rglob("*.*"))
+    sets = ["beach|sea", "sea", "sky", "beach|sky", "sea|sky"]
+    write_csv(tmp_path / "train.csv", ["filename", "tags"], [[name, sets[i % 5]] for i, name in enumerate(pictures)])
+    train(tmp_path, task_spec("multi_label", "{type: csv, path: train.csv, image_size: [12, 12], label_column: tags, label_separator: '|', batch_size: 8}"))
+    assert json.loads((tmp_path / "run" / "class_names.json").read_text()) == ["beach", "sea", "sky"]
+    write_csv(tmp_path / "other.csv", ["filename", "tags"], [[name, "sky"] for name in pictures[:6]])
+    evaluation = evaluate(tmp_path / "run", data=tmp_path / "other.csv", out=tmp_path / "eval")
+    rows = evaluation.measures["per_label"]
+    assert [row["label"] for row in rows] == ["beach", "sea", "sky"] and [row["support"] for row in rows] == [0, 0, 6]
+    lines = (tmp_path / "eval" / "predictions.csv").read_text().splitlines()
+    assert lines[0] == "split,file,true,predicted,p_beach,p_sea,p_sky,exact" and all(line.split(",")[2] == "sky" for line in lines[1:])

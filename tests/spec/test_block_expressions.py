@@ -101,6 +101,8 @@ def test_expressions_that_cannot_be_read_say_where(text, code, offset):
         ("round_to($cin, 2.5)", Code.NOT_AN_INTEGER, 15),
         ("$cin.x", Code.UNKNOWN_NAME, 0),
         ("not $cin", Code.WRONG_TYPE, 4),
+        ("9" * 400 + " / 2", Code.INVALID_VALUE, 401),  # too large for a fraction: an error, not a crash
+        ("round_to(" + "9" * 400 + ", 8)", Code.INVALID_VALUE, 0),
     ],
 )
 def test_expressions_that_cannot_be_evaluated_say_where(text, code, offset):
@@ -309,3 +311,54 @@ def test_the_json_schema_takes_conditions_and_per_repetition_arguments():
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, schema)
     assert {"blocks.*.layers[*].when", "blocks.*.layers: expressions", "model.layers[*].<block parameter>: {first, rest}"} <= set(ADDED_KEYS)
+
+
+def test_when_and_expressions_outside_blocks_say_where_they_are_read():
+    text = """\
+    data: {type: digits, image_size: [16, 16], color_mode: rgb}
+    model:
+      layers:
+        - {type: Conv2D, filters: 8, kernel_size: 3, when: true}
+        - {type: Conv2D, filters: $in.channels * 2, kernel_size: 3}
+        - GlobalAveragePooling2D
+        - {type: Dense, units: auto}
+    """
+    assert issue_codes(text, num_classes=10) == [("4:50", "model.layers[0].when", "unknown-key"), ("5:31", "model.layers[1].filters", "wrong-type")]
+    try:
+        spec_from_text(__import__("textwrap").dedent(text), "spec.yaml", num_classes=10)
+    except Exception as exc:  # noqa: BLE001 (the message is what is checked)
+        messages = [issue.message for issue in exc.issues]
+    assert "is read on the entries of a block's lists only" in messages[0]
+    assert messages[1].endswith("expressions ($name, $in.channels * 2) are evaluated in a block's layers only (docs/blocks.md)")
+
+
+EXPRESSION_PARTS = ["$cin", "$t", "$act", "$in.channels", "$in.height", "$nope", "1", "0", "2.5", "-", "+", "*", "/", "//", "(", ")", ",", "==", "!=", "<",
+                    ">=", "and", "or", "not", "min(", "max(", "round_to(", "'relu'", "true", "=", "!", "$", ".", "1e999", "9" * 400, " "]  # fmt: skip
+
+
+def test_any_text_is_an_expression_or_an_expression_error_never_a_crash():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(st.sampled_from(EXPRESSION_PARTS), max_size=14) | st.text(max_size=30))
+    def check(parts):
+        text = parts if isinstance(parts, str) else " ".join(parts)
+        try:
+            expression = parse(text)
+            expression.evaluate(NAMES, shape)
+        except ExpressionError as exc:
+            assert 0 <= exc.offset <= len(text) and exc.message
+
+    check()
+
+
+def test_shapes_kept_with_the_graph_follow_the_class_count():
+    from cnnbuild.spec.graph.infer import infer_graph
+
+    spec = spec_from_text(STAGES, num_classes=10)
+    registry = get_registry()
+    for classes in (10, 3, 10, 7):
+        rows = infer_graph(spec.graph, spec.data.input_shape, registry, num_classes=classes)
+        assert (rows[-1].output_shape, rows[-1].params) == ((classes,), 16 * classes + classes)
+        assert [row.index for row in rows] == list(range(len(rows)))

@@ -18,7 +18,7 @@ from cnnbuild.spec.shapes import infer_spec
 NEW_LAYERS = (
     "Conv2DTranspose", "UpSampling2D", "ZeroPadding2D", "Cropping2D", "LayerNormalization", "GroupNormalization",
     "UnitNormalization", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Reshape", "Permute", "Identity",
-    "GaussianDropout", "Minimum", "MultiHeadAttention",
+    "GaussianDropout", "Minimum", "MultiHeadAttention", "RMSNormalization", "AdaptiveAveragePooling2D", "AdaptiveMaxPooling2D",
 )  # fmt: skip
 
 
@@ -142,3 +142,11 @@ def test_validate_loads_no_tensorflow():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_number_in_exponent_notation_is_read_as_yaml_1_2_reads_it():
+    # PyYAML (YAML 1.1) gives 1e-6 as text, wanting 1.0e-6; ConvNeXt's LayerNormalization uses epsilon 1e-6
+    spec = spec_from_text(spec_text("{type: LayerNormalization, epsilon: 1e-6}", "{type: ELU, alpha: -2.5E+1}"))
+    assert (spec.model.layers[0].epsilon, spec.model.layers[1].alpha) == (1e-6, -25.0)
+    assert errors(spec_text("{type: LayerNormalization, epsilon: 1e999}")) == ["<string>:4:43: model.layers[0].epsilon: expected a finite number"]
+    assert errors(spec_text("{type: LayerNormalization, epsilon: 1e-6x}"))[0].endswith("epsilon: expected a number or a fraction such as 1/255, got '1e-6x'")

@@ -104,3 +104,48 @@ def test_a_sweep_can_optimise_a_task_metric_and_minimises_errors(tmp_path):
     wrong.write_text(text.replace("val_mae", "val_accuracy"))
     assert [issue.code for issue in check_sweep(load_sweep(wrong), to_run=False).errors] == ["unknown-metric"]
     assert [lower_is_better(name) for name in ("val_loss", "val_mae", "rmse", "val_f1_macro", "average_precision")] == [True, True, True, False, False]
+
+
+def test_validate_says_which_keys_a_csv_needs_for_the_task(tmp_path):
+    (tmp_path / "labels.csv").write_text("filename,label,age\na.png,sky|sea,3\n", encoding="utf-8")
+    model = "model:\n  layers:\n    - Flatten\n    - {type: Dense, units: auto}\n"
+    text = "task: multi_label\ndata: {type: csv, path: labels.csv, image_size: [8, 8]}\n" + model
+    assert issue_codes(text, base_dir=tmp_path) == [("2:25", "data.path", "data-invalid")]
+    with pytest.raises(Exception, match="needs data.label_separator"):
+        spec_from_text(text, base_dir=tmp_path)
+    separated = text.replace("image_size: [8, 8]", "image_size: [8, 8], label_separator: '|'").replace("units: auto}", "units: auto, activation: sigmoid}")
+    spec = spec_from_text(separated, base_dir=tmp_path)
+    from cnnbuild.spec.labels import known_class_names
+
+    assert known_class_names(spec, spec.registry) == ["sea", "sky"]
+    regression = "task: regression\ndata: {type: csv, path: labels.csv, image_size: [8, 8]}\n" + model
+    assert issue_codes(regression, base_dir=tmp_path) == [("2:25", "data.path", "data-invalid")]
+    assert issue_codes(regression.replace("image_size: [8, 8]", "image_size: [8, 8], target_columns: [age]"), base_dir=tmp_path) == []
+
+
+def test_a_plugin_data_source_declares_its_tasks_and_a_bad_declaration_is_named(plugin):
+    from cnnbuild import DataParams, hookimpl
+
+    class Tagged(DataParams):
+        pass
+
+    class Source:
+        @hookimpl
+        def register_data_sources(self, register):
+            register("tagged", Tagged, lambda params, context: None, class_names=lambda params, context: ["a", "b"], tasks=("single_label", "regression"))
+
+    class Bad:
+        @hookimpl
+        def register_data_sources(self, register):
+            register("badtasks", Tagged, lambda params, context: None, tasks=("bogus",))
+
+    registry = plugin(Source(), "tagged-source")
+    assert registry.data_sources["tagged"].tasks == ("single_label", "regression")
+    assert registry.data_sources["shapes"].tasks == ("single_label", "multi_label", "regression")
+    assert registry.data_sources["digits"].tasks == ("single_label",)  # not declared: single-label only, as before 1.4
+    text = "data: {type: tagged}\ntask: %s\nmodel: {layers: [Flatten, {type: Dense, units: auto%s}]}\n"
+    assert issue_codes(text % ("regression", "")) == []
+    assert issue_codes(text % ("multi_label", ", activation: sigmoid")) == [("2:7", "task", "task-unsupported")]
+    registry = plugin(Bad(), "bad-tasks")
+    assert "badtasks" not in registry.data_sources
+    assert any("tasks=('bogus',)" in failure for failure in registry.failures)

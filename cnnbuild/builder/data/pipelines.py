@@ -95,6 +95,10 @@ def training_augmenter(spec: Spec) -> Any:
 
 def build_pipelines(spec: Spec, source: Datasets, *, augment: bool = True) -> PreparedData:
     """Batched ``(images, labels)`` pipelines; augmentation is mapped in when placement is ``pipeline``."""
+    if spec.task_row.name == "segmentation":
+        from cnnbuild.builder.data.segmentation_pipelines import segmentation_pipelines
+
+        return segmentation_pipelines(spec, source, augment=augment)
     tf = import_tensorflow()
     data = spec.data
     labels = task_labels(spec, source, label_encoding(spec, len(source.class_names)))

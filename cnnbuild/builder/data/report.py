@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cnnbuild.contracts.data import Datasets, SkippedFile
 from cnnbuild.data.balance import class_balance
@@ -44,10 +44,12 @@ class DatasetReport:
     cross_class_duplicates: list[list[str]] = field(default_factory=list)
     #: identical examples within one class, beyond the first copy
     within_class_duplicates: int = 0
+    #: single_label; multi_label (counts: images with each label); regression (counts: images with each target)
+    task: str = "single_label"
 
     @property
     def total(self) -> int:
-        return sum(self.counts.values())
+        return sum(self.counts.values()) if self.task == "single_label" else self.train_count + self.validation_count
 
     @property
     def warnings(self) -> list[str]:
@@ -70,7 +72,9 @@ class DatasetReport:
 
     def text(self) -> str:
         """The report as printed by ``cnnbuild preview``."""
-        lines = [f"data: {self.data_type}, {self.origin}", f"{self.total} images in {len(self.class_names)} classes; split: {self.train_count} training, {self.validation_count} validation"]
+        kind = {"multi_label": "labels (images with each)", "regression": "target(s)", "segmentation": "classes (images showing each)"}.get(self.task)
+        found = f"{self.total} images, {len(self.class_names)} {kind}" if kind else f"{self.total} images in {len(self.class_names)} classes"
+        lines = [f"data: {self.data_type}, {self.origin}", f"{found}; split: {self.train_count} training, {self.validation_count} validation"]
         width = max(len("class"), *(len(name) for name in self.class_names))
         lines.append(f"  {'class':<{width}}  images  share")
         for name in self.class_names:
@@ -174,9 +178,10 @@ def _examples_report(spec: Spec, source: Datasets) -> DatasetReport:
             continue
         position = 0
         for images, labels in dataset.batch(256).as_numpy_iterator():
-            for image, label in zip(images, np.asarray(labels).reshape(-1), strict=True):
-                name = source.class_names[int(label)]
-                counts[int(label)] += 1
+            for image, label in zip(images, np.asarray(labels).reshape(len(images), -1), strict=True):
+                present = _present(source, label)
+                name = "|".join(source.class_names[index] for index in present) or "(no label)"
+                counts.update(present)
                 heights.append(int(image.shape[0]))
                 widths.append(int(image.shape[1]))
                 modes[MODE_NAMES.get(int(image.shape[-1]), f"{image.shape[-1]} channels")] += 1
@@ -186,6 +191,7 @@ def _examples_report(spec: Spec, source: Datasets) -> DatasetReport:
     return DatasetReport(
         data_type=spec.data.type,
         origin="decoded examples as the data source delivers them (already resized)",
+        task=source.task,
         class_names=list(source.class_names),
         counts={name: counts.get(index, 0) for index, name in enumerate(source.class_names)},
         train_count=source.train_count,
@@ -199,8 +205,22 @@ def _examples_report(spec: Spec, source: Datasets) -> DatasetReport:
     )
 
 
+def _present(source: Datasets, label: Any) -> list[int]:
+    """The class indices an example counts for: its class; the labels it has (multi-label); every target (regression)."""
+    if source.task == "multi_label":
+        return [index for index, value in enumerate(label) if value > 0.5]
+    if source.task == "regression":
+        return list(range(len(source.class_names)))
+    if source.task == "segmentation":  # the classes the mask shows
+        import numpy as np
+
+        return [int(index) for index in np.unique(label) if 0 <= index < len(source.class_names)]
+    return [int(label[0])]
+
+
 def dataset_report(spec: Spec, source: Datasets) -> DatasetReport:
-    """Report on the spec's data (``source`` is what its data source returned)."""
-    if source.files is not None:
+    """Report on the spec's data (``source`` is what its data source returned). Multi-label and
+    regression data are counted per label (images with it) or per target (images with a value)."""
+    if source.files is not None and source.task == "single_label":
         return _files_report(spec, source)
     return _examples_report(spec, source)

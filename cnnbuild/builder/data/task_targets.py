@@ -64,7 +64,7 @@ def task_labels(spec: Spec, source: Datasets, labels: Labels) -> Labels:
 def first_task_record(spec: Spec, source: Datasets, labels: Labels) -> TaskRecord | None:
     """The task record a run starts with (thresholds come later, from the validation split); None for single-label."""
     task = spec.task_row.name
-    if task == "single_label":
+    if task in ("single_label", "segmentation"):  # segmentation: the spec says all (classes, ignore index)
         return None
     if task == "multi_label":
         fixed = spec.task.threshold

@@ -191,6 +191,7 @@ def load_saved_model(path: Any, *, allow_unsafe: bool = False, spec: Spec | None
     import_tensorflow()
     import keras
 
+    import cnnbuild.builder.model.segmentation_objects  # noqa: F401  (registers the segmentation loss and metrics a checkpoint may hold)
     import cnnbuild.builder.model.task_objects  # noqa: F401  (registers the task losses and metrics a checkpoint may hold)
     from cnnbuild.plugins.manager import keras_objects
 

@@ -42,6 +42,11 @@ def _task_metrics(spec: Spec, labels: Labels) -> list[Any]:
 def _metrics(spec: Spec, labels: Labels) -> list[Any]:
     import keras
 
+    if labels.mode in ("mask", "binary_mask"):
+        from cnnbuild.builder.model.segmentation_objects import segmentation_metrics
+
+        return segmentation_metrics(spec, labels)
+
     if labels.mode in ("multi_hot", "values"):
         return _task_metrics(spec, labels)
     metrics: list[Any] = []
@@ -69,6 +74,10 @@ def _metrics(spec: Spec, labels: Labels) -> list[Any]:
 def make_loss(spec: Spec, labels: Labels) -> Any:
     import keras
 
+    if labels.mode in ("mask", "binary_mask"):
+        from cnnbuild.builder.model.segmentation_objects import segmentation_loss
+
+        return segmentation_loss(spec, labels)
     loss = spec.compile.loss
     kind = loss.type
     if labels.mode == "values":

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 #: the record of what evaluate wrote into an --out folder
 RECORD = "evaluation.json"
 #: every file evaluate may write there (a classification run's, and the other tasks' figures)
-FILES = (layout.PREDICTIONS, layout.CONFUSION_MATRIX, layout.MISCLASSIFIED, layout.PR_CURVES, layout.PREDICTED_VS_TRUE)
+FILES = (layout.PREDICTIONS, layout.CONFUSION_MATRIX, layout.MISCLASSIFIED, layout.PR_CURVES, layout.PREDICTED_VS_TRUE, layout.MASK_OVERLAYS)
 
 
 def _sha256(path: Path) -> str:

@@ -124,6 +124,10 @@ def _class_sections(run: RunRecord, metrics: dict[str, Any]) -> list[str]:
 def _task_sections(run: RunRecord, metrics: dict[str, Any]) -> list[str]:
     """The task's figure and, per split measured, its table: per label at its threshold, or per target."""
     task = run.spec.task_row.name
+    if task == "segmentation":
+        from cnnbuild.builder.reports.segmentation_report import segmentation_sections
+
+        return segmentation_sections(run, metrics)
     sections = [_figure(run, *TASK_FIGURES[task])]
     measured = metrics.get("task_metrics") or {}
     if not measured:

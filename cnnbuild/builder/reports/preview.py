@@ -29,9 +29,24 @@ class Preview:
     notes: list[str] = field(default_factory=list)
 
 
-def training_samples(source: Any, count: int = 9) -> list[tuple[Any, int]]:
-    """The first ``count`` training examples ``(image, label)`` (sources list training examples shuffled)."""
-    return [(image, int(label)) for image, label in source.train.take(count).as_numpy_iterator()]
+def training_samples(source: Any, count: int = 9) -> list[tuple[Any, Any]]:
+    """The first ``count`` training examples ``(image, label)`` (sources list training examples shuffled);
+    a multi-label or regression example's label is its target vector."""
+    single = getattr(source, "task", "single_label") == "single_label"
+    return [(image, int(label) if single else label) for image, label in source.train.take(count).as_numpy_iterator()]
+
+
+def label_title(label: Any, names: list[str], task: str) -> str:
+    """An example's label in words: its class, the labels it has, or its targets' values."""
+    if task == "multi_label":
+        return "|".join(name for name, value in zip(names, label, strict=True) if value > 0.5) or "(no label)"
+    if task == "regression":
+        return ", ".join(f"{name} {float(value):g}" for name, value in zip(names, label, strict=True))
+    if task == "segmentation":  # the classes its mask shows
+        import numpy as np
+
+        return ", ".join(names[int(index)] for index in np.unique(label) if 0 <= index < len(names))
+    return names[label]
 
 
 def augmentation_draws(spec: Spec, image: Any, draws: int = 9) -> list[Any]:
@@ -113,8 +128,13 @@ def preview(spec: Spec, out_dir: str | Path = ".") -> Preview:
     samples = training_samples(source)
     sample_titles: list[str] = []
 
+    if source.task == "segmentation":  # each image with its mask overlaid
+        from cnnbuild.builder.reports.segmentation_report import overlaid_images
+
+        samples = list(zip(overlaid_images([image for image, _ in samples], [mask for _, mask in samples], len(names)), [mask for _, mask in samples], strict=True))
+
     def draw_samples(path: Path) -> None:
-        sample_titles.extend(figures.draw_image_grid([image for image, _ in samples], [names[label] for _, label in samples], path, title=f"{spec.name}: training images"))
+        sample_titles.extend(figures.draw_image_grid([image for image, _ in samples], [label_title(label, names, source.task) for _, label in samples], path, title=f"{spec.name}: training images"))
 
     result.files[SAMPLES] = _write(out, SAMPLES, draw_samples)
     result.titles[SAMPLES] = sample_titles
@@ -122,14 +142,21 @@ def preview(spec: Spec, out_dir: str | Path = ".") -> Preview:
         result.notes.append(f"the spec has no augmentation, so {AUGMENTATION} was not written")
         return result
     layers = ", ".join(entry.type for entry in spec.augmentation)
-    if label_mixing_entries(spec):
+    if source.task == "segmentation":
+        from cnnbuild.builder.reports.segmentation_report import mask_augmentation_draws
+
+        image, mask = next(iter(source.train.take(1).as_numpy_iterator()))
+        draws = mask_augmentation_draws(spec, image, mask, len(names))
+        titles = [f"draw {i}" for i in range(1, len(draws) + 1)]
+        title = f"one image and its mask (overlaid), nine draws of: {layers}"
+    elif label_mixing_entries(spec):
         draws, titles = mixed_draws(spec, samples, names)
         title = f"nine training images through: {layers}; titles: their mixed labels"
     else:
         image, label = samples[0]
         draws = augmentation_draws(spec, image)
         titles = [f"draw {i}" for i in range(1, len(draws) + 1)]
-        title = f"one {names[label]!r} image, nine draws of: {layers}"
+        title = f"one {label_title(label, names, source.task)!r} image, nine draws of: {layers}"
     augmentation_titles: list[str] = []
 
     def draw_augmentation(path: Path) -> None:

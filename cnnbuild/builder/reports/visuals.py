@@ -75,6 +75,10 @@ def record_run_visuals(run: RunDirectory, model: Any, prepared: PreparedData, hi
         from cnnbuild.builder.reports.task_visuals import record_task_visuals
 
         return record_task_visuals(run, model, prepared, history, spec)
+    if spec.task_row.name == "segmentation":
+        from cnnbuild.builder.reports.segmentation_report import record_segmentation_visuals
+
+        return record_segmentation_visuals(run, model, prepared, history, spec)
     additions: dict[str, Any] = {"total_params": int(model.count_params())}
     _draw(run, CURVES, lambda path: figures.draw_curves(history, path, title=f"{spec.name}: training curves"))
     reports = {split: report for split in ("validation", "test") if (report := split_report(model, prepared, spec.data, split)) is not None}

@@ -136,7 +136,7 @@ class Trainer:
                 epochs=epochs,
                 initial_epoch=self.completed_epochs,
                 steps_per_epoch=plan.steps_per_epoch,
-                class_weight=class_weights(self.spec.train.class_weight, self.source.train_labels, len(self.source.class_names)),
+                class_weight=None if prepared.labels.mode in ("mask", "binary_mask") else class_weights(self.spec.train.class_weight, self.source.train_labels, len(self.source.class_names)),  # masks: pixel weights in the loss
                 callbacks=callbacks,
                 verbose=1 if self.verbose == "bar" else 0,
                 shuffle=False,  # the pipeline shuffles

@@ -18,5 +18,6 @@ BUILTIN_MODULES = (
     "cnnbuild.plugins.builtin.csv_source",
     "cnnbuild.plugins.builtin.array_sources",
     "cnnbuild.plugins.builtin.synthetic_shapes",
+    "cnnbuild.plugins.builtin.segmentation_sources",
     "cnnbuild.plugins.builtin.callbacks",
 )

@@ -1,4 +1,4 @@
-"""Convolution and pooling layers: Conv2D, Conv2DTranspose, SeparableConv2D, DepthwiseConv2D and the poolings."""
+"""Convolution and pooling layers: Conv2D, Conv2DTranspose, SeparableConv2D, DepthwiseConv2D and the poolings (adaptive and global too)."""
 
 from __future__ import annotations
 
@@ -80,6 +80,10 @@ class PoolingParams(Params):
     padding: Padding = "valid"
 
 
+class AdaptivePoolingParams(Params):
+    output_size: Pair = Field(description="the output's [height, width], whatever the input's; each window covers about input/output rows and columns")
+
+
 class GlobalPoolingParams(Params):
     keepdims: bool = False
 
@@ -152,6 +156,11 @@ def pool_shape(params: PoolingParams, shape: Shape) -> LayerShape:
     return LayerShape((*out, shape[-1]))
 
 
+def adaptive_pool_shape(params: AdaptivePoolingParams, shape: Shape) -> LayerShape:
+    _spatial(shape)
+    return LayerShape((*params.output_size, shape[-1]))
+
+
 def global_pool_shape(params: GlobalPoolingParams, shape: Shape) -> LayerShape:
     _spatial(shape)
     return LayerShape((1, 1, shape[-1]) if params.keepdims else (shape[-1],))
@@ -172,5 +181,7 @@ def register_layers(register) -> None:
     register("DepthwiseConv2D", DepthwiseConv2DParams, lambda p: _keras("DepthwiseConv2D", p), shape=depthwise_shape)
     register("MaxPooling2D", PoolingParams, lambda p: _keras("MaxPooling2D", p), shape=pool_shape, aliases=("MaxPool2D",))
     register("AveragePooling2D", PoolingParams, lambda p: _keras("AveragePooling2D", p), shape=pool_shape, aliases=("AvgPool2D",))
+    register("AdaptiveAveragePooling2D", AdaptivePoolingParams, lambda p: _keras("AdaptiveAveragePooling2D", p), shape=adaptive_pool_shape)
+    register("AdaptiveMaxPooling2D", AdaptivePoolingParams, lambda p: _keras("AdaptiveMaxPooling2D", p), shape=adaptive_pool_shape)
     register("GlobalAveragePooling2D", GlobalPoolingParams, lambda p: _keras("GlobalAveragePooling2D", p), shape=global_pool_shape, aliases=("GlobalAvgPool2D",))
     register("GlobalMaxPooling2D", GlobalPoolingParams, lambda p: _keras("GlobalMaxPooling2D", p), shape=global_pool_shape, aliases=("GlobalMaxPool2D",))

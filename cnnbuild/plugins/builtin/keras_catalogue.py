@@ -64,6 +64,8 @@ LAYER_REASONS: dict[tuple[str, str], str] = {
 
 #: Keras parameters of each builtin layer that cnnbuild does not take (each has a reason above).
 NOT_OFFERED: dict[str, tuple[str, ...]] = {
+    "AdaptiveAveragePooling2D": ("data_format",),
+    "AdaptiveMaxPooling2D": ("data_format",),
     "AugMix": ("seed", "data_format"),
     "AveragePooling2D": ("data_format", "name"),
     "BatchNormalization": (
@@ -148,13 +150,20 @@ _DEEP = "cnnbuild's inputs are 2D images, (height, width, channels): there is no
 NOT_OFFERED_LAYERS: dict[str, str] = {
     **{name: _FLAT for name in (
         "Conv1D", "Conv1DTranspose", "SeparableConv1D", "DepthwiseConv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D",
-        "GlobalMaxPooling1D", "UpSampling1D", "ZeroPadding1D", "Cropping1D", "SpatialDropout1D",
+        "GlobalMaxPooling1D", "AdaptiveAveragePooling1D", "AdaptiveMaxPooling1D", "UpSampling1D", "ZeroPadding1D", "Cropping1D", "SpatialDropout1D",
     )},
     **{name: _DEEP for name in (
-        "Conv3D", "Conv3DTranspose", "MaxPooling3D", "AveragePooling3D", "GlobalAveragePooling3D", "GlobalMaxPooling3D",
+        "Conv3D", "Conv3DTranspose", "MaxPooling3D", "AveragePooling3D", "GlobalAveragePooling3D", "GlobalMaxPooling3D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling3D",
         "UpSampling3D", "ZeroPadding3D", "Cropping3D", "SpatialDropout3D",
     )},
     "Lambda": "a spec runs no Python code; write the function as a layer of a plugin (docs/plugins.md)",
+    "Normalization": "its mean and variance come from adapt() on the data before training, which a spec does not run; use Rescaling (scale: 1/255, or 1/127.5 with offset: -1) or BatchNormalization",
+    "Attention": "dot-product attention without learned projections; use MultiHeadAttention (num_heads: 1), which takes its query and value the same way",
+    "AdditiveAttention": "attention without learned projections; use MultiHeadAttention (num_heads: 1), which takes its query and value the same way",
+    "GroupQueryAttention": "grouped-query attention is not offered; use MultiHeadAttention",
+    "EinsumDense": "an einsum equation is not offered; Dense acts on the last axis, and Permute and Reshape move the others there",
+    "SpectralNormalization": "it wraps another layer, and an entry cannot hold one",
+    "TimeDistributed": "it wraps another layer, and an entry cannot hold one",
     "AlphaDropout": "it keeps SELU networks self-normalising, which cnnbuild's layers are not built for; use Dropout or GaussianDropout",
     "ActivityRegularization": _WEIGHT_DECAY,
 }  # fmt: skip

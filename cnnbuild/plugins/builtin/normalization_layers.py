@@ -1,4 +1,4 @@
-"""LayerNormalization, GroupNormalization and UnitNormalization (BatchNormalization is in core_layers)."""
+"""LayerNormalization, RMSNormalization, GroupNormalization and UnitNormalization (BatchNormalization is in core_layers)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ class LayerNormalizationParams(Params):
     epsilon: PositiveNumber = 0.001
     center: bool = True
     scale: bool = True
+
+
+class RMSNormalizationParams(Params):
+    axis: Axes = Field(-1, description="the axis or axes normalised together (-1: the channels); a learned scale per position of them, no offset")
+    epsilon: PositiveNumber = 1e-6
 
 
 class GroupNormalizationParams(Params):
@@ -44,6 +49,10 @@ def _indices(axes: int | tuple[int, ...], shape: Shape) -> tuple[int, ...]:
 def layer_norm_shape(params: LayerNormalizationParams, shape: Shape) -> LayerShape:
     per_position = math.prod(shape[index] for index in _indices(params.axis, shape))
     return LayerShape(shape, per_position * (int(params.center) + int(params.scale)))
+
+
+def rms_norm_shape(params: RMSNormalizationParams, shape: Shape) -> LayerShape:
+    return LayerShape(shape, math.prod(shape[index] for index in _indices(params.axis, shape)))
 
 
 def group_norm_shape(params: GroupNormalizationParams, shape: Shape) -> LayerShape:
@@ -72,5 +81,6 @@ def _keras(name: str, params: Params) -> Any:
 def register_layers(register: Any) -> None:
     register = catalogued(register)
     register("LayerNormalization", LayerNormalizationParams, lambda p: _keras("LayerNormalization", p), shape=layer_norm_shape)
+    register("RMSNormalization", RMSNormalizationParams, lambda p: _keras("RMSNormalization", p), shape=rms_norm_shape)
     register("GroupNormalization", GroupNormalizationParams, lambda p: _keras("GroupNormalization", p), shape=group_norm_shape)
     register("UnitNormalization", UnitNormalizationParams, lambda p: _keras("UnitNormalization", p), shape=unit_norm_shape)

@@ -15,7 +15,7 @@ depends on the spec's task:
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -61,18 +61,23 @@ def _draw_image(rng: object, size: tuple[int, int], kinds: list[str]) -> object:
         cy = (row + 0.5) * cell_h + rng.uniform(-0.1, 0.1) * cell_h
         cx = (column + 0.5) * cell_w + rng.uniform(-0.1, 0.1) * cell_w
         colour = tuple(int(c) for c in rng.integers(150, 256, 3))
-        box = (cx - radius, cy - radius, cx + radius, cy + radius)
-        if kind == "circle":
-            draw.ellipse(box, fill=colour)
-        elif kind == "square":
-            draw.rectangle(box, fill=colour)
-        elif kind == "triangle":
-            draw.polygon([(cx, cy - radius), (cx - radius, cy + radius), (cx + radius, cy + radius)], fill=colour)
-        else:
-            arm = max(1.0, radius / 3)
-            draw.rectangle((cx - radius, cy - arm, cx + radius, cy + arm), fill=colour)
-            draw.rectangle((cx - arm, cy - radius, cx + arm, cy + radius), fill=colour)
+        draw_shape(draw, kind, cx, cy, radius, colour)
     return np.asarray(image)
+
+
+def draw_shape(draw: Any, kind: str, cx: float, cy: float, radius: float, fill: Any) -> None:
+    """One shape of ``kind`` (circle, square, triangle or cross) centred at ``(cx, cy)`` onto a Pillow ``ImageDraw``."""
+    box = (cx - radius, cy - radius, cx + radius, cy + radius)
+    if kind == "circle":
+        draw.ellipse(box, fill=fill)
+    elif kind == "square":
+        draw.rectangle(box, fill=fill)
+    elif kind == "triangle":
+        draw.polygon([(cx, cy - radius), (cx - radius, cy + radius), (cx + radius, cy + radius)], fill=fill)
+    else:
+        arm = max(1.0, radius / 3)
+        draw.rectangle((cx - radius, cy - arm, cx + radius, cy + arm), fill=fill)
+        draw.rectangle((cx - arm, cy - radius, cx + arm, cy + radius), fill=fill)
 
 
 def generate(params: ShapesParams, task: str, seed: int) -> tuple[object, list[list[float]] | list[int], list[str]]:

@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecError, SpecIssue, format_path, suggest
-from cnnbuild.spec.graph.blocks import BlockUse, InputUnknown
+from cnnbuild.spec.graph.block_input import BlockInputShapes
+from cnnbuild.spec.graph.blocks import BlockUse
 from cnnbuild.spec.graph.entries import CONTAINERS, USE_KEYS
-from cnnbuild.spec.graph.expressions import ExpressionError
-from cnnbuild.spec.graph.infer import NodeShapes
+from cnnbuild.spec.graph.issue_list import IssueList
 from cnnbuild.spec.graph.nodes import INPUT, PROJECTION, Graph, Node, snake, topological
-from cnnbuild.spec.shapes import ShapeProblem, describe_problem
 from cnnbuild.spec.yaml_source import PathKey, SpecSource
 
 if TYPE_CHECKING:
@@ -45,19 +44,11 @@ class _Expander:
         self.spec, self.registry = spec, registry
         self.source = spec.source or SpecSource(None, "<dict>")
         self.nodes: list[Node] = []
-        self.issues: list[SpecIssue] = []
-        self.reported: set[tuple[str, int, int, Code, str]] = set()
+        self.found = IssueList(self.source)
+        self.issues, self.report = self.found.issues, self.found.report  # the list itself, growing
         self.stack: list[str] = []  # the blocks being expanded, outermost first
-        self.uses = BlockUse(spec, registry, self.report, self.input_shape)
-        self.by_id: dict[str, Node] = {}
-        self.shapes = NodeShapes(self.by_id, registry)
-
-    def report(self, path: PathKey | None, code: Code, message: str, *, key: bool = False, position: tuple[str, int, int, str] | None = None, context: str = "") -> None:
-        """Add an issue once (a block's problem is reported at its first use; ``context`` names the use)."""
-        where, line, column, shown = position or _located(self.source, path, key)
-        if (where, line, column, code, message) not in self.reported:
-            self.reported.add((where, line, column, code, message))
-            self.issues.append(SpecIssue(where, line, column, shown, f"{message} ({context})" if context else message, code=code))
+        self.inputs = BlockInputShapes(spec, registry, self.found)
+        self.uses = BlockUse(spec, registry, self.report, self.inputs.shape)
 
     def run(self) -> Graph:
         _check_blocks(self.spec, self.registry, self.report)
@@ -77,7 +68,8 @@ class _Expander:
             _unused(self.report, self.spec, ordered, top)
         if self.issues:
             raise SpecError(self.issues)
-        return Graph(tuple(ordered), top, chain, (*self.uses.unused_parameters(), *_unused_blocks(self.spec, self.source, self.uses.used_parameters)))
+        warnings = (*self.uses.written.unused_parameters(), *_unused_blocks(self.spec, self.source, self.uses.written.used_parameters))
+        return Graph(tuple(ordered), top, chain, warnings, inferred=self.inputs.inferred)
 
     # -- lists: one scope of names -----------------------------------------------------
     def expand_list(self, entries: list[Any], list_path: PathKey, source: str, prefix: str, context: str, *, final: str | None = None, outputs: str | None = None) -> str:
@@ -140,24 +132,8 @@ class _Expander:
 
     def add(self, node: Node) -> str:
         self.nodes.append(node)
-        self.by_id.setdefault(node.id, node)
+        self.inputs.add(node)
         return node.id
-
-    def input_shape(self, node_id: str, offset: int) -> tuple[Any, ...]:
-        """The output shape of node ``node_id`` (expanded already), for a block's ``$in``: ExpressionError
-        when it is only known once built, InputUnknown when a layer before it cannot take its input (reported here)."""
-        try:
-            shape = self.shapes.shape(node_id, tuple(self.spec.data.input_shape))
-        except ShapeProblem as problem:
-            code, message = describe_problem(problem)
-            node = self.by_id.get(problem.row.name)
-            self.report(problem.row.location, code, message, context=node.context if node is not None else "")
-            raise InputUnknown from problem
-        if shape is None and self.issues:
-            raise InputUnknown  # a layer before it was not expanded: its error is reported
-        if shape is None:
-            raise ExpressionError(Code.UNKNOWN_SHAPE, "the shape of the block's input is only known once the model is built (a layer before it has no shape function, or units: auto)", offset)
-        return shape
 
     def _repeated(self, entry: Any, path: PathKey, out: str, root: str, source: str, context: str, expand: Any) -> None:
         """``repeat`` copies of a container, each fed by the one before; inner ids start with
@@ -217,13 +193,6 @@ class _Expander:
 def _all_known(ids: list[str | None]) -> list[str] | None:
     known = [node for node in ids if node is not None]
     return known if len(known) == len(ids) else None
-
-
-def _located(source: SpecSource, path: PathKey | None, key: bool) -> tuple[str, int, int, str]:
-    """Where the node at ``path`` is (file, line, column) and the path as written in messages."""
-    if path is None:
-        raise TypeError("an issue needs its path or its position")
-    return (*source.locate(path, key=key), format_path(path))
 
 
 def _check_blocks(spec: Spec, registry: Registry, report: Report) -> None:

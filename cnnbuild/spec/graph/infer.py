@@ -34,13 +34,39 @@ def infer_graph(graph: Graph, input_shape: tuple[int, ...], registry: Registry, 
     rows: list[LayerRow] = []
     for node in graph.nodes:
         inputs = tuple(shapes.get(i) for i in node.inputs)
-        shapes[node.id] = node_output(graph, node, inputs, shapes.get(node.shape_of or ""), registry, num_classes, binary, rows)
+        shapes[node.id] = node_output(graph, node, inputs, shapes.get(node.shape_of or ""), registry, num_classes, binary, rows, graph.inferred)
     return rows
 
 
-def node_output(graph: Any, node: Node, inputs: tuple[Shape | None, ...], target: Shape | None, registry: Registry, num_classes: int | None, binary: bool, rows: list[LayerRow]) -> Shape | None:
+#: What :func:`node_output` found for a node, by its id, its inputs' shapes, its target's and (for units: auto) the labels.
+Inferred = dict[tuple[Any, ...], tuple[Any, Any]]
+
+
+def node_output(
+    graph: Any, node: Node, inputs: tuple[Shape | None, ...], target: Shape | None, registry: Registry, num_classes: int | None, binary: bool,
+    rows: list[LayerRow], inferred: Inferred | None = None,
+) -> Shape | None:
     """The output shape of ``node`` given its inputs' shapes (and, for a projection, its target's),
-    its row appended to ``rows``; ``graph.node(id)`` names inputs in messages. Raises :class:`ShapeProblem`."""
+    its row appended to ``rows``; ``graph.node(id)`` names inputs in messages. Raises :class:`ShapeProblem`.
+    ``inferred`` keeps what was found, so a graph's layers are worked out once (expansion, for a
+    block's ``$in``, and each inference after it share them)."""
+    if inferred is None:
+        return _node_output(graph, node, inputs, target, registry, num_classes, binary, rows)
+    auto = vars(node.entry).get("units") == "auto" if node.entry is not None else False  # vars: getattr of a field a model lacks is slow
+    key = (node.id, inputs, target, (num_classes, binary) if auto else None)
+    found = inferred.get(key)
+    if found is None:
+        start = len(rows)
+        output = _node_output(graph, node, inputs, target, registry, num_classes, binary, rows)
+        found = inferred[key] = (output, rows[start] if len(rows) > start else None)
+    elif found[1] is not None:
+        row = object.__new__(LayerRow)  # the same row at this place in the list (dataclasses.replace re-runs __init__, at three times the cost)
+        row.__dict__.update(found[1].__dict__, index=len(rows))
+        rows.append(row)
+    return found[0]
+
+
+def _node_output(graph: Any, node: Node, inputs: tuple[Shape | None, ...], target: Shape | None, registry: Registry, num_classes: int | None, binary: bool, rows: list[LayerRow]) -> Shape | None:
     entry, note = node.entry, ""
     if node.type == PROJECTION:
         if inputs[0] is None or target is None:
@@ -63,36 +89,44 @@ class NodeShapes:
     def __init__(self, nodes: dict[str, Node], registry: Registry) -> None:
         self.nodes, self.registry = nodes, registry
         self.known: dict[str, Shape | None] = {}
+        #: every node's row as worked out here, for the graph's later inference (:func:`node_output`)
+        self.inferred: Inferred = {}
 
     def node(self, node_id: str) -> Node | None:
         return self.nodes.get(node_id)
 
     def shape(self, node_id: str, input_shape: Shape) -> Shape | None:
         """The output shape of ``node_id``; raises :class:`ShapeProblem` for a node before it that cannot take its input."""
-        known = {**self.known, INPUT: tuple(input_shape)}
-        provisional: set[str] = set()  # shapes that depend on a node not expanded yet: not kept
+        known = self.known
+        if node_id in known:
+            return known[node_id]
+        known[INPUT] = tuple(input_shape)
+        provisional: dict[str, Shape | None] = {}  # shapes that depend on a node not expanded yet (or a cycle): not kept
         stack, visiting = [node_id], set()
         while stack:
             current = stack[-1]
-            node = self.nodes.get(current)
-            if current in known or node is None:
-                if current not in known:
-                    known[current] = None
-                    provisional.add(current)
+            if current in known or current in provisional:
                 stack.pop()
                 continue
-            needed = [i for i in (*node.inputs, node.shape_of) if i and i not in known]
-            if needed and current not in visiting:
-                visiting.add(current)
-                stack.extend(needed)
+            node = self.nodes.get(current)
+            if node is None:
+                provisional[current] = None
+                stack.pop()
                 continue
-            inputs = tuple(known.get(i) for i in node.inputs)
-            if needed or any(i in provisional for i in (*node.inputs, node.shape_of)):
-                provisional.add(current)  # a cycle or a node not expanded yet
-            known[current] = None if needed else node_output(self, node, inputs, known.get(node.shape_of or ""), self.registry, None, False, [])
+            sources = (*node.inputs, node.shape_of) if node.shape_of else node.inputs
+            needed = [i for i in sources if i not in known]
+            if needed:  # worked out first; on the way back still not known: provisional (or a cycle)
+                if current in visiting:
+                    provisional[current] = None
+                    stack.pop()
+                else:
+                    visiting.add(current)
+                    stack.extend(needed)
+                continue
             stack.pop()
-        self.known.update((key, value) for key, value in known.items() if key not in provisional and key != INPUT)
-        return known[node_id]
+            inputs = tuple(known[i] for i in node.inputs)
+            known[current] = node_output(self, node, inputs, known.get(node.shape_of or ""), self.registry, None, False, [], self.inferred)
+        return known[node_id] if node_id in known else provisional.get(node_id)
 
 
 def _row(rows: list[LayerRow], node: Node, type_name: str, inputs: tuple[Shape | None, ...], output: Shape | None, params: int | None, non_trainable: int | None, note: str = "") -> LayerRow:

@@ -66,6 +66,8 @@ class Graph:
     #: what is worth saying about a valid graph (a block never used, a parameter no layer uses)
     warnings: tuple[Any, ...] = ()
     by_id: dict[str, Node] = field(default_factory=dict, compare=False, repr=False)
+    #: the rows of nodes inferred so far, kept so that each is worked out once (``infer.node_output``)
+    inferred: dict[tuple[Any, ...], tuple[Any, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.by_id.update((node.id, node) for node in self.nodes)
