@@ -51,9 +51,9 @@ LAMBDA_MODEL = """
 import sys
 import keras
 
-target = sys.argv[2]
+target, units = sys.argv[2], int(sys.argv[3])
 code = eval("lambda x: (__import__('pathlib').Path(%r).touch(), x)[1]" % sys.argv[1])  # the path is in the code itself
-model = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Lambda(code), keras.layers.Flatten(), keras.layers.Dense(2)])
+model = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Lambda(code), keras.layers.Flatten(), keras.layers.Dense(units)])
 model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 model.save(target)
 """
@@ -64,7 +64,7 @@ def test_a_model_holding_python_code_is_refused_unless_allowed(finished_run, tmp
     unsafe_run = tmp_path / "run"
     subprocess.run(["cp", "-r", str(finished_run), str(unsafe_run)], check=True)
     sentinel = tmp_path / "code-ran"
-    subprocess.run([sys.executable, "-c", textwrap.dedent(LAMBDA_MODEL), str(sentinel), str(unsafe_run / "model.keras")], check=True, capture_output=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    subprocess.run([sys.executable, "-c", textwrap.dedent(LAMBDA_MODEL), str(sentinel), str(unsafe_run / "model.keras"), "1"], check=True, capture_output=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     sentinel.unlink()  # building the model ran it once, in the writer's process
     image = next((unsafe_run.parent.parent / "images").rglob("*.png"), None) or next(finished_run.parent.joinpath("images").rglob("*.*"))
 
@@ -80,6 +80,12 @@ def test_a_model_holding_python_code_is_refused_unless_allowed(finished_run, tmp
     assert allowed.returncode == 0, allowed.stderr[-2000:]
     assert json.loads(allowed.stdout)[0]["predictions"]
     assert sentinel.exists()  # the flag really is what stands between the file and code execution
+
+    # a model file of another shape than the run's (two outputs for this binary run): a clear error, never answers for the wrong classes
+    subprocess.run([sys.executable, "-c", textwrap.dedent(LAMBDA_MODEL), str(sentinel), str(unsafe_run / "model.keras"), "2"], check=True, capture_output=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    mismatched = run_cli("predict", str(unsafe_run), str(image), "--allow-unsafe-model", timeout=300)
+    assert mismatched.returncode == 1 and "Traceback" not in mismatched.stderr, mismatched.stderr[-2000:]
+    assert "the model gives outputs of shape (2,) per image where this run's 2 classes (binary labels) need (1,): its model file does not match the run" in mismatched.stderr
 
 
 def test_a_damaged_model_file_is_a_clear_error(finished_run, tmp_path, tally):
