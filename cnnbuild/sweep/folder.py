@@ -42,6 +42,7 @@ class SweepFolder:
         self.record = SweepRecord(self.path)
         self.continued = False  # whether prepare found this sweep there already
         self.made = False  # whether prepare created the folder itself
+        self.made_parents: list[Path] = []  # the folders above it prepare created too, innermost first
 
     @property
     def study_name(self) -> str:
@@ -87,6 +88,7 @@ class SweepFolder:
             "sweep": _dumped(sweep),
         }
         folder.made = not folder.path.exists()
+        folder.made_parents = [parent for parent in folder.path.parents if not parent.exists()]
         try:
             (folder.path / layout.TRIALS).mkdir(parents=True, exist_ok=True)
             if previous is None:
@@ -104,7 +106,8 @@ class SweepFolder:
             return
         for name in (layout.DEFINITION, layout.BASE_SPEC):
             (self.path / name).unlink(missing_ok=True)
-        for folder in (self.path / layout.TRIALS, self.path) if self.made else (self.path / layout.TRIALS,):
+        made = (self.path / layout.TRIALS, self.path, *self.made_parents) if self.made else (self.path / layout.TRIALS,)
+        for folder in made:
             try:
                 folder.rmdir()  # only when empty: nothing else is touched
             except OSError:

@@ -137,3 +137,14 @@ def test_the_command_refuses_a_shared_study_of_another_sweep_and_leaves_no_folde
     assert joined.returncode == 0, joined.stderr
     assert "joining it anyway (--join-study)" in joined.stderr
     assert json.loads((tmp_path / "second" / "sweep.json").read_text())["counted"] == 1  # the other sweep's trial counts; none was trained
+
+
+def test_an_abandoned_sweep_removes_the_folders_it_made_and_nothing_else(tmp_path):
+    setup = load_sweep(write_spec(tmp_path, sweep=FILTERS_AND_RATE))
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    for where in (tmp_path / "new" / "deep" / "sweep", tmp_path / "kept" / "made" / "sweep"):
+        prepared = SweepFolder.prepare(where, setup, None, "test", None)
+        prepared.abandon()
+    assert not (tmp_path / "new").exists()  # every folder it made, up to the one that was there
+    assert sorted(path.name for path in (tmp_path / "kept").iterdir()) == ["notes.txt"]  # the user's folder and file stay
