@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnbuild.builder.evaluate import Evaluation, class_mapping
-from cnnbuild.builder.reports.evaluation import KEEP_MISCLASSIFIED, Mistake, Prediction, ValidationReport, per_class_table
+from cnnbuild.builder.reports.evaluation import ReportBuilder
 from cnnbuild.builder.reports.evaluation_folder import EvaluationFolder
 from cnnbuild.errors import DataError
 from cnnbuild.export.prediction import read_pixels
@@ -23,7 +23,6 @@ def evaluate_export(model_path: str | Path, data: str | Path, *, out: str | Path
     it is given; nothing is written beside the export (that folder holds only what export wrote).
     """
     import numpy as np
-    from sklearn.metrics import confusion_matrix
 
     from cnnbuild.data.folders import folder_files
     from cnnbuild.export.location import open_exported
@@ -38,34 +37,16 @@ def evaluate_export(model_path: str | Path, data: str | Path, *, out: str | Path
     data_classes, pairs, not_used = folder_files(root, None)
     mapping = dict(zip(data_classes, class_mapping(data_classes, names), strict=True))
     skipped = [{"path": item.path, "reason": item.reason} for item in not_used]
-    trues: list[int] = []
-    predicted: list[int] = []
-    rows: list[Prediction] = []
-    mistakes: list[Mistake] = []
+    builder = ReportBuilder(list(names))
     for path, name in pairs:
         pixels = read_pixels(path, model.info.input)
         if isinstance(pixels, str):
             skipped.append({"path": str(path), "reason": pixels})
             continue
-        probabilities = np.asarray(model(pixels[None])[0], dtype="float64")
-        true, guess = mapping[name], int(probabilities.argmax())
-        rows.append(Prediction(str(path), true, guess, float(probabilities[guess])))
-        if guess != true:
-            mistakes.append(Mistake(np.asarray(pixels, dtype="float32"), true, guess, float(probabilities[guess]), len(trues), str(path)))
-            mistakes.sort(key=lambda m: (-m.confidence, m.index))
-            del mistakes[KEEP_MISCLASSIFIED:]  # hold at most this many images in memory
-        trues.append(true)
-        predicted.append(guess)
-    if not trues:
+        probabilities = np.asarray(model(pixels[None]), dtype="float64")
+        builder.add(pixels[None], np.asarray([mapping[name]]), probabilities, [str(path)])
+    if not builder.seen:
         raise DataError(f"--data {data}: no image could be evaluated ({len(skipped)} files skipped; the first: {skipped[0]['path']}: {skipped[0]['reason']})" if skipped else f"--data {data}: no images")
-    report = ValidationReport(
-        class_names=list(names),
-        confusion=confusion_matrix(trues, predicted, labels=list(range(len(names)))).astype(int).tolist(),
-        per_class=per_class_table(np.asarray(trues), np.asarray(predicted), list(names)),
-        examples=len(trues),
-        correct=int(sum(t == p for t, p in zip(trues, predicted, strict=True))),
-        mistakes=mistakes,
-        predictions=rows,
-    )
+    report = builder.report()
     written = EvaluationFolder(Path(out)).write(report, "data") if out is not None else []
     return Evaluation(str(data), report, None, written, skipped)

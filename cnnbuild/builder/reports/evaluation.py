@@ -75,6 +75,54 @@ def per_class_table(true: Any, predicted: Any, class_names: list[str]) -> list[d
     ]
 
 
+class ReportBuilder:
+    """A :class:`ValidationReport` built batch by batch from images, true classes and class
+    probabilities (keeping at most ``keep`` misclassified images, the most confident first)."""
+
+    def __init__(self, class_names: list[str], keep: int = KEEP_MISCLASSIFIED) -> None:
+        self.class_names = list(class_names)
+        self.keep = keep
+        self.trues: list[Any] = []
+        self.predictions: list[Any] = []
+        self.mistakes: list[Mistake] = []
+        self.rows: list[Prediction] = []
+        self.seen = 0
+
+    def add(self, images: Any, true: Any, probabilities: Any, names: list[str]) -> None:
+        """One batch: ``true`` class indices and ``probabilities`` ``(N, classes)`` of its ``images``, named by ``names``."""
+        import numpy as np
+
+        predicted = probabilities.argmax(axis=1)
+        self.trues.append(true)
+        self.predictions.append(predicted)
+        self.rows += [Prediction(names[row], int(true[row]), int(predicted[row]), float(probabilities[row, predicted[row]])) for row in range(len(true))]
+        for row in np.flatnonzero(predicted != true):
+            confidence = float(probabilities[row, predicted[row]])
+            self.mistakes.append(Mistake(np.asarray(images[row], dtype="float32"), int(true[row]), int(predicted[row]), confidence, self.seen + int(row), names[row]))
+        if len(self.mistakes) > self.keep:  # hold at most `keep` images in memory
+            self.mistakes.sort(key=lambda m: (-m.confidence, m.index))
+            del self.mistakes[self.keep :]
+        self.seen += len(true)
+
+    def report(self) -> ValidationReport:
+        import numpy as np
+        from sklearn.metrics import confusion_matrix
+
+        true_all = np.concatenate(self.trues) if self.trues else np.zeros(0, dtype="int64")
+        predicted_all = np.concatenate(self.predictions) if self.predictions else np.zeros(0, dtype="int64")
+        self.mistakes.sort(key=lambda m: (-m.confidence, m.index))
+        matrix = confusion_matrix(true_all, predicted_all, labels=list(range(len(self.class_names))))
+        return ValidationReport(
+            class_names=list(self.class_names),
+            confusion=matrix.astype(int).tolist(),
+            per_class=per_class_table(true_all, predicted_all, self.class_names),
+            examples=int(len(true_all)),
+            correct=int((true_all == predicted_all).sum()),
+            mistakes=self.mistakes[: self.keep],
+            predictions=self.rows,
+        )
+
+
 def predict_validation(model: Any, dataset: Any, labels: Labels, class_names: list[str], *, keep: int = KEEP_MISCLASSIFIED, split: str = "validation") -> ValidationReport:
     """Predict every batch of ``dataset`` once: batched ``(images, encoded labels)`` as the training
     pipeline feeds them, or ``(images, class indices, names)`` as :func:`named_batches` gives them.
@@ -83,45 +131,16 @@ def predict_validation(model: Any, dataset: Any, labels: Labels, class_names: li
     ``keep`` misclassified images, the ones predicted with the highest confidence first.
     """
     import numpy as np
-    from sklearn.metrics import confusion_matrix
 
     from cnnbuild.builder.model.outputs import output_probabilities
 
-    trues: list[Any] = []
-    predictions: list[Any] = []
-    mistakes: list[Mistake] = []
-    rows: list[Prediction] = []
-    seen = 0
+    builder = ReportBuilder(class_names, keep)
     for batch in dataset.as_numpy_iterator():
-        images = batch[0]
         true = np.asarray(batch[1]).astype("int64").reshape(-1) if len(batch) == 3 else decode_labels(batch[1], labels)
-        names = [_text(name) for name in batch[2]] if len(batch) == 3 else [f"{split}[{seen + row}]" for row in range(len(true))]
-        outputs = np.asarray(model.predict_on_batch(images), dtype="float64")
-        probabilities = output_probabilities(outputs, labels)
-        predicted = probabilities.argmax(axis=1)
-        trues.append(true)
-        predictions.append(predicted)
-        rows += [Prediction(names[row], int(true[row]), int(predicted[row]), float(probabilities[row, predicted[row]])) for row in range(len(true))]
-        for row in np.flatnonzero(predicted != true):
-            confidence = float(probabilities[row, predicted[row]])
-            mistakes.append(Mistake(np.asarray(images[row], dtype="float32"), int(true[row]), int(predicted[row]), confidence, seen + int(row), names[row]))
-        if len(mistakes) > keep:  # hold at most `keep` images in memory
-            mistakes.sort(key=lambda m: (-m.confidence, m.index))
-            del mistakes[keep:]
-        seen += len(true)
-    true_all = np.concatenate(trues) if trues else np.zeros(0, dtype="int64")
-    predicted_all = np.concatenate(predictions) if predictions else np.zeros(0, dtype="int64")
-    mistakes.sort(key=lambda m: (-m.confidence, m.index))
-    matrix = confusion_matrix(true_all, predicted_all, labels=list(range(len(class_names))))
-    return ValidationReport(
-        class_names=list(class_names),
-        confusion=matrix.astype(int).tolist(),
-        per_class=per_class_table(true_all, predicted_all, class_names),
-        examples=int(len(true_all)),
-        correct=int((true_all == predicted_all).sum()),
-        mistakes=mistakes[:keep],
-        predictions=rows,
-    )
+        names = [_text(name) for name in batch[2]] if len(batch) == 3 else [f"{split}[{builder.seen + row}]" for row in range(len(true))]
+        outputs = np.asarray(model.predict_on_batch(batch[0]), dtype="float64")
+        builder.add(batch[0], true, output_probabilities(outputs, labels), names)
+    return builder.report()
 
 
 def _text(name: Any) -> str:
