@@ -60,6 +60,20 @@ def test_the_task_writers_make_data_cnnbuilds_own_sources_read(tmp_path):
     assert segmented.train_count + segmented.validation_count == 4 and segmented.skipped == []
 
 
+@pytest.mark.parametrize(
+    ("task", "data", "options"),
+    [
+        ("single_label", {"type": "shapes", "count": 16}, None),
+        ("multi_label", {"type": "shapes", "count": 16}, None),
+        ("regression", {"type": "shapes", "count": 16}, None),
+        ("segmentation", {"type": "shape_masks", "count": 16}, {"classes": {0: "background", 1: "circle", 2: "square"}, "ignore_index": 255}),
+    ],
+)
+def test_the_builtin_synthetic_sources_meet_the_strict_contract(task, data, options):
+    datasets = assert_data_source_supplies(task, {**data, "image_size": [12, 12]}, task_options=options)
+    assert datasets.task == task and datasets.train_count + datasets.validation_count == 16
+
+
 Fault = Literal["none", "int_labels", "small_masks", "float64_targets", "out_of_range_mask", "ignores_task", "few_targets"]
 
 
