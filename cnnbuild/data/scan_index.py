@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 
 from cnnbuild.data.archives import cache_root
 from cnnbuild.data.image_files import Verdict
+from cnnbuild.data.walk import Identity, identity
 
 INDEX_ENV = "CNNBUILD_SCAN_INDEX"
 #: Raise when the check's rules change, so older verdicts are checked again.
@@ -32,11 +34,6 @@ CHECK_VERSION = 3  # 3: GIFs with a transparent colour are read by Pillow
 _SCHEMA = """CREATE TABLE IF NOT EXISTS checked (
     path BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, ctime_ns INTEGER, checker TEXT,
     native INTEGER, reason TEXT, digest TEXT, image_format TEXT)"""
-
-
-def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
-    """What must be the same for a file to count as unchanged: size, modification time, inode, status-change time."""
-    return (status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns)
 
 
 def _common_prefix(keys: list[bytes]) -> bytes:
@@ -81,18 +78,23 @@ class ScanIndex:
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.database, timeout=30)
 
-    def lookup(self, paths: list[Path]) -> dict[Path, Verdict]:
-        """The stored verdicts of the files in ``paths`` that are unchanged (the module's rule)."""
-        stats: dict[bytes, tuple[Path, tuple[int, int, int, int]]] = {}
+    def lookup(self, paths: Sequence[Path | str], identities: Mapping[str, Identity] | None = None) -> dict[Path | str, Verdict]:
+        """The stored verdicts of the files in ``paths`` that are unchanged (the module's rule), keyed
+        as in ``paths``. ``identities`` holds, for path strings, the identity the caller's own
+        ``stat`` gave (the walk's); any other path is ``stat``-ed here."""
+        identities = identities or {}
+        stats: dict[bytes, tuple[Path | str, Identity]] = {}
         for path in paths:
-            try:
-                status = os.stat(path)
-            except OSError:
-                continue
-            stats[os.fsencode(path)] = (path, _identity(status))
+            now = identities.get(path) if isinstance(path, str) else None
+            if now is None:
+                try:
+                    now = identity(os.stat(path))
+                except OSError:
+                    continue
+            stats[os.fsencode(path)] = (path, now)
         if not stats:
             return {}
-        found: dict[Path, Verdict] = {}
+        found: dict[Path | str, Verdict] = {}
         prefix = _common_prefix(list(stats))
         try:
             with closing(self._connect()) as connection:
@@ -102,7 +104,7 @@ class ScanIndex:
                     [self.checker, prefix, prefix + b"\xff" * 8],
                 )
                 for key, size, mtime, inode, ctime, native, reason, digest, image_format in rows:
-                    now = stats.get(bytes(key))
+                    now = stats.get(key)
                     if now is not None and (size, mtime, inode, ctime) == now[1]:
                         found[now[0]] = Verdict(bool(native), reason, size, mtime, digest, image_format)
         except sqlite3.Error:
@@ -119,7 +121,7 @@ class ScanIndex:
             except OSError:
                 continue
             if v.mtime_ns and (status.st_size, status.st_mtime_ns) == (v.size, v.mtime_ns):
-                rows.append((os.fsencode(path), *_identity(status), self.checker, int(v.native), v.reason, v.digest, v.image_format))
+                rows.append((os.fsencode(path), *identity(status), self.checker, int(v.native), v.reason, v.digest, v.image_format))
         try:
             with closing(self._connect()) as connection, connection:
                 connection.executemany("INSERT OR REPLACE INTO checked VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
