@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from collections.abc import Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -36,9 +37,9 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS checked (
     native INTEGER, reason TEXT, digest TEXT, image_format TEXT)"""
 
 
-def _common_prefix(keys: list[bytes]) -> bytes:
-    """The longest prefix of every key (that of the smallest and the largest is that of all)."""
-    low, high = min(keys), max(keys)
+def _common_prefix(names: list[str]) -> str:
+    """The longest prefix of every name (that of the smallest and the largest is that of all)."""
+    low, high = min(names), max(names)
     length = 0
     for a, b in zip(low, high, strict=False):  # low is no longer than their common part
         if a != b:
@@ -83,19 +84,20 @@ class ScanIndex:
         as in ``paths``. ``identities`` holds, for path strings, the identity the caller's own
         ``stat`` gave (the walk's); any other path is ``stat``-ed here."""
         identities = identities or {}
-        stats: dict[bytes, tuple[Path | str, Identity]] = {}
+        # path string (as os.fsencode writes the key) -> identity now; `others` also keeps the caller's Path
+        given: dict[str, Identity] = {path: identities[path] for path in paths if path.__class__ is str and path in identities}
+        others: dict[str, tuple[Path | str, Identity]] = {}
         for path in paths:
-            now = identities.get(path) if isinstance(path, str) else None
-            if now is None:
+            if path.__class__ is not str or path not in given:
                 try:
-                    now = identity(os.stat(path))
+                    others[os.fspath(path)] = (path, identity(os.stat(path)))
                 except OSError:
                     continue
-            stats[os.fsencode(path)] = (path, now)
-        if not stats:
+        if not given and not others:
             return {}
         found: dict[Path | str, Verdict] = {}
-        prefix = _common_prefix(list(stats))
+        prefix = os.fsencode(_common_prefix([*given, *others]))
+        encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
         try:
             with closing(self._connect()) as connection:
                 # one read of every verdict under the folder: a range of the primary key
@@ -104,9 +106,15 @@ class ScanIndex:
                     [self.checker, prefix, prefix + b"\xff" * 8],
                 )
                 for key, size, mtime, inode, ctime, native, reason, digest, image_format in rows:
-                    now = stats.get(key)
-                    if now is not None and (size, mtime, inode, ctime) == now[1]:
-                        found[now[0]] = Verdict(bool(native), reason, size, mtime, digest, image_format)
+                    name = key.decode(encoding, errors)  # as os.fsdecode, without its per-call checks
+                    now = given.get(name)
+                    asked: Path | str = name
+                    if now is None:
+                        if name not in others:
+                            continue  # a file under the same folder that was not asked about
+                        asked, now = others[name]
+                    if (size, mtime, inode, ctime) == now:
+                        found[asked] = Verdict(bool(native), reason, size, mtime, digest, image_format)
         except sqlite3.Error:
             return {}
         return found

@@ -130,14 +130,17 @@ def find_images(folder: Path, seen: set[tuple[int, int]] | None = None) -> Found
     if key is not None:
         seen.add(key)
     _read(Path(folder), found, seen)
-    found.paths.sort(key=path_order)
+    if os.name == "nt":  # Path objects sort there ignoring case; the walk's order is case-sensitive
+        found.paths.sort(key=path_order)
     return found
 
 
 def path_order(path: str) -> list[str]:
-    """The sort key that orders path strings as ``Path`` objects sort (part by part: "x/a.jpg"
+    """The sort key that orders path strings as ``Path`` objects sort: part by part ("x/a.jpg"
     before "x-1.jpg", which a plain string sort puts first), so the file order stays that of
-    earlier releases (a run's data fingerprint follows it)."""
+    earlier releases (a run's data fingerprint follows it). The walk already yields this order
+    where names compare case-sensitively: each folder's entries sorted by name, a sub-folder's
+    files in its name's place."""
     return os.path.normcase(path).split(os.sep)
 
 
@@ -155,7 +158,13 @@ def _read(folder: Path, found: Found, seen: set[tuple[int, int]]) -> None:
             target = os.readlink(entry.path) if os.path.islink(entry.path) else "?"
             found.skipped.append(SkippedFile(entry.path, f"broken symbolic link (to {target}); cannot read"))
             continue
-        if stat.S_ISDIR(info.st_mode):
+        name = entry.name
+        if stat.S_ISREG(info.st_mode) and name[0] != "." and name[name.rfind(".") :].lower() in IMAGE_SUFFIXES and name.lower() not in SYSTEM_FILES:
+            # the common case, inlined: a plain image file (what _classify_name returns None for)
+            found.paths.append(entry.path)
+            if ENTRY_STAT_IS_FULL:
+                found.identities[entry.path] = (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+        elif stat.S_ISDIR(info.st_mode):
             _folder(Path(entry.path), entry.name, is_link, (info.st_dev, info.st_ino), found, seen)
         elif not stat.S_ISREG(info.st_mode) and _suffix(entry.name).lower() not in IMAGE_SUFFIXES:
             found.skipped.append(SkippedFile(entry.path, "not a regular file (a pipe, device or socket)"))
