@@ -10,9 +10,17 @@ A file counts as unchanged when its path, size, modification time, inode and sta
 (``st_ctime_ns``) are all those it had when it was checked; no file is opened to decide. The
 status-change time is the one a user cannot set: copying a file over another with its time kept
 (``cp -p``, ``touch -r``, ``rsync -t``) leaves size and modification time alike but sets it, so
-such a file is checked again. (On a file system without a status-change time, such as some
-network mounts, a file replaced with the same size, time and inode keeps its old verdict.)
-The verdicts under a folder are read in one query.
+such a file is checked again, and so is one moved over another (``mv``: a new inode). (On a file
+system without a status-change time, such as some network mounts, a file replaced with the same
+size, time and inode keeps its old verdict; so does one rewritten, at the same size, within the
+file system's clock tick after its check stored it, the "racy" case git also has.)
+
+Each file is ``stat``-ed once: a folder scan compares what the walk's own ``stat`` of the
+directory entry gave (links followed, as ``os.stat``). The walk comes after a run notes when its
+data was loaded, so a file changed after the walk is caught by the re-check after training
+(:mod:`cnnbuild.data.recheck`), as any file changed during the run is. A folder is not trusted as a whole by its own times: rewriting a file in
+place changes neither the folder's modification time nor its listing. The verdicts under a
+folder are read in one query.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from cnnbuild.data import image_files
 from cnnbuild.data.files import scan
+from cnnbuild.data.image_files import Verdict
+from cnnbuild.data.scan_index import ScanIndex
 from cnnbuild.data.walk import find_images, identity
 
 from ..conftest import make_images
@@ -87,3 +89,21 @@ def test_the_walk_orders_paths_as_path_objects_sort(tmp_path):
     assert found.images == sorted(Path(path) for path in found.paths)
     assert found.paths != sorted(found.paths)  # the case this guards: a plain string sort differs
     assert [Path(path).relative_to(folder).as_posix() for path in found.paths][:5] == ["X.png", "x/x_000.png", "x 2/x 2_000.png", "x 2.png", "x-1/x-1_000.png"]
+
+
+def test_lookup_answers_in_the_callers_keys_and_trusts_only_a_matching_identity(tmp_path, monkeypatch):
+    # no TensorFlow: verdicts stored directly, then asked for as a Path (stat-ed by the index) and
+    # as a walk's string with its identity (not stat-ed again), stale or not
+    monkeypatch.setenv("CNNBUILD_CACHE_DIR", str(tmp_path / "cache"))
+    index = ScanIndex.default()
+    first, second = tmp_path / "one.png", tmp_path / "two.png"
+    first.write_bytes(b"1" * 10)
+    second.write_bytes(b"2" * 20)
+    verdicts = {path: Verdict(True, "", os.stat(path).st_size, os.stat(path).st_mtime_ns, path.name, "PNG") for path in (first, second)}
+    index.store(verdicts)
+    walked = {str(second): identity(os.stat(second))}
+    found = index.lookup([first, str(second)], walked)
+    assert found == {first: verdicts[first], str(second): verdicts[second]}
+    stale = {str(second): (20, os.stat(second).st_mtime_ns, os.stat(second).st_ino, os.stat(second).st_ctime_ns - 1)}
+    assert index.lookup([str(second)], stale) == {}  # the identity given is compared, not a fresh stat
+    assert index.lookup([str(first)]) == {str(first): verdicts[first]}  # a string without an identity is stat-ed
