@@ -1,0 +1,82 @@
+"""Segmentation through export, predict and evaluate on an export: the task and mask size in every
+format's metadata, the parity check by mask IoU (recorded in export.json), mask PNGs from an
+export without TensorFlow, and an export measured on a folder of images and masks.
+
+One tiny trained run for the session (``tiny_segmentation_run``: 16x16 shapes, one epoch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ..conftest import shared_once
+
+FORMATS = {"tflite": "ai_edge_litert", "onnx": "onnxruntime", "saved_model": "tensorflow"}
+
+
+def exported(tmp_path_factory, run_dir: Path, format: str) -> Path:
+    """``run_dir`` exported once per session to ``format`` (its export folder; read-only)."""
+
+    def export(folder: Path) -> None:
+        from cnnbuild.export.exporter import export_run
+
+        export_run(run_dir, format, out=folder / format, latency_runs=2)
+
+    return shared_once(tmp_path_factory, f"segmentation-{format}", export) / format
+
+
+@pytest.fixture(scope="module")
+def seg_tflite(tiny_segmentation_run, tmp_path_factory) -> Path:
+    pytest.importorskip("ai_edge_litert", reason="needs the export extra: pip install -e '.[export]'")
+    return exported(tmp_path_factory, tiny_segmentation_run, "tflite")
+
+
+@pytest.mark.parametrize("format", list(FORMATS))
+def test_every_format_keeps_the_task_and_passes_parity_by_mask_iou(format, tiny_segmentation_run, tmp_path_factory):
+    pytest.importorskip(FORMATS[format], reason="needs the export extra: pip install -e '.[export]'")
+    from cnnbuild.export.location import open_exported
+    from cnnbuild.export.mask_parity import MASK_IOU
+
+    folder = exported(tmp_path_factory, tiny_segmentation_run, format)
+    names = json.loads((tiny_segmentation_run / "class_names.json").read_text())
+    model = open_exported(folder)
+    info = model.info
+    assert info.output.task == "segmentation" and info.class_names == names == ["background", "circle", "square"]
+    assert info.output.mask_size == [16, 16] and info.output.applied == "none" and info.output.label_mode == "mask"
+    document = json.loads((folder / "export.json").read_text())
+    parity = document["parity"]
+    metrics = json.loads((tiny_segmentation_run / "metrics.json").read_text())
+    assert parity["passed"] and parity["task"] == "segmentation" and parity["examples"] == metrics["validation_examples"]
+    assert parity["mask_iou_threshold"] == MASK_IOU == 0.99
+    assert parity["agreement"] >= MASK_IOU and parity["min_mask_iou"] >= 0.9 and parity["max_probability_difference"] < 1e-4
+    assert parity["keras_mean_iou"] == pytest.approx(parity["export_mean_iou"], abs=0.01)
+    assert parity["keras_accuracy"] == pytest.approx(metrics["validation"]["pixel_accuracy"], abs=1e-3)  # the same split, the same model
+    assert document["metadata"]["output"]["mask_size"] == [16, 16]
+    # the model answers a map of class probabilities at the model's size, whatever the image's size
+    image = np.random.default_rng(0).integers(0, 256, (20, 28, 3), dtype=np.uint8)
+    probabilities = np.asarray(model(image[None]))
+    assert probabilities.shape == (1, 16, 16, 3) and np.allclose(probabilities.sum(axis=-1), 1.0, atol=1e-4)
+
+
+def test_a_float_export_whose_masks_differ_fails_its_parity_check():
+    from cnnbuild.export.mask_parity import mask_problems
+    from cnnbuild.export.parity import Parity, judge
+
+    def parity(agreement: float, quantize: str = "none", export_accuracy: float = 0.9) -> Parity:
+        return Parity(
+            format="onnx", quantize=quantize, examples=4, agreement=agreement, keras_accuracy=0.9, export_accuracy=export_accuracy,
+            max_probability_difference=0.1, keras_bytes=1, export_bytes=1, keras_latency_ms=1, export_latency_ms=1, latency_runs=1,
+            runtime="x", task="segmentation", min_mask_iou=agreement - 0.1, mask_iou_threshold=0.99, keras_mean_iou=0.5, export_mean_iou=0.5,
+        )  # fmt: skip
+
+    assert mask_problems(parity(0.995)) == []
+    failing = parity(0.95)
+    judge(failing, max_accuracy_drop=2.0, facts={})
+    assert failing.problems == ["the float export's masks have a mean IoU of 0.9500 with the Keras model's (the lowest image 0.8500), under the 0.99 expected"]
+    quantized = parity(0.95, "dynamic", export_accuracy=0.85)  # quantized: judged by the pixel accuracy against the true masks
+    judge(quantized, max_accuracy_drop=2.0, facts={"weights": {"int8": 90, "float32": 10}})
+    assert quantized.problems == ["pixel accuracy drops 5.00 points (90.00% -> 85.00%), more than the allowed 2"]
+    assert "mask IoU with Keras (mean / lowest image)" in failing.table()
