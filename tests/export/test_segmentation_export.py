@@ -80,3 +80,79 @@ def test_a_float_export_whose_masks_differ_fails_its_parity_check():
     judge(quantized, max_accuracy_drop=2.0, facts={"weights": {"int8": 90, "float32": 10}})
     assert quantized.problems == ["pixel accuracy drops 5.00 points (90.00% -> 85.00%), more than the allowed 2"]
     assert "mask IoU with Keras (mean / lowest image)" in failing.table()
+
+
+@pytest.fixture(scope="module")
+def new_images(tmp_path_factory) -> Path:
+    """Images the run never saw: one of another size than the model's, one at its size, and a broken file."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("seg-new")
+    rng = np.random.default_rng(5)
+    Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(folder / "wide.png")
+    Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / "square.jpg")
+    (folder / "broken.png").write_bytes(b"not a png")
+    return folder
+
+
+def test_predict_with_a_tflite_export_writes_the_runs_masks_without_tensorflow(seg_tflite, tiny_segmentation_run, new_images, tmp_path):
+    from PIL import Image
+
+    from cnnbuild.builder.segmentation_predict import predict_masks
+
+    from . import no_tensorflow
+
+    result = no_tensorflow.run("predict", str(seg_tflite), str(new_images), "--json", "--masks-out", str(tmp_path / "export"))
+    assert result.returncode == 1, result.stderr  # the broken file is an error; the others are answered
+    answers = {Path(item["path"]).name: item for item in json.loads(result.stdout)}
+    assert answers["broken.png"]["error"] == "not an image cnnbuild reads (PNG, JPEG, BMP, GIF, WEBP, TIFF)"
+    from_run = {Path(item["path"]).name: item for item in predict_masks(tiny_segmentation_run, [new_images], tmp_path / "run")}
+    for name, size in (("wide.png", (24, 20)), ("square.jpg", (16, 16))):
+        mine, theirs = answers[name], from_run[name]
+        assert Path(mine["mask"]) == tmp_path / "export" / (Path(name).stem + ".png")
+        assert list(mine["classes"]) == ["background", "circle", "square"] and sum(mine["classes"].values()) == pytest.approx(1.0, abs=1e-5)
+        with Image.open(mine["mask"]) as exported_mask, Image.open(theirs["mask"]) as run_mask:
+            assert exported_mask.mode == "P" and exported_mask.size == size  # class indices at the image's own size
+            assert exported_mask.getpalette()[:6] == run_mask.getpalette()[:6]
+            same = np.mean(np.asarray(exported_mask) == np.asarray(run_mask))
+        assert same >= 0.99, f"{name}: only {same:.2%} of the pixels have the run's class"
+        assert mine["classes"] == pytest.approx(theirs["classes"], abs=0.01)
+    text = no_tensorflow.run("predict", str(seg_tflite), str(new_images / "wide.png"), "--masks-out", str(tmp_path / "text"))
+    assert text.returncode == 0 and text.stdout.startswith(f"{new_images / 'wide.png'}: mask {tmp_path / 'text' / 'wide.png'} (background ")
+
+
+def mask_folder(folder: Path, count: int, seed: int) -> Path:
+    """``folder/images`` and ``folder/masks`` of generated shapes, and a mask without its image."""
+    from PIL import Image
+
+    from cnnbuild.plugins.builtin.segmentation_sources import ShapeMasksParams, generate_masks
+
+    images, masks = generate_masks(ShapeMasksParams(count=count, image_size=(16, 16)), seed)
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for index, (image, mask) in enumerate(zip(images, masks, strict=True)):
+        Image.fromarray(np.asarray(image, "uint8")).save(folder / "images" / f"s{index}.png")
+        Image.fromarray(np.asarray(mask, "uint8"), mode="L").save(folder / "masks" / f"s{index}.png")
+    Image.fromarray(np.asarray(masks[0], "uint8"), mode="L").save(folder / "masks" / "orphan.png")
+    return folder
+
+
+def test_evaluate_a_tflite_export_on_images_and_masks_as_the_run_measures_them_without_tensorflow(seg_tflite, tiny_segmentation_run, tmp_path):
+    from cnnbuild.builder.evaluate import evaluate
+
+    from . import no_tensorflow
+
+    data = mask_folder(tmp_path / "data", 8, seed=11)
+    result = no_tensorflow.run("evaluate", str(seg_tflite), "--data", str(data), "--out", str(tmp_path / "out"), "--json")
+    assert result.returncode == 0, result.stderr
+    mine = json.loads(result.stdout)
+    theirs = evaluate(tiny_segmentation_run, data, out=tmp_path / "run-out").as_dict()
+    assert mine["task"] == "segmentation" and mine["examples"] == theirs["examples"] == 8
+    assert mine["mean_iou"] == pytest.approx(theirs["mean_iou"], abs=1e-4) and mine["pixel_accuracy"] == pytest.approx(theirs["pixel_accuracy"], abs=1e-4)
+    assert mine["per_class_iou"] == theirs["per_class_iou"] and mine["confusion_matrix"] == theirs["confusion_matrix"]
+    assert mine["skipped"] == [{"path": str(data / "masks" / "orphan.png"), "reason": f"no image named orphan.* in {data / 'images'}"}]
+    out = tmp_path / "out"
+    assert sorted(path.name for path in (out / "masks").iterdir()) == [f"data_{index:05d}.png" for index in range(8)]
+    assert (out / "mask_overlays.png").stat().st_size > 1000 and (out / "predictions.csv").read_text().startswith("split,example,mean_iou,pixel_accuracy\ndata,data[0],")
+    refused = no_tensorflow.run("evaluate", str(seg_tflite), "--data", str(data / "images"))
+    assert refused.returncode != 0 and "a segmentation export evaluates a folder holding images/ and masks/" in refused.stderr + refused.stdout
