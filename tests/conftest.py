@@ -208,6 +208,19 @@ def tiny_segmentation_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared_once(tmp_path_factory, "tinysegmentation", train) / "run"
 
 
+@pytest.fixture(scope="session")
+def segmentation_tflite(tiny_segmentation_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny segmentation run exported once to TFLite (its export folder) for the export and serve tests. Read-only."""
+    pytest.importorskip("ai_edge_litert", reason="needs the export extra: pip install -e '.[export]'")
+
+    def export(folder: Path) -> None:
+        from cnnbuild.export.exporter import export_run
+
+        export_run(tiny_segmentation_run, "tflite", out=folder / "tflite", latency_runs=2)
+
+    return shared_once(tmp_path_factory, "segmentation-tflite", export) / "tflite"
+
+
 def digit_pngs(folder: Path, count: int = 6, sizes: tuple[tuple[int, int], ...] = ((8, 8), (16, 16), (13, 21))) -> list[Path]:
     """Digits from scikit-learn saved as grayscale PNGs at several sizes (a digit stretched to each)."""
     import numpy as np

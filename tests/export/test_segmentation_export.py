@@ -29,18 +29,17 @@ def exported(tmp_path_factory, run_dir: Path, format: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def seg_tflite(tiny_segmentation_run, tmp_path_factory) -> Path:
-    pytest.importorskip("ai_edge_litert", reason="needs the export extra: pip install -e '.[export]'")
-    return exported(tmp_path_factory, tiny_segmentation_run, "tflite")
+def seg_tflite(segmentation_tflite) -> Path:
+    return segmentation_tflite
 
 
 @pytest.mark.parametrize("format", list(FORMATS))
-def test_every_format_keeps_the_task_and_passes_parity_by_mask_iou(format, tiny_segmentation_run, tmp_path_factory):
+def test_every_format_keeps_the_task_and_passes_parity_by_mask_iou(format, tiny_segmentation_run, tmp_path_factory, request):
     pytest.importorskip(FORMATS[format], reason="needs the export extra: pip install -e '.[export]'")
     from cnnbuild.export.location import open_exported
     from cnnbuild.export.mask_parity import MASK_IOU
 
-    folder = exported(tmp_path_factory, tiny_segmentation_run, format)
+    folder = request.getfixturevalue("segmentation_tflite") if format == "tflite" else exported(tmp_path_factory, tiny_segmentation_run, format)
     names = json.loads((tiny_segmentation_run / "class_names.json").read_text())
     model = open_exported(folder)
     info = model.info
