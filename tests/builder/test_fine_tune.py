@@ -148,24 +148,6 @@ def test_the_frozen_phase_keeps_the_backbone_and_fine_tuning_keeps_batch_normali
     assert all(not layer.trainable for layer in layers if layer.name in batch_norms)
 
 
-def test_resuming_at_the_change_of_phase_gives_the_history_of_an_uninterrupted_run(cnnbuild_run_spec, plugin, images, weights):
-    plugin(StopAfterEpoch(), "stop-after-epoch")
-    path, _ = weights
-    whole = cnnbuild_run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks="[{type: StopAfterEpoch, epoch: 99}]"))
-    stopped = cnnbuild_run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks="[{type: StopAfterEpoch, epoch: 1}]"))
-    assert stopped.status == "interrupted" and len(stopped.history["loss"]) == 2
-    # The state as the first release wrote it (phases 1.0): a run it interrupted resumes here.
-    state_file = stopped.run_dir / "checkpoints" / "state.json"
-    state = json.loads(state_file.read_text(encoding="utf-8"))
-    state_file.write_text(json.dumps({**state, "history": {**state["history"], "phase": [1.0, 1.0]}}), encoding="utf-8")
-    resumed = cnnbuild.run(resume=stopped.run_dir)
-    assert resumed.status == "completed"
-    assert resumed.history == whole.history
-    assert whole.history["phase"] == [1, 1, 2, 2]
-    assert json.loads((resumed.run_dir / "history.json").read_text(encoding="utf-8"))["phase"] == [1, 1, 2, 2]
-    assert [type(value) for value in resumed.history["phase"]] == [int] * 4
-
-
 def test_a_layer_name_the_backbone_lacks_fails_before_training(images, weights):
     from cnnbuild import build_model
     from cnnbuild.builder.training.fine_tune import check_fine_tune
@@ -180,17 +162,39 @@ def test_a_layer_name_the_backbone_lacks_fails_before_training(images, weights):
         check_fine_tune(model, model_spec, get_registry())
 
 
-def test_a_run_cut_short_in_its_first_fine_tuning_epoch_resumes_from_the_weights_the_frozen_phase_ended_with(cnnbuild_run_spec, plugin, images, weights, tmp_path):
-    """EarlyStopping's restore_best_weights puts an earlier epoch's weights back at the end of the
-    frozen phase (mode: max makes the first epoch the best); fine-tuning starts from those, and so
-    must a resume whose last checkpoint is the frozen phase's last epoch."""
+def test_a_run_resumed_at_the_change_of_phase_or_in_the_first_fine_tuning_epoch_has_the_history_of_an_uninterrupted_run(cnnbuild_run_spec, plugin, images, weights, tmp_path):
+    """Two interruptions against one uninterrupted run: Ctrl-C at the end of the frozen phase (with the
+    state as the first release wrote it), and Ctrl-C inside the first fine-tuning epoch. EarlyStopping's
+    restore_best_weights puts an earlier epoch's weights back at the end of the frozen phase (mode: max
+    makes the first epoch the best); fine-tuning starts from those, and so must a resume whose last
+    checkpoint is the frozen phase's last epoch."""
+    plugin(StopAfterEpoch(), "stop-after-epoch")
     plugin(StopInEpoch(), "stop-in-epoch")
     path, _ = weights
     early = "{type: EarlyStopping, monitor: val_loss, mode: max, patience: 10, restore_best_weights: true}"
     one_batch_a_call = "  verbose: quiet\n  steps_per_execution: 1"  # so that Ctrl-C can land inside an epoch
-    whole = cnnbuild_run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks=f"[{early}, {{type: StopInEpoch, epoch: 99, once: {tmp_path / 'never'}}}]").replace("  verbose: quiet", one_batch_a_call))
-    stopped = cnnbuild_run_spec(spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks=f"[{early}, {{type: StopInEpoch, epoch: 2, once: {tmp_path / 'fired'}}}]").replace("  verbose: quiet", one_batch_a_call))
-    assert stopped.status == "interrupted" and len(stopped.history["loss"]) == 2
-    resumed = cnnbuild.run(resume=stopped.run_dir)
+
+    def two_phases(after_epoch: int, in_epoch: int, once: str) -> str:
+        callbacks = f"[{early}, {{type: StopAfterEpoch, epoch: {after_epoch}}}, {{type: StopInEpoch, epoch: {in_epoch}, once: {tmp_path / once}}}]"
+        return spec(images, path, epochs=2, fine_tune="{epochs: 2}", callbacks=callbacks).replace("  verbose: quiet", one_batch_a_call)
+
+    whole = cnnbuild_run_spec(two_phases(99, 99, "never"))
+    assert whole.status == "completed" and whole.history["phase"] == [1, 1, 2, 2]
+
+    at_change = cnnbuild_run_spec(two_phases(1, 99, "never"))
+    assert at_change.status == "interrupted" and len(at_change.history["loss"]) == 2
+    # The state as the first release wrote it (phases 1.0): a run it interrupted resumes here.
+    state_file = at_change.run_dir / "checkpoints" / "state.json"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    state_file.write_text(json.dumps({**state, "history": {**state["history"], "phase": [1.0, 1.0]}}), encoding="utf-8")
+    resumed = cnnbuild.run(resume=at_change.run_dir)
+    assert resumed.status == "completed"
+    assert resumed.history == whole.history
+    assert json.loads((resumed.run_dir / "history.json").read_text(encoding="utf-8"))["phase"] == [1, 1, 2, 2]
+    assert [type(value) for value in resumed.history["phase"]] == [int] * 4
+
+    in_fine_tuning = cnnbuild_run_spec(two_phases(99, 2, "fired"))
+    assert in_fine_tuning.status == "interrupted" and len(in_fine_tuning.history["loss"]) == 2
+    resumed = cnnbuild.run(resume=in_fine_tuning.run_dir)
     assert resumed.status == "completed"
     assert resumed.history == whole.history

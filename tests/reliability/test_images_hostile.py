@@ -83,10 +83,10 @@ def test_decompression_bombs_cost_neither_time_nor_memory(tmp_path, tally):
     bomb = real_bomb(tmp_path / "bomb.png")
     assert bomb.stat().st_size < 2_000_000
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.perf_counter()
+    started = time.process_time()  # this process's CPU time: other work on the machine cannot fail it
     native, reason = check_image(bomb)
     assert "decompression bomb" in reason and not native
-    assert time.perf_counter() - started < 2
+    assert time.process_time() - started < 2, "the header alone should refuse it, without decoding"
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kib < 200_000, f"checking a 20000x20000 image raised peak memory by {grown_kib} KiB"
     tally["decompression bombs refused (20000x20000)"] += 1

@@ -60,7 +60,7 @@ def assert_valid_spec_round_trips(spec) -> None:
 def test_any_spec_file_gives_a_spec_or_located_errors(tmp_path_factory, tally, data):
     path = tmp_path_factory.getbasetemp() / "fuzz-spec.yaml"
     path.write_bytes(data)
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         spec = load_spec(path)
     except SpecError as error:
@@ -69,14 +69,14 @@ def test_any_spec_file_gives_a_spec_or_located_errors(tmp_path_factory, tally, d
     else:
         assert_valid_spec_round_trips(spec)
         tally["specs fuzzed: valid, round-tripped"] += 1
-    assert time.perf_counter() - started < SECONDS_PER_SPEC
+    assert time.process_time() - started < SECONDS_PER_SPEC
 
 
 @FUZZ
 @given(options=override_options())
 def test_any_set_option_gives_a_spec_or_located_errors(tally, options):
     source = read_yaml(EXAMPLES / "digits.yaml")
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         from cnnbuild.spec.document import validate_source
 
@@ -90,7 +90,7 @@ def test_any_set_option_gives_a_spec_or_located_errors(tally, options):
     else:
         assert_valid_spec_round_trips(spec)
         tally["--set option lists fuzzed: valid"] += 1
-    assert time.perf_counter() - started < SECONDS_PER_SPEC
+    assert time.process_time() - started < SECONDS_PER_SPEC
 
 
 def test_the_examples_themselves_are_valid_and_round_trip():

@@ -82,17 +82,19 @@ def test_hostile_file_gets_located_errors_quickly_in_little_memory(tmp_path, tal
     path = tmp_path / "spec.yaml"
     path.write_bytes(content)
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         with pytest.raises(SpecError) as caught:
             load_spec(path)
     finally:
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     assert_located(caught.value, str(path))
     assert expected in str(caught.value)
-    assert elapsed < 5, f"{name} took {elapsed:.1f}s"
+    # A guard against blow-ups (alias bombs, quadratic scans take minutes), not a speed target: this
+    # process's own CPU time, so other work on a shared machine cannot fail it; speed is in benchmarks/.
+    assert elapsed < 30, f"{name} took {elapsed:.1f}s of CPU time"
     assert peak < 64 * 2**20 + 4 * len(content), f"{name} peaked at {peak / 2**20:.0f} MiB"
     tally["named hostile spec files refused with FILE:LINE"] += 1
 

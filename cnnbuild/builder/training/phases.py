@@ -41,10 +41,12 @@ def fit_phases(trainer: Trainer, model: Any, prepared: PreparedData, plan: Execu
     start = trainer.run.record.resume_state.fine_tune_from
     if start is None:
         _phase(trainer, model, prepared, plan, clock, interruption, end=spec.train.epochs, first=0, phase=Phase.FROZEN)
-        if interruption.requested:
+        if interruption.requested and trainer.completed_epochs < spec.train.epochs:
             return model
         start = trainer.completed_epochs  # train.epochs, or fewer when EarlyStopping ended the frozen phase
         _end_frozen_phase(trainer, model, start)
+        if interruption.requested:  # right at the change: the resume starts fine-tuning from what the frozen phase ended with
+            return model
     if trainer.completed_epochs == start:  # the last checkpoint is the frozen phase's: unfreeze now
         prepared = _begin_fine_tune(trainer, model, plan, start)
     _phase(trainer, model, prepared, plan, clock, interruption, end=start + fine_tune.epochs, first=start, phase=Phase.FINE_TUNE)
