@@ -155,3 +155,32 @@ def test_evaluate_a_tflite_export_on_images_and_masks_as_the_run_measures_them_w
     assert (out / "mask_overlays.png").stat().st_size > 1000 and (out / "predictions.csv").read_text().startswith("split,example,mean_iou,pixel_accuracy\ndata,data[0],")
     refused = no_tensorflow.run("evaluate", str(seg_tflite), "--data", str(data / "images"))
     assert refused.returncode != 0 and "a segmentation export evaluates a folder holding images/ and masks/" in refused.stderr + refused.stdout
+
+
+def test_a_two_class_sigmoid_model_exports_two_columns_per_pixel(tmp_path, tmp_path_factory):
+    pytest.importorskip("onnxruntime", reason="needs the export extra: pip install -e '.[export]'")
+    from cnnbuild.builder.training import run
+    from cnnbuild.export.exporter import export_run
+    from cnnbuild.export.prediction import predict_images
+
+    from ..conftest import TINY_SEGMENTATION
+
+    spec = tmp_path / "binary.yaml"
+    text = TINY_SEGMENTATION.replace("count: 24,", "count: 16, shapes: [circle],").replace("activation: softmax", "activation: sigmoid").replace("compile: {loss: dice_crossentropy}\n", "")
+    spec.write_text(text.lstrip(), encoding="utf-8")
+    run(spec, output=tmp_path / "run")
+    result = export_run(tmp_path / "run", "onnx", out=tmp_path / "onnx", latency_runs=2)
+    output = result.info.output
+    assert result.info.class_names == ["background", "circle"] and output.label_mode == "binary_mask"
+    assert output.binary_two_columns and output.applied == "none" and result.parity.passed and result.parity.agreement >= 0.99
+    pixels = np.random.default_rng(1).integers(0, 256, (1, 16, 16, 3), dtype=np.uint8)
+    from cnnbuild.export.location import open_exported
+
+    probabilities = np.asarray(open_exported(result.model_path)(pixels))
+    assert probabilities.shape == (1, 16, 16, 2) and np.allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+    from PIL import Image
+
+    Image.fromarray(pixels[0]).save(tmp_path / "x.png")
+    (answer,) = predict_images(result.model_path, [tmp_path / "x.png"], masks_out=tmp_path / "masks")
+    with Image.open(answer["mask"]) as mask:
+        assert set(np.unique(np.asarray(mask))) <= {0, 1} and list(answer["classes"]) == ["background", "circle"]

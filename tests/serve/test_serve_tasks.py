@@ -171,3 +171,22 @@ def test_the_page_lists_a_multi_label_models_labels_in_headless_chromium(multi_l
     assert subtitle.startswith("Predicts any number of labels per image (each present or not): circle, square, triangle.")
     assert rows == [("\u2713 " if name in present else "") + name for name in expected["probabilities"]] and len(rows) == 3
     assert overlays == 0
+
+
+def test_serving_the_run_folder_gives_the_exports_masks(tiny_segmentation_run, segmentation_tflite, photo):
+    from starlette.testclient import TestClient
+
+    from cnnbuild.export.location import open_model
+    from cnnbuild.serve.app import create_app
+
+    answers = []
+    for path in (tiny_segmentation_run, segmentation_tflite):
+        with TestClient(create_app(open_model(path))) as client:
+            reply = client.post("/predict", files={"file": ("photo.png", photo.read_bytes(), "image/png")})
+            assert reply.status_code == 200, reply.text
+            answers.append(reply.json()["predictions"][0])
+            assert client.get("/metadata").json()["format"] == ("keras" if path == tiny_segmentation_run else "tflite")
+    from_run, from_export = answers
+    assert from_run["mask_size"] == from_export["mask_size"] == [20, 24]
+    same = np.mean(np.asarray(decoded(base64.b64decode(from_run["mask"]))) == np.asarray(decoded(base64.b64decode(from_export["mask"]))))
+    assert same >= 0.99 and from_run["classes"] == pytest.approx(from_export["classes"], abs=0.01)
