@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from cnnbuild.cli.common import errors_to_exit
+from cnnbuild.contracts.tasks import DEFAULT_TASK, TASKS
 
 
 @click.command()
@@ -202,11 +203,19 @@ def new_plugin(name: str, out: Path) -> None:
 
 
 @click.command("init")
-@click.argument("data", metavar="DATA_FOLDER", type=click.Path(path_type=Path))
+@click.argument("data", metavar="[DATA_FOLDER]", type=click.Path(path_type=Path), required=False)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The spec file to write; never overwritten.  [default: DATA_FOLDER's name with .yaml, in the current folder]",
+    help="The spec file to write; never overwritten.  [default: DATA_FOLDER's name with .yaml (with --task: TASK.yaml), in the current folder]",
+)
+@click.option(
+    "--task",
+    type=click.Choice(list(TASKS)),
+    default=DEFAULT_TASK,
+    show_default=True,
+    help="single_label: one class per image, from DATA_FOLDER. multi_label, regression, segmentation: a starter that trains at once on "
+    "cnnbuild's synthetic data (no DATA_FOLDER), its comments saying how to read your own.",
 )
 @click.option(
     "--model",
@@ -214,19 +223,39 @@ def new_plugin(name: str, out: Path) -> None:
     default="small",
     show_default=True,
     help="small: a small CNN from scratch; resnet_small: a small residual network; tutorial: the TensorFlow tutorial's CNN; "
-    "transfer: MobileNetV3Small pretrained on ImageNet, then fine-tuned.",
+    "transfer: MobileNetV3Small pretrained on ImageNet, then fine-tuned. Single-label starters only.",
 )
 @click.option("--filename-column", default="filename", show_default=True, help="For a CSV file: the column of image file names.")
 @click.option("--label-column", default="label", show_default=True, help="For a CSV file: the column of class names.")
 @errors_to_exit
-def init(data: Path, out: Path | None, model: str, filename_column: str, label_column: str) -> None:
-    """Write a commented starter spec for a folder of class sub-folders (or a CSV file of image names and labels).
+def init(data: Path | None, out: Path | None, task: str, model: str, filename_column: str, label_column: str) -> None:
+    """Write a commented starter spec for a folder of class sub-folders (or a CSV file of image names and labels),
+    or, with --task multi_label, regression or segmentation, one that trains on synthetic data.
 
     The classes, image size, colour mode, class weights, validation split and augmentation come
     from a quick look at the files (a listing and the images' headers); each choice is explained
     in a comment. No TensorFlow is loaded."""
     import shlex
 
+    from cnnbuild.errors import CnnbuildError
+
+    if task != "single_label":
+        if data is not None:
+            raise CnnbuildError(
+                f"cnnbuild init --task {task} writes a starter on synthetic data and does not read {data}: run it without DATA_FOLDER, "
+                "then point the spec's data: section at your data as its comments say"
+            )
+        if click.get_current_context().get_parameter_source("model") is not click.core.ParameterSource.DEFAULT:
+            raise CnnbuildError(f"--model chooses among single-label models; the {task} starter has its own model: leave --model out")
+        from cnnbuild.starter.task_starters import write_task_starter
+
+        written = write_task_starter(task, out)
+        for line in written.summary():
+            click.echo(line)
+        click.echo(f"wrote {written.path}\nnext: cnnbuild run {shlex.quote(str(written.path))}")
+        return
+    if data is None:
+        raise CnnbuildError("cnnbuild init needs DATA_FOLDER (a folder of class sub-folders, or a CSV file), or --task multi_label, regression or segmentation for a starter on synthetic data")
     from cnnbuild.starter import write_starter
 
     starter = write_starter(data, out, model, filename_column=filename_column, label_column=label_column)

@@ -121,7 +121,8 @@ class Datasets:
     #: what the user should know before training (duplicates across classes, a class without validation examples)
     warnings: list[str] = field(default_factory=list)
     #: the task the labels are for: ``single_label`` (int class indices), ``multi_label`` (float32
-    #: 0/1 vectors, one entry per name of ``class_names``) or ``regression`` (float32 vectors, one value per target named in ``class_names``)
+    #: 0/1 vectors, one entry per name of ``class_names``), ``regression`` (float32 vectors, one value per target named in ``class_names``)
+    #: or ``segmentation`` (int32 masks of the image's height and width); docs/plugins.md, "What a source returns for each task"
     task: str = "single_label"
     #: multi-label and regression: every training example's target vector, in order (what ``train_labels`` is for single-label)
     train_targets: list[list[float]] | None = None

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 #: The plugin API's version, ``MAJOR.MINOR`` (independent of the cnnbuild package's version).
-PLUGIN_API_VERSION = "1.4"
+PLUGIN_API_VERSION = "1.5"
 #: The same as a tuple of ints, for comparisons: ``cnnbuild.PLUGIN_API_VERSION_INFO >= (1, 2)``.
-PLUGIN_API_VERSION_INFO = (1, 4)
+PLUGIN_API_VERSION_INFO = (1, 5)
 #: The module attribute (on the object an entry point names) declaring the API versions a plugin
 #: works with, as a version specifier: ``CNNBUILD_PLUGIN_API = ">=1.2,<2"``.
 REQUIREMENT_ATTRIBUTE = "CNNBUILD_PLUGIN_API"
@@ -128,9 +128,15 @@ API: tuple[ApiName, ...] = (
     ),  # fmt: skip
     *_names("1.2", "cnnbuild.contracts.layers.Shape", "cnnbuild.contracts.layers.Shapes"),
     *_names("1.4", "cnnbuild.contracts.tasks.TASKS", "cnnbuild.data.targets.datasets_from_targets", "cnnbuild.data.targets.split_by_targets"),
+    *_names("1.5", "cnnbuild.data.masks.datasets_from_masks"),
     # -- testing a plugin ------------------------------------------------------------------------
     *_names("1.2", "cnnbuild.testing.assert_shape_matches_keras", "cnnbuild.testing.write_images", "fixture cnnbuild_plugin"),
     *_names("1.3", "fixture cnnbuild_spec_errors", "fixture cnnbuild_run_spec", "fixture cnnbuild_class_folder"),
+    *_names(
+        "1.5",
+        "cnnbuild.testing.assert_data_source_supplies", "cnnbuild.testing.write_multi_label_csv", "cnnbuild.testing.write_regression_csv",
+        "cnnbuild.testing.write_image_masks",
+    ),  # fmt: skip
     _fixture("spec_errors"),
     _fixture("run_spec"),
     _fixture("class_folder"),

@@ -138,7 +138,9 @@ def split_masks(masks: Sequence[Any], num_classes: int, fraction: float, seed: i
 def datasets_from_masks(
     images: Any, masks: Any, class_names: list[str], params: DataParams, context: DataContext, *, skipped: Sequence[SkippedFile] = (), where: str
 ) -> Datasets:
-    """``Datasets`` of ``(image float32 (H, W, C) in 0..255, mask int32 (H, W))`` from arrays, split by :func:`split_masks`."""
+    """``Datasets`` of ``(image float32 (H, W, C) in 0..255, mask int32 (H, W))`` from arrays, split by :func:`split_masks`
+    with ``context.seed``. ``images`` is ``(N, H, W, C)`` and ``masks`` ``(N, H, W)`` of class indices, both already at
+    ``params.image_size``; ``skipped`` lists what the source left out. Part of the plugin API (1.5)."""
     import numpy as np
     import tensorflow as tf
 

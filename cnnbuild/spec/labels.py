@@ -59,8 +59,8 @@ def known_class_names(spec: Spec, registry: Registry) -> list[str] | None:
     from cnnbuild.errors import CnnbuildError, PluginError
 
     registration = registry.data_sources.get(spec.data.type)
-    if registration is None or registration.class_names is None:
-        return None
+    if registration is None or registration.class_names is None or spec.task_row.name not in registration.tasks:
+        return None  # a task the source does not supply is validate's task-unsupported error, not a question for the source
     try:
         names = registration.class_names(spec.data, data_context(spec))
     except CnnbuildError:

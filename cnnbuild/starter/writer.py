@@ -51,7 +51,7 @@ def default_spec_path(data: Path) -> Path:
     return Path(f"{Path(os.path.abspath(data)).stem or 'data'}.yaml")
 
 
-def _run_name(path: Path) -> str:
+def run_name(path: Path) -> str:
     """A spec ``name`` from the spec file's name: letters, digits, '.', '_' and '-', starting with a letter or digit."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).lstrip("._-")[:64]
     return name or "starter"
@@ -68,7 +68,8 @@ def _as_seen_from(data: Path, folder: Path) -> str:
     return data_abs if shared == os.path.dirname(shared) else os.path.relpath(data_abs, folder_abs)
 
 
-def _refuse_existing(out: Path) -> None:
+def refuse_existing(out: Path) -> None:
+    """CnnbuildError when ``out`` exists (init never overwrites a file)."""
     if out.exists() or out.is_symlink():
         raise CnnbuildError(f"{out}: already exists; cnnbuild init never overwrites a file: give another --out, or move {out} away")
 
@@ -88,7 +89,7 @@ def write_starter(
     if model not in MODELS:
         raise CnnbuildError(f"model {model!r}: choose one of {', '.join(MODELS)}")
     out = Path(out) if out is not None else default_spec_path(data)
-    _refuse_existing(out)
+    refuse_existing(out)
     chosen = MODELS[model]
     found = survey(Path(data), filename_column=filename_column, label_column=label_column, sample=sample)
     size = choices.image_size(found, chosen)
@@ -98,7 +99,7 @@ def write_starter(
         size, mode, split, choices.cache(found, size.value, mode.value, machine_memory()), choices.augmentation(mode.value), choices.class_weight(found)
     )
     data_path = _as_seen_from(Path(data), out.parent)
-    text = spec_text(found, chosen, made, data_path=data_path, spec_name=str(out), name=_run_name(out))
+    text = spec_text(found, chosen, made, data_path=data_path, spec_name=str(out), name=run_name(out))
     try:
         spec = spec_from_text(text, str(out), Path(os.path.abspath(out.parent)))
     except SpecError as exc:  # a defect of init itself: say so rather than write a spec that fails
@@ -114,6 +115,6 @@ def write_starter(
         with out.open("x", encoding="utf-8") as handle:  # "x": a file that appeared meanwhile is not overwritten either
             handle.write(text)
     except FileExistsError:
-        _refuse_existing(out)
+        refuse_existing(out)
         raise
     return Starter(out, found, model, made, warnings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from cnnbuild.builder.data.source_contract import element_issues, record_issues
 from cnnbuild.contracts.data import Datasets
 from cnnbuild.errors import DataError
 from cnnbuild.spec.labels import data_context
@@ -36,6 +37,12 @@ def load_source(spec: Spec, *, shard: tuple[int, int] = (0, 1)) -> Datasets:
     except OSError:
         pass  # the path is still given: a source that writes there gets the error, naming the folder
     datasets = registration.make(Datasets, spec.data, context)
+    check_source(spec, datasets)
+    return shard_training(datasets, shard)
+
+
+def check_source(spec: Spec, datasets: Datasets) -> None:
+    """Refuse what the spec's data source returned when training could not use it (DataError naming the source)."""
     if datasets.task != spec.task_row.name:
         raise DataError(f"data source {spec.data.type!r} delivered {datasets.task} labels for a {spec.task_row.name} spec; its factory must read context.task")
     if not datasets.class_names:
@@ -44,4 +51,11 @@ def load_source(spec: Spec, *, shard: tuple[int, int] = (0, 1)) -> Datasets:
         raise DataError(f"data source {spec.data.type!r} found {len(datasets.class_names)} class(es); a classifier needs at least two")
     if datasets.train is None or datasets.train_count == 0:
         raise DataError(f"data source {spec.data.type!r} has no training examples")
-    return shard_training(datasets, shard)
+    if datasets.task != "single_label":  # single-label sources are taken as before plugin API 1.4
+        issues = record_issues(datasets, datasets.task, strict=False) + element_issues(datasets, datasets.task, spec.data.input_shape, strict=False)
+        if issues:
+            plugin = spec.registry.data_sources[spec.data.type].plugin
+            raise DataError(
+                f"data source {spec.data.type!r} ({plugin.describe()}) does not deliver what task {datasets.task} needs: "
+                f"{'; '.join(issues)}; docs/plugins.md says what a source returns for each task"
+            )

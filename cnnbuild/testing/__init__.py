@@ -16,7 +16,12 @@ Fixtures (each named ``cnnbuild_...``, so none takes a name a project's own test
 ``DeprecationWarning``.
 
 Checks: :func:`assert_shape_matches_keras` builds a layer type with Keras and compares its output
-shape and parameter counts with what its shape function declares.
+shape and parameter counts with what its shape function declares; :func:`assert_data_source_supplies`
+runs a data source for a task through cnnbuild's validation, its checks of what a source returns,
+and its data pipeline (plugin API 1.5).
+
+Data to test with: :func:`write_images` (class folders), :func:`write_multi_label_csv`,
+:func:`write_regression_csv` and :func:`write_image_masks` (one task each, plugin API 1.5).
 """
 
 from __future__ import annotations
@@ -30,9 +35,12 @@ import pytest
 
 from cnnbuild.contracts.layers import LayerShape
 from cnnbuild.contracts.plugin_api import warn_deprecated
+from cnnbuild.testing.source_check import assert_data_source_supplies
+from cnnbuild.testing.task_data import write_image_masks, write_multi_label_csv, write_regression_csv
 
 __all__ = [
     "assert_shape_matches_keras", "cnnbuild_class_folder", "cnnbuild_plugin", "cnnbuild_run_spec", "cnnbuild_spec_errors", "write_images",
+    "assert_data_source_supplies", "write_image_masks", "write_multi_label_csv", "write_regression_csv",
     "class_folder", "run_spec", "spec_errors",
 ]  # fmt: skip
 
