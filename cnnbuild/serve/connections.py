@@ -6,8 +6,10 @@ request head within ``header_timeout_s`` (after connecting, or after its previou
 closed; so is one whose body has not arrived within ``body_timeout_s`` after its head; and at the
 connection limit, the connection that has waited longest without sending a whole head is closed
 to make room (a new client is never locked out by idle ones). The limit is at most the
-descriptor limit (``RLIMIT_NOFILE``) less a reserve that covers one accept batch (asyncio accepts up
-to the listen backlog at once, before any connection is seen), so ``accept`` never runs out of descriptors.
+descriptor limit (``RLIMIT_NOFILE``) less a reserve that covers three accept batches (asyncio accepts
+up to the listen backlog at once, before any connection is seen; a connection closed to make room
+frees its descriptor an event-loop turn later, so in a burst three batches can be open beyond the
+limit), so ``accept`` never runs out of descriptors.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: connections asyncio accepts in one go before any of them is seen (and closed, at the limit)
-ACCEPT_BATCH = 64
-#: descriptors kept besides the connection limit: one accept batch, model files, uploads spooled to disk, logs
+#: connections asyncio accepts in one go before any of them is seen (and closed, at the limit); with 64,
+#: 260 connections opened at once under a limit of 200 descriptors ran out of them on a busy machine
+ACCEPT_BATCH = 32
+#: descriptors kept besides the connection limit: three accept batches, model files, uploads spooled to disk, logs
 RESERVED_DESCRIPTORS = 128
 
 
