@@ -8,7 +8,6 @@ from pydantic import Field, field_validator, model_validator
 
 from cnnbuild.contracts.data import DataContext, DataParams, Datasets
 from cnnbuild.contracts.values import Interpolation, SpecPath
-from cnnbuild.data.files import datasets_from_files, scan
 from cnnbuild.data.folders import check_layout
 from cnnbuild.plugins.hookspecs import hookimpl
 
@@ -62,6 +61,8 @@ def class_names(params: ImageDirectoryParams, context: DataContext) -> list[str]
 
 
 def load(params: ImageDirectoryParams, context: DataContext) -> Datasets:
+    from cnnbuild.data.files import datasets_from_files, scan  # the scan and its index: not for validate, which loads no data
+
     root = data_root(params, context)
     if not root.exists() and params.url:
         from cnnbuild.data.archives import fetch_and_extract
