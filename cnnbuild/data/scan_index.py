@@ -22,7 +22,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from cnnbuild.data.archives import cache_root
+from cnnbuild.data.cache import cache_root
 from cnnbuild.data.image_files import Verdict
 
 INDEX_ENV = "CNNBUILD_SCAN_INDEX"

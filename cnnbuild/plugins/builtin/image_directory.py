@@ -46,7 +46,7 @@ def data_root(params: ImageDirectoryParams, context: DataContext) -> Path:
     """The folder the images are in: ``path``, or where ``url`` is extracted to."""
     if params.path is not None:
         return context.resolve_path(params.path)
-    from cnnbuild.data.archives import cache_dir_for
+    from cnnbuild.data.cache import cache_dir_for
 
     return cache_dir_for(params.url)
 
