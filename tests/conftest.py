@@ -173,6 +173,54 @@ def tiny_digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared_once(tmp_path_factory, "tinydigits", train) / "run"
 
 
+TINY_SEGMENTATION = """
+name: seg
+seed: 3
+task: segmentation
+data: {type: shape_masks, count: 24, image_size: [16, 16], batch_size: 8}
+augmentation: [{type: RandomFlip}]
+compile: {loss: dice_crossentropy}
+train: {epochs: 1, verbose: quiet, precision: float32, class_weight: auto}
+model:
+  layers:
+    - {type: Rescaling, scale: 1/255}
+    - {name: enc, type: Conv2D, filters: 4, kernel_size: 3, padding: same, activation: relu}
+    - MaxPooling2D
+    - {name: up, type: UpSampling2D, size: 2}
+    - {type: Concatenate, inputs: [up, enc]}
+    - {type: Dense, units: auto, activation: softmax}
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_segmentation_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One finished ``task: segmentation`` run (synthetic shapes and their masks, 16x16, one epoch, a
+    small U-Net with a skip connection), trained once per test session (shared by xdist workers) for
+    the segmentation, export and serve tests. Read-only: copy it to write into it."""
+
+    def train(root: Path) -> None:
+        from cnnbuild.builder.training import run
+
+        spec = root / "seg.yaml"
+        spec.write_text(TINY_SEGMENTATION.lstrip(), encoding="utf-8")
+        run(spec, output=root / "run")
+
+    return shared_once(tmp_path_factory, "tinysegmentation", train) / "run"
+
+
+@pytest.fixture(scope="session")
+def segmentation_tflite(tiny_segmentation_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny segmentation run exported once to TFLite (its export folder) for the export and serve tests. Read-only."""
+    pytest.importorskip("ai_edge_litert", reason="needs the export extra: pip install -e '.[export]'")
+
+    def export(folder: Path) -> None:
+        from cnnbuild.export.exporter import export_run
+
+        export_run(tiny_segmentation_run, "tflite", out=folder / "tflite", latency_runs=2)
+
+    return shared_once(tmp_path_factory, "segmentation-tflite", export) / "tflite"
+
+
 def digit_pngs(folder: Path, count: int = 6, sizes: tuple[tuple[int, int], ...] = ((8, 8), (16, 16), (13, 21))) -> list[Path]:
     """Digits from scikit-learn saved as grayscale PNGs at several sizes (a digit stretched to each)."""
     import numpy as np

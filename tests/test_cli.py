@@ -203,3 +203,31 @@ def test_an_unknown_command_suggests_the_one_meant_including_other_tools_words()
         assert result.returncode == 2 and f"Error: No such command '{typed}'; did you mean '{meant}'?" in result.stderr, result.stderr
     unknown = run_without_tensorflow("frobnicate")
     assert "No such command 'frobnicate'. See cnnbuild --help for the commands." in unknown.stderr and "did you mean" not in unknown.stderr
+
+
+QUICK_EXIT = """
+import atexit, sys, threading, time, types
+from pathlib import Path
+sys.modules["tensorflow"] = types.ModuleType("tensorflow")  # as if a command had loaded it: the quick exit applies
+out = Path(sys.argv[1])
+atexit.register(lambda: (out / "atexit-ran").write_text("yes"))
+if sys.argv[2] == "thread":  # a non-daemon thread still running: the process waits for it, as Python does
+    threading.Thread(target=lambda: (time.sleep(0.5), (out / "thread-ran").write_text("yes"))).start()
+sys.argv = ["cnnbuild", "validate", *sys.argv[3:]]
+from cnnbuild.cli import main
+main()
+"""
+
+
+def test_the_console_script_leaves_quickly_yet_runs_atexit_flushes_output_and_keeps_the_status(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: {type: digits}\nmodel:\n  layers:\n    - {type: Flaten}\n", encoding="utf-8")
+    many = [str(REPO / "examples" / "digits.yaml")] * 300  # more output than a pipe's buffer holds
+    for mode in ("quick", "thread"):
+        folder = tmp_path / mode
+        folder.mkdir()
+        result = subprocess.run([sys.executable, "-c", QUICK_EXIT, str(folder), mode, *many, str(bad)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1, result.stderr[-2000:]
+        assert result.stdout.count(": ok\n") == 300 and "Flaten" in result.stderr and "Traceback" not in result.stderr
+        assert (folder / "atexit-ran").read_text() == "yes"
+    assert (tmp_path / "thread" / "thread-ran").read_text() == "yes"

@@ -164,4 +164,11 @@ def main(argv: list[str] | None = None) -> None:
     # A plugin using a deprecated name of the plugin API is told so (Python hides DeprecationWarning outside __main__).
     warnings.filterwarnings("default", category=DeprecationWarning, message=".*deprecated since cnnbuild plugin API")
     show_library_messages()  # plugin failures found while --help lists the commands are shown too
-    cli.main(args=argv, prog_name="cnnbuild")
+    try:
+        cli.main(args=argv, prog_name="cnnbuild")
+    except SystemExit as finished:
+        if argv is None:  # the console script's own process: leave without the interpreter's slow teardown
+            from cnnbuild.cli.process_exit import leave
+
+            leave(finished.code)
+        raise

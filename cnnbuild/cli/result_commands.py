@@ -15,7 +15,7 @@ from cnnbuild.errors import CnnbuildError
 
 @click.command()
 @click.argument("run_dir", metavar="RUN_DIR_OR_EXPORT", type=click.Path(exists=True, path_type=Path))
-@click.option("--data", type=click.Path(exists=True, path_type=Path), help="Data to evaluate on, read by the run's data source (a folder of some or all of the run's classes). Default: the run's validation split. Required for an export: a folder of class sub-folders.")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), help="Data to evaluate on, read by the run's data source (a folder of some or all of the run's classes; segmentation: a folder with images/ and masks/). Default: the run's validation split. Required for an export: a folder of class sub-folders (segmentation: images/ and masks/).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for predictions.csv, confusion_matrix.png and misclassified.png (default: RUN_DIR/evaluations/NAME; for an export, nothing is written without --out).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option("--allow-unsafe-model", is_flag=True, help="Load a model that contains Python code (Lambda layers). Only for files you trust.")
@@ -41,7 +41,10 @@ def evaluate(run_dir: Path, data: Path | None, out: Path | None, as_json: bool, 
         result = evaluate_run(run_dir, data, out=out, allow_unsafe=allow_unsafe_model)
     click.echo(json.dumps(result.as_dict(), indent=2) if as_json else result.text())
     if not as_json and not result.written and find_export(run_dir) is not None:
-        click.echo("(pass --out FOLDER to write predictions.csv, confusion_matrix.png and misclassified.png)")
+        from cnnbuild.builder.segmentation_evaluate import SegmentationEvaluation
+
+        figures = "mask_overlays.png and the masks" if isinstance(result, SegmentationEvaluation) else "confusion_matrix.png and misclassified.png"
+        click.echo(f"(pass --out FOLDER to write predictions.csv, {figures})")
 
 
 @click.command()
@@ -51,7 +54,7 @@ def evaluate(run_dir: Path, data: Path | None, out: Path | None, as_json: bool, 
 @click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
 @click.option("--allow-unsafe-model", is_flag=True, help="Load a model that contains Python code (Lambda layers). Only for files you trust.")
 @click.option("--allow-modified", is_flag=True, help="Use an export whose files changed after cnnbuild export wrote them (their sha256 differs from export.json), with a warning.")
-@click.option("--masks-out", type=click.Path(file_okay=False, path_type=Path), default=Path("masks"), show_default=True, help="Segmentation runs: the folder the predicted mask PNGs are written to (one per image, named after it).")
+@click.option("--masks-out", type=click.Path(file_okay=False, path_type=Path), default=Path("masks"), show_default=True, help="Segmentation runs and exports: the folder the predicted mask PNGs are written to (one per image, named after it).")
 @errors_to_exit
 def predict(model: Path, images: tuple[Path, ...], top_k: int, as_json: bool, allow_unsafe_model: bool, allow_modified: bool, masks_out: Path) -> None:
     """Predict the classes of images (files or folders) with a finished run's model or an exported model
@@ -65,7 +68,7 @@ def predict(model: Path, images: tuple[Path, ...], top_k: int, as_json: bool, al
     elif find_export(model) is not None:
         from cnnbuild.export.prediction import predict_images
 
-        results = predict_images(model, list(images), top_k=top_k, allow_modified=allow_modified)
+        results = predict_images(model, list(images), top_k=top_k, allow_modified=allow_modified, masks_out=masks_out)
     else:
         from cnnbuild.builder.inference import predict as predict_images
 

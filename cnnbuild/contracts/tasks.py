@@ -35,6 +35,9 @@ class Task:
     targets: str
     #: whether ``train.class_weight`` applies (multi-label has ``task.positive_weight`` instead)
     class_weight: bool
+    #: whether the model answers per pixel (a mask of class indices) rather than one row per image:
+    #: what exports, ``predict`` and ``serve`` give back
+    per_pixel: bool = False
 
 
 SINGLE_LABEL = Task(
@@ -89,6 +92,7 @@ SEGMENTATION = Task(
     default_metrics=("mean_iou", "per_class_iou", "dice", "pixel_accuracy"),
     targets="an int32 mask (height, width) of class indices into class_names (or the ignore index)",
     class_weight=True,
+    per_pixel=True,
 )
 
 #: Metrics (and their ``val_`` twins) for which lower is better; every other metric is better higher.

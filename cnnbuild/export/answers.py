@@ -1,6 +1,7 @@
 """An exported model's output row as an answer, by the export's task (no TensorFlow): the labels
 at or above their thresholds with every label's probability (multi-label), or each target's value
-in its original units (regression). Single-label answers stay as ``predict`` and ``serve`` give them."""
+in its original units (regression), or each pixel's class (segmentation: :func:`pixel_mask`).
+Single-label answers stay as ``predict`` and ``serve`` give them."""
 
 from __future__ import annotations
 
@@ -28,3 +29,11 @@ def task_answer(row: Any, info: ExportMetadata, digits: int | None = None) -> di
         "labels": [{"label": names[i], "probability": number(row[i])} for i in present],
         "probabilities": {name: number(p) for name, p in zip(names, row, strict=True)},
     }
+
+
+def pixel_mask(output: Any) -> Any:
+    """A segmentation export's output for one image, ``(height, width, classes)`` probabilities, as
+    its mask: each pixel's most probable class (ties: the lowest index), int32 ``(height, width)``."""
+    import numpy as np
+
+    return np.asarray(output).argmax(axis=-1).astype("int32")

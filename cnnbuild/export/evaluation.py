@@ -1,4 +1,5 @@
-"""``cnnbuild evaluate EXPORT --data FOLDER``: an exported model on a folder of class sub-folders.
+"""``cnnbuild evaluate EXPORT --data FOLDER``: an exported model on a folder of class sub-folders
+(a segmentation export: on ``images/`` and ``masks/``, :mod:`cnnbuild.export.mask_evaluation`).
 
 The files are listed by training's rules and decoded with Pillow as ``predict`` decodes them, so a
 TFLite or ONNX export is evaluated without TensorFlow. Every file under the folder is evaluated or
@@ -12,6 +13,7 @@ from pathlib import Path
 from cnnbuild.builder.evaluate import Evaluation, class_mapping
 from cnnbuild.builder.reports.evaluation import ReportBuilder
 from cnnbuild.builder.reports.evaluation_folder import EvaluationFolder
+from cnnbuild.contracts.tasks import task_named
 from cnnbuild.errors import DataError
 from cnnbuild.export.prediction import read_pixels
 
@@ -29,10 +31,14 @@ def evaluate_export(model_path: str | Path, data: str | Path, *, out: str | Path
 
     root = Path(data)
     if not root.is_dir():
-        raise DataError(f"--data {data}: not a folder; evaluating an export needs a folder of class sub-folders")
+        raise DataError(f"--data {data}: not a folder; evaluating an export needs a folder of class sub-folders (a segmentation export: images/ and masks/)")
     if out is not None:
         EvaluationFolder(Path(out)).check()  # before any work: refuse a folder holding files evaluate did not write
     model = open_exported(model_path, allow_modified=allow_modified)
+    if task_named(model.info.output.task).per_pixel:
+        from cnnbuild.export.mask_evaluation import evaluate_export_masks
+
+        return evaluate_export_masks(model, root, Path(out) if out is not None else None)  # type: ignore[return-value]
     names = model.info.class_names
     data_classes, pairs, not_used = folder_files(root, None)
     mapping = dict(zip(data_classes, class_mapping(data_classes, names), strict=True))

@@ -69,10 +69,6 @@ def export_run(
     row = formats.check_request(format, quantize)
     record = RunRecord.open(run_dir)
     _ = record.model_path  # RunError when the run did not finish, before anything loads
-    if record.spec.task_row.name == "segmentation":
-        from cnnbuild.export.metadata import SEGMENTATION_NOT_EXPORTED
-
-        raise ExportError(SEGMENTATION_NOT_EXPORTED)  # before TensorFlow loads
     target = ExportFolder.check(Path(out) if out is not None else default_folder(record.path, format, quantize), row)
     from cnnbuild.builder.runtime import import_tensorflow
     from cnnbuild.export import samples

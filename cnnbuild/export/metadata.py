@@ -57,12 +57,18 @@ class OutputFacts(_Facts):
     #: a one-unit binary model's p becomes the two columns [1 - p, p]
     binary_two_columns: bool = False
     #: single_label: one probability per class; multi_label: one probability per label (a label is
-    #: present from its ``thresholds`` entry on); regression: one value per target, in its original units
+    #: present from its ``thresholds`` entry on); regression: one value per target, in its original units;
+    #: segmentation: one probability per class for each pixel of a ``mask_size`` map (``(N, height, width, classes)``)
     task: str = "single_label"
     thresholds: list[float] = []
     #: regression: the graph turns the model's standardised outputs into original units (outputs * std + mean)
     target_mean: list[float] = []
     target_std: list[float] = []
+    #: segmentation: ``[height, width]`` of the output's map of pixels (the model's input size; the mask of
+    #: an image is this map resized to the image's size with nearest neighbour)
+    mask_size: list[int] = []
+    #: segmentation: the mask value that marks pixels left out of training and measures (None: none)
+    ignore_index: int | None = None
 
 
 class ExportMetadata(_Facts):
@@ -104,13 +110,6 @@ def file_version(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-#: why a segmentation run cannot be exported or served yet, and what to use instead
-SEGMENTATION_NOT_EXPORTED = (
-    "exporting and serving segmentation models is not supported yet (the serving graph, parity check and server answer one row per image, "
-    "not a mask); use the run directory itself: cnnbuild predict RUN_DIR IMAGES writes mask PNGs, cnnbuild evaluate RUN_DIR measures them"
-)
-
-
 def metadata_for_run(record: RunRecord, format: str, quantize: str) -> ExportMetadata:
     """The metadata of an export of ``record``'s model: its classes, the spec's image facts, the label encoding."""
     from importlib.metadata import version
@@ -118,17 +117,17 @@ def metadata_for_run(record: RunRecord, format: str, quantize: str) -> ExportMet
     from cnnbuild.runs.task_record import read_task_record
 
     spec = record.spec
-    if spec.task_row.name == "segmentation":
-        raise ExportError(SEGMENTATION_NOT_EXPORTED)
     labels = record.labels
-    binary = labels.mode == "binary"
+    binary = labels.mode in ("binary", "binary_mask")  # one unit: p of the second class (per pixel for masks)
     applied = ("sigmoid" if binary or labels.mode == "multi_hot" else "softmax") if labels.from_logits else "none"
     task = read_task_record(record)
     task_facts: dict[str, Any] = {}
+    data = spec.data
     if task is not None:
         task_facts = {"task": task.task, "thresholds": task.thresholds, "target_mean": task.mean, "target_std": task.std}
         applied = "none" if task.task == "regression" else applied
-    data = spec.data
+    elif spec.task_row.per_pixel:  # the segmentation checks keep the output's height and width equal to the input's
+        task_facts = {"task": spec.task_row.name, "mask_size": list(data.image_size), "ignore_index": getattr(spec.task, "ignore_index", None)}
     return ExportMetadata(
         producer=f"cnnbuild {version('cnnbuild')}",
         format=format,

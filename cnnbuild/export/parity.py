@@ -50,6 +50,12 @@ class Parity:
     export_mae: float | None = None
     max_value_difference: float | None = None
     value_tolerance: float | None = None
+    #: segmentation: agreement is the mean over the images of the Keras and export masks' IoU (``min_mask_iou``: the
+    #: lowest image's), judged against ``mask_iou_threshold``; accuracy is pixel accuracy against the true masks
+    min_mask_iou: float | None = None
+    mask_iou_threshold: float | None = None
+    keras_mean_iou: float | None = None
+    export_mean_iou: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -174,7 +180,8 @@ def judge(parity: Parity, *, max_accuracy_drop: float, facts: dict[str, Any]) ->
     if math.isnan(parity.max_probability_difference):
         parity.problems.append("the exported model outputs NaN or infinite probabilities")
     if parity.accuracy_drop_points > max_accuracy_drop:
-        parity.problems.append(f"accuracy drops {parity.accuracy_drop_points:.2f} points ({parity.keras_accuracy:.2%} -> {parity.export_accuracy:.2%}), more than the allowed {max_accuracy_drop:g}")
+        measure = "pixel accuracy" if parity.min_mask_iou is not None else "accuracy"  # segmentation: against the true masks
+        parity.problems.append(f"{measure} drops {parity.accuracy_drop_points:.2f} points ({parity.keras_accuracy:.2%} -> {parity.export_accuracy:.2%}), more than the allowed {max_accuracy_drop:g}")
     if parity.task != "single_label":
         from cnnbuild.export.task_parity import task_problems
 

@@ -5,10 +5,14 @@ same answers as the run gives (within the parity check's tolerance, which covers
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnbuild.contracts.ranking import top_classes
-from cnnbuild.export.answers import task_answer
+from cnnbuild.contracts.tasks import task_named
+from cnnbuild.export.answers import pixel_mask, task_answer
+
+if TYPE_CHECKING:
+    from cnnbuild.export.runtimes import ExportedModel
 
 #: a file with more pixels is refused, as training's checks refuse it (Pillow's decompression-bomb limit)
 MAX_PIXELS = 178_956_970
@@ -27,11 +31,15 @@ def read_pixels(path: Path, model_input: Any) -> Any:
         return f"cannot read: {exc.strerror or exc}"
 
 
-def predict_images(model_path: str | Path, inputs: list[str | Path], *, top_k: int = 1, allow_modified: bool = False) -> list[dict[str, Any]]:
-    """For each image: its top-k classes with probabilities, or an ``error`` saying why it was skipped.
+def predict_images(
+    model_path: str | Path, inputs: list[str | Path], *, top_k: int = 1, allow_modified: bool = False, masks_out: str | Path = "masks"
+) -> list[dict[str, Any]]:
+    """For each image: its top-k classes with probabilities (labels, values or a mask, by the
+    export's task), or an ``error`` saying why it was skipped.
 
     ``model_path`` is an exported model (.tflite, .onnx, a SavedModel or export folder); a file
-    changed since the export refuses it unless ``allow_modified`` (then a warning says so).
+    changed since the export refuses it unless ``allow_modified`` (then a warning says so). A
+    segmentation export writes each image's mask into ``masks_out`` (see :func:`predict_masks`).
     """
     import numpy as np
 
@@ -40,6 +48,8 @@ def predict_images(model_path: str | Path, inputs: list[str | Path], *, top_k: i
 
     paths, not_used = image_paths(inputs)
     model = open_exported(model_path, allow_modified=allow_modified)
+    if task_named(model.info.output.task).per_pixel:
+        return predict_masks(model, paths, masks_out) + not_used
     names = model.info.class_names
     results: list[dict[str, Any]] = []
     for path in paths:
@@ -55,3 +65,35 @@ def predict_images(model_path: str | Path, inputs: list[str | Path], *, top_k: i
         order = top_classes(row, top_k)
         results.append({"path": str(path), "predictions": [{"class": names[i], "probability": float(row[i])} for i in order]})
     return results + not_used  # what the folders held besides images, each with why it was not used
+
+
+def predict_masks(model: ExportedModel, paths: list[Path], out: str | Path) -> list[dict[str, Any]]:
+    """A segmentation export's answer for each image, as ``cnnbuild predict`` gives it for the run:
+    the image decoded and resized as training does (Pillow, bilinear), its mask of class indices
+    written into ``out`` as a palette PNG at the image's own size (nearest neighbour; ``mask``: its
+    path) and each class's share of the pixels (``classes``); or an ``error``."""
+    from cnnbuild.data.mask_pngs import class_shares, mask_folder, mask_path, save_mask
+    from cnnbuild.data.masks import decode_image
+
+    folder = mask_folder(out)
+    names = model.info.class_names
+    results: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for path in paths:
+        result: dict[str, Any] = {"path": str(path)}
+        results.append(result)
+        checked = read_pixels(path, model.info.input)  # the limits and the reasons predict gives for every export
+        if isinstance(checked, str):
+            result["error"] = checked
+            continue
+        try:
+            pixels, size = decode_image(path, model.info.input)
+        except Exception as exc:  # Pillow raises many kinds for a bad file
+            result["error"] = f"cannot decode: {exc}"
+            continue
+        mask = pixel_mask(model(pixels[None])[0])
+        target = mask_path(folder, path, used)
+        save_mask(mask, size, target, len(names))
+        result["mask"] = str(target)
+        result["classes"] = class_shares(mask, names)
+    return results

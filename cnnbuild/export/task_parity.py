@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cnnbuild.contracts.tasks import task_named
 from cnnbuild.export.parity import FLOAT_AGREEMENT, Parity, compiled_call, exported_probabilities, median_ms
 
 if TYPE_CHECKING:
@@ -38,10 +39,14 @@ def keras_answers(call: Any, inputs: Any, output: Any, batch: int = 64) -> Any:
 
 
 def compare_task(model: Any, exported: ExportedModel, examples: Examples, *, keras_bytes: int, latency_runs: int) -> Parity:
-    """Measure a multi-label or regression export against the Keras model (no judgement yet)."""
+    """Measure a multi-label, regression or segmentation export against the Keras model (no judgement yet)."""
     import numpy as np
 
     output = exported.info.output
+    if task_named(output.task).per_pixel:
+        from cnnbuild.export.mask_parity import compare_masks
+
+        return compare_masks(model, exported, examples, keras_bytes=keras_bytes, latency_runs=latency_runs)
     call = compiled_call(model, examples.keras_inputs.shape[1:])
     expected = keras_answers(call, examples.keras_inputs, output)
     got = exported_probabilities(exported, examples.raw).reshape(len(expected), -1)
@@ -74,7 +79,11 @@ def compare_task(model: Any, exported: ExportedModel, examples: Examples, *, ker
 
 
 def task_problems(parity: Parity, max_accuracy_drop: float) -> list[str]:
-    """What fails a multi-label or regression export (beyond NaN outputs and unquantized weights, which ``judge`` checks)."""
+    """What fails a multi-label, regression or segmentation export (beyond NaN outputs and unquantized weights, which ``judge`` checks)."""
+    if task_named(parity.task).per_pixel:
+        from cnnbuild.export.mask_parity import mask_problems
+
+        return mask_problems(parity)
     problems = []
     if parity.task == "multi_label":
         if parity.quantize == "none" and parity.agreement < FLOAT_AGREEMENT:
@@ -91,7 +100,11 @@ def task_problems(parity: Parity, max_accuracy_drop: float) -> list[str]:
 
 
 def task_rows(parity: Parity) -> list[tuple[str, str, str]]:
-    """The parity table's rows of a multi-label or regression export."""
+    """The parity table's rows of a multi-label, regression or segmentation export."""
+    if task_named(parity.task).per_pixel:
+        from cnnbuild.export.mask_parity import mask_rows
+
+        return mask_rows(parity)
     latency = (f"latency, 1 image (median of {parity.latency_runs})", f"{parity.keras_latency_ms:.3f} ms", f"{parity.export_latency_ms:.3f} ms")
     size = ("size", f"{parity.keras_bytes / 1e3:.1f} KB", f"{parity.export_bytes / 1e3:.1f} KB")
     if parity.task == "multi_label":

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from cnnbuild.contracts.ranking import top_classes
+from cnnbuild.contracts.tasks import task_named
 from cnnbuild.export.answers import task_answer
 from cnnbuild.serve.batching import Batcher
 from cnnbuild.serve.budget import MemoryBudget, MeteredRequest
+from cnnbuild.serve.masks import answer_format, mask_answer, mask_json, model_pixels, palette_colours
 from cnnbuild.serve.page import docs_page, index_page, openapi
 from cnnbuild.serve.problems import ApiError, BodyLimit, error_response
 from cnnbuild.serve.settings import ServeSettings
@@ -47,8 +50,11 @@ def create_app(model: Any, settings: ServeSettings | None = None, *, extra_metad
         yield
         await batcher.stop()
 
+    per_pixel = task_named(info.output.task).per_pixel
+
     async def predict(request: Any) -> Any:
         top_k = _top_k(request.query_params.get("top_k"), settings.default_top_k, len(info.class_names))
+        answer = answer_format(request.query_params.get("format"), per_pixel)
         length = request.headers.get("content-length")
         if length and length.isdigit():
             budget.check_fits(int(length))  # a body over the whole budget: 413 at once, before a byte is read
@@ -66,8 +72,20 @@ def create_app(model: Any, settings: ServeSettings | None = None, *, extra_metad
             images = [result for result in results if not isinstance(result, ApiError)]
             if not images:  # nothing usable: the (first) file's error is the answer
                 raise results[0]
+            if answer == "png" and len(uploads) > 1:
+                raise ApiError(400, "bad_format", f"format=png answers with one image's mask, and the request holds {len(uploads)} files; send one, or leave format out for JSON")
+            if per_pixel:  # masks: resized as training resized, answered at the size decoded
+                sizes = [(image.shape[1], image.shape[0]) for image in images]
+                images = await asyncio.to_thread(lambda: [model_pixels(image, info.input) for image in images])
             rows = iter(await batcher.predict(images))
-        answers = [_failure(name, result) if isinstance(result, ApiError) else _prediction(name, next(rows), info, top_k) for (name, _), result in zip(uploads, results, strict=True)]
+        if per_pixel:
+            masks = iter(await asyncio.to_thread(lambda: [mask_answer(row, size, info) for row, size in zip(rows, sizes, strict=True)]))
+            if answer == "png":
+                return Response(next(masks)[0], media_type="image/png")
+            sizes_left = iter(sizes)
+            answers = [_failure(name, result) if isinstance(result, ApiError) else mask_json(name, *next(masks), next(sizes_left)) for (name, _), result in zip(uploads, results, strict=True)]
+        else:
+            answers = [_failure(name, result) if isinstance(result, ApiError) else _prediction(name, next(rows), info, top_k) for (name, _), result in zip(uploads, results, strict=True)]
         return JSONResponse({"model": info.model_name, "predictions": answers})
 
     async def health(request: Any) -> Any:
@@ -83,7 +101,7 @@ def create_app(model: Any, settings: ServeSettings | None = None, *, extra_metad
         })  # fmt: skip
 
     async def page(request: Any) -> Any:
-        return HTMLResponse(index_page(info.model_name, len(info.class_names), info.input.image_size))
+        return HTMLResponse(index_page(info.model_name, info.class_names, info.input.image_size, task_named(info.output.task), palette_colours(len(info.class_names)) if per_pixel else []))
 
     async def docs(request: Any) -> Any:
         return HTMLResponse(docs_page(document))

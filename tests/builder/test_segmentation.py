@@ -147,13 +147,11 @@ def test_loss_and_metrics_on_known_masks():
 
 
 @pytest.fixture(scope="module")
-def segmentation_run(tmp_path_factory) -> Path:
-    from cnnbuild.builder.training import run
+def segmentation_run(tiny_segmentation_run, tmp_path_factory) -> Path:
+    """The session's tiny segmentation run (shape_masks 16x16, one epoch, dice_crossentropy, class_weight: auto), copied: these tests write into it."""
+    import shutil
 
-    root = tmp_path_factory.mktemp("segmentation")
-    path = seg_spec(root, "{type: shape_masks, count: 24, image_size: [16, 16], batch_size: 8}", task="segmentation", extra="augmentation: [{type: RandomFlip}]\ncompile: {loss: dice_crossentropy}", train=", class_weight: auto")
-    run(path, output=root / "run")
-    return root / "run"
+    return Path(shutil.copytree(tiny_segmentation_run, tmp_path_factory.mktemp("segmentation") / "run"))
 
 
 def test_a_run_records_iou_dice_and_pixel_accuracy_per_epoch_and_per_class(segmentation_run):
@@ -242,15 +240,6 @@ def test_preview_titles_samples_with_their_classes_and_draws_masks_with_images(t
     assert len(shown) == 9 and any("circle" in title or "square" in title for title in shown)
     assert result.files["augmentation.png"].exists() and sum(title.startswith("draw ") for title in result.titles["augmentation.png"]) == 9
     assert "classes (images showing each)" in result.report.text() and result.report.counts["background"] == 12
-
-
-def test_export_and_serve_refuse_a_segmentation_run_in_one_line_before_tensorflow(segmentation_run):
-    from ..conftest import run_cli
-
-    for args in (("export", str(segmentation_run), "--format", "onnx"), ("serve", str(segmentation_run))):
-        result = run_cli(*args, timeout=120)
-        assert result.returncode != 0 and "Traceback" not in result.stderr
-        assert "exporting and serving segmentation models is not supported yet" in result.stderr + result.stdout
 
 
 def test_class_weight_auto_weighs_pixels_by_their_class_rarity(tmp_path):

@@ -79,32 +79,78 @@ def image_measures(truth: Any, predicted: Any, num_classes: int, ignore_index: i
     return float(np.mean(ious)), float(np.mean(t == p))
 
 
+class MaskReportBuilder:
+    """A :class:`MaskReport` built batch by batch from images, true masks and predicted masks (a
+    run's split through Keras, or a folder through an exported model)."""
+
+    def __init__(self, split: str, class_names: list[str], ignore_index: int | None, *, keep_images: bool) -> None:
+        import numpy as np
+
+        self.split = split
+        self.class_names = list(class_names)
+        self.ignore_index = ignore_index
+        self.keep_images = keep_images
+        self.confusion = np.zeros((len(class_names), len(class_names)), dtype="int64")
+        self.ious: list[float] = []
+        self.accuracies: list[float] = []
+        self.images: list[Any] = []
+        self.truths: list[Any] = []
+        self.predictions: list[Any] = []
+
+    def add(self, images: Any, truths: Any, predicted: Any) -> None:
+        """One batch: ``images`` (N, H, W, C), their true masks and the predicted ones (class indices, (N, H, W))."""
+        import numpy as np
+
+        count = len(self.class_names)
+        truth = np.asarray(truths).astype("int64")
+        predicted = np.asarray(predicted).astype("int64")
+        valid = (truth >= 0) & (truth < count)
+        if self.ignore_index is not None:
+            valid &= truth != self.ignore_index
+        self.confusion += np.bincount(truth[valid] * count + predicted[valid], minlength=count * count).reshape(count, count)
+        for index in range(len(truth)):
+            iou, accuracy = image_measures(truth[index], predicted[index], count, self.ignore_index)
+            self.ious.append(iou)
+            self.accuracies.append(accuracy)
+        if self.keep_images:
+            self.images.append(np.clip(np.asarray(images), 0, 255).astype("uint8"))
+            self.truths.append(truth)
+            self.predictions.append(predicted)
+
+    @property
+    def seen(self) -> int:
+        return len(self.ious)
+
+    def report(self) -> MaskReport:
+        import numpy as np
+
+        join = (lambda parts: np.concatenate(parts)) if self.keep_images and self.images else (lambda parts: None)
+        return MaskReport(self.split, self.class_names, self.confusion, self.ious, self.accuracies, join(self.images), join(self.truths), join(self.predictions))
+
+
 def mask_report(model: Any, dataset: Any, prepared: PreparedData, split: str, ignore_index: int | None, *, keep_images: bool) -> MaskReport:
     """Predict every batch of ``dataset`` and measure it."""
     import numpy as np
 
-    count = len(prepared.class_names)
     binary = prepared.labels.mode == "binary_mask"
-    confusion = np.zeros((count, count), dtype="int64")
-    ious, accuracies, images, truths, predictions = [], [], [], [], []
+    builder = MaskReportBuilder(split, list(prepared.class_names), ignore_index, keep_images=keep_images)
     for batch_images, batch_masks in dataset:
         outputs = np.asarray(model.predict_on_batch(batch_images), dtype="float32")
-        predicted = predicted_masks(outputs, binary, prepared.labels.from_logits)
-        truth = np.asarray(batch_masks).astype("int64")
-        valid = (truth >= 0) & (truth < count)
-        if ignore_index is not None:
-            valid &= truth != ignore_index
-        confusion += np.bincount(truth[valid] * count + predicted[valid], minlength=count * count).reshape(count, count)
-        for index in range(len(truth)):
-            iou, accuracy = image_measures(truth[index], predicted[index], count, ignore_index)
-            ious.append(iou)
-            accuracies.append(accuracy)
-        if keep_images:
-            images.append(np.clip(np.asarray(batch_images), 0, 255).astype("uint8"))
-            truths.append(truth)
-            predictions.append(predicted)
-    join = (lambda parts: np.concatenate(parts)) if keep_images and images else (lambda parts: None)
-    return MaskReport(split, list(prepared.class_names), confusion, ious, accuracies, join(images), join(truths), join(predictions))
+        builder.add(batch_images, batch_masks, predicted_masks(outputs, binary, prepared.labels.from_logits))
+    return builder.report()
+
+
+def summary_measures(report: MaskReport) -> dict[str, float]:
+    """``mean_iou`` and ``dice`` (over the classes in the truth or the prediction) and ``pixel_accuracy``
+    of the report's pixel confusion matrix (what a Keras model's metrics give, for a model without them)."""
+    rows = report.per_class()
+    occurring = [row for row in rows if row["true_pixels"] or row["predicted_pixels"]] or rows
+    total = int(report.confusion.sum())
+    return {
+        "mean_iou": sum(row["iou"] for row in occurring) / len(occurring),
+        "dice": sum(row["dice"] for row in occurring) / len(occurring),
+        "pixel_accuracy": float(report.confusion.trace()) / total if total else 0.0,
+    }
 
 
 def predictions_csv(reports: list[MaskReport]) -> str:

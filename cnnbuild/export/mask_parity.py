@@ -1,0 +1,93 @@
+"""The parity check of segmentation exports, by mask IoU.
+
+For each validation image the Keras model's mask and the export's (the argmax of each pixel's
+probabilities) are compared by their mean IoU over the classes either shows; ``agreement`` is the
+mean of those per-image IoUs, and a float export needs at least :data:`MASK_IOU` (the smallest
+image's IoU is recorded beside it). Against the true masks, each model's pixel accuracy
+(``keras_accuracy``, ``export_accuracy``: a quantized export may lose at most ``max_accuracy_drop``
+points, as a classifier's accuracy) and mean IoU are recorded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cnnbuild.export.parity import Parity, compiled_call, exported_probabilities, median_ms
+
+if TYPE_CHECKING:
+    from cnnbuild.export.metadata import OutputFacts
+    from cnnbuild.export.runtimes import ExportedModel
+    from cnnbuild.export.samples import Examples
+
+#: a float export's masks must have at least this mean IoU with the Keras model's, averaged over the validation images
+MASK_IOU = 0.99
+
+
+def pixel_probabilities(outputs: Any, output: OutputFacts) -> Any:
+    """The Keras model's ``(N, height, width, units)`` outputs as the serving graph gives them:
+    each pixel's class probabilities (softmax or sigmoid applied as the metadata says, a one-unit
+    output as the two columns ``[1 - p, p]``)."""
+    import numpy as np
+
+    outputs = np.asarray(outputs, dtype="float64")
+    if output.applied == "softmax":
+        shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
+        outputs = shifted / shifted.sum(axis=-1, keepdims=True)
+    elif output.applied == "sigmoid":
+        outputs = 1 / (1 + np.exp(-outputs))
+    if output.binary_two_columns:
+        outputs = np.concatenate([1 - outputs, outputs], axis=-1)
+    return outputs
+
+
+def compare_masks(model: Any, exported: ExportedModel, examples: Examples, *, keras_bytes: int, latency_runs: int) -> Parity:
+    """Measure a segmentation export against the Keras model (no judgement yet)."""
+    import numpy as np
+
+    from cnnbuild.builder.reports.segmentation_report import image_measures
+
+    info = exported.info
+    classes = len(info.class_names)
+    call = compiled_call(model, examples.keras_inputs.shape[1:])
+    inputs = examples.keras_inputs
+    expected = pixel_probabilities(np.concatenate([np.asarray(call(inputs[start : start + 64])) for start in range(0, len(inputs), 64)]), info.output)
+    got = exported_probabilities(exported, examples.raw)
+    finite = bool(np.isfinite(got).all())
+    keras_masks, export_masks = expected.argmax(axis=-1), got.argmax(axis=-1)
+    truths = np.asarray(examples.labels).astype("int64")
+    ignore = info.output.ignore_index
+    between = [image_measures(keras_masks[i], export_masks[i], classes, None)[0] for i in range(len(truths))]
+    keras_true = [image_measures(truths[i], keras_masks[i], classes, ignore) for i in range(len(truths))]
+    export_true = [image_measures(truths[i], export_masks[i], classes, ignore) for i in range(len(truths))]
+    return Parity(
+        format=info.format, quantize=info.quantize, examples=len(truths), task=info.output.task,
+        agreement=float(np.mean(between)) if finite else 0.0, min_mask_iou=float(np.min(between)) if finite else 0.0, mask_iou_threshold=MASK_IOU,
+        keras_accuracy=float(np.mean([accuracy for _, accuracy in keras_true])), export_accuracy=float(np.mean([accuracy for _, accuracy in export_true])),
+        keras_mean_iou=float(np.mean([iou for iou, _ in keras_true])), export_mean_iou=float(np.mean([iou for iou, _ in export_true])),
+        max_probability_difference=float(np.max(np.abs(got - expected))) if finite else float("nan"),
+        keras_bytes=keras_bytes, export_bytes=exported.size_bytes(), latency_runs=latency_runs, runtime=exported.runtime,
+        keras_latency_ms=median_ms(lambda: call(inputs[:1]).numpy(), latency_runs),
+        export_latency_ms=median_ms(lambda: exported(examples.raw[0][None]), latency_runs),
+    )  # fmt: skip
+
+
+def mask_problems(parity: Parity) -> list[str]:
+    """What fails a segmentation export beyond NaN outputs, the pixel accuracy drop and unquantized weights (``judge`` checks those)."""
+    if parity.quantize == "none" and parity.agreement < MASK_IOU:
+        return [
+            f"the float export's masks have a mean IoU of {parity.agreement:.4f} with the Keras model's (the lowest image {parity.min_mask_iou:.4f}), "
+            f"under the {MASK_IOU:g} expected"
+        ]
+    return []
+
+
+def mask_rows(parity: Parity) -> list[tuple[str, str, str]]:
+    """The parity table's rows of a segmentation export."""
+    return [
+        ("mask IoU with Keras (mean / lowest image)", "", f"{parity.agreement:.4f} / {parity.min_mask_iou:.4f}"),
+        ("mean IoU against the true masks", f"{parity.keras_mean_iou:.4f}", f"{parity.export_mean_iou:.4f}"),
+        ("pixel accuracy", f"{parity.keras_accuracy:.2%}", f"{parity.export_accuracy:.2%}"),
+        ("max |probability difference|", "", f"{parity.max_probability_difference:.2e}"),
+        ("size", f"{parity.keras_bytes / 1e3:.1f} KB", f"{parity.export_bytes / 1e3:.1f} KB"),
+        (f"latency, 1 image (median of {parity.latency_runs})", f"{parity.keras_latency_ms:.3f} ms", f"{parity.export_latency_ms:.3f} ms"),
+    ]
