@@ -17,11 +17,12 @@ from pathlib import Path
 
 from cnnbuild.contracts.data import DataContext, DataParams, Datasets, SkippedFile
 from cnnbuild.data.decode import decode_files
-from cnnbuild.data.folders import SUFFIX_HINT, folder_files, nfc
+from cnnbuild.data.folders import SUFFIX_HINT, folder_listing, nfc
 from cnnbuild.data.image_files import ImageFile, inspect_images
 from cnnbuild.data.progress import Step
 from cnnbuild.data.scan_index import ScanIndex
 from cnnbuild.data.splitting import split_warnings, stratified_split
+from cnnbuild.data.walk import Identity
 from cnnbuild.errors import DataError
 
 
@@ -41,20 +42,27 @@ class Scan:
         return digest.hexdigest()
 
 
-def check_files(pairs: Iterable[tuple[Path, str]], class_names: list[str], skipped: Iterable[SkippedFile] = (), *, where: str) -> Scan:
+def check_files(
+    pairs: Iterable[tuple[Path | str, str]], class_names: list[str], skipped: Iterable[SkippedFile] = (), *, where: str, identities: dict[str, Identity] | None = None
+) -> Scan:
     """Check every file of ``pairs`` (``(path, class name)``); a class in ``class_names`` with no
-    usable image, or fewer than two classes, is a :class:`DataError` naming ``where``."""
+    usable image, or fewer than two classes, is a :class:`DataError` naming ``where``.
+
+    ``identities`` comes with the pairs of :func:`~cnnbuild.data.folders.folder_listing`: their
+    paths are the walk's strings, used as they are, and each file's identity from the walk's
+    ``stat`` spares the scan index a second one. Other paths are made ``Path`` objects first.
+    """
     label_of = {nfc(name): label for label, name in enumerate(class_names)}
     left_out = list(skipped)
-    candidates: list[tuple[Path, int]] = []
+    candidates: list[tuple[Path | str, int]] = []
     for path, name in pairs:
         label = label_of.get(nfc(str(name)))
         if label is None:
             left_out.append(SkippedFile(str(path), f"class {name!r} is not in data.class_names; not used"))
         else:
-            candidates.append((path if isinstance(path, Path) else Path(path), label))
+            candidates.append((path if identities is not None or isinstance(path, Path) else Path(path), label))
     with Step("checking image files", total=len(candidates)) as step:
-        verdicts = inspect_images([path for path, _ in candidates], index=ScanIndex.default(), step=step)
+        verdicts = inspect_images([path for path, _ in candidates], index=ScanIndex.default(), step=step, identities=identities)
     files: list[ImageFile] = []
     for (path, label), verdict in zip(candidates, verdicts, strict=True):
         if verdict.reason:
@@ -145,5 +153,5 @@ def file_list_source(
 
 def scan(root: Path, class_names: list[str] | None = None) -> Scan:
     """Check every file under a folder of class sub-folders (see :mod:`cnnbuild.data.folders`)."""
-    names, pairs, skipped = folder_files(Path(root), class_names)
-    return check_files(pairs, names, skipped, where=str(root))
+    listing = folder_listing(Path(root), class_names)
+    return check_files(listing.pairs, listing.names, listing.skipped, where=str(root), identities=listing.identities)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnbuild.contracts.data import SkippedFile
-from cnnbuild.data.walk import IMAGE_SUFFIXES, find_images, holds_runs, is_hidden, is_system
+from cnnbuild.data.walk import IMAGE_SUFFIXES, Identity, find_images, holds_runs, is_hidden, is_system
 from cnnbuild.errors import DataError, DataNotFound
 
 SUFFIX_HINT = ".jpg, .png, .bmp, .gif, .webp, .tif"
@@ -104,7 +104,19 @@ def check_layout(root: Path, class_names: list[str] | None) -> list[str]:
     return names
 
 
-def folder_files(root: Path, class_names: list[str] | None) -> tuple[list[str], list[tuple[Path, str]], list[SkippedFile]]:
+@dataclass
+class FolderListing:
+    """What :func:`folder_listing` found: the classes in label order, every image candidate as
+    ``(path, class)`` (paths as strings, no ``Path`` per file), everything not used with why, and
+    each candidate's identity from the walk's ``stat`` (see :class:`~cnnbuild.data.walk.Found`)."""
+
+    names: list[str]
+    pairs: list[tuple[str, str]]
+    skipped: list[SkippedFile]
+    identities: dict[str, Identity]
+
+
+def folder_listing(root: Path, class_names: list[str] | None) -> FolderListing:
     """The classes, every image candidate as ``(path, class)``, and everything not used, listed."""
     found = class_folders(root)
     names = chosen_classes(found, class_names)
@@ -116,9 +128,17 @@ def folder_files(root: Path, class_names: list[str] | None) -> tuple[list[str], 
     for folder in (root, *found.folders.values()):  # a link from one class into another (or up) is read once
         status = os.stat(folder)
         seen.add((status.st_dev, status.st_ino))
-    pairs: list[tuple[Path, str]] = []
+    pairs: list[tuple[str, str]] = []
+    identities: dict[str, Identity] = {}
     for name in names:
         walked = find_images(found.folders[name], seen)
-        pairs += [(path, name) for path in walked.images]
+        pairs += [(path, name) for path in walked.paths]
         skipped += walked.skipped
-    return names, pairs, skipped
+        identities.update(walked.identities)
+    return FolderListing(names, pairs, skipped, identities)
+
+
+def folder_files(root: Path, class_names: list[str] | None) -> tuple[list[str], list[tuple[Path, str]], list[SkippedFile]]:
+    """The classes, every image candidate as ``(path, class)``, and everything not used, listed."""
+    listing = folder_listing(root, class_names)
+    return listing.names, [(Path(path), name) for path, name in listing.pairs], listing.skipped

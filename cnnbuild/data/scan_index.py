@@ -10,20 +10,31 @@ A file counts as unchanged when its path, size, modification time, inode and sta
 (``st_ctime_ns``) are all those it had when it was checked; no file is opened to decide. The
 status-change time is the one a user cannot set: copying a file over another with its time kept
 (``cp -p``, ``touch -r``, ``rsync -t``) leaves size and modification time alike but sets it, so
-such a file is checked again. (On a file system without a status-change time, such as some
-network mounts, a file replaced with the same size, time and inode keeps its old verdict.)
-The verdicts under a folder are read in one query.
+such a file is checked again, and so is one moved over another (``mv``: a new inode). (On a file
+system without a status-change time, such as some network mounts, a file replaced with the same
+size, time and inode keeps its old verdict; so does one rewritten, at the same size, within the
+file system's clock tick after its check stored it, the "racy" case git also has.)
+
+Each file is ``stat``-ed once: a folder scan compares what the walk's own ``stat`` of the
+directory entry gave (links followed, as ``os.stat``). The walk comes after a run notes when its
+data was loaded, so a file changed after the walk is caught by the re-check after training
+(:mod:`cnnbuild.data.recheck`), as any file changed during the run is. A folder is not trusted as a whole by its own times: rewriting a file in
+place changes neither the folder's modification time nor its listing. The verdicts under a
+folder are read in one query.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import sys
+from collections.abc import Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 
 from cnnbuild.data.cache import cache_root
 from cnnbuild.data.image_files import Verdict
+from cnnbuild.data.walk import Identity, identity
 
 INDEX_ENV = "CNNBUILD_SCAN_INDEX"
 #: Raise when the check's rules change, so older verdicts are checked again.
@@ -34,14 +45,9 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS checked (
     native INTEGER, reason TEXT, digest TEXT, image_format TEXT)"""
 
 
-def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
-    """What must be the same for a file to count as unchanged: size, modification time, inode, status-change time."""
-    return (status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns)
-
-
-def _common_prefix(keys: list[bytes]) -> bytes:
-    """The longest prefix of every key (that of the smallest and the largest is that of all)."""
-    low, high = min(keys), max(keys)
+def _common_prefix(names: list[str]) -> str:
+    """The longest prefix of every name (that of the smallest and the largest is that of all)."""
+    low, high = min(names), max(names)
     length = 0
     for a, b in zip(low, high, strict=False):  # low is no longer than their common part
         if a != b:
@@ -81,19 +87,25 @@ class ScanIndex:
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.database, timeout=30)
 
-    def lookup(self, paths: list[Path]) -> dict[Path, Verdict]:
-        """The stored verdicts of the files in ``paths`` that are unchanged (the module's rule)."""
-        stats: dict[bytes, tuple[Path, tuple[int, int, int, int]]] = {}
+    def lookup(self, paths: Sequence[Path | str], identities: Mapping[str, Identity] | None = None) -> dict[Path | str, Verdict]:
+        """The stored verdicts of the files in ``paths`` that are unchanged (the module's rule), keyed
+        as in ``paths``. ``identities`` holds, for path strings, the identity the caller's own
+        ``stat`` gave (the walk's); any other path is ``stat``-ed here."""
+        identities = identities or {}
+        # path string (as os.fsencode writes the key) -> identity now; `others` also keeps the caller's Path
+        given: dict[str, Identity] = {path: identities[path] for path in paths if path.__class__ is str and path in identities}
+        others: dict[str, tuple[Path | str, Identity]] = {}
         for path in paths:
-            try:
-                status = os.stat(path)
-            except OSError:
-                continue
-            stats[os.fsencode(path)] = (path, _identity(status))
-        if not stats:
+            if path.__class__ is not str or path not in given:
+                try:
+                    others[os.fspath(path)] = (path, identity(os.stat(path)))
+                except OSError:
+                    continue
+        if not given and not others:
             return {}
-        found: dict[Path, Verdict] = {}
-        prefix = _common_prefix(list(stats))
+        found: dict[Path | str, Verdict] = {}
+        prefix = os.fsencode(_common_prefix([*given, *others]))
+        encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
         try:
             with closing(self._connect()) as connection:
                 # one read of every verdict under the folder: a range of the primary key
@@ -102,9 +114,15 @@ class ScanIndex:
                     [self.checker, prefix, prefix + b"\xff" * 8],
                 )
                 for key, size, mtime, inode, ctime, native, reason, digest, image_format in rows:
-                    now = stats.get(bytes(key))
-                    if now is not None and (size, mtime, inode, ctime) == now[1]:
-                        found[now[0]] = Verdict(bool(native), reason, size, mtime, digest, image_format)
+                    name = key.decode(encoding, errors)  # as os.fsdecode, without its per-call checks
+                    now = given.get(name)
+                    asked: Path | str = name
+                    if now is None:
+                        if name not in others:
+                            continue  # a file under the same folder that was not asked about
+                        asked, now = others[name]
+                    if (size, mtime, inode, ctime) == now:
+                        found[asked] = Verdict(bool(native), reason, size, mtime, digest, image_format)
         except sqlite3.Error:
             return {}
         return found
@@ -119,7 +137,7 @@ class ScanIndex:
             except OSError:
                 continue
             if v.mtime_ns and (status.st_size, status.st_mtime_ns) == (v.size, v.mtime_ns):
-                rows.append((os.fsencode(path), *_identity(status), self.checker, int(v.native), v.reason, v.digest, v.image_format))
+                rows.append((os.fsencode(path), *identity(status), self.checker, int(v.native), v.reason, v.digest, v.image_format))
         try:
             with closing(self._connect()) as connection, connection:
                 connection.executemany("INSERT OR REPLACE INTO checked VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

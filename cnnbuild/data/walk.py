@@ -51,14 +51,35 @@ def is_system(name: str) -> bool:
     return name.lower() in SYSTEM_FILES
 
 
+#: What the scan index compares to call a file unchanged (its module says why):
+#: size, modification time, inode and status-change time, as ``os.stat`` gives them.
+Identity = tuple[int, int, int, int]
+#: Whether a directory entry's ``stat()`` gives what ``os.stat`` does (on Windows it gives no inode).
+ENTRY_STAT_IS_FULL = os.name != "nt"
+
+
+def identity(status: os.stat_result) -> Identity:
+    """The part of a file's status that must not change for its checked verdict to hold."""
+    return (status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns)
+
+
 @dataclass
 class Found:
     """The image candidates under a folder (sorted), and everything else with its reason."""
 
-    images: list[Path] = field(default_factory=list)
+    #: the image candidates' paths as strings, sorted (the walk makes no Path per file)
+    paths: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     #: run directories met (never read)
     runs: list[Path] = field(default_factory=list)
+    #: each candidate's :data:`Identity` from the walk's own ``stat`` (empty where that is not
+    #: the full ``os.stat``), so the scan index need not ``stat`` every file a second time
+    identities: dict[str, Identity] = field(default_factory=dict)
+
+    @property
+    def images(self) -> list[Path]:
+        """The image candidates, sorted."""
+        return [Path(path) for path in self.paths]
 
 
 def _count_images(folder: Path) -> int:
@@ -109,8 +130,18 @@ def find_images(folder: Path, seen: set[tuple[int, int]] | None = None) -> Found
     if key is not None:
         seen.add(key)
     _read(Path(folder), found, seen)
-    found.images.sort()
+    if os.name == "nt":  # Path objects sort there ignoring case; the walk's order is case-sensitive
+        found.paths.sort(key=path_order)
     return found
+
+
+def path_order(path: str) -> list[str]:
+    """The sort key that orders path strings as ``Path`` objects sort: part by part ("x/a.jpg"
+    before "x-1.jpg", which a plain string sort puts first), so the file order stays that of
+    earlier releases (a run's data fingerprint follows it). The walk already yields this order
+    where names compare case-sensitively: each folder's entries sorted by name, a sub-folder's
+    files in its name's place."""
+    return os.path.normcase(path).split(os.sep)
 
 
 def _read(folder: Path, found: Found, seen: set[tuple[int, int]]) -> None:
@@ -127,14 +158,22 @@ def _read(folder: Path, found: Found, seen: set[tuple[int, int]]) -> None:
             target = os.readlink(entry.path) if os.path.islink(entry.path) else "?"
             found.skipped.append(SkippedFile(entry.path, f"broken symbolic link (to {target}); cannot read"))
             continue
-        if stat.S_ISDIR(info.st_mode):
+        name = entry.name
+        if stat.S_ISREG(info.st_mode) and name[0] != "." and name[name.rfind(".") :].lower() in IMAGE_SUFFIXES and name.lower() not in SYSTEM_FILES:
+            # the common case, inlined: a plain image file (what _classify_name returns None for)
+            found.paths.append(entry.path)
+            if ENTRY_STAT_IS_FULL:
+                found.identities[entry.path] = (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+        elif stat.S_ISDIR(info.st_mode):
             _folder(Path(entry.path), entry.name, is_link, (info.st_dev, info.st_ino), found, seen)
         elif not stat.S_ISREG(info.st_mode) and _suffix(entry.name).lower() not in IMAGE_SUFFIXES:
             found.skipped.append(SkippedFile(entry.path, "not a regular file (a pipe, device or socket)"))
         else:
             reason = _classify_name(entry.name)
             if reason is None:
-                found.images.append(Path(entry.path))
+                found.paths.append(entry.path)
+                if ENTRY_STAT_IS_FULL:
+                    found.identities[entry.path] = (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
             else:
                 found.skipped.append(SkippedFile(entry.path, reason))
 
