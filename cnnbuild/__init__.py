@@ -32,7 +32,6 @@ from cnnbuild.contracts import (
 )
 from cnnbuild.errors import CnnbuildError, DataError, DataNotFound, PluginError, RunError
 from cnnbuild.plugins.hookspecs import hookimpl
-from cnnbuild.runs import RunRecord, load_run
 from cnnbuild.spec import Spec, SpecError, load_spec
 
 if TYPE_CHECKING:  # imported when first used (__getattr__ below), so that importing cnnbuild stays light
@@ -40,6 +39,7 @@ if TYPE_CHECKING:  # imported when first used (__getattr__ below), so that impor
     from cnnbuild.builder.training import run
     from cnnbuild.data.arrays import from_arrays as datasets_from_arrays
     from cnnbuild.data.files import file_list_source
+    from cnnbuild.runs import RunRecord, load_run
     from cnnbuild.sweep import run_sweep
 
 logging.getLogger("cnnbuild").addHandler(logging.NullHandler())
@@ -67,6 +67,10 @@ def __getattr__(name: str) -> Any:
         from cnnbuild.data.files import file_list_source
 
         return file_list_source
+    if name in ("RunRecord", "load_run"):  # run folders: not needed to validate a spec
+        import cnnbuild.runs
+
+        return getattr(cnnbuild.runs, name)
     if name == "run_sweep":
         from cnnbuild.sweep import run_sweep
 

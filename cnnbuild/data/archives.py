@@ -10,42 +10,15 @@ import shutil
 import tarfile
 import tempfile
 import urllib.error
-import urllib.parse
 import urllib.request
 import zipfile
 import zlib
 from pathlib import Path
 
+from cnnbuild.data.cache import CACHE_ENV, archive_name, cache_dir_for, cache_root, download_path
 from cnnbuild.errors import DataError
 
-CACHE_ENV = "CNNBUILD_CACHE_DIR"
-
-
-def cache_root() -> Path:
-    """Where downloads and extracted datasets live (``$CNNBUILD_CACHE_DIR`` or ~/.cache/cnnbuild)."""
-    configured = os.environ.get(CACHE_ENV)
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "cnnbuild"
-
-
-def _archive_name(url: str) -> str:
-    name = Path(urllib.parse.urlparse(url).path).name or "dataset"
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-
-
-def cache_dir_for(url: str) -> Path:
-    """The folder a dataset given only by ``url`` is extracted to."""
-    name = _archive_name(url)
-    for suffix in (".tar.gz", ".tgz", ".tar", ".zip", ".tar.bz2", ".tar.xz"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
-    return cache_root() / "datasets" / f"{name}-{digest}"
-
-
-def download_path(url: str) -> Path:
-    """Where the archive at ``url`` is kept once downloaded (a file put there is used as it)."""
-    return cache_root() / "downloads" / f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{_archive_name(url)}"
+__all__ = ["CACHE_ENV", "cache_dir_for", "cache_root", "download", "download_path", "extract", "fetch_and_extract"]  # the paths kept importable from here
 
 
 def download(url: str, sha256: str | None = None, extract_to: Path | None = None) -> Path:
@@ -75,7 +48,7 @@ def download(url: str, sha256: str | None = None, extract_to: Path | None = None
     except urllib.error.URLError as exc:  # no answer at all: offline, an unknown host, a refused connection
         by_hand = f"extract it so that {extract_to} holds its class folders (data.path)" if extract_to else "extract it and set data.path to the folder that holds its class folders"
         raise DataError(
-            f"{url}: download failed: {exc.reason}; without a network, download {_archive_name(url)} from that address on another machine "
+            f"{url}: download failed: {exc.reason}; without a network, download {archive_name(url)} from that address on another machine "
             f"and put it at {target} (it is used from there), or {by_hand}"
         ) from exc
     except (OSError, http.client.HTTPException) as exc:  # HTTPException: the connection broke mid-body

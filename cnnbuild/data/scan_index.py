@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 
-from cnnbuild.data.archives import cache_root
+from cnnbuild.data.cache import cache_root
 from cnnbuild.data.image_files import Verdict
 from cnnbuild.data.walk import Identity, identity
 

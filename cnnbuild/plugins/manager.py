@@ -25,7 +25,8 @@ from cnnbuild.plugins import hookspecs
 from cnnbuild.plugins.builtin import BUILTIN_MODULES
 from cnnbuild.plugins.compatibility import api_mismatch, declared_api
 from cnnbuild.plugins.kinds import KINDS, Kind
-from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, input_range, spec_model, supplied_tasks
+from cnnbuild.plugins.parameter_models import spec_model
+from cnnbuild.plugins.registry import PluginInfo, Registration, Registry, input_range, supplied_tasks
 
 ENTRY_POINT_GROUP = "cnnbuild"
 LOAD_PLUGINS_ENV = "CNNBUILD_LOAD_PLUGINS"
@@ -195,7 +196,7 @@ def _register_function(staged: list[Registration], kind: Kind, info: PluginInfo)
             options["tasks"] = supplied_tasks(options["tasks"], f"{info.describe()} registered {kind.name} {name!r} with")
         if "inputs" in options:
             options["inputs"] = input_range(options["inputs"], f"{info.describe()} registered {kind.name} {name!r} with")
-        staged.append(Registration(kind=kind, name=name, params=spec_model(kind, name, params, info), factory=factory, plugin=info, options=options))
+        staged.append(Registration(kind=kind, name=name, model=spec_model(kind, name, params, info), factory=factory, plugin=info, options=options))
 
     return register
 

@@ -6,15 +6,15 @@ import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel
 
-from cnnbuild.contracts.layers import GRAPH_KEYS, GraphEntryFields, LayerContext, LayerShape, Shape
+from cnnbuild.contracts.layers import LayerContext, LayerShape, Shape
 from cnnbuild.errors import CnnbuildError, PluginError
 from cnnbuild.plugins.compatibility import api_hint
 from cnnbuild.plugins.kinds import CALLBACK, DATA_SOURCE, KINDS, LAYER, Kind
+from cnnbuild.plugins.parameter_models import ModelOnUse
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,18 @@ class Registration:
 
     kind: Kind
     name: str
-    params: type[BaseModel]
+    #: the model (:func:`spec_model`), or, for builtin plugins, what makes it when :attr:`params` is first read
+    model: type[BaseModel] | ModelOnUse
     factory: Callable[..., Any]
     plugin: PluginInfo
     options: Mapping[str, Any] = field(default_factory=dict)
     #: the registry it was added to: a ``context=True`` layer builds its nested entries with that registry's types
     registry: Registry | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def params(self) -> type[BaseModel]:
+        """The parameter model with its ``type`` tag (and graph keys for layers), unknown keys forbidden."""
+        return self.model.get() if isinstance(self.model, ModelOnUse) else self.model
 
     @property
     def shape(self) -> Callable[[Any, Shape], LayerShape] | None:
@@ -140,44 +146,6 @@ def supplied_tasks(value: Any, where: str) -> tuple[str, ...]:
     if not names or not all(isinstance(item, str) and item in TASKS for item in names):
         raise PluginError(f"{where} tasks={value!r}; give task names from {sorted(TASKS)}, such as ('single_label', 'multi_label')")
     return names
-
-
-def spec_model(kind: Kind, name: str, params: Any, plugin: PluginInfo) -> type[BaseModel]:
-    """The parameter model with a ``type`` tag added and unknown keys forbidden."""
-    if not (isinstance(params, type) and issubclass(params, BaseModel)):
-        raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} with params={params!r}; expected a pydantic model class (subclass cnnbuild.{kind.params_base.__name__})")
-    if not issubclass(params, kind.params_base):
-        raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} whose parameter model does not subclass cnnbuild.{kind.params_base.__name__}")
-    graph = any(use.graph for use in kind.uses)
-    for added in ("type", *(GRAPH_KEYS if graph else ())):
-        if added in params.model_fields:
-            raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} whose parameter model has a field {added!r}; cnnbuild adds that field itself")
-    config = ConfigDict(**{**params.model_config, "extra": "forbid", "title": name})
-
-    def guard(cls: type, data: Any, handler: Any) -> Any:
-        # pydantic turns ValueError into an error at the entry's line; anything else a plugin's
-        # validator raises would escape as a traceback, so it becomes such an error too.
-        try:
-            return handler(data)
-        except (ValidationError, PydanticCustomError, ValueError, AssertionError):
-            raise
-        except Exception as exc:
-            raise ValueError(
-                f"{plugin.describe()} raised {type(exc).__name__}: {exc} while checking the parameters of {kind.name} {name!r}; "
-                "fix or update the plugin, or set CNNBUILD_LOAD_PLUGINS to run without it"
-            ) from exc
-
-    namespace = {
-        "__module__": params.__module__,
-        "__annotations__": {"type": Literal[name]},  # type: ignore[valid-type]
-        "type": Field(description=f"{kind.name} type"),
-        "model_config": config,
-        "_cnnbuild_guard": model_validator(mode="wrap")(guard),
-    }
-    try:
-        return type(f"{name}_{kind.name.replace(' ', '_')}", (params, GraphEntryFields) if graph else (params,), namespace)
-    except Exception as exc:  # pydantic raises many kinds for a broken model
-        raise PluginError(f"{plugin.describe()} registered {kind.name} {name!r} with an invalid parameter model: {exc}") from exc
 
 
 @dataclass

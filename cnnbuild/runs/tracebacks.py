@@ -32,7 +32,7 @@ def traceback_text(exc: BaseException) -> str:
 def save_traceback(exc: BaseException, run_dir: Path | None = None) -> Path | None:
     """Write ``exc``'s chained traceback to ``run_dir/traceback.txt``, or without a run to a new file
     under the cache folder; the path written, or None when no file could be written (a full disk)."""
-    from cnnbuild.data.archives import cache_root
+    from cnnbuild.data.cache import cache_root
 
     if run_dir is not None:
         target = Path(run_dir) / layout.TRACEBACK

@@ -208,7 +208,11 @@ def validate_source(
 
 def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, num_classes: int | None = None) -> Spec:
     """Read, validate and check the spec file at ``path``; ``overrides`` are ``KEY=VALUE`` strings."""
-    source = read_yaml(path)
+    return spec_from_source(read_yaml(path), overrides, num_classes=num_classes)
+
+
+def spec_from_source(source: SpecSource, overrides: list[str] | tuple[str, ...] = (), *, num_classes: int | None = None) -> Spec:
+    """:func:`load_spec` of a spec file already read (``read_yaml``)."""
     if overrides:
         from cnnbuild.spec.overrides import apply_overrides
 

@@ -38,7 +38,7 @@ def data_context(spec: Spec) -> DataContext:
     """What the spec's data source is given: the spec's folder, its seed, and the source's own work
     folder under the cache (``<cache dir>/sources/<data.type>``; not created here: ``validate`` writes nothing)."""
     from cnnbuild.contracts.data import DataContext
-    from cnnbuild.data.archives import cache_root
+    from cnnbuild.data.cache import cache_root
 
     return DataContext(base_dir=spec.base_dir, seed=spec.seed, work_dir=cache_root() / "sources" / spec.data.type, task=spec.task_row.name, task_options=task_options(spec))
 

@@ -47,7 +47,7 @@ def _field(registry: Registry, kind: Any, use: Use, blocks: BlockSignature, type
     if types is not None and any(r.name in types for r in accepted):
         accepted = [r for r in accepted if r.name in types]
     models = [_with_nested_entries(registry, r.params) for r in accepted]
-    entry = graph_entry(registry, models, blocks) if use.graph else _union(models)
+    entry = graph_entry(registry, models, blocks, types) if use.graph else _union(models)
     if not use.many:
         return entry, Field(... if use.required else None, description=use.description)
     if use.required:

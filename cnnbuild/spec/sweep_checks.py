@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cnnbuild.spec.codes import Code
-from cnnbuild.spec.document import Spec, apply_to_spec, load_spec
+from cnnbuild.spec.document import Spec, apply_to_spec, load_spec, spec_from_source
 from cnnbuild.spec.errors import SpecError, SpecIssue, format_path, suggest
 from cnnbuild.spec.overrides import format_override, parse_key
 from cnnbuild.spec.sweep_section import Sweep, SweepFile
@@ -168,11 +168,12 @@ def _product(counts: Any) -> int:
 def validate_file(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> list[SpecIssue]:
     """Validate a spec file, or a sweep (a spec with ``sweep:`` or a sweep file), checking a sweep's
     space as :func:`check_sweep` does. Returns the warnings; raises SpecError with every error (and the warnings)."""
-    data = read_yaml(path).data
+    source = read_yaml(path)
+    data = source.data
     if is_sweep_file(data) or (isinstance(data, dict) and data.get("sweep") is not None):
         setup = load_sweep(path, overrides)
         check = check_sweep(setup, to_run=False)
         if check.errors:
             raise SpecError([*setup.spec.warnings, *check.errors, *check.warnings])
         return [*setup.spec.warnings, *check.warnings]
-    return load_spec(path, overrides).warnings
+    return spec_from_source(source, overrides).warnings  # read once

@@ -10,7 +10,10 @@ import pytest
 from pydantic import Field
 
 import cnnbuild
-from cnnbuild.plugins.manager import get_plugin_manager, get_registry
+from cnnbuild.plugins.builtin.preprocessing_layers import not_offered
+from cnnbuild.plugins.kinds import KINDS
+from cnnbuild.plugins.manager import get_plugin_manager, get_registry, make_registry
+from cnnbuild.plugins.parameter_models import DeferredParams
 from cnnbuild.spec import SpecError, spec_from_text
 
 from ..conftest import run_cli
@@ -93,6 +96,37 @@ def test_invalid_parameter_models_are_refused(plugin, params, fragment):
     registry = plugin(Bad(), "bad-test")
     assert "BadLayer" not in registry.layers
     assert any("plugin 'bad-test'" in f and fragment in f for f in registry.failures)
+
+
+def test_an_installed_plugins_deferred_model_is_made_when_it_registers(plugin):
+    def broken() -> type:
+        raise TypeError("no model")
+
+    class Deferring:
+        @cnnbuild.hookimpl
+        def register_layers(self, register):
+            register("DeferredLayer", DeferredParams(cnnbuild.Params, broken), _scale_layer)
+
+    registry = plugin(Deferring(), "deferring-test")
+    assert "DeferredLayer" not in registry.layers
+    assert any(f.startswith("plugin 'deferring-test'") and "TypeError: no model" in f for f in registry.failures)
+
+
+def test_builtin_models_are_made_on_first_use_once_and_every_one_is_whole():
+    registry = make_registry()
+    registrations = [r for kind in KINDS for r in registry.table(kind).values()]
+    assert registrations and not any(r.model.made for r in registrations if r.plugin.builtin)  # validate makes only what a spec uses
+    conv = registry.layers["Conv2D"]
+    assert conv.params is conv.params and conv.model.made and not registry.layers["Dense"].model.made
+    for registration in registrations:
+        model = registration.params
+        assert issubclass(model, registration.kind.params_base), registration.name
+        assert model.model_fields["type"].annotation == Literal[registration.name], registration.name
+        assert model.model_config["extra"] == "forbid", registration.name
+    with pytest.raises(ValueError, match="kernel_regularizer is a Keras parameter cnnbuild does not offer"):
+        conv.params.model_validate({"type": "Conv2D", "filters": 8, "kernel_size": 3, "kernel_regularizer": "l2"})
+    with pytest.raises(ValueError, match="is not offered"):
+        next(r for r in registrations if r.factory is not_offered).params.model_validate({"type": "x"})
 
 
 def test_data_source_params_must_extend_data_params(plugin):

@@ -296,6 +296,16 @@ def test_a_merge_inside_parallel_cannot_take_a_name_or_inputs_of_its_own():
     ]
 
 
+def test_a_spec_naming_no_merge_layer_is_validated_as_against_every_merge_layer():
+    # validate narrows the model to the types a spec names; a Parallel's merge must still be refused and worded as by the whole model
+    text = DATA + "model:\n  layers:\n    - {type: Parallel, branches: [[], []], merge: {type: Dense, units: 3}}\n    - Flatten\n    - {type: Dense, units: auto}\n"
+    assert errors(text) == [
+        "spec.yaml:4:51: model.layers[0].merge: unknown layer type 'Dense'; known: MultiHeadAttention, Add, Multiply, Average, Maximum, Minimum, Subtract, Concatenate"
+    ]
+    spec = spec_from_text(DATA + "model:\n  layers:\n    - {type: Parallel, branches: [[], []]}\n    - Flatten\n    - {type: Dense, units: auto}\n", num_classes=10)
+    assert [entry.type for entry in spec.model.layers] == ["Parallel", "Flatten", "Dense"] and spec.model.layers[0].merge is None
+
+
 def test_the_readme_resnet_snippet_and_the_example_have_the_parameter_counts_the_readme_gives():
     import re
 

@@ -14,7 +14,6 @@ from pydantic import Field
 
 from cnnbuild.contracts.data import DataContext, DataParams, Datasets, SkippedFile
 from cnnbuild.contracts.values import Interpolation, SpecPath
-from cnnbuild.data.files import file_list_source
 from cnnbuild.data.targets import datasets_from_targets, multi_hot, parse_flag, parse_number, split_labels
 from cnnbuild.errors import DataError, DataNotFound
 from cnnbuild.plugins.hookspecs import hookimpl
@@ -151,6 +150,8 @@ def load(params: CsvParams, context: DataContext) -> Datasets:
     _task_columns(params, context)  # task keys without a task are refused
     pairs, skipped = csv_rows(params, context, params.path)
     test = csv_rows(params, context, params.test_path)[0] if params.test_path else None
+    from cnnbuild.data.files import file_list_source  # the scan and its index: not for validate, which loads no data
+
     return file_list_source(pairs, params, context, class_names=params.class_names, skipped=skipped, test_pairs=test, where=str(context.resolve_path(params.path)))
 
 

@@ -8,7 +8,6 @@ from pydantic import Field, field_validator, model_validator
 
 from cnnbuild.contracts.data import DataContext, DataParams, Datasets
 from cnnbuild.contracts.values import Interpolation, SpecPath
-from cnnbuild.data.files import datasets_from_files, scan
 from cnnbuild.data.folders import check_layout
 from cnnbuild.plugins.hookspecs import hookimpl
 
@@ -47,7 +46,7 @@ def data_root(params: ImageDirectoryParams, context: DataContext) -> Path:
     """The folder the images are in: ``path``, or where ``url`` is extracted to."""
     if params.path is not None:
         return context.resolve_path(params.path)
-    from cnnbuild.data.archives import cache_dir_for
+    from cnnbuild.data.cache import cache_dir_for
 
     return cache_dir_for(params.url)
 
@@ -62,6 +61,8 @@ def class_names(params: ImageDirectoryParams, context: DataContext) -> list[str]
 
 
 def load(params: ImageDirectoryParams, context: DataContext) -> Datasets:
+    from cnnbuild.data.files import datasets_from_files, scan  # the scan and its index: not for validate, which loads no data
+
     root = data_root(params, context)
     if not root.exists() and params.url:
         from cnnbuild.data.archives import fetch_and_extract

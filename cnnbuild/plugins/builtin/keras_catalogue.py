@@ -15,6 +15,7 @@ catalogue follows Keras as it changes.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
@@ -25,6 +26,7 @@ from pydantic_core import PydanticUndefined
 from cnnbuild.contracts.layers import GRAPH_KEYS
 from cnnbuild.contracts.values import Params
 from cnnbuild.plugins.hookspecs import hookimpl
+from cnnbuild.plugins.parameter_models import DeferredParams
 
 _WEIGHT_DECAY = "weight penalties are not set per layer: use compile.optimizer's weight_decay (every optimizer takes it), which decays every weight"
 _CONSTRAINT = "weight constraints (max_norm, non_neg, ...) are rarely used by image classifiers and are not offered; a plugin layer can add one"
@@ -213,7 +215,7 @@ def catalogued(register: Callable[..., None]) -> Callable[..., None]:
     """A ``register`` that gives each layer's parameter model its refused Keras parameters (:func:`with_refusals`)."""
 
     def register_catalogued(name: str, params: type[Params], factory: Callable[..., Any], **options: Any) -> None:
-        register(name, with_refusals(name, params), factory, **options)
+        register(name, DeferredParams(params, functools.partial(with_refusals, name, params)), factory, **options)
 
     return register_catalogued
 
@@ -283,4 +285,4 @@ def register_layers(register: Any) -> None:
     from cnnbuild.plugins.builtin.preprocessing_layers import not_offered, refused  # it registers through catalogued, defined here
 
     for name, why in NOT_OFFERED_LAYERS.items():
-        register(name, refused(name, why), not_offered)
+        register(name, DeferredParams(Params, functools.partial(refused, name, why)), not_offered)

@@ -11,7 +11,6 @@ from pydantic import Field
 
 from cnnbuild.contracts.data import DataContext, DataParams, Datasets
 from cnnbuild.contracts.values import NonNegativeInt, Pair, SpecPath
-from cnnbuild.data.masks import datasets_from_masks, pair_masks
 from cnnbuild.errors import DataError, DataNotFound
 from cnnbuild.plugins.builtin.synthetic_shapes import draw_shape
 from cnnbuild.plugins.hookspecs import hookimpl
@@ -43,6 +42,8 @@ def image_masks_names(params: ImageMasksParams, context: DataContext) -> list[st
 
 def load_image_masks(params: ImageMasksParams, context: DataContext) -> Datasets:
     import numpy as np
+
+    from cnnbuild.data.masks import datasets_from_masks, pair_masks  # loading only: validate reads no masks
 
     names = image_masks_names(params, context)
     images, masks = context.resolve_path(params.images), context.resolve_path(params.masks)
@@ -103,6 +104,8 @@ def shape_masks_names(params: ShapeMasksParams, context: DataContext) -> list[st
 
 def load_shape_masks(params: ShapeMasksParams, context: DataContext) -> Datasets:
     import numpy as np
+
+    from cnnbuild.data.masks import datasets_from_masks
 
     if len(set(params.shapes)) != len(params.shapes):
         raise DataError(f"data.shapes lists a kind twice: {params.shapes}; list each kind once")

@@ -155,35 +155,46 @@ def _block_use(name: str, params: tuple[tuple[str, str | None], ...]) -> type[Ba
     return create_model(f"{name}_block", __base__=BlockUseBase, type=(literal(name), Field(description=f"block {name}")), **fields)
 
 
-def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSignature = ()) -> Any:
+def graph_entry(registry: Registry, layer_models: list[type], signature: BlockSignature = (), types: frozenset[str] | None = None) -> Any:
     """The union of everything an entry of ``model.layers`` may be: the registered layers
-    (``layer_models``), ``Residual``, ``Parallel`` and a use of each block in ``signature``."""
+    (``layer_models``), ``Residual``, ``Parallel`` and a use of each block in ``signature``;
+    with ``types`` (every ``type`` a spec writes), only the containers, merge layers and blocks it names."""
     cache = registry.derived.setdefault("graph_entry", {})
-    key = (signature, tuple(map(id, layer_models)))  # the models are kept by the registry: their ids stay theirs
+    key = (signature, tuple(map(id, layer_models)), types)  # the models are kept by the registry: their ids stay theirs
     if key in cache:
         return cache[key]
-    merges = [r.params for r in registry.layers.values() if r.merges]
-    blocks = [_block_use(name, params) for name, params in signature if name not in registry.layers and name not in CONTAINERS]
+    named = (lambda name: True) if types is None else types.__contains__
+    merges = [r.params for r in registry.layers.values() if r.merges and named(r.name)]
+    blocks = [_block_use(name, params) for name, params in signature if name not in registry.layers and name not in CONTAINERS and named(name)]
     # the containers hold entries of the union they belong to: a reference resolved by model_rebuild below, made per call
     # so that no registry's union is cached in it for another
     nested = list_of(ForwardRef("GraphEntry"))
-    residual = create_model(
-        "Residual",
-        __base__=ResidualBase,
-        layers=(nested, Field(min_length=1, description="the main path, applied in order")),
-        shortcut=(
-            _shortcut_type(nested),
-            Field("auto", description="auto: the input itself, or a 1x1 Conv2D projection when the shapes differ; identity; or a list of layers"),
-        ),
-    )
-    parallel = create_model(
-        "Parallel",
-        __base__=ParallelBase,
-        branches=(list_of(nested), Field(min_length=2, description="each branch a list of entries from the same input ([]: the input itself)")),
-        merge=(_union(merges) | None, Field(None, description="the merge layer (default: Concatenate)")),
-    )
-    entry = _union([*layer_models, residual, parallel, *blocks])
-    for container in (residual, parallel):
+    containers: list[type[BaseModel]] = []
+    if named("Residual"):
+        containers.append(
+            create_model(
+                "Residual",
+                __base__=ResidualBase,
+                layers=(nested, Field(min_length=1, description="the main path, applied in order")),
+                shortcut=(
+                    _shortcut_type(nested),
+                    Field("auto", description="auto: the input itself, or a 1x1 Conv2D projection when the shapes differ; identity; or a list of layers"),
+                ),
+            )
+        )
+    if named("Parallel"):
+        # no merge layer named in a spec that names Parallel: a merge entry is refused, and the whole model words the error
+        merge: Any = _union(merges) | None if merges or types is None else None
+        containers.append(
+            create_model(
+                "Parallel",
+                __base__=ParallelBase,
+                branches=(list_of(nested), Field(min_length=2, description="each branch a list of entries from the same input ([]: the input itself)")),
+                merge=(merge, Field(None, description="the merge layer (default: Concatenate)")),
+            )
+        )
+    entry = _union([*layer_models, *containers, *blocks])
+    for container in containers:
         container.model_rebuild(_types_namespace={"GraphEntry": entry})
     cache[key] = entry
     return entry
