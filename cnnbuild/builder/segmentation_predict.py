@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnbuild.builder.inference import FinishedRun, call_model, image_paths, open_finished
-from cnnbuild.data.mask_pngs import class_shares, mask_folder, mask_path, save_mask
+from cnnbuild.data.mask_pngs import MaskFolder, class_shares
 from cnnbuild.spec.labels import label_encoding
 
 
@@ -22,18 +22,26 @@ def _outputs_to_masks(finished: FinishedRun, outputs: Any) -> Any:
 def predict_masks(run_dir: str | Path, inputs: list[str | Path], out: str | Path, *, allow_unsafe: bool = False) -> list[dict[str, Any]]:
     """For each image: ``mask`` (the PNG written in ``out``, named after the image) and ``classes``
     (each class's share of the pixels); an image that cannot be read gets an ``error`` instead.
-    What a folder holds besides images comes last, each with ``not_used``."""
+    What a folder holds besides images comes last, each with ``not_used``; a file in ``out`` that
+    predict did not write is never replaced (see :class:`MaskFolder`)."""
+    paths, not_used = image_paths(inputs)
+    folder = MaskFolder(out, paths)  # refuses, before any work, to replace a file predict did not write
+    finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
+    results: list[dict[str, Any]] = []
+    try:
+        _predict_into(finished, paths, folder, results)
+    finally:
+        folder.close()
+    return results + not_used
+
+
+def _predict_into(finished: FinishedRun, paths: list[Path], folder: MaskFolder, results: list[dict[str, Any]]) -> None:
     import numpy as np
 
     from cnnbuild.data.masks import decode_image
 
-    finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
     spec, names = finished.spec, finished.class_names
-    paths, not_used = image_paths(inputs)
-    out = mask_folder(out)
-    results: list[dict[str, Any]] = []
-    used: set[str] = set()
-    for path in paths:
+    for index, path in enumerate(paths):
         result: dict[str, Any] = {"path": str(path)}
         results.append(result)
         try:
@@ -43,8 +51,5 @@ def predict_masks(run_dir: str | Path, inputs: list[str | Path], out: str | Path
             continue
         outputs = np.asarray(call_model(finished, lambda model, image=image: model.predict_on_batch(image[None].astype("float32"))), dtype="float32")
         mask = _outputs_to_masks(finished, outputs)[0]
-        target = mask_path(out, path, used)
-        save_mask(mask, size, target, len(names))
-        result["mask"] = str(target)
+        result["mask"] = str(folder.save(index, mask, size, len(names)))
         result["classes"] = class_shares(mask, names)
-    return results + not_used

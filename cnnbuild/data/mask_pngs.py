@@ -40,16 +40,92 @@ def mask_png(mask: Any, size: tuple[int, int], num_classes: int) -> bytes:
     return buffer.getvalue()
 
 
-def mask_folder(out: str | Path) -> Path:
-    """``out``, made if missing, for predicted mask PNGs; DataError when it cannot be."""
-    from cnnbuild.errors import DataError
+#: the record, in a --masks-out folder, of the mask PNGs predict wrote there (name -> sha256)
+MASKS_RECORD = "masks.json"
+_WRITTEN_BY = "cnnbuild predict"
 
-    folder = Path(out)
+
+def _digest(path: Path) -> str | None:
+    import hashlib
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(f"cannot write masks to {folder}: {exc.strerror or exc}; choose a writable folder with --masks-out") from exc
-    return folder
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    except OSError:
+        return None
+
+
+class MaskFolder:
+    """A ``--masks-out`` folder: one ``STEM.png`` per image, and ``masks.json`` naming each PNG
+    predict wrote with its sha256. Predicting into the folder again replaces those PNGs; a file
+    predict did not write (a dataset's own masks, or one changed since) is never replaced: the
+    constructor refuses, before any mask is computed."""
+
+    def __init__(self, out: str | Path, images: list[Path]) -> None:
+        from cnnbuild.errors import DataError
+
+        self.path = Path(out)
+        if self.path.exists() and not self.path.is_dir():
+            raise DataError(f"--masks-out {self.path}: a file, not a folder; choose another --masks-out folder")
+        recorded = self._recorded()
+        used: set[str] = set()
+        self.targets = [mask_path(self.path, image, used) for image in images]
+        if recorded is None:
+            foreign = [self.path / MASKS_RECORD]
+        else:
+            foreign = [target for target in self.targets if target.exists() and recorded.get(target.name) != _digest(target)]
+        if foreign:
+            raise DataError(
+                f"--masks-out {self.path}: {foreign[0]} already there and not written by cnnbuild predict (or changed since); "
+                "nothing was replaced: choose another --masks-out folder, or move that file away"
+            )
+        self._earlier = {name: digest for name, digest in (recorded or {}).items() if _digest(self.path / name) == digest}
+        self._written: dict[str, str] = {}
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"cannot write masks to {self.path}: {exc.strerror or exc}; choose a writable folder with --masks-out") from exc
+
+    def _recorded(self) -> dict[str, str] | None:
+        """The PNGs predict's record says it wrote here ({} with no record); None for a record predict did not write."""
+        import json
+
+        record = self.path / MASKS_RECORD
+        if not record.exists():
+            return {}
+        try:
+            data = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        files = data.get("files") if isinstance(data, dict) and data.get("written_by") == _WRITTEN_BY else None
+        return {str(name): digest for name, digest in files.items() if isinstance(digest, str)} if isinstance(files, dict) else None
+
+    def save(self, index: int, mask: Any, size: tuple[int, int], num_classes: int) -> Path:
+        """The mask of image ``index`` (as passed in) written at ``size`` (width, height); its path."""
+        import hashlib
+
+        from cnnbuild.errors import DataError
+
+        target = self.targets[index]
+        data = mask_png(mask, size, num_classes)
+        try:
+            target.write_bytes(data)
+        except OSError as exc:
+            raise DataError(f"cannot write {target}: {exc.strerror or exc}; choose a writable folder with --masks-out") from exc
+        self._written[target.name] = hashlib.sha256(data).hexdigest()
+        return target
+
+    def close(self) -> None:
+        """Write the record naming every PNG predict wrote here (this time and, still unchanged, before)."""
+        import json
+
+        from cnnbuild.contracts.atomic import write_atomically
+        from cnnbuild.errors import DataError
+
+        record = {"written_by": _WRITTEN_BY, "files": dict(sorted((self._earlier | self._written).items()))}
+        try:
+            write_atomically(self.path / MASKS_RECORD, lambda path: path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8"))
+        except OSError as exc:
+            raise DataError(f"cannot write {self.path / MASKS_RECORD}: {exc.strerror or exc}; choose a writable folder with --masks-out") from exc
 
 
 def mask_path(folder: Path, image: Path, used: set[str]) -> Path:

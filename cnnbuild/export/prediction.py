@@ -12,6 +12,7 @@ from cnnbuild.contracts.tasks import task_named
 from cnnbuild.export.answers import pixel_mask, task_answer
 
 if TYPE_CHECKING:
+    from cnnbuild.data.mask_pngs import MaskFolder
     from cnnbuild.export.runtimes import ExportedModel
 
 #: a file with more pixels is refused, as training's checks refuse it (Pillow's decompression-bomb limit)
@@ -72,14 +73,23 @@ def predict_masks(model: ExportedModel, paths: list[Path], out: str | Path) -> l
     the image decoded and resized as training does (Pillow, bilinear), its mask of class indices
     written into ``out`` as a palette PNG at the image's own size (nearest neighbour; ``mask``: its
     path) and each class's share of the pixels (``classes``); or an ``error``."""
-    from cnnbuild.data.mask_pngs import class_shares, mask_folder, mask_path, save_mask
+    from cnnbuild.data.mask_pngs import MaskFolder
+
+    folder = MaskFolder(out, paths)  # refuses, before any work, to replace a file predict did not write
+    results: list[dict[str, Any]] = []
+    try:
+        _masks_into(model, paths, folder, results)
+    finally:
+        folder.close()
+    return results
+
+
+def _masks_into(model: ExportedModel, paths: list[Path], folder: MaskFolder, results: list[dict[str, Any]]) -> None:
+    from cnnbuild.data.mask_pngs import class_shares
     from cnnbuild.data.masks import decode_image
 
-    folder = mask_folder(out)
     names = model.info.class_names
-    results: list[dict[str, Any]] = []
-    used: set[str] = set()
-    for path in paths:
+    for index, path in enumerate(paths):
         result: dict[str, Any] = {"path": str(path)}
         results.append(result)
         checked = read_pixels(path, model.info.input)  # the limits and the reasons predict gives for every export
@@ -92,8 +102,5 @@ def predict_masks(model: ExportedModel, paths: list[Path], out: str | Path) -> l
             result["error"] = f"cannot decode: {exc}"
             continue
         mask = pixel_mask(model(pixels[None])[0])
-        target = mask_path(folder, path, used)
-        save_mask(mask, size, target, len(names))
-        result["mask"] = str(target)
+        result["mask"] = str(folder.save(index, mask, size, len(names)))
         result["classes"] = class_shares(mask, names)
-    return results

@@ -205,6 +205,28 @@ def test_predict_writes_a_mask_png_per_image_at_its_size_and_reports_bad_files(s
     assert is_segmentation_run(segmentation_run) and not is_segmentation_run(tmp_path)
 
 
+def test_predict_never_replaces_a_mask_it_did_not_write(segmentation_run, tmp_path):
+    from cnnbuild.builder.segmentation_predict import predict_masks
+    from cnnbuild.errors import DataError
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    Image.fromarray(np.full((20, 24, 3), 120, "uint8")).save(folder / "wide.jpg")
+    first = predict_masks(segmentation_run, [folder], tmp_path / "masks")
+    again = predict_masks(segmentation_run, [folder], tmp_path / "masks")  # predict's own PNGs are replaced
+    assert first[0]["mask"] == again[0]["mask"] == str(tmp_path / "masks" / "wide.png")
+    users = tmp_path / "data" / "masks"
+    users.mkdir(parents=True)
+    Image.fromarray(np.ones((20, 24), "uint8"), mode="L").save(users / "wide.png")  # a dataset's own mask
+    before = (users / "wide.png").read_bytes()
+    with pytest.raises(DataError, match=r"wide\.png already there and not written by cnnbuild predict.*choose another --masks-out") as refused:
+        predict_masks(segmentation_run, [folder], users)
+    assert "\n" not in str(refused.value) and (users / "wide.png").read_bytes() == before and sorted(users.iterdir()) == [users / "wide.png"]
+    Image.fromarray(np.ones((20, 24), "uint8"), mode="L").save(tmp_path / "masks" / "wide.png")  # changed since predict wrote it
+    with pytest.raises(DataError, match="or changed since"):
+        predict_masks(segmentation_run, [folder], tmp_path / "masks")
+
+
 def test_evaluate_gives_the_per_class_iou_table_and_writes_masks(segmentation_run, tmp_path):
     from cnnbuild.builder.evaluate import evaluate
 
