@@ -29,18 +29,18 @@ def pixel_probabilities(outputs: Any, output: OutputFacts) -> Any:
     output as the two columns ``[1 - p, p]``)."""
     import numpy as np
 
-    outputs = np.asarray(outputs, dtype="float64")
+    outputs = np.asarray(outputs, dtype="float32")
     if output.applied == "softmax":
         shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
         outputs = shifted / shifted.sum(axis=-1, keepdims=True)
     elif output.applied == "sigmoid":
-        outputs = 1 / (1 + np.exp(-outputs))
+        outputs = np.exp(-np.logaddexp(0, -outputs))  # the sigmoid, without overflow
     if output.binary_two_columns:
         outputs = np.concatenate([1 - outputs, outputs], axis=-1)
     return outputs
 
 
-def compare_masks(model: Any, exported: ExportedModel, examples: Examples, *, keras_bytes: int, latency_runs: int) -> Parity:
+def compare_masks(model: Any, exported: ExportedModel, examples: Examples, *, keras_bytes: int, latency_runs: int, batch: int = 32) -> Parity:
     """Measure a segmentation export against the Keras model (no judgement yet)."""
     import numpy as np
 
@@ -50,21 +50,29 @@ def compare_masks(model: Any, exported: ExportedModel, examples: Examples, *, ke
     classes = len(info.class_names)
     call = compiled_call(model, examples.keras_inputs.shape[1:])
     inputs = examples.keras_inputs
-    expected = pixel_probabilities(np.concatenate([np.asarray(call(inputs[start : start + 64])) for start in range(0, len(inputs), 64)]), info.output)
-    got = exported_probabilities(exported, examples.raw)
-    finite = bool(np.isfinite(got).all())
-    keras_masks, export_masks = expected.argmax(axis=-1), got.argmax(axis=-1)
-    truths = np.asarray(examples.labels).astype("int64")
+    truths = np.asarray(examples.labels)
     ignore = info.output.ignore_index
-    between = [image_measures(keras_masks[i], export_masks[i], classes, None)[0] for i in range(len(truths))]
-    keras_true = [image_measures(truths[i], keras_masks[i], classes, ignore) for i in range(len(truths))]
-    export_true = [image_measures(truths[i], export_masks[i], classes, ignore) for i in range(len(truths))]
+    between: list[float] = []
+    keras_true: list[tuple[float, float]] = []
+    export_true: list[tuple[float, float]] = []
+    finite, largest = True, 0.0
+    for start in range(0, len(inputs), batch):  # batch by batch in float32: never all the probability maps at once
+        expected = pixel_probabilities(np.asarray(call(inputs[start : start + batch])), info.output)
+        got = exported_probabilities(exported, examples.raw[start : start + batch], dtype="float32")
+        finite = finite and bool(np.isfinite(got).all())
+        if finite:
+            largest = max(largest, float(np.max(np.abs(got - expected))))
+        keras_masks, export_masks = expected.argmax(axis=-1), got.argmax(axis=-1)
+        for offset, truth in enumerate(truths[start : start + batch].astype("int64")):
+            between.append(image_measures(keras_masks[offset], export_masks[offset], classes, None)[0])
+            keras_true.append(image_measures(truth, keras_masks[offset], classes, ignore))
+            export_true.append(image_measures(truth, export_masks[offset], classes, ignore))
     return Parity(
         format=info.format, quantize=info.quantize, examples=len(truths), task=info.output.task,
         agreement=float(np.mean(between)) if finite else 0.0, min_mask_iou=float(np.min(between)) if finite else 0.0, mask_iou_threshold=MASK_IOU,
         keras_accuracy=float(np.mean([accuracy for _, accuracy in keras_true])), export_accuracy=float(np.mean([accuracy for _, accuracy in export_true])),
         keras_mean_iou=float(np.mean([iou for iou, _ in keras_true])), export_mean_iou=float(np.mean([iou for iou, _ in export_true])),
-        max_probability_difference=float(np.max(np.abs(got - expected))) if finite else float("nan"),
+        max_probability_difference=largest if finite else float("nan"),
         keras_bytes=keras_bytes, export_bytes=exported.size_bytes(), latency_runs=latency_runs, runtime=exported.runtime,
         keras_latency_ms=median_ms(lambda: call(inputs[:1]).numpy(), latency_runs),
         export_latency_ms=median_ms(lambda: exported(examples.raw[0][None]), latency_runs),

@@ -112,8 +112,8 @@ def median_ms(call: Callable[[], Any], runs: int, warmup: int = 3) -> float:
     return statistics.median(times)
 
 
-def exported_probabilities(exported: ExportedModel, images: list[Any], batch: int = 32) -> Any:
-    """Probabilities for images of any sizes: one call per run of equal-sized images."""
+def exported_probabilities(exported: ExportedModel, images: list[Any], batch: int = 32, dtype: str = "float64") -> Any:
+    """Probabilities for images of any sizes: one call per run of equal-sized images (as ``dtype``)."""
     import numpy as np
 
     rows: list[Any] = [None] * len(images)
@@ -125,7 +125,7 @@ def exported_probabilities(exported: ExportedModel, images: list[Any], batch: in
             chunk = indices[start : start + batch]
             for index, row in zip(chunk, exported(np.stack([images[i] for i in chunk])), strict=True):
                 rows[index] = row
-    return np.asarray(rows, dtype="float64")
+    return np.asarray(rows, dtype=dtype)
 
 
 def compiled_call(model: Any, shape: tuple[int, ...]) -> Any:

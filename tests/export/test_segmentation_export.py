@@ -81,6 +81,24 @@ def test_a_float_export_whose_masks_differ_fails_its_parity_check():
     assert "mask IoU with Keras (mean / lowest image)" in failing.table()
 
 
+def test_the_parity_check_measures_batch_by_batch_with_the_figures_of_one_batch(tiny_segmentation_run, seg_tflite):
+    from cnnbuild.export import samples
+    from cnnbuild.export.location import load_keras_model, open_exported
+    from cnnbuild.export.mask_parity import compare_masks
+    from cnnbuild.runs.record import RunRecord
+
+    record = RunRecord.open(tiny_segmentation_run)
+    exported = open_exported(seg_tflite)
+    examples = samples.validation_examples(samples.load_data(record.spec, record.class_names), exported.info.input, 2000)
+    model = load_keras_model(record, allow_unsafe=False)
+    whole, batched = (compare_masks(model, exported, examples, keras_bytes=1, latency_runs=1, batch=batch) for batch in (len(examples.raw), 3))
+    assert len(examples.raw) > 3 and batched.examples == whole.examples == len(examples.raw)  # several batches, one of them partial
+    for name in ("agreement", "min_mask_iou", "keras_accuracy", "export_accuracy", "keras_mean_iou", "export_mean_iou", "max_probability_difference"):
+        assert getattr(batched, name) == pytest.approx(getattr(whole, name), abs=1e-9), name
+    saved = json.loads((seg_tflite / "export.json").read_text())["parity"]
+    assert batched.agreement == pytest.approx(saved["agreement"], abs=1e-9) and batched.keras_accuracy == pytest.approx(saved["keras_accuracy"], abs=1e-9)
+
+
 @pytest.fixture(scope="module")
 def new_images(tmp_path_factory) -> Path:
     """Images the run never saw: one of another size than the model's, one at its size, and a broken file."""
