@@ -50,8 +50,8 @@ class Parity:
     export_mae: float | None = None
     max_value_difference: float | None = None
     value_tolerance: float | None = None
-    #: segmentation: agreement is the mean over the images of the Keras and export masks' IoU (``min_mask_iou``: the
-    #: lowest image's), judged against ``mask_iou_threshold``; accuracy is pixel accuracy against the true masks
+    #: segmentation: agreement is the Keras and export masks' IoU pooled over all the validation pixels, judged against
+    #: ``mask_iou_threshold`` (``min_mask_iou``: the lowest image's mean IoU, information); accuracy is pixel accuracy against the true masks
     min_mask_iou: float | None = None
     mask_iou_threshold: float | None = None
     keras_mean_iou: float | None = None

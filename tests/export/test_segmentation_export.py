@@ -74,11 +74,32 @@ def test_a_float_export_whose_masks_differ_fails_its_parity_check():
     assert mask_problems(parity(0.995)) == []
     failing = parity(0.95)
     judge(failing, max_accuracy_drop=2.0, facts={})
-    assert failing.problems == ["the float export's masks have a mean IoU of 0.9500 with the Keras model's (the lowest image 0.8500), under the 0.99 expected"]
+    assert failing.problems == [
+        "the float export's masks have a pooled IoU of 0.9500 with the Keras model's over all the validation pixels (the lowest image's mean IoU 0.8500), under the 0.99 expected"
+    ]
     quantized = parity(0.95, "dynamic", export_accuracy=0.85)  # quantized: judged by the pixel accuracy against the true masks
     judge(quantized, max_accuracy_drop=2.0, facts={"weights": {"int8": 90, "float32": 10}})
     assert quantized.problems == ["pixel accuracy drops 5.00 points (90.00% -> 85.00%), more than the allowed 2"]
-    assert "mask IoU with Keras (mean / lowest image)" in failing.table()
+    assert "mask IoU with Keras (pooled / lowest image)" in failing.table()
+
+
+def test_a_pixel_flipped_into_a_new_class_does_not_fail_a_float_export_but_wrong_masks_do():
+    from cnnbuild.builder.reports.segmentation_report import image_measures
+    from cnnbuild.export.mask_parity import MASK_IOU, mask_confusion, pooled_iou
+
+    keras_masks = np.zeros((3, 16, 16), dtype="int64")
+    keras_masks[:, :, 8:] = 1
+    flipped = keras_masks.copy()
+    flipped[0, 0, 0] = 2  # one pixel of a class neither mask otherwise shows
+    assert image_measures(keras_masks[0], flipped[0], 3, None)[0] < 0.7  # per image, that image would fail
+    confusion = mask_confusion(keras_masks, flipped, 3)
+    assert confusion.sum() == keras_masks.size and confusion[0, 2] == 1 and np.trace(confusion) == keras_masks.size - 1
+    assert pooled_iou(confusion) == pytest.approx((768 - 1) / (768 + 1)) and pooled_iou(confusion) >= MASK_IOU
+    wrong = keras_masks.copy()
+    wrong[:, :2, :] = 2  # an eighth of every mask in another class
+    poor = pooled_iou(mask_confusion(keras_masks, wrong, 3))
+    assert poor == pytest.approx((768 - 96) / (768 + 96)) and poor < MASK_IOU
+    assert pooled_iou(mask_confusion(keras_masks, keras_masks, 3)) == 1.0 and pooled_iou(np.zeros((3, 3))) == 1.0
 
 
 def test_the_parity_check_measures_batch_by_batch_with_the_figures_of_one_batch(tiny_segmentation_run, seg_tflite):
