@@ -34,6 +34,7 @@ body{font:16px system-ui,sans-serif;max-width:44em;margin:2em auto;padding:0 1em
 <div id="results" aria-live="polite"></div>
 <script>
 const COLOURS = __COLOURS__;  // segmentation: each class's colour in the mask (class 0 black: the image shows through)
+const CLASSES = __CLASS_NAMES__;  // the class names in index order (a reply's object would put names such as "10" and "2" in numeric order)
 const drop = document.getElementById("drop"), input = document.getElementById("file"), results = document.getElementById("results");
 function text(tag, cls, value) { const e = document.createElement(tag); if (cls) e.className = cls; e.textContent = value; return e; }
 async function classify(files) {
@@ -53,7 +54,8 @@ async function classify(files) {
       const frame = document.createElement("div"); frame.className = "overlay";
       const mask = document.createElement("img"); mask.className = "mask"; mask.alt = "mask of " + p.filename; mask.src = "data:image/png;base64," + p.mask;
       frame.append(img, mask); box.append(frame);
-      Object.entries(p.classes).forEach(([k, v], c) => {
+      CLASSES.forEach((k, c) => {
+        const v = p.classes[k];
         const row = document.createElement("div"); row.className = "row prediction";
         const name = text("span", "class", k); const swatch = text("span", "swatch", ""); swatch.style.background = COLOURS[c] || "#000"; name.prepend(swatch);
         const track = document.createElement("div"); track.className = "track";
@@ -92,8 +94,13 @@ def index_page(title: str, class_names: list[str], size: tuple[int, int], task: 
     shown = ", ".join(class_names[:12]) + (f" and {len(class_names) - 12} more" if len(class_names) > 12 else "")
     return (
         PAGE.replace("__TITLE__", html.escape(title)).replace("__PREDICTS__", html.escape(task.predicts)).replace("__CLASSES__", html.escape(shown))
-        .replace("__SIZE__", f"{size[1]}x{size[0]}").replace("__COLOURS__", json.dumps(colours))
+        .replace("__SIZE__", f"{size[1]}x{size[0]}").replace("__COLOURS__", json.dumps(colours)).replace("__CLASS_NAMES__", _script_json(class_names))
     )  # fmt: skip
+
+
+def _script_json(value: Any) -> str:
+    """``value`` as JSON safe inside a <script> element (no ``</script>`` or ``<!--`` can close it)."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _error(description: str) -> dict[str, Any]:

@@ -131,6 +131,35 @@ def test_the_page_overlays_the_mask_on_the_image_in_headless_chromium(seg_server
     assert shown["swatches"] == ["rgb(0, 0, 0)", "rgb(31, 119, 180)", "rgb(255, 127, 14)"]  # the mask PNG's palette colours
 
 
+@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (Debian: apt-get install -y chromium) to open the page")
+def test_the_legend_keeps_the_class_order_and_colours_of_numeric_class_names_in_headless_chromium(photo, tmp_path):
+    """A reply's ``classes`` object, parsed by the browser, lists names such as "10" and "2" in numeric
+    order; each legend row must still show its own class's colour, in the model's class order."""
+    from cnnbuild.contracts.tasks import task_named
+    from cnnbuild.serve.page import index_page
+
+    from .browser import Browser
+
+    names = ["10", "2", "1", "</script>"]
+    colours = ["#000000", "#1f77b4", "#ff7f0e", "#2ca02c"]
+    (tmp_path / "page.html").write_text(index_page("numbers", names, (16, 16), task_named("segmentation"), colours), encoding="utf-8")
+    mask = base64.b64encode(photo.read_bytes()).decode()
+    reply = '{"predictions": [{"filename": "x.png", "mask": "%s", "classes": {"10": 0.4, "2": 0.3, "1": 0.2, "</script>": 0.1}}]}' % mask
+    browser = Browser(CHROMIUM, tmp_path / "profile", (tmp_path / "page.html").as_uri())
+    try:
+        browser.wait_for("document.readyState === 'complete' && !!document.getElementById('file')")
+        browser.evaluate("window.fetch = async () => new Response(%s, {status: 200, headers: {'content-type': 'application/json'}}); true" % repr(reply))
+        browser.evaluate("classify([new File([new Uint8Array([137, 80, 78, 71])], 'x.png', {type: 'image/png'})]); true")
+        browser.wait_for("document.querySelectorAll('.prediction .swatch').length === 4")
+        shown = browser.evaluate("""(() => ({rows: [...document.querySelectorAll('.prediction .class')].map(e => e.textContent),
+            shares: [...document.querySelectorAll('.prediction > span:last-child')].map(e => e.textContent),
+            swatches: [...document.querySelectorAll('.prediction .swatch')].map(e => getComputedStyle(e).backgroundColor)}))()""")
+    finally:
+        browser.close()
+    assert shown["rows"] == names and shown["shares"] == ["40.0%", "30.0%", "20.0%", "10.0%"]
+    assert shown["swatches"] == ["rgb(0, 0, 0)", "rgb(31, 119, 180)", "rgb(255, 127, 14)", "rgb(44, 160, 44)"]
+
+
 @pytest.fixture(scope="module")
 def multi_label_run(tmp_path_factory) -> Path:
     def train(root: Path) -> None:
