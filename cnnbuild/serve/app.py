@@ -65,6 +65,8 @@ def create_app(model: Any, settings: ServeSettings | None = None, *, extra_metad
                 # them: a slow client holds only what it has sent
                 metered = MeteredRequest(request, reservation)
                 uploads = await read_uploads(metered.request, settings)
+                if answer == "png" and len(uploads) > 1:  # refused before any upload is decoded
+                    raise ApiError(400, "bad_format", f"format=png answers with one image's mask, and the request holds {len(uploads)} files; send one, or leave format out for JSON")
                 results = await decode_uploads(uploads, info.input, settings, reservation)
             finally:
                 batcher.arrived()
@@ -72,8 +74,6 @@ def create_app(model: Any, settings: ServeSettings | None = None, *, extra_metad
             images = [result for result in results if not isinstance(result, ApiError)]
             if not images:  # nothing usable: the (first) file's error is the answer
                 raise results[0]
-            if answer == "png" and len(uploads) > 1:
-                raise ApiError(400, "bad_format", f"format=png answers with one image's mask, and the request holds {len(uploads)} files; send one, or leave format out for JSON")
             if per_pixel:  # masks: resized as training resized, answered at the size decoded
                 sizes = [(image.shape[1], image.shape[0]) for image in images]
                 images = await asyncio.to_thread(lambda: [model_pixels(image, info.input) for image in images])

@@ -87,6 +87,9 @@ def test_a_segmentation_export_answers_with_its_mask_as_json_or_png(seg_server, 
     assert np.array_equal(np.asarray(decoded(raw.content)), pixels)
     several = httpx.post(seg_server.url + "/predict?format=png", files=files, timeout=60)
     assert several.status_code == 400 and several.json()["error"]["code"] == "bad_format"
+    broken = httpx.post(seg_server.url + "/predict?format=png", files=[("file", ("a.png", b"not a png")), ("file", ("b.png", b"nor this"))], timeout=60)
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == "bad_format"  # the count is checked before any upload is decoded
+    assert broken.json()["error"]["message"] == "format=png answers with one image's mask, and the request holds 2 files; send one, or leave format out for JSON"
     unknown = httpx.post(seg_server.url + "/predict?format=gif", content=photo.read_bytes(), headers={"content-type": "image/png"}, timeout=60)
     assert unknown.status_code == 400 and unknown.json()["error"]["message"] == "format must be json or png, got 'gif'"
     assert httpx.get(seg_server.url + "/health").json() == {"status": "ok"}  # still serving
