@@ -13,7 +13,7 @@ from cnnbuild.contracts.tasks import task_named
 from cnnbuild.export.answers import task_answer
 from cnnbuild.serve.batching import Batcher
 from cnnbuild.serve.budget import MemoryBudget, MeteredRequest
-from cnnbuild.serve.masks import answer_format, mask_answer, mask_json, model_pixels, palette_colours
+from cnnbuild.serve.masks import answer_bytes, answer_format, mask_answer, mask_json, model_pixels, palette_colours
 from cnnbuild.serve.page import docs_page, index_page, openapi
 from cnnbuild.serve.problems import ApiError, BodyLimit, error_response
 from cnnbuild.serve.settings import ServeSettings
@@ -76,16 +76,17 @@ def create_app(model: Any, settings: ServeSettings | None = None, *, extra_metad
                 raise results[0]
             if per_pixel:  # masks: resized as training resized, answered at the size decoded
                 sizes = [(image.shape[1], image.shape[0]) for image in images]
+                await reservation.take(sum(answer_bytes(size, info) for size in sizes))  # the per-pixel outputs and the masks built from them
                 images = await asyncio.to_thread(lambda: [model_pixels(image, info.input) for image in images])
             rows = iter(await batcher.predict(images))
-        if per_pixel:
-            masks = iter(await asyncio.to_thread(lambda: [mask_answer(row, size, info) for row, size in zip(rows, sizes, strict=True)]))
-            if answer == "png":
-                return Response(next(masks)[0], media_type="image/png")
-            sizes_left = iter(sizes)
-            answers = [_failure(name, result) if isinstance(result, ApiError) else mask_json(name, *next(masks), next(sizes_left)) for (name, _), result in zip(uploads, results, strict=True)]
-        else:
-            answers = [_failure(name, result) if isinstance(result, ApiError) else _prediction(name, next(rows), info, top_k) for (name, _), result in zip(uploads, results, strict=True)]
+            if per_pixel:  # built while the reservation still holds their bytes
+                masks = iter(await asyncio.to_thread(lambda: [mask_answer(row, size, info) for row, size in zip(rows, sizes, strict=True)]))
+                if answer == "png":
+                    return Response(next(masks)[0], media_type="image/png")
+                sizes_left = iter(sizes)
+                answers = [_failure(name, result) if isinstance(result, ApiError) else mask_json(name, *next(masks), next(sizes_left)) for (name, _), result in zip(uploads, results, strict=True)]
+                return JSONResponse({"model": info.model_name, "predictions": answers})
+        answers = [_failure(name, result) if isinstance(result, ApiError) else _prediction(name, next(rows), info, top_k) for (name, _), result in zip(uploads, results, strict=True)]
         return JSONResponse({"model": info.model_name, "predictions": answers})
 
     async def health(request: Any) -> Any:

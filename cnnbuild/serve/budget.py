@@ -3,7 +3,9 @@ decoded, decoded pixels waiting for or inside a model call), across every reques
 
 A request asks before it holds more: its body's length before reading it, each image's decoding
 peak (known from the header, :meth:`cnnbuild.export.images.OpenedImage.peak_bytes`) before
-decoding it. What does not fit waits, up to ``budget_wait_s`` from the request's start, for
+decoding it; for a per-pixel (segmentation) model, each image's outputs and the mask answer built
+from them (:func:`cnnbuild.serve.masks.answer_bytes`) before the model call, held until the
+answers are built. What does not fit waits, up to ``budget_wait_s`` from the request's start, for
 other requests to finish; then it is answered 503 with Retry-After. Nothing is decoded on credit,
 so the total stays under the budget however many requests arrive. When the last request is done,
 the freed memory is handed back to the operating system (:mod:`cnnbuild.serve.memory`).

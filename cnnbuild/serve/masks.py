@@ -38,6 +38,15 @@ def model_pixels(pixels: Any, facts: Any) -> Any:
     return np.asarray(picture.resize((width, height), Image.Resampling.BILINEAR), dtype="uint8").reshape(height, width, channels)
 
 
+def answer_bytes(size: tuple[int, int], info: Any) -> int:
+    """What one image's mask answer holds at its peak (``size``: the image's width and height as
+    decoded): the model's per-pixel output (float32, one value a class) and its argmax at the
+    model's size, then the mask at the image's size (resized, as a palette image, its PNG and that
+    PNG in base64: at most six bytes a pixel)."""
+    height, width = info.output.mask_size or info.input.image_size
+    return height * width * (4 * len(info.class_names) + 8) + 6 * size[0] * size[1]
+
+
 def mask_answer(output: Any, size: tuple[int, int], info: Any) -> tuple[bytes, dict[str, float]]:
     """The mask PNG of one image (``size``: its width and height as decoded) and each class's share of the pixels."""
     from cnnbuild.data.mask_pngs import class_shares, mask_png

@@ -222,3 +222,27 @@ def test_serving_the_run_folder_gives_the_exports_masks(tiny_segmentation_run, s
     assert from_run["mask_size"] == from_export["mask_size"] == [20, 24]
     same = np.mean(np.asarray(decoded(base64.b64decode(from_run["mask"]))) == np.asarray(decoded(base64.b64decode(from_export["mask"]))))
     assert same >= 0.99 and from_run["classes"] == pytest.approx(from_export["classes"], abs=0.01)
+
+
+def test_a_mask_answer_holds_its_outputs_and_masks_in_the_memory_budget(segmentation_tflite):
+    from starlette.testclient import TestClient
+
+    from cnnbuild.export.location import open_model
+    from cnnbuild.serve.app import create_app
+    from cnnbuild.serve.budget import MODEL_COPIES
+    from cnnbuild.serve.masks import answer_bytes
+
+    model = open_model(segmentation_tflite)
+    rng = np.random.default_rng(3)
+    files = []
+    for index in range(3):
+        buffer = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(buffer, "PNG")
+        files.append(("file", (f"{index}.png", buffer.getvalue(), "image/png")))
+    with TestClient(create_app(model)) as client:
+        reply = client.post("/predict", files=files)
+        memory = client.get("/metadata").json()["memory"]
+    assert reply.status_code == 200 and [answer["mask_size"] for answer in reply.json()["predictions"]] == [[40, 48]] * 3
+    assert answer_bytes((48, 40), model.info) == 16 * 16 * (4 * 3 + 8) + 6 * 48 * 40  # the float32 outputs and their argmax, then the masks
+    held = 3 * 40 * 48 * 3 * MODEL_COPIES + 3 * answer_bytes((48, 40), model.info)  # the decoded pixels and, beside them, the masks' bytes
+    assert memory["peak_bytes"] >= held and memory["used_bytes"] == 0
