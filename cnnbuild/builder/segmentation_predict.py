@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnbuild.builder.inference import FinishedRun, call_model, image_paths, open_finished
-from cnnbuild.data.mask_pngs import MaskFolder, class_shares
+from cnnbuild.data.mask_pngs import MaskFolder, check_mask_classes, class_shares
 from cnnbuild.spec.labels import label_encoding
 
 
@@ -27,6 +27,7 @@ def predict_masks(run_dir: str | Path, inputs: list[str | Path], out: str | Path
     paths, not_used = image_paths(inputs)
     folder = MaskFolder(out, paths)  # refuses, before any work, to replace a file predict did not write
     finished = open_finished(run_dir, allow_unsafe=allow_unsafe)
+    check_mask_classes(len(finished.class_names))  # before any image is predicted
     results: list[dict[str, Any]] = []
     try:
         _predict_into(finished, paths, folder, results)

@@ -9,10 +9,26 @@ import io
 from pathlib import Path
 from typing import Any
 
+#: a mask PNG holds one byte a pixel: class indices 0..255
+MAX_MASK_CLASSES = 256
+
+
+def check_mask_classes(num_classes: int) -> None:
+    """DataError when masks of ``num_classes`` classes cannot be written as mask PNGs (one byte a pixel)."""
+    from cnnbuild.errors import DataError
+
+    if num_classes > MAX_MASK_CLASSES:
+        raise DataError(
+            f"the model has {num_classes} classes, and a mask PNG holds class indices 0..{MAX_MASK_CLASSES - 1} only; "
+            f"masks of more than {MAX_MASK_CLASSES} classes cannot be written: train with at most {MAX_MASK_CLASSES} classes"
+        )
+
 
 def mask_palette(num_classes: int) -> list[int]:
     """A flat RGB palette of 256 entries: class 0 black, the others from matplotlib's tab10 (repeating)."""
     from matplotlib import colormaps
+
+    check_mask_classes(num_classes)
 
     colours = [(0, 0, 0)] + [tuple(int(255 * c) for c in colormaps["tab10"].colors[(index - 1) % 10]) for index in range(1, num_classes)]
     flat = [value for colour in colours for value in colour]
@@ -23,6 +39,7 @@ def mask_picture(mask: Any, size: tuple[int, int], num_classes: int) -> Any:
     """``mask`` (class indices, (H, W)) resized to ``size`` (width, height) with nearest neighbour, as a palette image."""
     from PIL import Image
 
+    check_mask_classes(num_classes)  # never wrap an index past 255 into another class
     picture = Image.fromarray(mask.astype("uint8"), mode="L").resize(size, Image.Resampling.NEAREST).convert("P")
     picture.putpalette(mask_palette(num_classes))
     return picture

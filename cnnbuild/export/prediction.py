@@ -73,8 +73,9 @@ def predict_masks(model: ExportedModel, paths: list[Path], out: str | Path) -> l
     the image decoded and resized as training does (Pillow, bilinear), its mask of class indices
     written into ``out`` as a palette PNG at the image's own size (nearest neighbour; ``mask``: its
     path) and each class's share of the pixels (``classes``); or an ``error``."""
-    from cnnbuild.data.mask_pngs import MaskFolder
+    from cnnbuild.data.mask_pngs import MaskFolder, check_mask_classes
 
+    check_mask_classes(len(model.info.class_names))  # before any image is predicted
     folder = MaskFolder(out, paths)  # refuses, before any work, to replace a file predict did not write
     results: list[dict[str, Any]] = []
     try:

@@ -51,6 +51,10 @@ def create_app(model: Any, settings: ServeSettings | None = None, *, extra_metad
         await batcher.stop()
 
     per_pixel = task_named(info.output.task).per_pixel
+    if per_pixel:
+        from cnnbuild.data.mask_pngs import check_mask_classes
+
+        check_mask_classes(len(info.class_names))  # refused at the start, not with every request
 
     async def predict(request: Any) -> Any:
         top_k = _top_k(request.query_params.get("top_k"), settings.default_top_k, len(info.class_names))

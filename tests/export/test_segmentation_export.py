@@ -6,6 +6,7 @@ One tiny trained run for the session (``tiny_segmentation_run``: 16x16 shapes, o
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -223,3 +224,16 @@ def test_a_two_class_sigmoid_model_exports_two_columns_per_pixel(tmp_path, tmp_p
     (answer,) = predict_images(result.model_path, [tmp_path / "x.png"], masks_out=tmp_path / "masks")
     with Image.open(answer["mask"]) as mask:
         assert set(np.unique(np.asarray(mask))) <= {0, 1} and list(answer["classes"]) == ["background", "circle"]
+
+
+def test_masks_of_more_than_256_classes_are_refused_not_wrapped():
+    from PIL import Image
+
+    from cnnbuild.data.mask_pngs import mask_png
+    from cnnbuild.errors import DataError
+
+    mask = np.array([[0, 255], [17, 1]])
+    with Image.open(io.BytesIO(mask_png(mask, (2, 2), 256))) as written:  # 256 classes: every index fits a byte
+        assert np.array_equal(np.asarray(written), mask)
+    with pytest.raises(DataError, match=r"the model has 300 classes, and a mask PNG holds class indices 0\.\.255 only; .*train with at most 256 classes"):
+        mask_png(np.array([[0, 299]]), (2, 1), 300)  # index 299 would have been written as 43
