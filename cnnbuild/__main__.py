@@ -1,5 +1,5 @@
 """``python -m cnnbuild`` runs the command line."""
 
-from cnnbuild.cli import main
+from cnnbuild.cli import console_main
 
-main()
+console_main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -214,8 +215,8 @@ atexit.register(lambda: (out / "atexit-ran").write_text("yes"))
 if sys.argv[2] == "thread":  # a non-daemon thread still running: the process waits for it, as Python does
     threading.Thread(target=lambda: (time.sleep(0.5), (out / "thread-ran").write_text("yes"))).start()
 sys.argv = ["cnnbuild", "validate", *sys.argv[3:]]
-from cnnbuild.cli import main
-main()
+from cnnbuild.cli import console_main
+console_main()
 """
 
 
@@ -231,3 +232,7 @@ def test_the_console_script_leaves_quickly_yet_runs_atexit_flushes_output_and_ke
         assert result.stdout.count(": ok\n") == 300 and "Flaten" in result.stderr and "Traceback" not in result.stderr
         assert (folder / "atexit-ran").read_text() == "yes"
     assert (tmp_path / "thread" / "thread-ran").read_text() == "yes"
+    closed = tmp_path / "closed"  # standard output closed before the process started: still status 1, no traceback
+    closed.mkdir()
+    result = subprocess.run([sys.executable, "-c", QUICK_EXIT, str(closed), "quick", str(bad)], stderr=subprocess.PIPE, text=True, timeout=120, preexec_fn=lambda: os.close(1))
+    assert result.returncode == 1 and "Traceback" not in result.stderr and (closed / "atexit-ran").exists(), result.stderr[-2000:]

@@ -6,7 +6,7 @@ One module per group of commands (``spec_commands``, ``run_commands``, ``result_
 
 from __future__ import annotations
 
-from cnnbuild.cli.main import cli, main
+from cnnbuild.cli.main import cli, console_main, main
 from cnnbuild.cli.run_commands import format_run_summary
 
-__all__ = ["cli", "format_run_summary", "main"]
+__all__ = ["cli", "console_main", "format_run_summary", "main"]

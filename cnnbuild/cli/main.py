@@ -164,11 +164,17 @@ def main(argv: list[str] | None = None) -> None:
     # A plugin using a deprecated name of the plugin API is told so (Python hides DeprecationWarning outside __main__).
     warnings.filterwarnings("default", category=DeprecationWarning, message=".*deprecated since cnnbuild plugin API")
     show_library_messages()  # plugin failures found while --help lists the commands are shown too
-    try:
-        cli.main(args=argv, prog_name="cnnbuild")
-    except SystemExit as finished:
-        if argv is None:  # the console script's own process: leave without the interpreter's slow teardown
-            from cnnbuild.cli.process_exit import leave
+    cli.main(args=argv, prog_name="cnnbuild")
 
-            leave(finished.code)
+
+def console_main() -> None:
+    """Entry point of the ``cnnbuild`` console script and ``python -m cnnbuild``: :func:`main`, then
+    leaving the process without the interpreter's slow teardown where that is safe
+    (:mod:`cnnbuild.cli.process_exit`). Code that calls :func:`main` in its own process keeps it."""
+    from cnnbuild.cli.process_exit import leave
+
+    try:
+        main()
+    except SystemExit as finished:
+        leave(finished.code)
         raise

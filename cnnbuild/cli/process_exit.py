@@ -23,13 +23,15 @@ NORMAL_EXIT_ENV = "CNNBUILD_NORMAL_EXIT"
 
 
 def exit_status(code: object) -> int:
-    """The status ``SystemExit(code)`` gives a process: ``None`` is 0, an int itself, anything else is
-    printed to stderr and gives 1 (as the interpreter does)."""
+    """The status ``SystemExit(code)`` gives a process, as the interpreter computes it: ``None`` is 0,
+    an int its low byte (-1, so 255, where it does not fit a C long), anything else is printed to
+    stderr and gives 1."""
     if code is None:
         return 0
     if isinstance(code, int):
-        return code & 0xFF
-    print(code, file=sys.stderr)
+        return (code if -(2**63) <= code < 2**63 else -1) & 0xFF
+    if sys.stderr is not None:
+        print(code, file=sys.stderr)
     return 1
 
 
@@ -50,8 +52,22 @@ def leave(code: object) -> None:
     status = exit_status(code)
     atexit._run_exitfuncs()  # what plugins and libraries registered (MLflow ends its runs, logging flushes)
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # its descriptor was closed before Python started
+            continue
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said on it
+        except BrokenPipeError:  # the reader left (`| head`): what it did not read is not lost to anyone
             pass
+        except (OSError, ValueError):  # a full disk under `> out.json`: the output is incomplete, so say so as Python does
+            status = status or 120
+    _flush_c_streams()  # what native code wrote with C stdio
     os._exit(status)
+
+
+def _flush_c_streams() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass

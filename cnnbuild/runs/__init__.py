@@ -6,6 +6,7 @@ The file names are defined once, in :mod:`cnnbuild.contracts.run_layout`.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.contracts import run_layout as layout
@@ -25,6 +26,12 @@ _MODULES = {
 
 def __getattr__(name: str) -> Any:
     module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    if module is not None:
+        return getattr(importlib.import_module(module), name)
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a submodule, as `cnnbuild.runs.record` was before it loaded lazily
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULES})

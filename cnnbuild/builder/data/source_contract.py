@@ -68,7 +68,8 @@ def record_issues(datasets: Datasets, task: str, *, strict: bool) -> list[str]:
         elif any(not all(isinstance(v, (int, float)) and math.isfinite(v) for v in row) for row in targets):
             row = next(i for i, row in enumerate(targets) if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in row))
             issues.append(f"train_targets[{row}] is {list(targets[row])!r}: every value must be a finite number")
-        elif task == "multi_label" and any(v not in (0, 1) for row in targets for v in row):
+        elif strict and task == "multi_label" and any(v not in (0, 1) for row in targets for v in row):
+            # Lenient: soft targets (label smoothing, annotator agreement) trained under plugin API 1.4, and still do.
             issues.append("train_targets of task multi_label must hold 0 or 1 only")
     labels = datasets.train_labels
     if task == "single_label" and labels is not None and names:
@@ -112,7 +113,8 @@ def element_issues(datasets: Datasets, task: str, input_shape: Sequence[int], *,
             issues.append(f"{split}: images have shape {_shown(image_shape)}, not {_shown(input_shape)} (data.image_size and the channels of data.color_mode)")
         if not (image.dtype.is_floating or image.dtype.is_integer) or (strict and image.dtype != tf.float32):
             issues.append(f"{split}: images are {image.dtype.name}, not float32 (values 0..255)")
-        if label_shape is not None and not _fits(label_shape, wanted_label):
+        one_scalar_target = task == "regression" and names == 1 and label_shape == ()  # trained under plugin API 1.4: Keras matches it to (1,)
+        if label_shape is not None and not _fits(label_shape, wanted_label) and (strict or not one_scalar_target):
             issues.append(f"{split}: labels have shape {_shown(label_shape)}; task {task} needs {said}")
         numeric = label.dtype.is_floating or label.dtype.is_integer or label.dtype == tf.bool
         exact = label.dtype == tf.float32 if kind == "float" else label.dtype in ((tf.int32, tf.int64) if task == "single_label" else (tf.int32,))

@@ -15,7 +15,7 @@ def _task_metrics(spec: Spec, labels: Labels) -> list[Any]:
     """Multi-label and regression metrics: F1 and precision at the threshold, average precision; errors in the targets' units."""
     import keras
 
-    from cnnbuild.builder.model.task_objects import OriginalUnitsMeanAbsoluteError, OriginalUnitsRootMeanSquaredError
+    from cnnbuild.builder.model.task_objects import LogitF1Score, OriginalUnitsMeanAbsoluteError, OriginalUnitsRootMeanSquaredError
 
     metrics: list[Any] = []
     threshold = 0.0 if labels.from_logits else 0.5  # during training; the run chooses each label's own threshold after it
@@ -25,7 +25,8 @@ def _task_metrics(spec: Spec, labels: Labels) -> list[Any]:
         elif name == "rmse":
             metrics.append(OriginalUnitsRootMeanSquaredError(*labels.scaling, name="rmse") if labels.scaling else keras.metrics.RootMeanSquaredError(name="rmse"))
         elif name in ("f1_micro", "f1_macro"):
-            metrics.append(keras.metrics.F1Score(average=name[3:], threshold=threshold, name=name))
+            f1 = LogitF1Score if labels.from_logits else keras.metrics.F1Score  # Keras's takes no threshold of 0
+            metrics.append(f1(average=name[3:], threshold=0.5, name=name))
         elif name == "average_precision":  # the mean over labels of the area under each label's precision-recall curve
             metrics.append(keras.metrics.AUC(curve="PR", multi_label=True, num_labels=labels.num_classes, from_logits=labels.from_logits, name=name))
         elif name == "auc":

@@ -71,3 +71,12 @@ class OriginalUnitsRootMeanSquaredError(_OriginalUnits, keras.metrics.RootMeanSq
     def __init__(self, target_mean: list[float], target_std: list[float], name: str = "rmse", dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
         self._scale(target_mean, target_std)
+
+
+@keras.saving.register_keras_serializable(package="cnnbuild")
+class LogitF1Score(keras.metrics.F1Score):
+    """F1 of a model that outputs logits (no sigmoid layer): the probability is taken first, so the
+    threshold is 0.5 as with probabilities (Keras's F1Score takes no threshold of 0)."""
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        return super().update_state(y_true, ops.sigmoid(ops.cast(y_pred, "float32")), sample_weight)

@@ -131,6 +131,9 @@ def _tile(image: Any, size: int) -> Any:
         array = array[..., None]
     if array.shape[-1] == 1:
         array = np.repeat(array, 3, axis=-1)
+    if array.shape[-1] == 4:  # shown over the white page, as an axes would show it
+        alpha = array[..., 3:].astype("float32") / 255
+        array = (array[..., :3] * alpha + 255 * (1 - alpha)).round().astype("uint8")
     array = array[..., :3]
     height, width = array.shape[:2]
     scale = size / max(height, width)
@@ -157,22 +160,26 @@ def draw_image_grid(images: Sequence[Any], titles: Sequence[str], path: Path, *,
     columns = max(1, min(columns, count))
     rows = math.ceil(count / columns)
     lines = max((str(t).count("\n") + 1 for t in titles), default=1)
-    cell, line, heading, gap = round(2.2 * DPI), round(0.2 * DPI), round(0.5 * DPI), round(0.1 * DPI)  # pixels
+    heading_lines = str(title).count("\n") + 1  # preview wraps long titles
+    cell, line, heading, gap = round(2.2 * DPI), round(0.2 * DPI), round((0.28 + 0.22 * heading_lines) * DPI), round(0.1 * DPI)  # pixels
     row = line * lines + cell + gap
-    width, height = columns * (cell + gap) + gap, heading + rows * row
+    grid_width = columns * (cell + gap) + gap
+    widest = max(len(text) for text in str(title).splitlines() or [""])
+    width, height = max(grid_width, round(widest * 0.11 * DPI) + 2 * gap), heading + rows * row  # 13 pt: about 0.11 inch a character
+    margin = (width - grid_width) // 2
     canvas = np.full((height, width, 3), 255, dtype="uint8")
     figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
     figure.suptitle(title, fontsize=13, parse_math=False, y=1 - 0.1 * DPI / height, va="top")
     for number, (image, text) in enumerate(zip(images, titles, strict=True)):
         r, c = divmod(number, columns)
         tile = _tile(image, cell)
-        top, left = heading + r * row + line * lines, gap + c * (cell + gap)
+        top, left = heading + r * row + line * lines, margin + gap + c * (cell + gap)
         y, x = top + (cell - tile.shape[0]) // 2, left + (cell - tile.shape[1]) // 2
         canvas[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
         figure.text((left + cell / 2) / width, 1 - (top - 3) / height, text, ha="center", va="bottom", fontsize=10, parse_math=False)
     figure.figimage(canvas, 0, 0, origin="upper", zorder=0)
     figure.savefig(path, format="png", dpi=DPI)
-    return [title, *(str(text) for text in titles)]
+    return [title, *(str(text) for text in titles if text)]
 
 
 def draw_compare(histories: dict[str, dict[str, list[float]]], path: Path, *, title: str = "Validation curves") -> list[str]:
