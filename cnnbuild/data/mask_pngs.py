@@ -9,6 +9,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+from cnnbuild.data.written_files import WrittenFiles
+
 #: a mask PNG holds one byte a pixel: class indices 0..255
 MAX_MASK_CLASSES = 256
 
@@ -62,15 +64,6 @@ MASKS_RECORD = "masks.json"
 _WRITTEN_BY = "cnnbuild predict"
 
 
-def _digest(path: Path) -> str | None:
-    import hashlib
-
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-    except OSError:
-        return None
-
-
 class MaskFolder:
     """A ``--masks-out`` folder: one ``STEM.png`` per image, and ``masks.json`` naming each PNG
     predict wrote with its sha256. Predicting into the folder again replaces those PNGs; a file
@@ -83,38 +76,21 @@ class MaskFolder:
         self.path = Path(out)
         if self.path.exists() and not self.path.is_dir():
             raise DataError(f"--masks-out {self.path}: a file, not a folder; choose another --masks-out folder")
-        recorded = self._recorded()
+        self.record = WrittenFiles(self.path, MASKS_RECORD, _WRITTEN_BY)
         used: set[str] = set()
         self.targets = [mask_path(self.path, image, used) for image in images]
-        if recorded is None:
-            foreign = [self.path / MASKS_RECORD]
-        else:
-            foreign = [target for target in self.targets if target.exists() and recorded.get(target.name) != _digest(target)]
+        foreign = self.record.foreign(target.name for target in self.targets)
         if foreign:
             raise DataError(
-                f"--masks-out {self.path}: {foreign[0]} already there and not written by cnnbuild predict (or changed since); "
+                f"--masks-out {self.path}: {self.path / foreign[0]} already there and not written by cnnbuild predict (or changed since); "
                 "nothing was replaced: choose another --masks-out folder, or move that file away"
             )
-        self._earlier = {name: digest for name, digest in (recorded or {}).items() if _digest(self.path / name) == digest}
+        self._earlier = self.record.unchanged()
         self._written: dict[str, str] = {}
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DataError(f"cannot write masks to {self.path}: {exc.strerror or exc}; choose a writable folder with --masks-out") from exc
-
-    def _recorded(self) -> dict[str, str] | None:
-        """The PNGs predict's record says it wrote here ({} with no record); None for a record predict did not write."""
-        import json
-
-        record = self.path / MASKS_RECORD
-        if not record.exists():
-            return {}
-        try:
-            data = json.loads(record.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        files = data.get("files") if isinstance(data, dict) and data.get("written_by") == _WRITTEN_BY else None
-        return {str(name): digest for name, digest in files.items() if isinstance(digest, str)} if isinstance(files, dict) else None
 
     def save(self, index: int, mask: Any, size: tuple[int, int], num_classes: int) -> Path:
         """The mask of image ``index`` (as passed in) written at ``size`` (width, height); its path."""
@@ -133,14 +109,10 @@ class MaskFolder:
 
     def close(self) -> None:
         """Write the record naming every PNG predict wrote here (this time and, still unchanged, before)."""
-        import json
-
-        from cnnbuild.contracts.atomic import write_atomically
         from cnnbuild.errors import DataError
 
-        record = {"written_by": _WRITTEN_BY, "files": dict(sorted((self._earlier | self._written).items()))}
         try:
-            write_atomically(self.path / MASKS_RECORD, lambda path: path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8"))
+            self.record.write(self._earlier | self._written)
         except OSError as exc:
             raise DataError(f"cannot write {self.path / MASKS_RECORD}: {exc.strerror or exc}; choose a writable folder with --masks-out") from exc
 

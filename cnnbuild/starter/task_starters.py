@@ -8,7 +8,6 @@ that source needs, so the data section is the one thing to change. No TensorFlow
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from cnnbuild.errors import CnnbuildError
 from cnnbuild.spec.format_history import CURRENT as FORMAT
 from cnnbuild.spec.format_history import KEY as FORMAT_KEY
 from cnnbuild.starter.spec_text import SEED, command_word, comment
-from cnnbuild.starter.writer import refuse_existing, run_name
+from cnnbuild.starter.writer import checked_spec, refuse_existing, run_name, write_new
 
 
 @dataclass(frozen=True)
@@ -206,7 +205,6 @@ def task_spec_text(starter: TaskStarter, *, spec_name: str, name: str) -> str:
 def write_task_starter(task: str, out: Path | None = None) -> WrittenTaskStarter:
     """Write the starter spec of ``task`` (a row of :data:`TASK_STARTERS`) to ``out`` (default
     ``TASK.yaml`` in the current folder), validated first and never over an existing file."""
-    from cnnbuild.spec import SpecError, spec_from_text
 
     if task not in TASK_STARTERS:
         raise CnnbuildError(f"task {task!r}: init writes a synthetic starter for {', '.join(TASK_STARTERS)}; a single-label starter looks at your data (cnnbuild init DATA_FOLDER)")
@@ -214,15 +212,6 @@ def write_task_starter(task: str, out: Path | None = None) -> WrittenTaskStarter
     out = Path(out) if out is not None else Path(f"{task}.yaml")
     refuse_existing(out)
     text = task_spec_text(starter, spec_name=str(out), name=run_name(out))
-    try:
-        spec_from_text(text, str(out), Path(os.path.abspath(out.parent)))
-    except SpecError as exc:  # a defect of init itself: say so rather than write a spec that fails
-        raise CnnbuildError(f"cnnbuild init made a spec that does not validate (a bug; please report it with this message); nothing written:\n{exc}") from exc
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with out.open("x", encoding="utf-8") as handle:  # "x": a file that appeared meanwhile is not overwritten either
-            handle.write(text)
-    except FileExistsError:
-        refuse_existing(out)
-        raise
+    checked_spec(text, out)
+    write_new(out, text)
     return WrittenTaskStarter(out, starter)

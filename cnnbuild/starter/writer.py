@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cnnbuild.errors import CnnbuildError
 from cnnbuild.starter import choices
@@ -83,7 +84,6 @@ def write_starter(
     Raises :class:`~cnnbuild.errors.CnnbuildError` when ``out`` exists, and
     :class:`~cnnbuild.errors.DataError` when the data cannot make a classifier.
     """
-    from cnnbuild.spec import SpecError, spec_from_text
     from cnnbuild.spec.resources import machine_memory
 
     if model not in MODELS:
@@ -100,21 +100,33 @@ def write_starter(
     )
     data_path = _as_seen_from(Path(data), out.parent)
     text = spec_text(found, chosen, made, data_path=data_path, spec_name=str(out), name=run_name(out))
-    try:
-        spec = spec_from_text(text, str(out), Path(os.path.abspath(out.parent)))
-    except SpecError as exc:  # a defect of init itself: say so rather than write a spec that fails
-        raise CnnbuildError(f"cnnbuild init made a spec that does not validate (a bug; please report it with this message); nothing written:\n{exc}") from exc
+    spec = checked_spec(text, out)
     warnings += [issue.render() for issue in spec.warnings]
     if found.source == "image_directory" and Path(os.path.abspath(out)).is_relative_to(os.path.abspath(data)):
         warnings.append(
             f"{out} is inside the data folder {data}: a run lists it as a file it does not use, and writes its runs there "
             "(never read as data); a spec beside the data folder keeps the two apart"
         )
+    write_new(out, text)
+    return Starter(out, found, model, made, warnings)
+
+
+def checked_spec(text: str, out: Path) -> Any:
+    """The spec init made, validated as if read from ``out``; a spec that does not validate is init's own bug."""
+    from cnnbuild.spec import SpecError, spec_from_text
+
+    try:
+        return spec_from_text(text, str(out), Path(os.path.abspath(out.parent)))
+    except SpecError as exc:  # say so rather than write a spec that fails
+        raise CnnbuildError(f"cnnbuild init made a spec that does not validate (a bug; please report it with this message); nothing written:\n{exc}") from exc
+
+
+def write_new(out: Path, text: str) -> None:
+    """Write ``text`` to ``out``, which must not exist (nor appear meanwhile: it is never overwritten)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with out.open("x", encoding="utf-8") as handle:  # "x": a file that appeared meanwhile is not overwritten either
+        with out.open("x", encoding="utf-8") as handle:
             handle.write(text)
     except FileExistsError:
         refuse_existing(out)
         raise
-    return Starter(out, found, model, made, warnings)
