@@ -97,20 +97,10 @@ def beside_a_checkout(folder: Path) -> Path:
 
 
 @pytest.fixture
-def plugin() -> Iterator[Callable[[object, str], object]]:
-    """Register plugin objects for one test (``plugin(obj, name)`` returns the registry); unregister them after."""
-    from cnnbuild.plugins.manager import get_plugin_manager, get_registry
-
-    registered = []
-
-    def register(obj: object, name: str) -> object:
-        get_plugin_manager().register(obj, name=name)
-        registered.append(obj)
-        return get_registry()
-
-    yield register
-    for obj in registered:
-        get_plugin_manager().unregister(obj)
+def plugin(cnnbuild_plugin: Callable[..., object]) -> Callable[..., object]:
+    """Register plugin objects for one test (``plugin(obj, name)`` returns the registry); unregister them after:
+    the test kit's own ``cnnbuild_plugin``."""
+    return cnnbuild_plugin
 
 
 TINY_DIGITS = """
@@ -173,14 +163,8 @@ def tiny_digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared_once(tmp_path_factory, "tinydigits", train) / "run"
 
 
-TINY_SEGMENTATION = """
-name: seg
-seed: 3
-task: segmentation
-data: {type: shape_masks, count: 24, image_size: [16, 16], batch_size: 8}
-augmentation: [{type: RandomFlip}]
-compile: {loss: dice_crossentropy}
-train: {epochs: 1, verbose: quiet, precision: float32, class_weight: auto}
+#: a U-Net of one level with its skip connection, for segmentation specs of 16x16 images
+TINY_UNET = """
 model:
   layers:
     - {type: Rescaling, scale: 1/255}
@@ -190,6 +174,17 @@ model:
     - {type: Concatenate, inputs: [up, enc]}
     - {type: Dense, units: auto, activation: softmax}
 """
+
+
+TINY_SEGMENTATION = """
+name: seg
+seed: 3
+task: segmentation
+data: {type: shape_masks, count: 24, image_size: [16, 16], batch_size: 8}
+augmentation: [{type: RandomFlip}]
+compile: {loss: dice_crossentropy}
+train: {epochs: 1, verbose: quiet, precision: float32, class_weight: auto}
+""" + TINY_UNET
 
 
 @pytest.fixture(scope="session")

@@ -16,16 +16,9 @@ from PIL import Image
 from cnnbuild.errors import RunError
 from cnnbuild.spec import spec_from_text
 
-UNET = """
-model:
-  layers:
-    - {type: Rescaling, scale: 1/255}
-    - {name: enc, type: Conv2D, filters: 4, kernel_size: 3, padding: same, activation: relu}
-    - MaxPooling2D
-    - {name: up, type: UpSampling2D, size: 2}
-    - {type: Concatenate, inputs: [up, enc]}
-    - {type: Dense, units: auto, activation: softmax}
-"""
+from ..conftest import TINY_UNET
+
+UNET = TINY_UNET
 
 
 def seg_spec(root: Path, data: str, *, task: str = "{type: segmentation, classes: {0: background, 1: thing}}", extra: str = "", train: str = "") -> Path:
