@@ -4,6 +4,7 @@ prediction in ``predictions.csv``, and the task's figure."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.reports import figures
@@ -36,7 +37,7 @@ def draw_task_figure(run_or_folder: Any, predictions: TaskPredictions, record: T
         _draw(run_or_folder, layout.PREDICTED_VS_TRUE, lambda path: draw_predicted_vs_true(predictions, record, path, title=title))
 
 
-def record_task_visuals(run: RunDirectory, model: Any, prepared: PreparedData, history: dict[str, list[float]], spec: Any) -> dict[str, Any]:
+def record_task_visuals(run: RunDirectory, model: Any, prepared: PreparedData, history: dict[str, list[float]], spec: Any, evaluate: Callable[[Any, Any], dict[str, float]]) -> dict[str, Any]:
     """Choose each label's threshold on the validation split (multi-label with ``threshold: auto``),
     measure the validation and test splits, write ``predictions.csv`` and the figures. Returns
     what to add to ``metrics.json``: ``total_params``, ``task``, and per split evaluated
@@ -54,8 +55,7 @@ def record_task_visuals(run: RunDirectory, model: Any, prepared: PreparedData, h
             record = record.with_thresholds(choose_thresholds(validation.true, validation.predicted), "validation")
             run.write_json(layout.TASK, record.as_dict())
         splits.append(validation)
-        evaluated = model.evaluate(prepared.validation, verbose=0, return_dict=True)
-        additions["validation"] = {key: float(value) for key, value in evaluated.items()}
+        additions["validation"] = evaluate(model, prepared.validation)
         draw_task_figure(run, validation, record, spec.name)
     if source.test is not None:
         splits.append(predict_split(model, source.test.batch(batch_size), record, "test", split_files(prepared, "test")))

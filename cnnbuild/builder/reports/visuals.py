@@ -29,7 +29,10 @@ def _draw(run: RunDirectory, name: str, draw: Callable[[Path], list[str]]) -> No
 def mistake_titles(report: ValidationReport) -> list[str]:
     """``file name / true: a / predicted: b (87%)`` for each misclassified image shown."""
     names = report.class_names
-    return [f"{_short(Path(m.name).name if '/' in m.name else m.name)}\ntrue: {names[m.true]}\npredicted: {names[m.predicted]} ({m.confidence:.0%})" for m in report.mistakes]
+    return [
+        f"{_short(Path(m.name).name if '/' in m.name else m.name)}\ntrue: {names[m.true]}\npredicted: {names[m.predicted]} ({m.confidence:.0%})"
+        for m in report.mistakes
+    ]
 
 
 def _short(text: str, limit: int = 24) -> str:
@@ -65,20 +68,34 @@ def split_report(model: Any, prepared: PreparedData, params: Any, split: str) ->
     return predict_validation(model, dataset, prepared.labels, prepared.class_names, split=split)
 
 
-def record_run_visuals(run: RunDirectory, model: Any, prepared: PreparedData, history: dict[str, list[float]], spec: Any) -> dict[str, Any]:
+def evaluate_split(model: Any, dataset: Any) -> dict[str, float]:
+    """``model.evaluate(dataset)``'s metrics as floats."""
+    return {key: float(value) for key, value in model.evaluate(dataset, verbose=0, return_dict=True).items()}
+
+
+def record_run_visuals(
+    run: RunDirectory,
+    model: Any,
+    prepared: PreparedData,
+    history: dict[str, list[float]],
+    spec: Any,
+    evaluate: Callable[[Any, Any], dict[str, float]] = evaluate_split,
+) -> dict[str, Any]:
     """Draw the run's figures and evaluate the final model on the validation split (one
     prediction pass), and write every validation and test prediction to ``predictions.csv``.
     Returns what to add to ``metrics.json``: ``total_params``, and with a validation split
     ``validation`` (the final model's metrics), ``per_class`` and ``confusion_matrix``.
-    Multi-label and regression runs get their own (:mod:`~cnnbuild.builder.reports.task_visuals`)."""
+    Multi-label and regression runs get their own (:mod:`~cnnbuild.builder.reports.task_visuals`).
+    ``evaluate(model, dataset)`` measures the final model (a trainer passes one that reuses the last
+    validation pass when it measured the same weights)."""
     if prepared.labels.mode in ("multi_hot", "values"):
         from cnnbuild.builder.reports.task_visuals import record_task_visuals
 
-        return record_task_visuals(run, model, prepared, history, spec)
+        return record_task_visuals(run, model, prepared, history, spec, evaluate)
     if spec.task_row.name == "segmentation":
         from cnnbuild.builder.reports.segmentation_report import record_segmentation_visuals
 
-        return record_segmentation_visuals(run, model, prepared, history, spec)
+        return record_segmentation_visuals(run, model, prepared, history, spec, evaluate)
     additions: dict[str, Any] = {"total_params": int(model.count_params())}
     _draw(run, CURVES, lambda path: figures.draw_curves(history, path, title=f"{spec.name}: training curves"))
     reports = {split: report for split in ("validation", "test") if (report := split_report(model, prepared, spec.data, split)) is not None}
@@ -87,8 +104,7 @@ def record_run_visuals(run: RunDirectory, model: Any, prepared: PreparedData, hi
     report = reports.get("validation")
     if report is None:
         return additions
-    evaluated = model.evaluate(prepared.validation, verbose=0, return_dict=True)
-    additions["validation"] = {key: float(value) for key, value in evaluated.items()}
+    additions["validation"] = evaluate(model, prepared.validation)
     additions["per_class"] = report.per_class
     additions["confusion_matrix"] = report.confusion
     draw_validation(run, report)
