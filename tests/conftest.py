@@ -238,6 +238,7 @@ def digit_pngs(folder: Path, count: int = 6, sizes: tuple[tuple[int, int], ...] 
 #: ``--dist loadfile`` each worker takes whole modules in collection order, so these start first and
 #: the short modules fill the gaps at the end. A module not listed runs after them, in its usual order.
 LONGEST_FIRST = (
+    "tests/builder/test_fine_tune_resume.py",
     "tests/builder/test_fine_tune.py",
     "tests/sweep/test_sweeps.py",
     "tests/reliability/test_interruptions.py",

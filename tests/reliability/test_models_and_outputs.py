@@ -47,16 +47,25 @@ def finished_run(tmp_path_factory) -> Path:
     return folder / "run"
 
 
-LAMBDA_MODEL = """
-import sys
-import keras
+def write_lambda_model(sentinel: Path, target: Path, units: int) -> None:
+    """Save to ``target`` a model whose Lambda layer runs code (it creates ``sentinel``; building the
+    model runs it once). Written in this process: only the processes that load it are under test."""
+    import keras
 
-target, units = sys.argv[2], int(sys.argv[3])
-code = eval("lambda x: (__import__('pathlib').Path(%r).touch(), x)[1]" % sys.argv[1])  # the path is in the code itself
-model = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Lambda(code), keras.layers.Flatten(), keras.layers.Dense(units)])
-model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-model.save(target)
-"""
+    code = eval("lambda x: (__import__('pathlib').Path(%r).touch(), x)[1]" % str(sentinel))  # the path is in the code itself
+    model = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Lambda(code), keras.layers.Flatten(), keras.layers.Dense(units)])
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.save(target)
+
+
+def cli_in_process(*args: str):
+    """``cnnbuild ARGS`` through click in this process (the model is already loaded here: no
+    TensorFlow start-up); the Lambda test's other commands run in real processes."""
+    from click.testing import CliRunner
+
+    from cnnbuild.cli import cli
+
+    return CliRunner().invoke(cli, list(args))
 
 
 def test_a_model_holding_python_code_is_refused_unless_allowed(finished_run, tmp_path, tally):
@@ -64,17 +73,22 @@ def test_a_model_holding_python_code_is_refused_unless_allowed(finished_run, tmp
     unsafe_run = tmp_path / "run"
     subprocess.run(["cp", "-r", str(finished_run), str(unsafe_run)], check=True)
     sentinel = tmp_path / "code-ran"
-    subprocess.run([sys.executable, "-c", textwrap.dedent(LAMBDA_MODEL), str(sentinel), str(unsafe_run / "model.keras"), "1"], check=True, capture_output=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    sentinel.unlink()  # building the model ran it once, in the writer's process
+    write_lambda_model(sentinel, unsafe_run / "model.keras", 1)
+    sentinel.unlink()  # building the model ran it once, here
     image = next((unsafe_run.parent.parent / "images").rglob("*.png"), None) or next(finished_run.parent.joinpath("images").rglob("*.*"))
 
-    for command in (["predict", str(unsafe_run), str(image)], ["evaluate", str(unsafe_run)]):
-        refused = run_cli(*command, timeout=300)
-        assert refused.returncode == 1, refused.stderr[-2000:]
-        assert "refused to load: the model contains Python code (a Lambda layer)" in refused.stderr and "--allow-unsafe-model" in refused.stderr
-        assert "Traceback" not in refused.stderr
-        assert not sentinel.exists(), f"{command[0]} ran the model's code without --allow-unsafe-model"
-        tally["Lambda models refused"] += 1
+    refused = run_cli("predict", str(unsafe_run), str(image), timeout=300)
+    assert refused.returncode == 1, refused.stderr[-2000:]
+    assert "refused to load: the model contains Python code (a Lambda layer)" in refused.stderr and "--allow-unsafe-model" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not sentinel.exists(), "predict ran the model's code without --allow-unsafe-model"
+    tally["Lambda models refused"] += 1
+
+    refused_here = cli_in_process("evaluate", str(unsafe_run))
+    assert refused_here.exit_code == 1 and isinstance(refused_here.exception, SystemExit), refused_here.output[-2000:]
+    assert "refused to load: the model contains Python code (a Lambda layer)" in refused_here.stderr and "--allow-unsafe-model" in refused_here.stderr
+    assert not sentinel.exists(), "evaluate ran the model's code without --allow-unsafe-model"
+    tally["Lambda models refused"] += 1
 
     allowed = run_cli("predict", str(unsafe_run), str(image), "--allow-unsafe-model", "--json", timeout=300)
     assert allowed.returncode == 0, allowed.stderr[-2000:]
@@ -82,9 +96,9 @@ def test_a_model_holding_python_code_is_refused_unless_allowed(finished_run, tmp
     assert sentinel.exists()  # the flag really is what stands between the file and code execution
 
     # a model file of another shape than the run's (two outputs for this binary run): a clear error, never answers for the wrong classes
-    subprocess.run([sys.executable, "-c", textwrap.dedent(LAMBDA_MODEL), str(sentinel), str(unsafe_run / "model.keras"), "2"], check=True, capture_output=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    mismatched = run_cli("predict", str(unsafe_run), str(image), "--allow-unsafe-model", timeout=300)
-    assert mismatched.returncode == 1 and "Traceback" not in mismatched.stderr, mismatched.stderr[-2000:]
+    write_lambda_model(sentinel, unsafe_run / "model.keras", 2)
+    mismatched = cli_in_process("predict", str(unsafe_run), str(image), "--allow-unsafe-model")
+    assert mismatched.exit_code == 1 and isinstance(mismatched.exception, SystemExit), mismatched.output[-2000:]
     assert "the model gives outputs of shape (2,) per image where this run's 2 classes (binary labels) need (1,): its model file does not match the run" in mismatched.stderr
 
 

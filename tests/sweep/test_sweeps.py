@@ -15,10 +15,12 @@ import warnings
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 pytest.importorskip("optuna")
 
 from cnnbuild import load_run  # noqa: E402
+from cnnbuild.cli import cli  # noqa: E402
 from cnnbuild.errors import CnnbuildError  # noqa: E402
 
 from ..conftest import beside_a_checkout, run_cli  # noqa: E402
@@ -122,13 +124,14 @@ def test_two_worker_processes_share_one_journal_and_each_trial_is_an_ordinary_ru
     assert (folder / "best.yaml").read_text().startswith(f"# best trial {board['best']['trial']} of sweep tiny: val_accuracy")
     assert sorted(p.name for p in (folder / "figures").iterdir()) == ["history.png", "importance.png", "parallel_coordinate.png", "slice.png"]
     assert f"best: trial {board['best']['trial']}, val_accuracy" in result.stdout
-    report = run_cli("report", str(folder))
-    assert report.returncode == 0, report.stderr
+    # report and compare through click in this process: their own processes are tested with runs (test_bug_reports, test_run_reports)
+    report = CliRunner().invoke(cli, ["report", str(folder)])
+    assert report.exit_code == 0, report.output
     html = (folder / "report.html").read_text()
     assert "Leaderboard" in html and f"trials/{board['best']['trial']:04d}" in html and html.count("data:image/png;base64") >= 5
     assert_fits_the_page(folder / "report.html", tmp_path / "profile")
-    compare = run_cli("compare", str(folder / "trials" / "0000"), str(folder / "trials" / "0001"), "--out", str(tmp_path / "compare.png"), "--json")
-    assert compare.returncode == 0 and len(json.loads(compare.stdout)["runs"]) == 2
+    compare = CliRunner().invoke(cli, ["compare", str(folder / "trials" / "0000"), str(folder / "trials" / "0001"), "--out", str(tmp_path / "compare.png"), "--json"])
+    assert compare.exit_code == 0 and len(json.loads(compare.stdout)["runs"]) == 2, compare.output
 
 
 def test_a_sigkilled_worker_loses_only_its_trial_which_is_not_counted_and_tried_again(tmp_path):
