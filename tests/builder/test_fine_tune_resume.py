@@ -83,18 +83,20 @@ def weights(tmp_path_factory) -> Path:
 
 def test_a_run_resumed_at_the_change_of_phase_or_in_the_first_fine_tuning_epoch_has_the_history_of_an_uninterrupted_run(cnnbuild_run_spec, plugin, images, weights, tmp_path):
     """Two interruptions against one uninterrupted run: Ctrl-C at the end of the frozen phase (with the
-    state as the first release wrote it), and Ctrl-C inside the first fine-tuning epoch. EarlyStopping's
-    restore_best_weights puts an earlier epoch's weights back at the end of the frozen phase (mode: max
-    makes the first epoch the best); fine-tuning starts from those, and so must a resume whose last
-    checkpoint is the frozen phase's last epoch."""
+    state as the first release wrote it), and Ctrl-C inside the first fine-tuning epoch. EarlyStopping
+    ends the 3-epoch frozen phase after its second epoch (no later epoch can improve by min_delta), and
+    the first Ctrl-C lands in that very epoch: the phase is over, as in the uninterrupted run, so the
+    resume fine-tunes. Its restore_best_weights puts the first epoch's weights back at the end of the
+    frozen phase; fine-tuning starts from those, and so must a resume whose last checkpoint is the
+    frozen phase's last epoch."""
     plugin(StopAfterEpoch(), "stop-after-epoch")
     plugin(StopInEpoch(), "stop-in-epoch")
-    early = "{type: EarlyStopping, monitor: val_loss, mode: max, patience: 10, restore_best_weights: true}"
+    early = "{type: EarlyStopping, monitor: val_loss, min_delta: 1000000, patience: 1, restore_best_weights: true}"
     one_batch_a_call = "  verbose: quiet\n  steps_per_execution: 1"  # so that Ctrl-C can land inside an epoch
 
     def two_phases(after_epoch: int, in_epoch: int, once: str) -> str:
         callbacks = f"[{early}, {{type: StopAfterEpoch, epoch: {after_epoch}}}, {{type: StopInEpoch, epoch: {in_epoch}, once: {tmp_path / once}}}]"
-        return spec(images, weights, architecture=ARCHITECTURE, epochs=2, fine_tune="{epochs: 2}", callbacks=callbacks).replace("  verbose: quiet", one_batch_a_call)
+        return spec(images, weights, architecture=ARCHITECTURE, epochs=3, fine_tune="{epochs: 2}", callbacks=callbacks).replace("  verbose: quiet", one_batch_a_call)
 
     whole = cnnbuild_run_spec(two_phases(99, 99, "never"))
     assert whole.status == "completed" and whole.history["phase"] == [1, 1, 2, 2]

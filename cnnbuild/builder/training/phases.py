@@ -40,9 +40,9 @@ def fit_phases(trainer: Trainer, model: Any, prepared: PreparedData, plan: Execu
         return model
     start = trainer.run.record.resume_state.fine_tune_from
     if start is None:
-        _phase(trainer, model, prepared, plan, clock, interruption, end=spec.train.epochs, first=0, phase=Phase.FROZEN)
-        if interruption.requested and trainer.completed_epochs < spec.train.epochs:
-            return model
+        ended_early = _phase(trainer, model, prepared, plan, clock, interruption, end=spec.train.epochs, first=0, phase=Phase.FROZEN)
+        if interruption.requested and trainer.completed_epochs < spec.train.epochs and not ended_early:
+            return model  # stopped inside the frozen phase: a resume goes on with it
         start = trainer.completed_epochs  # train.epochs, or fewer when EarlyStopping ended the frozen phase
         _end_frozen_phase(trainer, model, start)
         if interruption.requested:  # right at the change: the resume starts fine-tuning from what the frozen phase ended with
@@ -82,17 +82,21 @@ def _begin_fine_tune(trainer: Trainer, model: Any, plan: ExecutionPlan, start: i
     return prepared
 
 
-def _phase(trainer: Trainer, model: Any, prepared: PreparedData, plan: ExecutionPlan, clock: EpochClock, interruption: Interruption, *, end: int, first: int, phase: Phase | None) -> None:
+def _phase(trainer: Trainer, model: Any, prepared: PreparedData, plan: ExecutionPlan, clock: EpochClock, interruption: Interruption, *, end: int, first: int, phase: Phase | None) -> bool:
+    """Train the epochs of one phase up to ``end``; True when one of the spec's callbacks
+    (EarlyStopping) ended it at its last complete epoch, which a Ctrl-C in that same epoch must
+    not undo: the phase is over, as in a run nobody interrupted."""
     spec, run = trainer.spec, trainer.run
     if trainer.completed_epochs >= end:
-        return
+        return False
     fine_tuning = phase == Phase.FINE_TUNE
     learning_rate = spec.compile.optimizer.learning_rate * (spec.train.fine_tune.learning_rate_multiplier if fine_tuning else 1.0)
     history = fine_tune_history(trainer.history, first) if fine_tuning else trainer.history
     mixing = label_mixing_entries(spec) and spec.augmentation_placement == "pipeline"
+    spec_callbacks = user_callbacks(spec, run, spec.train.steps_per_epoch, history, first_epoch=first, learning_rate=learning_rate)
     callbacks = [
         *([TrainingMetricsLeftOut(list(spec.compile.metrics))] if mixing else []),  # first: no later callback sees them
-        *user_callbacks(spec, run, spec.train.steps_per_epoch, history, first_epoch=first, learning_rate=learning_rate),
+        *spec_callbacks,
         *trainer.extra_callbacks,  # a sweep's pruning report
         clock,
         stop_callback(trainer.placement, interruption),
@@ -100,3 +104,5 @@ def _phase(trainer: Trainer, model: Any, prepared: PreparedData, plan: Execution
         *([EpochLines(spec.train.total_epochs, clock, interruption)] if trainer.verbose == "line" else []),
     ]
     trainer.fit(model, prepared, plan, callbacks, end, interruption)
+    # Keras's convention: a callback that stops training records the (0-based) epoch it stopped at
+    return any(getattr(callback, "stopped_epoch", 0) and callback.stopped_epoch + 1 == trainer.completed_epochs for callback in spec_callbacks)
