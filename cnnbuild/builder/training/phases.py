@@ -94,8 +94,10 @@ def _phase(trainer: Trainer, model: Any, prepared: PreparedData, plan: Execution
     history = fine_tune_history(trainer.history, first) if fine_tuning else trainer.history
     mixing = label_mixing_entries(spec) and spec.augmentation_placement == "pipeline"
     spec_callbacks = user_callbacks(spec, run, spec.train.steps_per_epoch, history, first_epoch=first, learning_rate=learning_rate)
+    trainer.last_validation.dataset = prepared.validation
     callbacks = [
-        *([TrainingMetricsLeftOut(list(spec.compile.metrics))] if mixing else []),  # first: no later callback sees them
+        trainer.last_validation,  # first: it copies the validation logs before another callback changes them
+        *([TrainingMetricsLeftOut(list(spec.compile.metrics))] if mixing else []),  # no later callback sees them
         *spec_callbacks,
         *trainer.extra_callbacks,  # a sweep's pruning report
         clock,

@@ -55,8 +55,7 @@ class Trainer:
         self.verbose = verbose
         #: Keras callbacks the caller adds (``run(callbacks=...)``), after the spec's own
         self.extra_callbacks: list[Any] = []
-        #: The latest validation pass, so the report need not repeat it on the same weights
-        self.last_validation = LastValidation()
+        self.last_validation = LastValidation()  # the latest validation pass: the report need not repeat it on the same weights
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -131,7 +130,6 @@ class Trainer:
 
     def fit(self, model: Any, prepared: PreparedData, plan: ExecutionPlan, callbacks: list[Any], epochs: int, interruption: Interruption) -> None:
         """``model.fit`` from the last completed epoch up to ``epochs``; Ctrl-C and the engine's errors handled."""
-        self.last_validation.dataset = prepared.validation
         try:
             model.fit(
                 prepared.train.repeat() if plan.steps_per_epoch else prepared.train,
@@ -140,7 +138,7 @@ class Trainer:
                 initial_epoch=self.completed_epochs,
                 steps_per_epoch=plan.steps_per_epoch,
                 class_weight=None if prepared.labels.mode in ("mask", "binary_mask") else class_weights(self.spec.train.class_weight, self.source.train_labels, len(self.source.class_names)),  # masks: pixel weights in the loss
-                callbacks=[self.last_validation, *callbacks],  # first: it copies the validation logs before another callback changes them
+                callbacks=callbacks,
                 verbose=1 if self.verbose == "bar" else 0,
                 shuffle=False,  # the pipeline shuffles
             )
