@@ -17,6 +17,7 @@ from cnnbuild.builder.reports.evaluation_folder import EvaluationFolder
 from cnnbuild.builder.task_evaluate import TaskEvaluation, evaluate_task
 from cnnbuild.contracts import run_layout as layout
 from cnnbuild.data.folders import nfc
+from cnnbuild.data.graph_map import graph_map
 from cnnbuild.errors import DataError, RunError
 from cnnbuild.runs.directory import RunDirectory
 from cnnbuild.runs.record import RunRecord
@@ -90,11 +91,8 @@ def _batches(finished: FinishedRun, spec: Spec, source: Any, split: str, mapping
         return named_batches(files, split, spec.data, spec.data.batch_size)
     dataset = source.validation if split == "validation" else source.train
     table = tf.constant(mapping, dtype=tf.int64)
-    return (
-        dataset.enumerate()
-        .map(lambda index, example: (example[0], tf.gather(table, tf.cast(example[1], tf.int64)), tf.strings.join([split, "[", tf.strings.as_string(index), "]"])))
-        .batch(spec.data.batch_size)
-    )
+    named = graph_map(dataset.enumerate(), lambda index, example: (example[0], tf.gather(table, tf.cast(example[1], tf.int64)), tf.strings.join([split, "[", tf.strings.as_string(index), "]"])))
+    return named.batch(spec.data.batch_size)
 
 
 def evaluate(run_dir: str | Path, data: str | Path | None = None, *, out: str | Path | None = None, allow_unsafe: bool = False) -> Evaluation | TaskEvaluation:

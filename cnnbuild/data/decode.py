@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from cnnbuild.contracts.values import CHANNELS
+from cnnbuild.data.graph_map import graph_map
 from cnnbuild.data.image_files import ImageFile
 
 
@@ -60,7 +61,7 @@ def decode_files(files: list[ImageFile], params: Any) -> Any:
     natives = [f.native for f in files]
     labels = [f.label for f in files]
     dataset = tf.data.Dataset.from_tensor_slices((paths, natives, tf.constant(labels, dtype=tf.int32)))
-    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = graph_map(dataset, load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     # The scan already skipped unreadable files; this keeps a file that changed since then from
     # stopping training mid-epoch. Such files are found and listed after training
     # (cnnbuild.data.recheck), so none is lost without a word.

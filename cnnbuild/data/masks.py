@@ -17,6 +17,7 @@ from typing import Any
 
 from cnnbuild.contracts.data import DataContext, DataParams, Datasets, SkippedFile
 from cnnbuild.contracts.values import CHANNELS
+from cnnbuild.data.graph_map import graph_map
 from cnnbuild.data.splitting import stratified_split
 from cnnbuild.data.walk import IMAGE_SUFFIXES
 from cnnbuild.errors import DataError
@@ -153,7 +154,7 @@ def datasets_from_masks(
     def dataset(index: list[int]) -> Any:
         if not index:
             return None
-        return tf.data.Dataset.from_tensor_slices((images[index], masks[index])).map(lambda image, mask: (tf.cast(image, tf.float32), mask))
+        return graph_map(tf.data.Dataset.from_tensor_slices((images[index], masks[index])), lambda image, mask: (tf.cast(image, tf.float32), mask))
 
     fingerprint = hashlib.sha256(images.tobytes() + masks.tobytes() + "|".join(class_names).encode()).hexdigest()
     return Datasets(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnbuild.contracts.data import DataContext, DataParams, Datasets, SkippedFile
+from cnnbuild.data.graph_map import graph_map
 from cnnbuild.data.splitting import stratified_split
 from cnnbuild.errors import DataError
 
@@ -199,4 +200,4 @@ def _dataset(images: Any, targets: Sequence[Sequence[float]], params: DataParams
 
     files = [ImageFile(item.path, position, item.native, item.size) for position, item in enumerate(images)]  # label: the row of `table`
     table = tf.constant(values)
-    return decode_files(files, params).map(lambda image, position: (image, tf.gather(table, position)))
+    return graph_map(decode_files(files, params), lambda image, position: (image, tf.gather(table, position)))

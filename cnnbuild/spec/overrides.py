@@ -38,7 +38,9 @@ def _set(data: Any, path: PathKey, value: Any) -> None:
     for index, part in enumerate(path[:-1]):
         following = path[index + 1]
         if isinstance(current, dict):
-            if not isinstance(current.get(part), (dict, list)):
+            if isinstance(current.get(part), str) and isinstance(following, str):
+                current[part] = {"type": current[part]}  # a bare name is the short form of {type: name}: keep it, add the key
+            elif not isinstance(current.get(part), (dict, list)):
                 current[part] = [] if isinstance(following, int) else {}
             current = current[part]
         elif isinstance(current, list) and isinstance(part, int):

@@ -78,6 +78,12 @@ def _unwrap(annotation: Any) -> list[Any]:
 
 def _model_at(root: type[BaseModel], data: Any, path: tuple[Any, ...]) -> type[BaseModel] | None:
     """The model class that validates the mapping at ``path`` (for 'did you mean' on keys)."""
+    models = _models_at(root, data, path)
+    return models[0] if len(models) == 1 else None
+
+
+def _models_at(root: type[BaseModel], data: Any, path: tuple[Any, ...]) -> list[type[BaseModel]]:
+    """The model classes that may validate the mapping at ``path``: one, or a union's members when its ``type`` does not choose."""
     candidates: list[Any] = [root]
     current = data
     for part in path:
@@ -96,8 +102,16 @@ def _model_at(root: type[BaseModel], data: Any, path: tuple[Any, ...]) -> type[B
         if isinstance(current, dict) and "type" in current and len(candidates) > 1:
             tagged = [c for c in candidates if "type" in c.model_fields and current["type"] in typing.get_args(c.model_fields["type"].annotation)]
             candidates = tagged or candidates
-    models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
-    return models[0] if len(models) == 1 else None
+    return [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+
+
+def _default_type_hint(root: type[BaseModel], data: Any, path: tuple[Any, ...]) -> str:
+    """``; the default is adam: add type: adam`` where the field at ``path`` has a typed default."""
+    parent = _model_at(root, data, path[:-1]) if path and isinstance(path[-1], str) else None
+    field = parent.model_fields.get(path[-1]) if parent is not None else None
+    default = field.get_default(call_default_factory=True) if field is not None and not field.is_required() else None
+    name = getattr(default, "type", None)
+    return f"; the default is {name}: add type: {name} to set its parameters" if isinstance(name, str) else ""
 
 
 def _got(value: Any) -> str:
@@ -165,13 +179,14 @@ def _message(error: ErrorDetails, path: tuple[Any, ...], root: type[BaseModel], 
         hint = suggest(tag, tags) or f"; known: {', '.join(tags)}"
         return _Found(Code.UNKNOWN_TYPE, f"unknown {_kind(path)} type {tag!r}{hint}")
     if kind == "union_tag_not_found":
-        if isinstance(value, dict) and len(value) == 1 and not isinstance(next(iter(value.values())), (dict, type(None))):
+        parameters = {name for model in _models_at(root, data, path) for name in model.model_fields}
+        if isinstance(value, dict) and len(value) == 1 and not isinstance(next(iter(value.values())), (dict, type(None))) and next(iter(value)) not in parameters:
             (name, given), = value.items()
             return _Found(Code.WRONG_TYPE, (
                 f"{name}'s parameters must be a mapping of names to values, such as {name}: {{filters: 16, kernel_size: 3}}, got {_got(given)} "
                 "(Keras's positional arguments are not taken: name each parameter)"
             ))
-        return _Found(Code.MISSING_KEY, f"missing key 'type' (which {_kind(path)} this is)")
+        return _Found(Code.MISSING_KEY, f"missing key 'type' (which {_kind(path)} this is){_default_type_hint(root, data, path)}")
     if kind == "string_pattern_mismatch":
         if path == ("name",):
             return _Found(Code.INVALID_VALUE, f"must be letters, digits, '.', '_' and '-' (up to 64; it names the run folder), got {_got(value)}")

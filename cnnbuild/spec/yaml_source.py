@@ -66,6 +66,10 @@ class SpecSource:
             option = self.overrides.get(path[:length])
             if option is not None:
                 return f"--set {option}", 0, 0
+        if path not in self.positions:  # made by an option setting a key inside it (a section the file does not have)
+            inside = [option for key_path, option in self.overrides.items() if key_path[: len(path)] == path]
+            if inside:
+                return f"--set {inside[0]}", 0, 0
         position = self.position(path, key=key)
         return (self.filename, position.line, position.column) if position else (self.filename, 1, 1)
 

@@ -42,6 +42,9 @@ def test_run_writes_figures_and_per_class_metrics(tmp_path):
     # the saved model's validation accuracy is the confusion matrix's diagonal share
     assert abs(metrics["validation"]["accuracy"] - sum(matrix[i][i] for i in range(3)) / 9) < 1e-6
     assert set(metrics["validation"]) == {"accuracy", "loss"}
+    # the last epoch's validation pass measured the saved weights: its numbers are the saved model's
+    history = json.loads((run_dir / "history.json").read_text())
+    assert metrics["validation"] == {"accuracy": history["val_accuracy"][-1], "loss": history["val_loss"][-1]}
     assert metrics["total_params"] == 8 * 9 * 3 + 8 + 8 * 8 * 8 * 3 + 3  # Conv2D(8) on rgb + Dense(3) after 8x8x8
     summary = format_run_summary(result)
     lines = summary.splitlines()

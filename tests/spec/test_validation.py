@@ -230,6 +230,30 @@ def test_overrides_are_validated_and_named():
     assert "--set train.epochs=lots: train.epochs: must be a valid integer, unable to parse string as an integer, got 'lots'" in lines
 
 
+def test_an_option_inside_a_bare_type_name_keeps_the_type(tmp_path):
+    """``optimizer: adam`` is short for ``{type: adam}``: --set compile.optimizer.learning_rate keeps adam."""
+    spec = load_spec(REPO / "examples" / "flowers.yaml", ["compile.optimizer.learning_rate=0.01"])
+    assert (spec.compile.optimizer.type, spec.compile.optimizer.learning_rate) == ("adam", 0.01)
+    spec = load_spec(REPO / "examples" / "flowers.yaml", ["compile.optimizer=sgd", "compile.optimizer.momentum=0.9"])
+    assert (spec.compile.optimizer.type, spec.compile.optimizer.momentum, spec.compile.optimizer.learning_rate) == ("sgd", 0.9, 0.01)
+
+
+def test_an_optimizer_parameter_without_a_type_says_the_type_is_missing_and_where(tmp_path):
+    spec_path = tmp_path / "s.yaml"
+    spec_path.write_text("data: {type: image_directory, path: imgs}\nmodel: {layers: [Flatten, {type: Dense, units: 2}]}\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec_path, ["compile.optimizer.learning_rate=0.01"])  # the spec has no compile section
+    (issue,) = caught.value.issues
+    assert (issue.filename, issue.path, issue.code) == ("--set compile.optimizer.learning_rate=0.01", "compile.optimizer", "missing-key")
+    assert "missing key 'type' (which optimizer this is); the default is adam: add type: adam" in issue.message
+    spec_path.write_text("data: {type: image_directory, path: imgs}\nmodel: {layers: [Flatten, {type: Dense, units: 2}]}\ncompile:\n  optimizer: {learning_rate: 0.01}\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec_path)
+    (issue,) = caught.value.issues
+    assert (issue.line, issue.path, issue.code) == (4, "compile.optimizer", "missing-key")
+    assert "parameters must be a mapping" not in issue.message
+
+
 @pytest.mark.parametrize("example", ["digits", "flowers", "malaria"])
 def test_examples_are_valid(example):
     load_spec(REPO / "examples" / f"{example}.yaml")

@@ -12,6 +12,7 @@ from cnnbuild.builder.data.task_targets import task_labels
 from cnnbuild.builder.model.build import augmentation_layers
 from cnnbuild.builder.runtime import import_tensorflow
 from cnnbuild.contracts.data import Datasets
+from cnnbuild.data.graph_map import graph_map
 from cnnbuild.errors import DataError
 from cnnbuild.spec.labels import Labels, label_encoding
 
@@ -108,18 +109,18 @@ def build_pipelines(spec: Spec, source: Datasets, *, augment: bool = True) -> Pr
     if data.shuffle_buffer > 0:
         train = train.shuffle(min(data.shuffle_buffer, max(source.train_count, 1)), seed=spec.seed, reshuffle_each_iteration=True)
     # labels are encoded before augmentation: MixUp and CutMix mix the one-hot (or binary) labels
-    train = train.batch(data.batch_size).map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+    train = graph_map(train.batch(data.batch_size), encode, num_parallel_calls=tf.data.AUTOTUNE)
     if augment and spec.augmentation and spec.augmentation_placement == "pipeline":
         # random layers draw from one shared state: a parallel map makes the draws race
         parallel = 1 if deterministic(spec) else tf.data.AUTOTUNE
-        train = train.map(training_augmenter(spec), num_parallel_calls=parallel)
+        train = graph_map(train, training_augmenter(spec), num_parallel_calls=parallel)
     train = train.prefetch(tf.data.AUTOTUNE)
 
     def evaluation(dataset: Any, split: str) -> Any:
         if dataset is None:
             return None
         dataset = _cache(dataset, data.cache, spec, split, source.fingerprint).batch(data.batch_size)
-        dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        dataset = graph_map(dataset, encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
         if spec.train.continuous_pipeline:
             # Keras makes a new evaluation iterator every epoch, so autotuning never pays off here,
             # and dropping an iterator while its autotuner runs stalled training by up to 0.9 s.

@@ -16,6 +16,7 @@ from cnnbuild.builder.data.pipelines import PreparedData, _cache, deterministic
 from cnnbuild.builder.model.build import augmentation_layers
 from cnnbuild.builder.runtime import import_tensorflow
 from cnnbuild.contracts.data import Datasets
+from cnnbuild.data.graph_map import graph_map
 from cnnbuild.errors import DataError
 from cnnbuild.spec.labels import label_encoding
 
@@ -71,7 +72,7 @@ def segmentation_pipelines(spec: Spec, source: Datasets, *, augment: bool = True
         train = train.shuffle(min(data.shuffle_buffer, max(source.train_count, 1)), seed=spec.seed, reshuffle_each_iteration=True)
     train = train.batch(data.batch_size)
     if augment and spec.augmentation:
-        train = train.map(mask_augmenter(spec), num_parallel_calls=1 if deterministic(spec) else tf.data.AUTOTUNE)
+        train = graph_map(train, mask_augmenter(spec), num_parallel_calls=1 if deterministic(spec) else tf.data.AUTOTUNE)
     train = train.prefetch(tf.data.AUTOTUNE)
 
     def evaluation(dataset: Any, split: str) -> Any:

@@ -157,6 +157,7 @@ def named_batches(files: list[tuple[str, int, str]], split: str, params: Any, ba
 
     from cnnbuild.builder.runtime import import_tensorflow
     from cnnbuild.data.decode import decode_files
+    from cnnbuild.data.graph_map import graph_map
     from cnnbuild.data.image_files import ImageFile, inspect_images
 
     tf = import_tensorflow()
@@ -165,7 +166,7 @@ def named_batches(files: list[tuple[str, int, str]], split: str, params: Any, ba
     usable = [ImageFile(path, position, verdict.native, verdict.size) for position, ((path, _), verdict) in enumerate(zip(chosen, verdicts, strict=True)) if not verdict.reason]
     labels = tf.constant([label for _, label in chosen] or [0], dtype=tf.int64)
     names = tf.constant([os.fsencode(path) for path, _ in chosen] or [b""])
-    return decode_files(usable, params).map(lambda image, position: (image, tf.gather(labels, position), tf.gather(names, position))).batch(batch_size)
+    return graph_map(decode_files(usable, params), lambda image, position: (image, tf.gather(labels, position), tf.gather(names, position))).batch(batch_size)
 
 
 def predictions_csv(reports: dict[str, ValidationReport]) -> str:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.reports import figures
+from cnnbuild.builder.reports.drawing import FigureWriter
 from cnnbuild.contracts.run_layout import CURVES, MASK_OVERLAYS, PREDICTIONS
 
 if TYPE_CHECKING:
@@ -209,14 +211,14 @@ def _overlay(image: Any, colours: Any) -> Any:
     return (0.5 * image.astype("float32") + 0.5 * colours.astype("float32")).astype("uint8")
 
 
-def record_segmentation_visuals(run: RunDirectory, model: Any, prepared: PreparedData, history: dict[str, list[float]], spec: Any) -> dict[str, Any]:
+def record_segmentation_visuals(
+    run: RunDirectory, model: Any, prepared: PreparedData, history: dict[str, list[float]], spec: Any, drawings: FigureWriter, evaluate: Callable[[Any, Any], dict[str, float]]
+) -> dict[str, Any]:
     """What :func:`~cnnbuild.builder.reports.visuals.record_run_visuals` does, for masks. Returns
     what to add to ``metrics.json``: ``total_params``, and with a validation split ``validation``
     (the final model's metrics), ``per_class_iou`` (a row per class: IoU, Dice, pixels) and ``confusion_matrix`` (pixels)."""
-    from cnnbuild.builder.reports.visuals import _draw
-
     additions: dict[str, Any] = {"total_params": int(model.count_params())}
-    _draw(run, CURVES, lambda path: figures.draw_curves(history, path, title=f"{spec.name}: training curves"))
+    drawings.draw(CURVES, lambda path: figures.draw_curves(history, path, title=f"{spec.name}: training curves"))
     ignore = getattr(spec.task, "ignore_index", None)
     reports = [
         mask_report(model, dataset, prepared, split, ignore, keep_images=split == "validation")
@@ -228,12 +230,11 @@ def record_segmentation_visuals(run: RunDirectory, model: Any, prepared: Prepare
     validation = next((report for report in reports if report.split == "validation"), None)
     if validation is None:
         return additions
-    evaluated = model.evaluate(prepared.validation, verbose=0, return_dict=True)
-    additions["validation"] = {key: float(value) for key, value in evaluated.items()}
+    additions["validation"] = evaluate(model, prepared.validation)
     additions["per_class_iou"] = validation.per_class()
     additions["confusion_matrix"] = validation.confusion.tolist()
     if len(validation.image_iou):
-        _draw(run, MASK_OVERLAYS, lambda path: draw_overlays(validation, path))
+        drawings.draw(MASK_OVERLAYS, lambda path: draw_overlays(validation, path))
     return additions
 
 

@@ -4,9 +4,11 @@ prediction in ``predictions.csv``, and the task's figure."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.reports import figures
+from cnnbuild.builder.reports.drawing import FigureWriter, draw_now
 from cnnbuild.builder.reports.task_figures import draw_pr_curves, draw_predicted_vs_true
 from cnnbuild.builder.reports.task_measures import TaskPredictions, choose_thresholds, predict_split, predictions_csv, task_measures
 from cnnbuild.contracts import run_layout as layout
@@ -26,26 +28,25 @@ def split_files(prepared: PreparedData, split: str) -> list[str] | None:
 
 def draw_task_figure(run_or_folder: Any, predictions: TaskPredictions, record: TaskRecord, name: str) -> None:
     """``pr_curves.png`` (multi-label) or ``predicted_vs_true.png`` (regression) of ``predictions``."""
-    from cnnbuild.builder.reports.visuals import _draw
 
     if record.task == "multi_label":
         title = f"{name}: precision-recall per label, {predictions.split} split ({len(predictions.true)} images)"
-        _draw(run_or_folder, layout.PR_CURVES, lambda path: draw_pr_curves(predictions, record, path, title=title))
+        draw_now(run_or_folder, layout.PR_CURVES, lambda path: draw_pr_curves(predictions, record, path, title=title))
     else:
         title = f"{name}: predicted against true, {predictions.split} split ({len(predictions.true)} images)"
-        _draw(run_or_folder, layout.PREDICTED_VS_TRUE, lambda path: draw_predicted_vs_true(predictions, record, path, title=title))
+        draw_now(run_or_folder, layout.PREDICTED_VS_TRUE, lambda path: draw_predicted_vs_true(predictions, record, path, title=title))
 
 
-def record_task_visuals(run: RunDirectory, model: Any, prepared: PreparedData, history: dict[str, list[float]], spec: Any) -> dict[str, Any]:
+def record_task_visuals(
+    run: RunDirectory, model: Any, prepared: PreparedData, history: dict[str, list[float]], spec: Any, drawings: FigureWriter, evaluate: Callable[[Any, Any], dict[str, float]]
+) -> dict[str, Any]:
     """Choose each label's threshold on the validation split (multi-label with ``threshold: auto``),
     measure the validation and test splits, write ``predictions.csv`` and the figures. Returns
     what to add to ``metrics.json``: ``total_params``, ``task``, and per split evaluated
     ``validation`` (Keras's metrics) and ``task_metrics`` (``{split: measures}``)."""
-    from cnnbuild.builder.reports.visuals import _draw
-
     record = read_task_record(run.record)
     additions: dict[str, Any] = {"total_params": int(model.count_params()), "task": record.task}
-    _draw(run, layout.CURVES, lambda path: figures.draw_curves(history, path, title=f"{spec.name}: training curves"))
+    drawings.draw(layout.CURVES, lambda path: figures.draw_curves(history, path, title=f"{spec.name}: training curves"))
     splits: list[TaskPredictions] = []
     source, batch_size = prepared.source, spec.data.batch_size  # the source's own targets: regression's in their original units
     if source.validation is not None:
@@ -54,8 +55,7 @@ def record_task_visuals(run: RunDirectory, model: Any, prepared: PreparedData, h
             record = record.with_thresholds(choose_thresholds(validation.true, validation.predicted), "validation")
             run.write_json(layout.TASK, record.as_dict())
         splits.append(validation)
-        evaluated = model.evaluate(prepared.validation, verbose=0, return_dict=True)
-        additions["validation"] = {key: float(value) for key, value in evaluated.items()}
+        additions["validation"] = evaluate(model, prepared.validation)
         draw_task_figure(run, validation, record, spec.name)
     if source.test is not None:
         splits.append(predict_split(model, source.test.batch(batch_size), record, "test", split_files(prepared, "test")))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.reports import figures
+from cnnbuild.builder.reports.drawing import FigureWriter
 from cnnbuild.builder.reports.evaluation import ValidationReport, named_batches, predict_validation, predictions_csv
 from cnnbuild.contracts.run_layout import CONFUSION_MATRIX, CURVES, MISCLASSIFIED, PREDICTIONS
 
@@ -18,29 +19,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _draw(run: RunDirectory, name: str, draw: Callable[[Path], list[str]]) -> None:
-    # A figure that fails to draw must not cost the user a finished training run.
-    try:
-        run.write_bytes_with(name, draw)
-    except Exception as exc:
-        log.warning("warning: could not draw %s: %s: %s", name, type(exc).__name__, exc)
-
-
 def mistake_titles(report: ValidationReport) -> list[str]:
     """``file name / true: a / predicted: b (87%)`` for each misclassified image shown."""
     names = report.class_names
-    return [f"{_short(Path(m.name).name if '/' in m.name else m.name)}\ntrue: {names[m.true]}\npredicted: {names[m.predicted]} ({m.confidence:.0%})" for m in report.mistakes]
+    return [
+        f"{_short(Path(m.name).name if '/' in m.name else m.name)}\ntrue: {names[m.true]}\npredicted: {names[m.predicted]} ({m.confidence:.0%})"
+        for m in report.mistakes
+    ]
 
 
 def _short(text: str, limit: int = 24) -> str:
     return text if len(text) <= limit else text[: limit - 10] + "..." + text[-7:]
 
 
-def draw_validation(run: RunDirectory, report: ValidationReport) -> None:
+def draw_validation(drawings: FigureWriter, report: ValidationReport) -> None:
     """``confusion_matrix.png`` and ``misclassified.png`` from a validation report."""
     title = f"Confusion matrix, validation split ({report.examples} images, accuracy {report.accuracy:.1%})"
-    _draw(run, CONFUSION_MATRIX, lambda path: figures.draw_confusion_matrix(report.confusion, report.class_names, path, title=title))
-    _draw(run, MISCLASSIFIED, lambda path: misclassified_grid(report, path))
+    drawings.draw(CONFUSION_MATRIX, lambda path: figures.draw_confusion_matrix(report.confusion, report.class_names, path, title=title))
+    drawings.draw(MISCLASSIFIED, lambda path: misclassified_grid(report, path))
 
 
 def misclassified_grid(report: ValidationReport, path: Path) -> list[str]:
@@ -65,31 +61,46 @@ def split_report(model: Any, prepared: PreparedData, params: Any, split: str) ->
     return predict_validation(model, dataset, prepared.labels, prepared.class_names, split=split)
 
 
-def record_run_visuals(run: RunDirectory, model: Any, prepared: PreparedData, history: dict[str, list[float]], spec: Any) -> dict[str, Any]:
+def evaluate_split(model: Any, dataset: Any) -> dict[str, float]:
+    """``model.evaluate(dataset)``'s metrics as floats."""
+    return {key: float(value) for key, value in model.evaluate(dataset, verbose=0, return_dict=True).items()}
+
+
+def record_run_visuals(
+    run: RunDirectory,
+    model: Any,
+    prepared: PreparedData,
+    history: dict[str, list[float]],
+    spec: Any,
+    drawings: FigureWriter,
+    evaluate: Callable[[Any, Any], dict[str, float]] = evaluate_split,
+) -> dict[str, Any]:
     """Draw the run's figures and evaluate the final model on the validation split (one
     prediction pass), and write every validation and test prediction to ``predictions.csv``.
     Returns what to add to ``metrics.json``: ``total_params``, and with a validation split
     ``validation`` (the final model's metrics), ``per_class`` and ``confusion_matrix``.
-    Multi-label and regression runs get their own (:mod:`~cnnbuild.builder.reports.task_visuals`)."""
+    Multi-label and regression runs get their own (:mod:`~cnnbuild.builder.reports.task_visuals`).
+    The figures are drawn by ``drawings`` (in the background: the caller waits for them);
+    ``evaluate(model, dataset)`` measures the final model (a trainer passes one that reuses the last
+    validation pass when it measured the same weights)."""
     if prepared.labels.mode in ("multi_hot", "values"):
         from cnnbuild.builder.reports.task_visuals import record_task_visuals
 
-        return record_task_visuals(run, model, prepared, history, spec)
+        return record_task_visuals(run, model, prepared, history, spec, drawings, evaluate)
     if spec.task_row.name == "segmentation":
         from cnnbuild.builder.reports.segmentation_report import record_segmentation_visuals
 
-        return record_segmentation_visuals(run, model, prepared, history, spec)
+        return record_segmentation_visuals(run, model, prepared, history, spec, drawings, evaluate)
     additions: dict[str, Any] = {"total_params": int(model.count_params())}
-    _draw(run, CURVES, lambda path: figures.draw_curves(history, path, title=f"{spec.name}: training curves"))
+    drawings.draw(CURVES, lambda path: figures.draw_curves(history, path, title=f"{spec.name}: training curves"))
     reports = {split: report for split in ("validation", "test") if (report := split_report(model, prepared, spec.data, split)) is not None}
     if reports:
         run.write_text(PREDICTIONS, predictions_csv(reports))
     report = reports.get("validation")
     if report is None:
         return additions
-    evaluated = model.evaluate(prepared.validation, verbose=0, return_dict=True)
-    additions["validation"] = {key: float(value) for key, value in evaluated.items()}
+    additions["validation"] = evaluate(model, prepared.validation)
     additions["per_class"] = report.per_class
     additions["confusion_matrix"] = report.confusion
-    draw_validation(run, report)
+    draw_validation(drawings, report)
     return additions

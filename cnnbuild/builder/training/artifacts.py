@@ -11,7 +11,7 @@ from cnnbuild.runs.checkpoint_state import PHASE_KEY, Phase
 
 if TYPE_CHECKING:
     from cnnbuild.builder.data.pipelines import PreparedData
-    from cnnbuild.builder.training.callbacks import EpochClock
+    from cnnbuild.builder.training.callbacks import EpochClock, LastValidation
     from cnnbuild.contracts.data import Datasets
     from cnnbuild.runs.directory import RunDirectory
 
@@ -48,17 +48,31 @@ def _phases(history: dict[str, list[float]]) -> dict[str, Any]:
     return {"phases": [{"name": phases[start].label, "first_epoch": start + 1, "last_epoch": end} for start, end in itertools.pairwise(bounds)]}
 
 
-def write_artifacts(run: RunDirectory, model: Any, prepared: PreparedData, reports: tuple[Any, Any], history: dict[str, list[float]], metrics: dict[str, Any], spec: Any) -> dict[str, Any]:
+def write_artifacts(
+    run: RunDirectory,
+    model: Any,
+    prepared: PreparedData,
+    reports: tuple[Any, Any],
+    history: dict[str, list[float]],
+    metrics: dict[str, Any],
+    spec: Any,
+    last_validation: LastValidation,
+) -> dict[str, Any]:
     """Evaluate on the test split, save the model and history, draw the figures, write
     ``metrics.json`` and mark the run completed. ``reports`` is the model and data the figures
-    and per-class table are made from. Returns the metrics as written."""
+    and per-class table are made from; ``last_validation`` spares evaluating the final model on the
+    validation split again when training's last validation pass measured these weights. Returns the metrics as written."""
+    from cnnbuild.builder.reports.drawing import FigureWriter
     from cnnbuild.builder.reports.visuals import record_run_visuals
 
     if prepared.test is not None:
         metrics["test"] = {k: float(v) for k, v in model.evaluate(prepared.test, verbose=0, return_dict=True).items()}
-    run.write_bytes_with(layout.MODEL, lambda path: model.save(path))
-    write_history(run, history)
-    metrics.update(record_run_visuals(run, *reports, history, spec))
+    with FigureWriter(run) as drawings:  # the figures are drawn while the predictions run and the model is saved
+        try:
+            metrics.update(record_run_visuals(run, *reports, history, spec, drawings, evaluate=last_validation.metrics_of))
+        finally:
+            run.write_bytes_with(layout.MODEL, lambda path: model.save(path))  # the trained model is kept whatever the report did
+        write_history(run, history)
     run.write_json(layout.METRICS, metrics)
     run.set_status("completed", completed_epochs=metrics["epochs_run"], epochs=metrics["epochs"])
     return metrics

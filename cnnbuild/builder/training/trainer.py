@@ -22,7 +22,7 @@ from cnnbuild.builder.model.compile import compile_model
 from cnnbuild.builder.model.summary import describe_model, shape_mismatches
 from cnnbuild.builder.runtime import import_keras, import_tensorflow
 from cnnbuild.builder.training.artifacts import run_metrics, write_artifacts, write_history
-from cnnbuild.builder.training.callbacks import EpochClock, Interruption
+from cnnbuild.builder.training.callbacks import EpochClock, Interruption, LastValidation
 from cnnbuild.builder.training.data_checks import batch_norm_warnings, check_resumable, check_training_labels, data_warnings, without_late_failures
 from cnnbuild.builder.training.environment import environment
 from cnnbuild.builder.training.execution import ExecutionPlan, batches_per_pass, plan_execution
@@ -55,6 +55,8 @@ class Trainer:
         self.verbose = verbose
         #: Keras callbacks the caller adds (``run(callbacks=...)``), after the spec's own
         self.extra_callbacks: list[Any] = []
+        #: The latest validation pass, so the report need not repeat it on the same weights
+        self.last_validation = LastValidation()
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -129,6 +131,7 @@ class Trainer:
 
     def fit(self, model: Any, prepared: PreparedData, plan: ExecutionPlan, callbacks: list[Any], epochs: int, interruption: Interruption) -> None:
         """``model.fit`` from the last completed epoch up to ``epochs``; Ctrl-C and the engine's errors handled."""
+        self.last_validation.dataset = prepared.validation
         try:
             model.fit(
                 prepared.train.repeat() if plan.steps_per_epoch else prepared.train,
@@ -137,7 +140,7 @@ class Trainer:
                 initial_epoch=self.completed_epochs,
                 steps_per_epoch=plan.steps_per_epoch,
                 class_weight=None if prepared.labels.mode in ("mask", "binary_mask") else class_weights(self.spec.train.class_weight, self.source.train_labels, len(self.source.class_names)),  # masks: pixel weights in the loss
-                callbacks=callbacks,
+                callbacks=[self.last_validation, *callbacks],  # first: it copies the validation logs before another callback changes them
                 verbose=1 if self.verbose == "bar" else 0,
                 shuffle=False,  # the pipeline shuffles
             )
@@ -180,7 +183,7 @@ class Trainer:
             return self._result("interrupted", {"completed_epochs": done})
         metrics = run_metrics(self.history, epochs, time.perf_counter() - started, clock, self.source, model.dtype_policy.name)
         reports = self.share.for_reports(model, prepared, spec)
-        return self._result("completed", write_artifacts(run, model, prepared, reports, self.history, metrics, spec))
+        return self._result("completed", write_artifacts(run, model, prepared, reports, self.history, metrics, spec, self.last_validation))
 
     def _result(self, status: str, metrics: dict[str, Any]) -> RunResult:
         return RunResult(
