@@ -1,4 +1,6 @@
-"""`cnnbuild run` end to end on generated image folders, digits and real photos, in real subprocesses."""
+"""`cnnbuild run` end to end on generated image folders, digits and real photos, in real subprocesses
+(evaluate and predict on the runs go through click in this process: their own processes are tested
+in tests/compat and tests/reliability)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,15 @@ import yaml
 from ..conftest import FLOWERS, SMALL_MODEL, TINY_DIGITS, beside_a_checkout, make_images, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def cli_in_process(*args: str):
+    """``cnnbuild ARGS`` through click in this process, without a TensorFlow start-up of its own."""
+    from click.testing import CliRunner
+
+    from cnnbuild.cli import cli
+
+    return CliRunner().invoke(cli, list(args))
 
 
 def folder_spec(write_spec, data_path: Path, extra: str = "", epochs: int = 2) -> Path:
@@ -113,8 +124,8 @@ def test_run_writes_every_artifact_and_skips_bad_files(image_folder, write_spec,
     assert json.loads((run_dir / "status.json").read_text())["state"] == "completed"
     assert "epoch 2/2" in result.stdout and "run complete" in result.stdout
 
-    evaluated = run_cli("evaluate", str(run_dir), "--json")
-    assert evaluated.returncode == 0, evaluated.stderr
+    evaluated = cli_in_process("evaluate", str(run_dir), "--json")
+    assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.stdout)["examples"] == 9
 
 
@@ -244,8 +255,8 @@ def test_real_flower_photos(tmp_path):
     skipped = json.loads((run_dir / "skipped.json").read_text())
     assert metrics["skipped_files"] == len(skipped) and all("next to the class folders" in item["reason"] for item in skipped)  # LICENSE.txt and the like
     assert metrics["final"]["val_accuracy"] > 0.2  # above chance after two epochs at 48x48
-    predicted = run_cli("predict", str(run_dir), str(FLOWERS / "roses"), "--json")
-    assert predicted.returncode == 0, predicted.stderr
+    predicted = cli_in_process("predict", str(run_dir), str(FLOWERS / "roses"), "--json")
+    assert predicted.exit_code == 0, predicted.output
     assert len(json.loads(predicted.stdout)) == 120
 
 
