@@ -159,10 +159,11 @@ def named_batches(files: list[tuple[str, int, str]], split: str, params: Any, ba
     from cnnbuild.data.decode import decode_files
     from cnnbuild.data.graph_map import graph_map
     from cnnbuild.data.image_files import ImageFile, inspect_images
+    from cnnbuild.data.scan_index import ScanIndex
 
     tf = import_tensorflow()
     chosen = [(path, label) for path, label, where in files if where == split]
-    verdicts = inspect_images([Path(path) for path, _ in chosen])  # the scan index answers for files unchanged since the run's check
+    verdicts = inspect_images([Path(path) for path, _ in chosen], index=ScanIndex.default())  # the scan index answers for files unchanged since the run's check
     usable = [ImageFile(path, position, verdict.native, verdict.size) for position, ((path, _), verdict) in enumerate(zip(chosen, verdicts, strict=True)) if not verdict.reason]
     labels = tf.constant([label for _, label in chosen] or [0], dtype=tf.int64)
     names = tf.constant([os.fsencode(path) for path, _ in chosen] or [b""])
