@@ -45,6 +45,9 @@ def test_run_writes_figures_and_per_class_metrics(tmp_path):
     # the last epoch's validation pass measured the saved weights: its numbers are the saved model's
     history = json.loads((run_dir / "history.json").read_text())
     assert metrics["validation"] == {"accuracy": history["val_accuracy"][-1], "loss": history["val_loss"][-1]}
+    # and the last epoch's checkpoint holds them: the model file is a copy of it
+    state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
+    assert (run_dir / "model.keras").read_bytes() == (run_dir / state["checkpoint"]).read_bytes()
     assert metrics["total_params"] == 8 * 9 * 3 + 8 + 8 * 8 * 8 * 3 + 3  # Conv2D(8) on rgb + Dense(3) after 8x8x8
     summary = format_run_summary(result)
     lines = summary.splitlines()
@@ -53,6 +56,24 @@ def test_run_writes_figures_and_per_class_metrics(tmp_path):
     assert [line.split()[0] for line in lines[header + 1 : header + 4]] == list(CLASSES)
     assert lines[header + 4].startswith("macro avg") and lines[header + 4].split()[-1] == "9"
     assert "saved model on the validation split: accuracy" in summary
+
+
+def test_weights_restored_by_early_stopping_are_evaluated_and_saved_again(tmp_path):
+    """EarlyStopping ends the run after its second epoch (nothing can improve by min_delta) and puts the
+    first epoch's weights back: the report measures and saves those, not the last checkpoint's."""
+    folder = make_images(tmp_path / "images", CLASSES)
+    spec = tmp_path / "tiny.yaml"
+    early = "  callbacks: [{type: EarlyStopping, monitor: val_loss, min_delta: 1000000, patience: 1, restore_best_weights: true}]\n"
+    spec.write_text(spec_text(folder, epochs=3).replace("train: {epochs: 3, verbose: quiet}", "train:\n  epochs: 3\n  verbose: quiet\n" + early), encoding="utf-8")
+    run(spec, output=tmp_path / "run")
+    run_dir = tmp_path / "run"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    history = json.loads((run_dir / "history.json").read_text())
+    assert len(history["val_loss"]) == 2
+    assert metrics["validation"] == {"accuracy": history["val_accuracy"][0], "loss": history["val_loss"][0]}  # the first epoch's weights
+    state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
+    assert state["checkpoint"].endswith("epoch-0002.keras")
+    assert (run_dir / "model.keras").read_bytes() != (run_dir / state["checkpoint"]).read_bytes()
 
 
 def test_run_without_validation_split_draws_only_the_curves(tmp_path):

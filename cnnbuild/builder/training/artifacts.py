@@ -11,7 +11,7 @@ from cnnbuild.runs.checkpoint_state import PHASE_KEY, Phase
 
 if TYPE_CHECKING:
     from cnnbuild.builder.data.pipelines import PreparedData
-    from cnnbuild.builder.training.callbacks import EpochClock, LastValidation
+    from cnnbuild.builder.training.callbacks import EpochClock, FinalWeights
     from cnnbuild.contracts.data import Datasets
     from cnnbuild.runs.directory import RunDirectory
 
@@ -56,12 +56,14 @@ def write_artifacts(
     history: dict[str, list[float]],
     metrics: dict[str, Any],
     spec: Any,
-    last_validation: LastValidation,
+    final_weights: FinalWeights,
 ) -> dict[str, Any]:
     """Evaluate on the test split, save the model and history, draw the figures, write
     ``metrics.json`` and mark the run completed. ``reports`` is the model and data the figures
-    and per-class table are made from; ``last_validation`` spares evaluating the final model on the
-    validation split again when training's last validation pass measured these weights. Returns the metrics as written."""
+    and per-class table are made from; ``final_weights`` spares evaluating the final model on the
+    validation split again when training's last validation pass measured these weights, and saving
+    it again when the last epoch checkpoint holds them (the model file is a copy of that file).
+    Returns the metrics as written."""
     from cnnbuild.builder.reports.drawing import FigureWriter
     from cnnbuild.builder.reports.visuals import record_run_visuals
 
@@ -69,13 +71,23 @@ def write_artifacts(
         metrics["test"] = {k: float(v) for k, v in model.evaluate(prepared.test, verbose=0, return_dict=True).items()}
     with FigureWriter(run) as drawings:  # the figures are drawn while the predictions run and the model is saved
         try:
-            metrics.update(record_run_visuals(run, *reports, history, spec, drawings, evaluate=last_validation.metrics_of))
+            metrics.update(record_run_visuals(run, *reports, history, spec, drawings, evaluate=final_weights.metrics_of))
         finally:
-            run.write_bytes_with(layout.MODEL, lambda path: model.save(path))  # the trained model is kept whatever the report did
+            save_model(run, model, final_weights.checkpoint_of(model))  # the trained model is kept whatever the report did
         write_history(run, history)
     run.write_json(layout.METRICS, metrics)
     run.set_status("completed", completed_epochs=metrics["epochs_run"], epochs=metrics["epochs"])
     return metrics
+
+
+def save_model(run: RunDirectory, model: Any, checkpoint: str | None) -> None:
+    """``model.keras``: a copy of the epoch ``checkpoint`` that holds exactly these weights, or ``model.save``."""
+    import shutil
+
+    if checkpoint is not None and run.file(checkpoint).is_file():
+        run.write_bytes_with(layout.MODEL, lambda path: shutil.copyfile(run.file(checkpoint), path))
+    else:
+        run.write_bytes_with(layout.MODEL, lambda path: model.save(path))
 
 
 def write_history(run: RunDirectory, history: dict[str, list[float]]) -> None:

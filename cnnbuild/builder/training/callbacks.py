@@ -64,14 +64,17 @@ class EpochClock(keras.callbacks.Callback):
         return self.images_per_epoch / statistics.median(timed)
 
 
-class LastValidation(keras.callbacks.Callback):
-    """The metrics of the latest validation pass in ``fit``, kept with a checksum of the weights it
-    measured, so that the run's report does not evaluate the same weights on the same data again.
+class FinalWeights(keras.callbacks.Callback):
+    """What training already did with the weights it ends with, so that the run's report does not do
+    it again: the latest validation pass (its metrics) and the latest epoch checkpoint (its file),
+    each kept with a checksum of the weights it measured or saved.
 
-    :meth:`metrics_of` gives them when the model still has exactly those weights and the dataset
-    is the one ``fit`` validated on; anything else (EarlyStopping's ``restore_best_weights``, an
+    :meth:`metrics_of` gives the metrics when the model still has exactly those weights and the
+    dataset is the one ``fit`` validated on, and :meth:`checkpoint_of` the checkpoint when it holds
+    exactly the model's weights; anything else (EarlyStopping's ``restore_best_weights``, an
     optimizer's moving average swapped in, a callback that changed the weights, other data) is
-    evaluated. Put first among ``fit``'s callbacks: it copies the logs before another changes them.
+    evaluated or saved again. Put first among ``fit``'s callbacks: it copies the logs before another
+    changes them.
     """
 
     def __init__(self) -> None:
@@ -79,6 +82,8 @@ class LastValidation(keras.callbacks.Callback):
         self.dataset: Any = None  # the validation data the coming fit uses (set by the trainer)
         self.metrics: dict[str, float] | None = None
         self.checksum: tuple[int, ...] | None = None
+        self.checkpoint: str | None = None  # the run folder's file of the latest epoch checkpoint
+        self.checkpointed: tuple[int, ...] | None = None
         self._measured: Any = None
         self._checksum_before: tuple[int, ...] | None = None
 
@@ -95,6 +100,14 @@ class LastValidation(keras.callbacks.Callback):
         if self.metrics is not None and dataset is not None and dataset is self._measured and model is self.model and weights_checksum(model) == self.checksum:
             return dict(self.metrics)
         return {key: float(value) for key, value in model.evaluate(dataset, verbose=0, return_dict=True).items()}
+
+    def saved(self, name: str, model: Any) -> None:
+        """The epoch checkpoint ``name`` was just written from ``model``."""
+        self.checkpoint, self.checkpointed = name, weights_checksum(model)
+
+    def checkpoint_of(self, model: Any) -> str | None:
+        """The latest epoch checkpoint when it holds exactly ``model``'s weights (and the optimizer's, untouched since), else None."""
+        return self.checkpoint if self.checkpoint is not None and weights_checksum(model) == self.checkpointed else None
 
 
 def weights_checksum(model: Any) -> tuple[int, ...]:
@@ -231,9 +244,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
     repeats it), one during validation does not.
     """
 
-    def __init__(self, run: RunDirectory, interruption: Interruption, history: dict[str, list[float]], keep: int, phase: Phase | None = None) -> None:
+    def __init__(self, run: RunDirectory, interruption: Interruption, history: dict[str, list[float]], keep: int, phase: Phase | None = None, final: FinalWeights | None = None) -> None:
         super().__init__()
         self.run, self.interruption, self.history, self.keep = run, interruption, history, keep
+        self.final = final  # told of each checkpoint, so the finished run's model file can be that file
         self.phase = phase  # recorded in the history as "phase" (runs with train.fine_tune)
         self.requested_while_training = False
         self.last_batch = -1
@@ -260,6 +274,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             self.history.setdefault(PHASE_KEY, []).append(int(self.phase))
         name = layout.checkpoint(epoch + 1)
         self.run.write_bytes_with(name, lambda path: self.model.save(path))
+        if self.final is not None:
+            self.final.saved(name, self.model)
         state = self.run.record.resume_state.after_epoch(epoch + 1, name, self.history, self.keep)
         self.run.save_resume_state(state)
         remove_unlisted(self.run, state.files)  # only now is an older checkpoint unneeded

@@ -94,15 +94,15 @@ def _phase(trainer: Trainer, model: Any, prepared: PreparedData, plan: Execution
     history = fine_tune_history(trainer.history, first) if fine_tuning else trainer.history
     mixing = label_mixing_entries(spec) and spec.augmentation_placement == "pipeline"
     spec_callbacks = user_callbacks(spec, run, spec.train.steps_per_epoch, history, first_epoch=first, learning_rate=learning_rate)
-    trainer.last_validation.dataset = prepared.validation
+    trainer.final_weights.dataset = prepared.validation
     callbacks = [
-        trainer.last_validation,  # first: it copies the validation logs before another callback changes them
+        trainer.final_weights,  # first: it copies the validation logs before another callback changes them
         *([TrainingMetricsLeftOut(list(spec.compile.metrics))] if mixing else []),  # no later callback sees them
         *spec_callbacks,
         *trainer.extra_callbacks,  # a sweep's pruning report
         clock,
         stop_callback(trainer.placement, interruption),
-        EpochCheckpoint(run, interruption, trainer.history, spec.output.keep_checkpoints, phase=phase),
+        EpochCheckpoint(run, interruption, trainer.history, spec.output.keep_checkpoints, phase=phase, final=trainer.final_weights),
         *([EpochLines(spec.train.total_epochs, clock, interruption)] if trainer.verbose == "line" else []),
     ]
     trainer.fit(model, prepared, plan, callbacks, end, interruption)

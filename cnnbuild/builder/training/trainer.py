@@ -22,7 +22,7 @@ from cnnbuild.builder.model.compile import compile_model
 from cnnbuild.builder.model.summary import describe_model, shape_mismatches
 from cnnbuild.builder.runtime import import_keras, import_tensorflow
 from cnnbuild.builder.training.artifacts import run_metrics, write_artifacts, write_history
-from cnnbuild.builder.training.callbacks import EpochClock, Interruption, LastValidation
+from cnnbuild.builder.training.callbacks import EpochClock, FinalWeights, Interruption
 from cnnbuild.builder.training.data_checks import batch_norm_warnings, check_resumable, check_training_labels, data_warnings, without_late_failures
 from cnnbuild.builder.training.environment import environment
 from cnnbuild.builder.training.execution import ExecutionPlan, batches_per_pass, plan_execution
@@ -55,7 +55,7 @@ class Trainer:
         self.verbose = verbose
         #: Keras callbacks the caller adds (``run(callbacks=...)``), after the spec's own
         self.extra_callbacks: list[Any] = []
-        self.last_validation = LastValidation()  # the latest validation pass: the report need not repeat it on the same weights
+        self.final_weights = FinalWeights()  # the latest validation pass and checkpoint: the report need not repeat them
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -181,7 +181,7 @@ class Trainer:
             return self._result("interrupted", {"completed_epochs": done})
         metrics = run_metrics(self.history, epochs, time.perf_counter() - started, clock, self.source, model.dtype_policy.name)
         reports = self.share.for_reports(model, prepared, spec)
-        return self._result("completed", write_artifacts(run, model, prepared, reports, self.history, metrics, spec, self.last_validation))
+        return self._result("completed", write_artifacts(run, model, prepared, reports, self.history, metrics, spec, self.final_weights))
 
     def _result(self, status: str, metrics: dict[str, Any]) -> RunResult:
         return RunResult(

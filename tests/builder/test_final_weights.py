@@ -1,4 +1,4 @@
-"""LastValidation: the report reuses training's last validation pass only when it measured the final weights on the same data."""
+"""FinalWeights: the report reuses training's last validation pass and last checkpoint only when they hold the final weights (and the same data)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from cnnbuild.builder.training.callbacks import LastValidation  # noqa: E402
+from cnnbuild.builder.training.callbacks import FinalWeights  # noqa: E402
 
 
 def _model_and_data():
@@ -33,13 +33,13 @@ class _CountingEvaluate:
 
 def _fitted():
     model, train, validation = _model_and_data()
-    last = LastValidation()
+    last = FinalWeights()
     last.dataset = validation
     model.fit(train, validation_data=validation, epochs=2, callbacks=[last], verbose=0)
     return model, validation, last
 
 
-def test_unchanged_weights_reuse_the_last_validation_pass_exactly() -> None:
+def test_unchanged_weights_reuse_the_final_weights_pass_exactly() -> None:
     model, validation, last = _fitted()
     expected = {key: float(value) for key, value in model.evaluate(validation, verbose=0, return_dict=True).items()}
     counting = _CountingEvaluate(model)
@@ -70,7 +70,7 @@ def test_other_data_is_evaluated() -> None:
 
 def test_a_validation_pass_cut_short_is_not_reused() -> None:
     model, train, validation = _model_and_data()
-    last = LastValidation()
+    last = FinalWeights()
     last.dataset = validation
 
     class StopAfterFirstBatch(keras.callbacks.Callback):
@@ -83,3 +83,13 @@ def test_a_validation_pass_cut_short_is_not_reused() -> None:
     model.evaluate = counting
     last.metrics_of(model, validation)
     assert counting.calls == 1
+
+
+def test_the_last_checkpoint_is_named_only_while_it_holds_the_model_s_weights(tmp_path) -> None:
+    model, _, last = _fitted()
+    assert last.checkpoint_of(model) is None  # nothing saved yet
+    last.saved("checkpoints/epoch-0002.keras", model)
+    assert last.checkpoint_of(model) == "checkpoints/epoch-0002.keras"
+    bias = model.layers[-1].bias
+    bias.assign(bias.value + 1.0)
+    assert last.checkpoint_of(model) is None
