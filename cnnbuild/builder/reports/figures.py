@@ -145,17 +145,17 @@ def _tile(image: Any, size: int) -> Any:
 def draw_image_grid(images: Sequence[Any], titles: Sequence[str], path: Path, *, title: str, columns: int = 3, empty_message: str = "no images") -> list[str]:
     """Images (float 0..255, height x width x channels) in a grid, each with its title.
 
-    The images are placed pixel for pixel into one canvas with their titles as figure text: a grid
-    of axes (one per image, laid out by the constrained engine) cost 2.2 s for 16 photos on the
-    2-core machine, most of it in matplotlib's axes and layout rather than in drawing."""
+    The images are placed pixel for pixel into one canvas and the titles written on it with Pillow,
+    in the font matplotlib's figures use: the misclassified grid of the flowers run took 0.9 s
+    through matplotlib (a figure, its text and an image resampled at 1:1) on the 2-core machine,
+    under 0.2 s this way; a grid of axes laid out by the constrained engine had cost 2.2 s."""
     count = len(images)
     if count == 0:
         figure = _figure(6, 2.2)
         figure.suptitle(title, fontsize=13, parse_math=False)
         figure.text(0.5, 0.45, empty_message, ha="center", va="center", fontsize=12, parse_math=False)
         return _save(figure, path, title)
-    import numpy as np
-    from matplotlib.figure import Figure
+    from PIL import Image, ImageDraw
 
     columns = max(1, min(columns, count))
     rows = math.ceil(count / columns)
@@ -167,19 +167,39 @@ def draw_image_grid(images: Sequence[Any], titles: Sequence[str], path: Path, *,
     widest = max(len(text) for text in str(title).splitlines() or [""])
     width, height = max(grid_width, round(widest * 0.11 * DPI) + 2 * gap), heading + rows * row  # 13 pt: about 0.11 inch a character
     margin = (width - grid_width) // 2
-    canvas = np.full((height, width, 3), 255, dtype="uint8")
-    figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
-    figure.suptitle(title, fontsize=13, parse_math=False, y=1 - 0.1 * DPI / height, va="top")
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    _centred_lines(draw, str(title), width / 2, gap, _font(13))
+    small = _font(10)
     for number, (image, text) in enumerate(zip(images, titles, strict=True)):
         r, c = divmod(number, columns)
         tile = _tile(image, cell)
         top, left = heading + r * row + line * lines, margin + gap + c * (cell + gap)
-        y, x = top + (cell - tile.shape[0]) // 2, left + (cell - tile.shape[1]) // 2
-        canvas[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
-        figure.text((left + cell / 2) / width, 1 - (top - 3) / height, text, ha="center", va="bottom", fontsize=10, parse_math=False)
-    figure.figimage(canvas, 0, 0, origin="upper", zorder=0)
-    figure.savefig(path, format="png", dpi=DPI)
+        canvas.paste(Image.fromarray(tile), (left + (cell - tile.shape[1]) // 2, top + (cell - tile.shape[0]) // 2))
+        _centred_lines(draw, str(text), left + cell / 2, top - 3 - line * (str(text).count("\n") + 1), small)
+    canvas.save(path, format="PNG", compress_level=1)  # photos barely compress: level 6 took 0.8 s for a 9% smaller file
     return [title, *(str(text) for text in titles if text)]
+
+
+def _font(points: float) -> Any:
+    """The sans-serif font matplotlib's figures use (DejaVu Sans, shipped with it) at ``points``, as
+    rendered at the figures' DPI; Pillow's own font where that file is missing."""
+    from PIL import ImageFont
+
+    size = round(points * DPI / 72)
+    try:
+        import matplotlib
+
+        return ImageFont.truetype(str(Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
+def _centred_lines(draw: Any, text: str, centre: float, top: float, font: Any) -> None:
+    """``text``, line by line, each centred on ``centre``, from ``top`` down (drawn as written: no markup is read)."""
+    step = round(font.size * 1.2)
+    for number, part in enumerate(text.splitlines() or [""]):
+        draw.text((centre, top + number * step), part, fill="black", font=font, anchor="ma")
 
 
 def draw_compare(histories: dict[str, dict[str, list[float]]], path: Path, *, title: str = "Validation curves") -> list[str]:
