@@ -30,8 +30,9 @@ def draw_now(run: RunDirectory, name: str, draw: Callable[[Path], list[str]]) ->
 
 
 class FigureWriter:
-    """Figures of one run directory, drawn in order on one background thread (matplotlib's Figure
-    objects, never pyplot, so nothing is shared between figures)."""
+    """Figures of one run directory, drawn in order on one background thread. matplotlib is not
+    thread-safe: while a report has a FigureWriter, every figure goes through it, so only its
+    thread draws (matplotlib's Figure objects, never pyplot)."""
 
     def __init__(self, run: RunDirectory) -> None:
         self.run = run

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.reports import figures
-from cnnbuild.builder.reports.drawing import FigureWriter, draw_now
+from cnnbuild.builder.reports.drawing import FigureWriter
 from cnnbuild.builder.reports.task_figures import draw_pr_curves, draw_predicted_vs_true
 from cnnbuild.builder.reports.task_measures import TaskPredictions, choose_thresholds, predict_split, predictions_csv, task_measures
 from cnnbuild.contracts import run_layout as layout
@@ -26,15 +26,14 @@ def split_files(prepared: PreparedData, split: str) -> list[str] | None:
     return [path for path, _, where in files if where == split] if files else None
 
 
-def draw_task_figure(run_or_folder: Any, predictions: TaskPredictions, record: TaskRecord, name: str) -> None:
-    """``pr_curves.png`` (multi-label) or ``predicted_vs_true.png`` (regression) of ``predictions``."""
-
+def draw_task_figure(drawings: FigureWriter, predictions: TaskPredictions, record: TaskRecord, name: str) -> None:
+    """``pr_curves.png`` (multi-label) or ``predicted_vs_true.png`` (regression) of ``predictions``, drawn by ``drawings``."""
     if record.task == "multi_label":
         title = f"{name}: precision-recall per label, {predictions.split} split ({len(predictions.true)} images)"
-        draw_now(run_or_folder, layout.PR_CURVES, lambda path: draw_pr_curves(predictions, record, path, title=title))
+        drawings.draw(layout.PR_CURVES, lambda path: draw_pr_curves(predictions, record, path, title=title))
     else:
         title = f"{name}: predicted against true, {predictions.split} split ({len(predictions.true)} images)"
-        draw_now(run_or_folder, layout.PREDICTED_VS_TRUE, lambda path: draw_predicted_vs_true(predictions, record, path, title=title))
+        drawings.draw(layout.PREDICTED_VS_TRUE, lambda path: draw_predicted_vs_true(predictions, record, path, title=title))
 
 
 def record_task_visuals(
@@ -56,7 +55,7 @@ def record_task_visuals(
             run.write_json(layout.TASK, record.as_dict())
         splits.append(validation)
         additions["validation"] = evaluate(model, prepared.validation)
-        draw_task_figure(run, validation, record, spec.name)
+        draw_task_figure(drawings, validation, record, spec.name)  # on the drawing thread: matplotlib is used by one thread at a time
     if source.test is not None:
         splits.append(predict_split(model, source.test.batch(batch_size), record, "test", split_files(prepared, "test")))
     if splits:
