@@ -94,3 +94,20 @@ def test_drawing_never_imports_pyplot(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "c.png").exists()
+
+
+def test_image_grid_titles_in_a_script_the_font_lacks_go_through_matplotlib(tmp_path, monkeypatch):
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    saved = []
+    original = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *args, **kwargs: saved.append(args[0]) or original(self, *args, **kwargs))
+    colour = np.full((20, 20, 3), 120.0, dtype="float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # matplotlib says which glyphs its fonts lack
+        figures.draw_image_grid([colour], ["花.jpg"], tmp_path / "cjk.png", title="one")
+    figures.draw_image_grid([colour], ["flower.jpg"], tmp_path / "latin.png", title="one")
+    assert saved == [tmp_path / "cjk.png"]  # the Latin one was written by Pillow
+    assert_png(tmp_path / "cjk.png") and assert_png(tmp_path / "latin.png")

@@ -145,17 +145,18 @@ def _tile(image: Any, size: int) -> Any:
 def draw_image_grid(images: Sequence[Any], titles: Sequence[str], path: Path, *, title: str, columns: int = 3, empty_message: str = "no images") -> list[str]:
     """Images (float 0..255, height x width x channels) in a grid, each with its title.
 
-    The images are placed pixel for pixel into one canvas and the titles written on it with Pillow,
-    in the font matplotlib's figures use: the misclassified grid of the flowers run took 0.9 s
-    through matplotlib (a figure, its text and an image resampled at 1:1) on the 2-core machine,
-    under 0.2 s this way; a grid of axes laid out by the constrained engine had cost 2.2 s."""
+    The images are placed pixel for pixel into one canvas. The titles are written on it with Pillow
+    in the font matplotlib's figures use (DejaVu Sans): the flowers run's misclassified grid took
+    2.0 s through matplotlib (text and a canvas resampled at 1:1) on the 2-core machine, 0.4 s so.
+    Text with a character that font lacks (CJK file names, say) is left to matplotlib, whose font
+    fallback may have it; a grid of axes laid out by the constrained engine had cost 2.2 s."""
     count = len(images)
     if count == 0:
         figure = _figure(6, 2.2)
         figure.suptitle(title, fontsize=13, parse_math=False)
         figure.text(0.5, 0.45, empty_message, ha="center", va="center", fontsize=12, parse_math=False)
         return _save(figure, path, title)
-    from PIL import Image, ImageDraw
+    import numpy as np
 
     columns = max(1, min(columns, count))
     rows = math.ceil(count / columns)
@@ -167,32 +168,53 @@ def draw_image_grid(images: Sequence[Any], titles: Sequence[str], path: Path, *,
     widest = max(len(text) for text in str(title).splitlines() or [""])
     width, height = max(grid_width, round(widest * 0.11 * DPI) + 2 * gap), heading + rows * row  # 13 pt: about 0.11 inch a character
     margin = (width - grid_width) // 2
-    canvas = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(canvas)
-    _centred_lines(draw, str(title), width / 2, gap, _font(13))
-    small = _font(10)
+    canvas = np.full((height, width, 3), 255, dtype="uint8")
+    captions = []  # (text, centre x, bottom y) in pixels
     for number, (image, text) in enumerate(zip(images, titles, strict=True)):
         r, c = divmod(number, columns)
         tile = _tile(image, cell)
         top, left = heading + r * row + line * lines, margin + gap + c * (cell + gap)
-        canvas.paste(Image.fromarray(tile), (left + (cell - tile.shape[1]) // 2, top + (cell - tile.shape[0]) // 2))
-        _centred_lines(draw, str(text), left + cell / 2, top - 3 - line * (str(text).count("\n") + 1), small)
-    canvas.save(path, format="PNG", compress_level=1)  # photos barely compress: level 6 took 0.8 s for a 9% smaller file
+        y, x = top + (cell - tile.shape[0]) // 2, left + (cell - tile.shape[1]) // 2
+        canvas[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
+        captions.append((str(text), left + cell / 2, top - 3))
+    font = _dejavu_sans([str(title), *(text for text, _, _ in captions)])
+    if font is not None:
+        from PIL import Image, ImageDraw
+
+        picture = Image.fromarray(canvas)
+        draw = ImageDraw.Draw(picture)
+        heading_font, caption_font = font.font_variant(size=round(13 * DPI / 72)), font.font_variant(size=round(10 * DPI / 72))
+        _centred_lines(draw, str(title), width / 2, gap, heading_font)
+        for text, centre, bottom in captions:
+            _centred_lines(draw, text, centre, bottom - line * (text.count("\n") + 1), caption_font)
+        picture.save(path, format="PNG", compress_level=1)  # photos barely compress: level 6 took 0.8 s for a 9% smaller file
+    else:
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+        figure.suptitle(title, fontsize=13, parse_math=False, y=1 - 0.1 * DPI / height, va="top")
+        for text, centre, bottom in captions:
+            figure.text(centre / width, 1 - bottom / height, text, ha="center", va="bottom", fontsize=10, parse_math=False)
+        figure.figimage(canvas, 0, 0, origin="upper", zorder=0)
+        figure.savefig(path, format="png", dpi=DPI)
     return [title, *(str(text) for text in titles if text)]
 
 
-def _font(points: float) -> Any:
-    """The sans-serif font matplotlib's figures use (DejaVu Sans, shipped with it) at ``points``, as
-    rendered at the figures' DPI; Pillow's own font where that file is missing."""
-    from PIL import ImageFont
-
-    size = round(points * DPI / 72)
+def _dejavu_sans(texts: list[str]) -> Any:
+    """Pillow's FreeType font of the DejaVu Sans matplotlib ships, when it has every character of
+    ``texts``; None when it lacks one, or Pillow has no FreeType."""
     try:
         import matplotlib
+        from matplotlib.ft2font import FT2Font
+        from PIL import ImageFont
 
-        return ImageFont.truetype(str(Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
-    except OSError:
-        return ImageFont.load_default(size=size)
+        file = str(Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf")
+        characters = FT2Font(file).get_charmap()
+        if any(ord(character) not in characters for text in texts for character in text if not character.isspace()):
+            return None
+        return ImageFont.truetype(file, 12)
+    except (ImportError, OSError):
+        return None
 
 
 def _centred_lines(draw: Any, text: str, centre: float, top: float, font: Any) -> None:
