@@ -110,4 +110,5 @@ def test_image_grid_titles_in_a_script_the_font_lacks_go_through_matplotlib(tmp_
         figures.draw_image_grid([colour], ["花.jpg"], tmp_path / "cjk.png", title="one")
     figures.draw_image_grid([colour], ["flower.jpg"], tmp_path / "latin.png", title="one")
     assert saved == [tmp_path / "cjk.png"]  # the Latin one was written by Pillow
-    assert_png(tmp_path / "cjk.png") and assert_png(tmp_path / "latin.png")
+    assert_png(tmp_path / "cjk.png")
+    assert_png(tmp_path / "latin.png")

@@ -1,7 +1,8 @@
-"""Matplotlib figures of runs and data, written as PNG files.
+"""Figures of runs and data, written as PNG files.
 
 Figures are built with ``matplotlib.figure.Figure`` (the Agg canvas), never through pyplot, so
-drawing changes no global state: a notebook keeps its own backend. Every drawing function
+drawing changes no global state: a notebook keeps its own backend; image grids are composed
+with Pillow where its font has every character of their text. Every drawing function
 returns the figure's title texts (suptitle first), which tests and reports can check. Text that
 comes from users (class names, file names, run names) is drawn literally: matplotlib would
 otherwise read ``$...$`` as math and fail on a folder named ``$^$``.
