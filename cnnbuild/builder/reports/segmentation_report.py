@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.reports import figures
-from cnnbuild.builder.reports.drawing import FigureWriter
 from cnnbuild.contracts.run_layout import CURVES, MASK_OVERLAYS, PREDICTIONS
 
 if TYPE_CHECKING:
     from cnnbuild.builder.data.pipelines import PreparedData
+    from cnnbuild.builder.reports.drawing import FigureWriter
     from cnnbuild.runs.directory import RunDirectory
 
 #: how many of the best and of the worst validation images ``mask_overlays.png`` shows

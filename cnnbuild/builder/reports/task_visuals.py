@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cnnbuild.builder.reports import figures
-from cnnbuild.builder.reports.drawing import FigureWriter
 from cnnbuild.builder.reports.task_figures import draw_pr_curves, draw_predicted_vs_true
 from cnnbuild.builder.reports.task_measures import TaskPredictions, choose_thresholds, predict_split, predictions_csv, task_measures
 from cnnbuild.contracts import run_layout as layout
@@ -16,6 +15,7 @@ from cnnbuild.runs.task_record import read_task_record
 
 if TYPE_CHECKING:
     from cnnbuild.builder.data.pipelines import PreparedData
+    from cnnbuild.builder.reports.drawing import FigureWriter
     from cnnbuild.runs.directory import RunDirectory
     from cnnbuild.runs.task_record import TaskRecord
 

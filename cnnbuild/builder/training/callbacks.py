@@ -74,7 +74,8 @@ class FinalWeights(keras.callbacks.Callback):
     exactly the model's weights; anything else (EarlyStopping's ``restore_best_weights``, an
     optimizer's moving average swapped in, a callback that changed the weights, other data) is
     evaluated or saved again. Put first among ``fit``'s callbacks: it copies the logs before another
-    changes them.
+    changes them. The checksums cost two passes over the weights an epoch (15 ms each for the
+    flowers model's 16 MB; about 0.4 s each for 400 MB, against epochs of minutes for such models).
     """
 
     def __init__(self) -> None:
