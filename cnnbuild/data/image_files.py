@@ -188,9 +188,10 @@ def tensorflow_decode_failures(paths: list[Path], advance: Callable[[int], None]
 
 
 def _decode_all(paths: list[Path], advance: Callable[[int], None] | None = None) -> tuple[set[int], list[str]]:
+    from cnnbuild.data.graph_map import graph_map
+
     tf = import_tensorflow()
 
-    @tf.autograph.experimental.do_not_convert
     def decode(index: tf.Tensor, path: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         image = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
         return index, tf.shape(image)[0]  # an output that needs the decoded pixels, so the decode is not pruned
@@ -198,7 +199,7 @@ def _decode_all(paths: list[Path], advance: Callable[[int], None] | None = None)
     positions = tf.range(len(paths), dtype=tf.int64)
     encoded = tf.constant([os.fsencode(path) for path in paths])
     dataset = tf.data.Dataset.from_tensor_slices((positions, encoded))
-    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False).ignore_errors().batch(512)
+    dataset = graph_map(dataset, decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False).ignore_errors().batch(512)
     decoded: set[int] = set()
     with stderr_captured() as written:
         for batch, _ in dataset:

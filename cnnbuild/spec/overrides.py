@@ -8,11 +8,26 @@ from typing import Any
 
 import yaml
 
+from cnnbuild.plugins.kinds import use_at
 from cnnbuild.spec.codes import Code
 from cnnbuild.spec.errors import SpecError, SpecIssue
 from cnnbuild.spec.yaml_source import PathKey, SpecSource, parse_yaml
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+#: Keys whose value may be a bare name, short for ``{type: name}`` (besides the entries of registered kinds)
+_TYPED_KEYS: frozenset[PathKey] = frozenset({("compile", "optimizer"), ("compile", "loss"), ("task",), ("sweep", "pruner")})
+
+
+def _bare_name_is_short(path: PathKey) -> bool:
+    """Whether a bare name at ``path`` is the short form of ``{type: name}``: an optimizer, a loss, a
+    task, a pruner, or an entry of a registered kind (a layer, an augmentation layer, a callback, the data source)."""
+    if path in _TYPED_KEYS:
+        return True
+    found = use_at(path)
+    if found is None:
+        return False
+    use = found[1]
+    return path == use.path if not use.many else len(path) > len(use.path) and isinstance(path[-1], int)
 
 
 def parse_key(key: str) -> PathKey:
@@ -37,15 +52,18 @@ def _set(data: Any, path: PathKey, value: Any) -> None:
     current = data
     for index, part in enumerate(path[:-1]):
         following = path[index + 1]
+        short = isinstance(following, str) and _bare_name_is_short(path[: index + 1])  # keep the name, add the key
         if isinstance(current, dict):
-            if isinstance(current.get(part), str) and isinstance(following, str):
-                current[part] = {"type": current[part]}  # a bare name is the short form of {type: name}: keep it, add the key
+            if isinstance(current.get(part), str) and short:
+                current[part] = {"type": current[part]}
             elif not isinstance(current.get(part), (dict, list)):
                 current[part] = [] if isinstance(following, int) else {}
             current = current[part]
         elif isinstance(current, list) and isinstance(part, int):
             if part >= len(current):
                 raise ValueError(f"index [{part}] is past the end of a list of {len(current)}")
+            if isinstance(current[part], str) and short:
+                current[part] = {"type": current[part]}
             current = current[part]
         else:
             raise ValueError(f"cannot set {part!r} inside a {type(current).__name__}")

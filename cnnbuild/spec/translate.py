@@ -105,13 +105,25 @@ def _models_at(root: type[BaseModel], data: Any, path: tuple[Any, ...]) -> list[
     return [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
 
 
-def _default_type_hint(root: type[BaseModel], data: Any, path: tuple[Any, ...]) -> str:
-    """``; the default is adam: add type: adam`` where the field at ``path`` has a typed default."""
+def _type_hint(root: type[BaseModel], data: Any, path: tuple[Any, ...], given: Any) -> str:
+    """Which type to add to the entry ``given`` (a mapping without ``type``) at ``path``: the field's
+    default type when it takes every key given (``; the default is adam: add type: adam``), else the
+    types that do (``; momentum is a parameter of: sgd, rmsprop``)."""
+    keys = [key for key in given if key != "type"] if isinstance(given, dict) else []
     parent = _model_at(root, data, path[:-1]) if path and isinstance(path[-1], str) else None
     field = parent.model_fields.get(path[-1]) if parent is not None else None
-    default = field.get_default(call_default_factory=True) if field is not None and not field.is_required() else None
+    try:
+        default = field.get_default(call_default_factory=True) if field is not None and not field.is_required() else None
+    except Exception:  # a default made from other values: no default to name
+        default = None
     name = getattr(default, "type", None)
-    return f"; the default is {name}: add type: {name} to set its parameters" if isinstance(name, str) else ""
+    if isinstance(name, str) and isinstance(default, BaseModel) and keys and all(key in type(default).model_fields for key in keys):
+        return f"; the default is {name}: add type: {name} to set its parameters"
+    members = [member for member in _models_at(root, data, path) if "type" in member.model_fields]
+    having = [str(tag) for member in members if keys and all(key in member.model_fields for key in keys) for tag in typing.get_args(member.model_fields["type"].annotation)]
+    if having:
+        return f"; {', '.join(keys)} {'is a parameter' if len(keys) == 1 else 'are parameters'} of: {', '.join(having)}"
+    return f"; the default is {name}" if isinstance(name, str) else ""
 
 
 def _got(value: Any) -> str:
@@ -186,7 +198,7 @@ def _message(error: ErrorDetails, path: tuple[Any, ...], root: type[BaseModel], 
                 f"{name}'s parameters must be a mapping of names to values, such as {name}: {{filters: 16, kernel_size: 3}}, got {_got(given)} "
                 "(Keras's positional arguments are not taken: name each parameter)"
             ))
-        return _Found(Code.MISSING_KEY, f"missing key 'type' (which {_kind(path)} this is){_default_type_hint(root, data, path)}")
+        return _Found(Code.MISSING_KEY, f"missing key 'type' (which {_kind(path)} this is){_type_hint(root, data, path, value)}")
     if kind == "string_pattern_mismatch":
         if path == ("name",):
             return _Found(Code.INVALID_VALUE, f"must be letters, digits, '.', '_' and '-' (up to 64; it names the run folder), got {_got(value)}")

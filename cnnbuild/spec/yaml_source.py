@@ -66,7 +66,7 @@ class SpecSource:
             option = self.overrides.get(path[:length])
             if option is not None:
                 return f"--set {option}", 0, 0
-        if path not in self.positions:  # made by an option setting a key inside it (a section the file does not have)
+        if path and path not in self.positions:  # made by an option setting a key inside it (a section the file does not have)
             inside = [option for key_path, option in self.overrides.items() if key_path[: len(path)] == path]
             if inside:
                 return f"--set {inside[0]}", 0, 0

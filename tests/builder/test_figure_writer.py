@@ -38,3 +38,30 @@ def test_figures_are_drawn_in_order_off_the_calling_thread_and_waited_for(tmp_pa
     assert (tmp_path / "first.png").read_bytes() == b"first" and (tmp_path / "second.png").read_bytes() == b"second"
     assert not (tmp_path / "broken.png").exists()
     assert "could not draw broken.png: ValueError: no such colour" in caplog.text
+
+
+def test_a_failing_report_drops_the_figures_still_waiting(tmp_path) -> None:
+    run = RunDirectory(tmp_path)
+    started, release = threading.Event(), threading.Event()
+
+    def slow(path):
+        started.set()
+        assert release.wait(10)
+        path.write_bytes(b"first")
+        return ["first"]
+
+    def later(path):
+        path.write_bytes(b"later")
+        return ["later"]
+
+    try:
+        with FigureWriter(run) as drawings:
+            drawings.draw("first.png", slow)
+            drawings.draw("later.png", later)
+            assert started.wait(10)
+            release.set()
+            raise KeyboardInterrupt  # Ctrl-C while the report predicts
+    except KeyboardInterrupt:
+        pass
+    assert (tmp_path / "first.png").read_bytes() == b"first"  # the figure being drawn was finished
+    assert not (tmp_path / "later.png").exists()  # the one waiting was dropped

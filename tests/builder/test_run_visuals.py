@@ -76,6 +76,27 @@ def test_weights_restored_by_early_stopping_are_evaluated_and_saved_again(tmp_pa
     assert (run_dir / "model.keras").read_bytes() != (run_dir / state["checkpoint"]).read_bytes()
 
 
+def test_a_report_that_fails_keeps_the_model_and_history_and_says_the_run_failed(tmp_path, monkeypatch):
+    import pytest
+
+    from cnnbuild.builder.reports import visuals
+    from cnnbuild.errors import RunError
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(visuals, "record_run_visuals", broken)
+    folder = make_images(tmp_path / "images", CLASSES)
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(spec_text(folder, epochs=1), encoding="utf-8")
+    with pytest.raises(RunError):
+        run(spec, output=tmp_path / "run")
+    run_dir = tmp_path / "run"
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"
+    assert (run_dir / "model.keras").stat().st_size > 0
+    assert (run_dir / "history.csv").read_text().startswith("epoch")
+
+
 def test_run_without_validation_split_draws_only_the_curves(tmp_path):
     folder = make_images(tmp_path / "images", {"a": 6, "b": 6})
     spec = tmp_path / "tiny.yaml"

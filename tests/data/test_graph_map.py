@@ -48,3 +48,13 @@ def test_keras_augmentation_layers_are_traced_without_autograph() -> None:
     images = tf.data.Dataset.from_tensor_slices((tf.zeros((4, 8, 8, 3)), tf.zeros((4,), tf.int32))).batch(2)
     assert [batch[0].shape for batch in graph_map(images, recorded).as_numpy_iterator()] == [(2, 8, 8, 3), (2, 8, 8, 3)]
     assert statuses == [ag_ctx.Status.DISABLED]
+
+
+def test_a_function_looping_over_range_of_a_tensor_is_traced_with_autograph() -> None:
+    def total(count):
+        result = tf.constant(0, tf.int64)
+        for number in range(count):  # range() of a tensor: a TypeError without AutoGraph, a while loop with it
+            result += number
+        return result
+
+    assert list(graph_map(tf.data.Dataset.range(5), total).as_numpy_iterator()) == [0, 0, 1, 3, 6]

@@ -238,6 +238,20 @@ def test_an_option_inside_a_bare_type_name_keeps_the_type(tmp_path):
     assert (spec.compile.optimizer.type, spec.compile.optimizer.momentum, spec.compile.optimizer.learning_rate) == ("sgd", 0.9, 0.01)
 
 
+def test_a_bare_name_becomes_a_mapping_only_where_it_names_a_type(tmp_path):
+    """Entries of lists (layers, augmentation, callbacks) keep their type; a value that only looks like
+    a name (class_weight: auto) is replaced by the mapping, as before."""
+    spec_path = tmp_path / "s.yaml"
+    spec_path.write_text(
+        "data: {type: image_directory, path: imgs}\naugmentation: [RandomFlip]\nmodel: {layers: [Flatten, {type: Dense, units: 2}]}\n"
+        "train: {callbacks: [EarlyStopping], class_weight: auto}\n"
+    )
+    spec = load_spec(spec_path, ["augmentation[0].mode=vertical", "train.callbacks[0].patience=3", "train.class_weight.0=2.0"])
+    assert (spec.augmentation[0].type, spec.augmentation[0].mode) == ("RandomFlip", "vertical")
+    assert (spec.train.callbacks[0].type, spec.train.callbacks[0].patience) == ("EarlyStopping", 3)
+    assert spec.train.class_weight == {0: 2.0}
+
+
 def test_an_optimizer_parameter_without_a_type_says_the_type_is_missing_and_where(tmp_path):
     spec_path = tmp_path / "s.yaml"
     spec_path.write_text("data: {type: image_directory, path: imgs}\nmodel: {layers: [Flatten, {type: Dense, units: 2}]}\n")
@@ -252,6 +266,10 @@ def test_an_optimizer_parameter_without_a_type_says_the_type_is_missing_and_wher
     (issue,) = caught.value.issues
     assert (issue.line, issue.path, issue.code) == (4, "compile.optimizer", "missing-key")
     assert "parameters must be a mapping" not in issue.message
+    # a parameter the default optimizer does not take: the types that take it are named instead
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec_path, ["compile.optimizer={momentum: 0.9}"])
+    assert "momentum is a parameter of: sgd, rmsprop" in caught.value.issues[0].message
 
 
 @pytest.mark.parametrize("example", ["digits", "flowers", "malaria"])

@@ -54,5 +54,8 @@ class FigureWriter:
     def __enter__(self) -> FigureWriter:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.finish()
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        if kind is None:
+            self.finish()
+        else:  # the report failed or was interrupted: the figure being drawn ends, those waiting are dropped
+            self._pool.shutdown(wait=True, cancel_futures=True)

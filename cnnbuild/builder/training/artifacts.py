@@ -69,12 +69,12 @@ def write_artifacts(
 
     if prepared.test is not None:
         metrics["test"] = {k: float(v) for k, v in model.evaluate(prepared.test, verbose=0, return_dict=True).items()}
+    write_history(run, history)
     with FigureWriter(run) as drawings:  # the figures are drawn while the predictions run and the model is saved
         try:
             metrics.update(record_run_visuals(run, *reports, history, spec, drawings, evaluate=final_weights.metrics_of))
         finally:
             save_model(run, model, final_weights.checkpoint_of(model))  # the trained model is kept whatever the report did
-        write_history(run, history)
     run.write_json(layout.METRICS, metrics)
     run.set_status("completed", completed_epochs=metrics["epochs_run"], epochs=metrics["epochs"])
     return metrics

@@ -62,6 +62,7 @@ def _end_frozen_phase(trainer: Trainer, model: Any, start: int) -> None:
     state = run.record.resume_state
     if state.checkpoint is not None:
         run.write_bytes_with(state.checkpoint, lambda path: model.save(path))
+        trainer.final_weights.saved(state.checkpoint, model)
     run.save_resume_state(state.fine_tuning_from(start))
 
 
