@@ -234,27 +234,32 @@ def digit_pngs(folder: Path, count: int = 6, sizes: tuple[tuple[int, int], ...] 
     return paths
 
 
-#: Test modules that take longest, longest first (the sum of their tests' times in a `-n 2` CI run, 2026-12-03). With pytest-xdist's
-#: ``--dist loadfile`` each worker takes whole modules in collection order, so these start first and
-#: the short modules fill the gaps at the end. A module not listed runs after them, in its usual order.
+#: Test modules that take longest, longest first (the sum of their tests' times in a `-n 2` CI run at bbff7a4,
+#: 2026-12-03, load average 3 to 4: tests/builder/test_tasks.py counts its multi-label fixture at 58 s there,
+#: 5 s alone). With pytest-xdist's ``--dist loadfile`` each worker takes whole modules in collection order,
+#: so these start first and the short modules fill the gaps at the end. A module not listed runs after
+#: them, in its usual order.
 LONGEST_FIRST = (
-    "tests/builder/test_fine_tune_resume.py",
-    "tests/builder/test_fine_tune.py",
-    "tests/sweep/test_sweeps.py",
     "tests/reliability/test_interruptions.py",
-    "tests/builder/test_training.py",
-    "tests/export/test_export_graphs.py",
-    "tests/compat/test_compat.py",
-    "tests/reliability/test_images_hostile.py",
     "tests/builder/test_distribution.py",
-    "tests/plugins/test_mlflow_tracking.py",
-    "tests/export/test_export_folder.py",
+    "tests/builder/test_tasks.py",
+    "tests/sweep/test_sweeps.py",
+    "tests/builder/test_training.py",
     "tests/reliability/test_data_trust.py",
-    "tests/export/test_export_failures.py",
+    "tests/builder/test_backbones.py",
+    "tests/builder/test_fine_tune_resume.py",
     "tests/reliability/test_models_and_outputs.py",
-    "tests/builder/test_run_timing.py",
-    "tests/plugins/test_example_plugin.py",
-    "tests/test_library.py",
+    "tests/builder/test_execution.py",
+    "tests/compat/test_compat.py",
+    "tests/export/test_export_graphs.py",
+    "tests/export/test_segmentation_export.py",
+    "tests/export/test_export.py",
+    "tests/export/test_export_folder.py",
+    "tests/export/test_export_failures.py",
+    "tests/reliability/test_spec_fuzz.py",
+    "tests/builder/test_fine_tune.py",
+    "tests/test_cli.py",
+    "tests/builder/test_augmentation_layers.py",
 )
 
 
