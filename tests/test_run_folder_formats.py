@@ -80,6 +80,15 @@ def test_resume_of_a_finished_run_of_an_earlier_format_says_it_is_complete(old_r
     assert f"{old_run}: this run is already complete" in caplog.text
 
 
+def test_resume_of_a_finished_run_says_so_without_loading_tensorflow(old_run):
+    from .export import no_tensorflow
+
+    # in the command's own process (CNNBUILD_SUPERVISE=0): the supervised child would not have the blocker
+    result = no_tensorflow.run("run", "--resume", str(old_run), env={"CNNBUILD_SUPERVISE": "0"})
+    assert result.returncode == 0 and f"{old_run}: this run is already complete" in result.stderr and "blocked" not in result.stderr, result.stderr[-2000:]
+    assert f"run complete: {old_run}" in result.stdout
+
+
 def test_export_reads_every_earlier_format(old_run):
     from cnnbuild.export.exporter import export_run
 

@@ -69,42 +69,65 @@ def run(
     (a sweep names itself and the trial there). When a run directory was written, every plugin's
     ``run_ended`` hook is called with it and the run's state.
     """
-    from cnnbuild.builder.distribute.engines import placement_for
     from cnnbuild.runs.record import RunRecord
-    from cnnbuild.spec.labels import known_class_names
 
     collect = _Collect()
     log.addHandler(collect)
     try:
-        if resume is not None:
-            record = RunRecord.open(resume)
-            placement = placement_for(record.spec)  # chooses the Keras backend before the trainer imports Keras
-            from cnnbuild.builder.training.trainer import Trainer
-
-            trainer = Trainer.resume(record, placement, verbose=_mode(verbose, record.spec, terminal), allow_changed_data=allow_changed_data)
+        finished = RunRecord.open(resume) if resume is not None else None
+        if finished is not None and finished.completed and finished.spec.distribute.mode != "machines":
+            result = _already_complete(finished)  # said before TensorFlow loads
         else:
-            if spec is None:
-                raise RunError("give a spec (or a path to one), or resume=RUN_DIR")
-            spec = load_spec(spec, overrides) if not isinstance(spec, Spec) else apply_to_spec(spec, overrides) if overrides else spec
-            if spec.sweep is not None:
-                log.info("note: the spec's sweep section is not used by a run; cnnbuild sweep runs it")
-            known_class_names(spec, spec.registry)  # a missing data folder, or one laid out wrong, is refused before TensorFlow loads
-            placement = placement_for(spec)  # chooses the Keras backend before the trainer imports Keras
-            from cnnbuild.builder.training.trainer import Trainer
-
-            trainer = Trainer.start(spec, placement, Path(output) if output else None, tuple(overrides), verbose=_mode(verbose, spec, terminal), tags=tags)
-        trainer.extra_callbacks = list(callbacks)
-        result = _train(trainer)
+            result = _train(_trainer(spec, overrides, output, resume, verbose, terminal, allow_changed_data, tags), callbacks)
     finally:
         log.removeHandler(collect)
     result.warnings = collect.messages
     return result
 
 
-def _train(trainer: Trainer) -> RunResult:
-    """Train, then tell the plugins (``run_ended``) how the run directory was left."""
+def _trainer(
+    spec: Spec | str | Path | None, overrides: list[str] | tuple[str, ...], output: str | Path | None, resume: str | Path | None, verbose: str | None, terminal: bool, allow_changed_data: bool, tags: dict[str, Any] | None
+) -> Trainer:
+    """The trainer of a new run of ``spec``, or of the interrupted run ``resume``; the Keras backend chosen before it is imported."""
+    from cnnbuild.builder.distribute.engines import placement_for
+    from cnnbuild.runs.record import RunRecord
+    from cnnbuild.spec.labels import known_class_names
+
+    if resume is not None:
+        record = RunRecord.open(resume)
+        placement = placement_for(record.spec)  # chooses the Keras backend before the trainer imports Keras
+        from cnnbuild.builder.training.trainer import Trainer
+
+        return Trainer.resume(record, placement, verbose=_mode(verbose, record.spec, terminal), allow_changed_data=allow_changed_data)
+    if spec is None:
+        raise RunError("give a spec (or a path to one), or resume=RUN_DIR")
+    spec = load_spec(spec, overrides) if not isinstance(spec, Spec) else apply_to_spec(spec, overrides) if overrides else spec
+    if spec.sweep is not None:
+        log.info("note: the spec's sweep section is not used by a run; cnnbuild sweep runs it")
+    known_class_names(spec, spec.registry)  # a missing data folder, or one laid out wrong, is refused before TensorFlow loads
+    placement = placement_for(spec)  # chooses the Keras backend before the trainer imports Keras
+    from cnnbuild.builder.training.trainer import Trainer
+
+    return Trainer.start(spec, placement, Path(output) if output else None, tuple(overrides), verbose=_mode(verbose, spec, terminal), tags=tags)
+
+
+def _already_complete(record: Any) -> RunResult:
+    """What resuming a finished run gives: nothing is trained, and its plugins are told as a resume would tell them."""
     from cnnbuild.plugins.manager import announce_run_ended
 
+    log.warning("%s: this run is already complete", record.path)
+    result = RunResult(
+        run_dir=record.path, status="completed", history=record.resume_state.history, metrics=record.metrics or {}, class_names=record.class_names, skipped=record.skipped
+    )
+    announce_run_ended(record.path, "completed")
+    return result
+
+
+def _train(trainer: Trainer, callbacks: list[Any] | tuple[Any, ...]) -> RunResult:
+    """Train (``callbacks``: the caller's, after the spec's), then tell the plugins (``run_ended``) how the run directory was left."""
+    from cnnbuild.plugins.manager import announce_run_ended
+
+    trainer.extra_callbacks = list(callbacks)
     chief = trainer.placement.is_chief
     try:
         result = trainer.train()
