@@ -16,6 +16,7 @@ from cnnbuild.spec.document import Spec, apply_to_spec, load_spec
 
 if TYPE_CHECKING:
     from cnnbuild.builder.training.trainer import Trainer
+    from cnnbuild.runs.record import RunRecord
 
 __all__ = ["RunResult", "run"]
 
@@ -78,7 +79,7 @@ def run(
         if finished is not None and finished.completed and finished.spec.distribute.mode != "machines":
             result = _already_complete(finished)  # said before TensorFlow loads
         else:
-            result = _train(_trainer(spec, overrides, output, resume, verbose, terminal, allow_changed_data, tags), callbacks)
+            result = _train(_trainer(spec, overrides, output, finished, verbose, terminal, allow_changed_data, tags), callbacks)
     finally:
         log.removeHandler(collect)
     result.warnings = collect.messages
@@ -86,15 +87,13 @@ def run(
 
 
 def _trainer(
-    spec: Spec | str | Path | None, overrides: list[str] | tuple[str, ...], output: str | Path | None, resume: str | Path | None, verbose: str | None, terminal: bool, allow_changed_data: bool, tags: dict[str, Any] | None
+    spec: Spec | str | Path | None, overrides: list[str] | tuple[str, ...], output: str | Path | None, record: RunRecord | None, verbose: str | None, terminal: bool, allow_changed_data: bool, tags: dict[str, Any] | None
 ) -> Trainer:
-    """The trainer of a new run of ``spec``, or of the interrupted run ``resume``; the Keras backend chosen before it is imported."""
+    """The trainer of a new run of ``spec``, or of the interrupted run ``record`` (resumed); the Keras backend chosen before it is imported."""
     from cnnbuild.builder.distribute.engines import placement_for
-    from cnnbuild.runs.record import RunRecord
     from cnnbuild.spec.labels import known_class_names
 
-    if resume is not None:
-        record = RunRecord.open(resume)
+    if record is not None:
         placement = placement_for(record.spec)  # chooses the Keras backend before the trainer imports Keras
         from cnnbuild.builder.training.trainer import Trainer
 
@@ -111,7 +110,7 @@ def _trainer(
     return Trainer.start(spec, placement, Path(output) if output else None, tuple(overrides), verbose=_mode(verbose, spec, terminal), tags=tags)
 
 
-def _already_complete(record: Any) -> RunResult:
+def _already_complete(record: RunRecord) -> RunResult:
     """What resuming a finished run gives: nothing is trained, and its plugins are told as a resume would tell them."""
     from cnnbuild.plugins.manager import announce_run_ended
 

@@ -65,10 +65,10 @@ def write_artifacts(
     it again when the last epoch checkpoint holds them (the model file is a copy of that file).
     Returns the metrics as written."""
     from cnnbuild.builder.reports.drawing import FigureWriter
-    from cnnbuild.builder.reports.visuals import record_run_visuals
+    from cnnbuild.builder.reports.visuals import evaluate_split, record_run_visuals
 
     if prepared.test is not None:
-        metrics["test"] = {k: float(v) for k, v in model.evaluate(prepared.test, verbose=0, return_dict=True).items()}
+        metrics["test"] = evaluate_split(model, prepared.test)
     write_history(run, history)
     with FigureWriter(run) as drawings:  # the figures are drawn while the predictions run and the model is saved
         try:

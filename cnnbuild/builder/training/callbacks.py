@@ -100,7 +100,9 @@ class FinalWeights(keras.callbacks.Callback):
         """``model.evaluate(dataset)``'s metrics, from the last validation pass when it measured these weights on this data."""
         if self.metrics is not None and dataset is not None and dataset is self._measured and model is self.model and weights_checksum(model) == self.checksum:
             return dict(self.metrics)
-        return {key: float(value) for key, value in model.evaluate(dataset, verbose=0, return_dict=True).items()}
+        from cnnbuild.builder.reports.visuals import evaluate_split
+
+        return evaluate_split(model, dataset)
 
     def saved(self, name: str, model: Any) -> None:
         """The epoch checkpoint ``name`` was just written from ``model``."""
