@@ -117,8 +117,8 @@ class Train(Params):
     )
     continuous_pipeline: bool = Field(
         True,
-        description="one training iterator for the whole run (epochs are passes over the repeated data) and no tf.data autotuning of the "
-        "validation data, so epochs do not wait for iterators to be torn down and refilled; false: a new iterator every epoch, as Keras does",
+        description="one training iterator for the whole run (epochs are passes over the repeated data) and no tf.data autotuning thread, "
+        "so epochs and the run's end do not wait for iterators to be torn down and refilled; false: a new iterator every epoch, autotuned, as Keras does",
     )
 
     fine_tune: FineTune | None = Field(

@@ -23,7 +23,8 @@ def test_metrics_time_every_epoch_and_the_first_batch(tmp_path):
 
 
 def test_continuous_pipeline_trains_each_epoch_on_one_pass(image_folder, write_spec, tmp_path, monkeypatch):
-    """One repeated training iterator (epochs of exactly one pass) and no autotuning of the validation data."""
+    """One repeated training iterator (epochs of exactly one pass) and no autotuning thread in either pipeline
+    (dropping an autotuned iterator waits out its autotuner: seconds after the last epoch)."""
     import keras
 
     import cnnbuild
@@ -33,7 +34,7 @@ def test_continuous_pipeline_trains_each_epoch_on_one_pass(image_folder, write_s
     original_fit = keras.Model.fit
 
     def recording_fit(self, x=None, *args, **kwargs):
-        seen.append({"steps": kwargs.get("steps_per_epoch"), "infinite": int(x.cardinality()) == -1, "validation_autotune": kwargs["validation_data"].options().autotune.enabled})
+        seen.append({"steps": kwargs.get("steps_per_epoch"), "infinite": int(x.cardinality()) == -1, "train_autotune": x.options().autotune.enabled, "validation_autotune": kwargs["validation_data"].options().autotune.enabled})
         return original_fit(self, x, *args, **kwargs)
 
     monkeypatch.setattr(keras.Model, "fit", recording_fit)
@@ -43,5 +44,5 @@ def test_continuous_pipeline_trains_each_epoch_on_one_pass(image_folder, write_s
         assert result.completed and len(result.history["loss"]) == 2
     train_count = result.metrics["train_examples"]
     assert train_count == 30  # 36 images, 2 of each class's 12 held out
-    assert seen[0] == {"steps": 5, "infinite": True, "validation_autotune": False}  # ceil(30 / 7) batches: one pass per epoch
-    assert seen[1]["steps"] is None and not seen[1]["infinite"] and seen[1]["validation_autotune"] is not False
+    assert seen[0] == {"steps": 5, "infinite": True, "train_autotune": False, "validation_autotune": False}  # ceil(30 / 7) batches: one pass per epoch
+    assert seen[1]["steps"] is None and not seen[1]["infinite"] and seen[1]["train_autotune"] is not False and seen[1]["validation_autotune"] is not False

@@ -54,6 +54,25 @@ def _cache(dataset: Any, setting: str, spec: Spec, split: str, fingerprint: str 
     return dataset.cache(str(prefix))
 
 
+def without_autotuning(dataset: Any, spec: Spec) -> Any:
+    """``dataset`` without tf.data's autotuning thread, under ``train.continuous_pipeline``.
+
+    With TensorFlow 2.21, dropping an iterator waits for its autotuning thread, and that thread
+    first sits out the timed wait it is in (``Model::OptimizeLoop``; the waits grow from 10 ms
+    towards a minute as the iterator lives on). The training iterator is dropped after the last
+    epoch: that stalled the flowers benchmark by 4 to 18 s in about one run in three (caught with
+    gdb), and each epoch's evaluation iterator by up to 0.9 s. Without autotuning, ``AUTOTUNE``
+    parallelism is a fixed share of the CPU's threads and prefetch buffers still grow while the
+    consumer waits; the training speed is unchanged (BENCHMARKS.md, "The stall after the last
+    epoch").
+    """
+    if not spec.train.continuous_pipeline:
+        return dataset
+    options = import_tensorflow().data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
 def deterministic(spec: Spec) -> bool:
     """Whether the run must repeat exactly: ``train.deterministic``, or ``auto`` with a seed."""
     setting = spec.train.deterministic
@@ -114,20 +133,13 @@ def build_pipelines(spec: Spec, source: Datasets, *, augment: bool = True) -> Pr
         # random layers draw from one shared state: a parallel map makes the draws race
         parallel = 1 if deterministic(spec) else tf.data.AUTOTUNE
         train = graph_map(train, training_augmenter(spec), num_parallel_calls=parallel)
-    train = train.prefetch(tf.data.AUTOTUNE)
+    train = without_autotuning(train.prefetch(tf.data.AUTOTUNE), spec)
 
     def evaluation(dataset: Any, split: str) -> Any:
         if dataset is None:
             return None
         dataset = _cache(dataset, data.cache, spec, split, source.fingerprint).batch(data.batch_size)
-        dataset = graph_map(dataset, encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-        if spec.train.continuous_pipeline:
-            # Keras makes a new evaluation iterator every epoch, so autotuning never pays off here,
-            # and dropping an iterator while its autotuner runs stalled training by up to 0.9 s.
-            options = tf.data.Options()
-            options.autotune.enabled = False
-            dataset = dataset.with_options(options)
-        return dataset
+        return without_autotuning(graph_map(dataset, encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE), spec)
 
     return PreparedData(train, evaluation(source.validation, "validation"), evaluation(source.test, "test"), source, labels)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from cnnbuild.builder.data.pipelines import PreparedData, _cache, deterministic
+from cnnbuild.builder.data.pipelines import PreparedData, _cache, deterministic, without_autotuning
 from cnnbuild.builder.model.build import augmentation_layers
 from cnnbuild.builder.runtime import import_tensorflow
 from cnnbuild.contracts.data import Datasets
@@ -73,11 +73,11 @@ def segmentation_pipelines(spec: Spec, source: Datasets, *, augment: bool = True
     train = train.batch(data.batch_size)
     if augment and spec.augmentation:
         train = graph_map(train, mask_augmenter(spec), num_parallel_calls=1 if deterministic(spec) else tf.data.AUTOTUNE)
-    train = train.prefetch(tf.data.AUTOTUNE)
+    train = without_autotuning(train.prefetch(tf.data.AUTOTUNE), spec)
 
     def evaluation(dataset: Any, split: str) -> Any:
         if dataset is None:
             return None
-        return _cache(dataset, data.cache, spec, split, source.fingerprint).batch(data.batch_size).prefetch(tf.data.AUTOTUNE)
+        return without_autotuning(_cache(dataset, data.cache, spec, split, source.fingerprint).batch(data.batch_size).prefetch(tf.data.AUTOTUNE), spec)
 
     return PreparedData(train, evaluation(source.validation, "validation"), evaluation(source.test, "test"), source, labels)
