@@ -172,7 +172,9 @@ def console_main() -> None:
     leaving the process without the interpreter's slow teardown where that is safe
     (:mod:`cnnbuild.cli.process_exit`). Code that calls :func:`main` in its own process keeps it."""
     from cnnbuild.cli.process_exit import leave
+    from cnnbuild.data.native import leave_out_integrations
 
+    leave_out_integrations()  # TensorFlow without JAX, pandas, scikit-learn and pyplot, which no command uses
     try:
         main()
     except SystemExit as finished:

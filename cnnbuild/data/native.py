@@ -1,4 +1,5 @@
-"""TensorFlow imported quietly, and what native libraries print to standard error caught.
+"""TensorFlow imported quietly (and, in cnnbuild's own commands, without the optional
+integrations it drags in), and what native libraries print to standard error caught.
 
 TensorFlow's C++ start-up lines and libjpeg's warnings ("Premature end of JPEG data") are
 written straight to file descriptor 2, below any Python logging; cnnbuild catches them where it
@@ -16,7 +17,10 @@ from collections.abc import Iterator
 from typing import Any
 
 SHOW_LOGS_ENV = "CNNBUILD_TF_LOGS"
+#: ``1``: a command's ``import tensorflow`` loads the optional integrations too (see :class:`IntegrationsLeftOut`).
+INTEGRATIONS_ENV = "CNNBUILD_TF_INTEGRATIONS"
 _tensorflow: Any = None
+_leave_out_integrations = False  # set by the console entry point: only cnnbuild's own processes
 #: Held while descriptor 2 points elsewhere: two threads swapping it at once could leave it on a closed file.
 _stderr_lock = threading.RLock()
 
@@ -57,14 +61,15 @@ def import_tensorflow() -> Any:
     if _tensorflow is not None:
         return _tensorflow
     if os.environ.get(SHOW_LOGS_ENV) or "tensorflow" in sys.modules:
-        import tensorflow
+        with IntegrationsLeftOut.while_importing():
+            import tensorflow
 
         _tensorflow = tensorflow
         return tensorflow
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     written: list[str] = []
     try:
-        with stderr_captured() as written:
+        with stderr_captured() as written, IntegrationsLeftOut.while_importing():
             import tensorflow
 
             tensorflow.config.list_physical_devices()
@@ -73,3 +78,67 @@ def import_tensorflow() -> Any:
         raise
     _tensorflow = tensorflow
     return tensorflow
+
+
+def leave_out_integrations() -> None:
+    """From now on, this process imports TensorFlow without the integrations of :class:`IntegrationsLeftOut`.
+
+    For the ``cnnbuild`` command's own process (the console entry point calls it): a program that
+    calls cnnbuild as a library gets TensorFlow as it always loads, pandas and all."""
+    global _leave_out_integrations
+    _leave_out_integrations = True
+
+
+class IntegrationsLeftOut:
+    """An import hook, installed only while ``import tensorflow`` runs, that answers "not installed"
+    for optional integrations TensorFlow 2.21 and Keras 3 import on the way when they are installed
+    and cnnbuild never uses: JAX (for TF Lite's ``experimental_from_jax``), pandas (DataFrames
+    given to ``fit``), scikit-learn (Keras's scikit-learn wrappers) and ``matplotlib.pyplot``
+    (``keras.visualization``). Each of those imports is guarded by Keras or TensorFlow, which then
+    go without that integration; importing the module afterwards works as usual (cnnbuild's
+    multi-label report imports scikit-learn, for instance).
+
+    With all of them installed they made up 1.4 to 1.5 s of a 4.8 to 5.2 s ``import tensorflow``
+    (BENCHMARKS.md). Only where the console entry point asked for it (:func:`leave_out_integrations`);
+    never when Keras is to run on another backend (JAX is then the engine); ``CNNBUILD_TF_INTEGRATIONS=1``
+    keeps them (a plugin that uses ``keras.wrappers.SKLearnClassifier`` in a run, say).
+    """
+
+    PACKAGES = frozenset({"jax", "jaxlib", "pandas", "sklearn"})
+    MODULES = frozenset({"matplotlib.pyplot"})
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] in self.PACKAGES or name in self.MODULES:
+            raise ModuleNotFoundError(f"{name} is left out while TensorFlow loads (cnnbuild: {INTEGRATIONS_ENV}=1 keeps it)", name=name)
+
+    @classmethod
+    @contextlib.contextmanager
+    def while_importing(cls) -> Iterator[None]:
+        if not _leave_out_integrations or os.environ.get(INTEGRATIONS_ENV, "").strip() not in ("", "0") or _other_backend():
+            yield
+            return
+        hook = cls()
+        sys.meta_path.insert(0, hook)
+        try:
+            yield
+        finally:
+            sys.meta_path.remove(hook)
+
+
+def _other_backend() -> bool:
+    """Whether Keras is loaded already, or set to a backend other than TensorFlow (``KERAS_BACKEND``, else keras.json, read as Keras reads it)."""
+    import json
+
+    if "keras" in sys.modules:
+        return True  # Keras is loaded already, whatever its backend: leave its imports alone
+    chosen = os.environ.get("KERAS_BACKEND")
+    if chosen is None:
+        home = os.path.expanduser("~")
+        folder = os.environ.get("KERAS_HOME") or os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
+        settings = os.path.join(folder, "keras.json")
+        try:
+            with open(settings, encoding="utf-8") as file:
+                chosen = json.load(file).get("backend")
+        except (OSError, ValueError, AttributeError):
+            chosen = None
+    return chosen not in (None, "tensorflow")

@@ -86,3 +86,27 @@ def test_class_table_text_has_every_class_and_a_macro_average():
     assert lines[2].split() == ["sunflowers", "1.000", "0.500", "0.667", "2"]
     assert lines[3].split() == ["never_seen", "0.000", "0.000", "0.000", "0"]
     assert lines[4].split() == ["macro", "avg", "0.500", "0.500", "0.444", "3"]
+
+
+def test_class_table_and_confusion_are_scikit_learns_to_the_last_bit():
+    """The report counts with NumPy (scikit-learn costs a second to import); its figures are the ones
+    ``precision_recall_fscore_support(zero_division=0)`` and ``confusion_matrix(labels=...)`` give,
+    with classes never predicted, never present, and labels outside the classes."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    from cnnbuild.builder.reports.evaluation import confusion_counts
+
+    generator = np.random.default_rng(7)
+    for classes, size in ((2, 1), (3, 40), (7, 500), (12, 33)):
+        true = generator.integers(0, classes, size)
+        predicted = generator.integers(0, max(classes - 2, 1), size)  # the last classes never predicted
+        true[:3] = classes - 1 if size > 3 else true[:3]
+        names = [f"c{i}" for i in range(classes + 1)]  # one more class than the data has: no examples at all
+        rows = per_class_table(true, predicted, names)
+        precision, recall, f1, support = precision_recall_fscore_support(true, predicted, labels=list(range(len(names))), zero_division=0)
+        assert [row["precision"] for row in rows] == precision.tolist()
+        assert [row["recall"] for row in rows] == recall.tolist()
+        assert [row["f1"] for row in rows] == f1.tolist()
+        assert [row["support"] for row in rows] == support.tolist()
+        outside = np.concatenate([true, [classes + 5, -1]]), np.concatenate([predicted, [0, 1]])
+        assert confusion_counts(*outside, len(names)).tolist() == confusion_matrix(*outside, labels=list(range(len(names)))).tolist()

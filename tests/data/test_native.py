@@ -43,3 +43,47 @@ def test_threads_capturing_at_once_each_get_their_own_output_and_stderr_comes_ba
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {f"t{i}": f"t{i} begins\nt{i} ends\n" for i in range(3)}
     assert done.stderr == "after\n"  # nothing captured leaked, and descriptor 2 is the terminal's again
+
+
+INTEGRATIONS = textwrap.dedent("""
+    import importlib.util, json, sys
+    from cnnbuild.data import native
+    if sys.argv[1] == "command":
+        native.leave_out_integrations()  # what the console entry point does
+    native.import_tensorflow()
+    names = ["jax", "pandas", "sklearn", "matplotlib.pyplot"]
+    installed = [name for name in names if importlib.util.find_spec(name.partition(".")[0]) is not None]
+    loaded = [name for name in installed if name in sys.modules]
+    import sklearn.metrics  # imported as usual once TensorFlow is in
+    print(json.dumps({"installed": installed, "loaded": loaded, "hook_left": any(type(f).__name__ == "IntegrationsLeftOut" for f in sys.meta_path)}))
+""")
+
+
+def test_a_command_imports_tensorflow_without_the_integrations_it_never_uses():
+    """JAX, pandas, scikit-learn and pyplot are not imported with TensorFlow in a command's process
+    (1.4 s of its import); they still import afterwards, and a library caller, or
+    CNNBUILD_TF_INTEGRATIONS=1, or another Keras backend gets TensorFlow as it always loads.
+    Real processes, started together."""
+    import os
+
+    cases = {
+        "command": ("command", {}),
+        "library": ("library", {}),
+        "kept by the variable": ("command", {"CNNBUILD_TF_INTEGRATIONS": "1"}),
+        "another backend": ("command", {"KERAS_BACKEND": "jax"}),
+    }
+    started = {
+        name: subprocess.Popen([sys.executable, "-c", INTEGRATIONS, mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **extra})
+        for name, (mode, extra) in cases.items()
+    }
+    seen = {}
+    for name, process in started.items():
+        out, err = process.communicate(timeout=240)
+        assert process.returncode == 0, f"{name}: {err[-2000:]}"
+        seen[name] = json.loads(out.strip().splitlines()[-1])
+    assert "sklearn" in seen["command"]["installed"]  # a dependency of cnnbuild: the case is never empty
+    assert seen["command"]["loaded"] == [] and not seen["command"]["hook_left"]
+    for name in ("library", "kept by the variable"):
+        assert seen[name]["loaded"] == seen[name]["installed"], name  # TensorFlow 2.21 loads every one it finds
+    if "jax" in seen["another backend"]["installed"]:
+        assert "jax" in seen["another backend"]["loaded"]

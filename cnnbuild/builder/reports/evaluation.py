@@ -64,15 +64,34 @@ def decode_labels(encoded: Any, labels: Labels) -> Any:
 
 
 def per_class_table(true: Any, predicted: Any, class_names: list[str]) -> list[dict[str, Any]]:
-    """Precision, recall, F1 and support of every class (0 where a class was never predicted)."""
-    from sklearn.metrics import precision_recall_fscore_support
+    """Precision, recall, F1 and support of every class (0 where a class was never predicted or
+    has no examples), as scikit-learn's ``precision_recall_fscore_support(zero_division=0)`` gives them."""
+    matrix = confusion_counts(true, predicted, len(class_names))
+    rows = []
+    for i, name in enumerate(class_names):
+        hits, support, predicted_as = int(matrix[i, i]), int(matrix[i].sum()), int(matrix[:, i].sum())
+        misses, false_alarms = support - hits, predicted_as - hits
+        rows.append(
+            {
+                "class": name,
+                "precision": hits / predicted_as if predicted_as else 0.0,
+                "recall": hits / support if support else 0.0,
+                "f1": 2 * hits / (2 * hits + misses + false_alarms) if hits else 0.0,
+                "support": support,
+            }
+        )
+    return rows
 
-    indices = list(range(len(class_names)))
-    precision, recall, f1, support = precision_recall_fscore_support(true, predicted, labels=indices, zero_division=0)
-    return [
-        {"class": name, "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i])}
-        for i, name in enumerate(class_names)
-    ]
+
+def confusion_counts(true: Any, predicted: Any, num_classes: int) -> Any:
+    """``(classes, classes)`` int64 counts, rows the true class and columns the predicted one;
+    pairs with an index outside ``0..num_classes-1`` are not counted (scikit-learn's ``confusion_matrix(labels=...)``)."""
+    import numpy as np
+
+    true, predicted = np.asarray(true, dtype="int64").reshape(-1), np.asarray(predicted, dtype="int64").reshape(-1)
+    counted = (true >= 0) & (true < num_classes) & (predicted >= 0) & (predicted < num_classes)
+    cells = true[counted] * num_classes + predicted[counted]
+    return np.bincount(cells, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
 class ReportBuilder:
@@ -106,12 +125,11 @@ class ReportBuilder:
 
     def report(self) -> ValidationReport:
         import numpy as np
-        from sklearn.metrics import confusion_matrix
 
         true_all = np.concatenate(self.trues) if self.trues else np.zeros(0, dtype="int64")
         predicted_all = np.concatenate(self.predictions) if self.predictions else np.zeros(0, dtype="int64")
         self.mistakes.sort(key=lambda m: (-m.confidence, m.index))
-        matrix = confusion_matrix(true_all, predicted_all, labels=list(range(len(self.class_names))))
+        matrix = confusion_counts(true_all, predicted_all, len(self.class_names))
         return ValidationReport(
             class_names=list(self.class_names),
             confusion=matrix.astype(int).tolist(),
