@@ -107,8 +107,11 @@ class IntegrationsLeftOut:
     PACKAGES = frozenset({"jax", "jaxlib", "pandas", "sklearn"})
     MODULES = frozenset({"matplotlib.pyplot"})
 
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()  # the thread importing TensorFlow: other threads import as usual meanwhile
+
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name.partition(".")[0] in self.PACKAGES or name in self.MODULES:
+        if (name.partition(".")[0] in self.PACKAGES or name in self.MODULES) and threading.get_ident() == self.thread:
             raise ModuleNotFoundError(f"{name} is left out while TensorFlow loads (cnnbuild: {INTEGRATIONS_ENV}=1 keeps it)", name=name)
 
     @classmethod
