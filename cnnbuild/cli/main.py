@@ -172,9 +172,9 @@ def console_main() -> None:
     leaving the process without the interpreter's slow teardown where that is safe
     (:mod:`cnnbuild.cli.process_exit`). Code that calls :func:`main` in its own process keeps it."""
     from cnnbuild.cli.process_exit import leave
-    from cnnbuild.data.native import leave_out_integrations
+    from cnnbuild.data.native import command_process
 
-    leave_out_integrations()  # TensorFlow without JAX, pandas, scikit-learn and pyplot, which no command uses
+    command_process()  # TensorFlow imported the fast way: without the integrations no command uses, nor garbage collections
     try:
         main()
     except SystemExit as finished:

@@ -20,7 +20,7 @@ SHOW_LOGS_ENV = "CNNBUILD_TF_LOGS"
 #: ``1``: a command's ``import tensorflow`` loads the optional integrations too (see :class:`IntegrationsLeftOut`).
 INTEGRATIONS_ENV = "CNNBUILD_TF_INTEGRATIONS"
 _tensorflow: Any = None
-_leave_out_integrations = False  # set by the console entry point: only cnnbuild's own processes
+_command_process = False  # set by the console entry point: this process is a cnnbuild command's own
 #: Held while descriptor 2 points elsewhere: two threads swapping it at once could leave it on a closed file.
 _stderr_lock = threading.RLock()
 
@@ -60,8 +60,13 @@ def import_tensorflow() -> Any:
     global _tensorflow
     if _tensorflow is not None:
         return _tensorflow
-    if os.environ.get(SHOW_LOGS_ENV) or "tensorflow" in sys.modules:
-        with IntegrationsLeftOut.while_importing():
+    if "tensorflow" in sys.modules:
+        import tensorflow
+
+        _tensorflow = tensorflow
+        return tensorflow
+    if os.environ.get(SHOW_LOGS_ENV):
+        with _without_collections(), IntegrationsLeftOut.while_importing():
             import tensorflow
 
         _tensorflow = tensorflow
@@ -69,7 +74,7 @@ def import_tensorflow() -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     written: list[str] = []
     try:
-        with stderr_captured() as written, IntegrationsLeftOut.while_importing():
+        with stderr_captured() as written, _without_collections(), IntegrationsLeftOut.while_importing():
             import tensorflow
 
             tensorflow.config.list_physical_devices()
@@ -80,13 +85,37 @@ def import_tensorflow() -> Any:
     return tensorflow
 
 
-def leave_out_integrations() -> None:
-    """From now on, this process imports TensorFlow without the integrations of :class:`IntegrationsLeftOut`.
+def command_process() -> None:
+    """This process is a ``cnnbuild`` command's own (the console entry point says so): TensorFlow is
+    imported without the integrations of :class:`IntegrationsLeftOut`, and without Python's cyclic
+    garbage collector running meanwhile (:func:`_without_collections`). A program that calls
+    cnnbuild as a library gets TensorFlow as it always loads, pandas and all, and its collector
+    as it was."""
+    global _command_process
+    _command_process = True
 
-    For the ``cnnbuild`` command's own process (the console entry point calls it): a program that
-    calls cnnbuild as a library gets TensorFlow as it always loads, pandas and all."""
-    global _leave_out_integrations
-    _leave_out_integrations = True
+
+@contextlib.contextmanager
+def _without_collections() -> Iterator[None]:
+    """In a command's process, no cyclic garbage collection while TensorFlow imports, and what the
+    import made is kept out of later collections (``gc.freeze``).
+
+    Importing TensorFlow creates about half a million Python objects, and the collector went over
+    all of them again and again as they were made: eight full collections, 0.8 s of a 3 s import
+    in a flowers run. The modules, classes and functions an import makes live as long as the
+    process, so freezing them loses nothing and spares every later full collection from going
+    over them."""
+    import gc
+
+    if not _command_process or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 class IntegrationsLeftOut:
@@ -99,7 +128,7 @@ class IntegrationsLeftOut:
     multi-label report imports scikit-learn, for instance).
 
     With all of them installed they made up 1.4 to 1.5 s of a 4.8 to 5.2 s ``import tensorflow``
-    (BENCHMARKS.md). Only where the console entry point asked for it (:func:`leave_out_integrations`);
+    (BENCHMARKS.md). Only where the console entry point asked for it (:func:`command_process`);
     never when Keras is to run on another backend (JAX is then the engine); ``CNNBUILD_TF_INTEGRATIONS=1``
     keeps them (a plugin that uses ``keras.wrappers.SKLearnClassifier`` in a run, say).
     """
@@ -117,7 +146,7 @@ class IntegrationsLeftOut:
     @classmethod
     @contextlib.contextmanager
     def while_importing(cls) -> Iterator[None]:
-        if not _leave_out_integrations or os.environ.get(INTEGRATIONS_ENV, "").strip() not in ("", "0") or _other_backend():
+        if not _command_process or os.environ.get(INTEGRATIONS_ENV, "").strip() not in ("", "0") or _other_backend():
             yield
             return
         hook = cls()

@@ -46,22 +46,24 @@ def test_threads_capturing_at_once_each_get_their_own_output_and_stderr_comes_ba
 
 
 INTEGRATIONS = textwrap.dedent("""
-    import importlib.util, json, sys
+    import gc, importlib.util, json, sys
     from cnnbuild.data import native
     if sys.argv[1] == "command":
-        native.leave_out_integrations()  # what the console entry point does
+        native.command_process()  # what the console entry point does
     native.import_tensorflow()
     names = ["jax", "pandas", "sklearn", "matplotlib.pyplot"]
     installed = [name for name in names if importlib.util.find_spec(name.partition(".")[0]) is not None]
     loaded = [name for name in installed if name in sys.modules]
     import sklearn.metrics  # imported as usual once TensorFlow is in
-    print(json.dumps({"installed": installed, "loaded": loaded, "hook_left": any(type(f).__name__ == "IntegrationsLeftOut" for f in sys.meta_path)}))
+    hook_left = any(type(f).__name__ == "IntegrationsLeftOut" for f in sys.meta_path)
+    print(json.dumps({"installed": installed, "loaded": loaded, "hook_left": hook_left, "frozen": gc.get_freeze_count(), "collecting": gc.isenabled()}))
 """)
 
 
 def test_a_command_imports_tensorflow_without_the_integrations_it_never_uses():
     """JAX, pandas, scikit-learn and pyplot are not imported with TensorFlow in a command's process
-    (1.4 s of its import); they still import afterwards, and a library caller, or
+    (1.4 s of its import), nor is the garbage collector run meanwhile (0.8 s more); the modules
+    still import afterwards, and a library caller, or
     CNNBUILD_TF_INTEGRATIONS=1, or another Keras backend gets TensorFlow as it always loads.
     Real processes, started together."""
     import os
@@ -83,6 +85,9 @@ def test_a_command_imports_tensorflow_without_the_integrations_it_never_uses():
         seen[name] = json.loads(out.strip().splitlines()[-1])
     assert "sklearn" in seen["command"]["installed"]  # a dependency of cnnbuild: the case is never empty
     assert seen["command"]["loaded"] == [] and not seen["command"]["hook_left"]
+    # no collections during the import, what it made frozen, the collector back on
+    assert seen["command"]["frozen"] > 100_000 and seen["command"]["collecting"]
+    assert seen["library"]["frozen"] == 0 and seen["library"]["collecting"]
     for name in ("library", "kept by the variable"):
         assert seen[name]["loaded"] == seen[name]["installed"], name  # TensorFlow 2.21 loads every one it finds
     if "jax" in seen["another backend"]["installed"]:
