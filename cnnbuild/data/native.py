@@ -97,14 +97,17 @@ def command_process() -> None:
 
 @contextlib.contextmanager
 def _without_collections() -> Iterator[None]:
-    """In a command's process, no cyclic garbage collection while TensorFlow imports, and what the
-    import made is kept out of later collections (``gc.freeze``).
+    """In a command's process, no cyclic garbage collection while TensorFlow imports, and every
+    object alive after it (the import's modules, classes and functions, and what the process held
+    before) kept out of later collections (``gc.freeze``).
 
     Importing TensorFlow creates about half a million Python objects, and the collector went over
     all of them again and again as they were made: eight full collections, 0.8 s of a 3 s import
-    in a flowers run. The modules, classes and functions an import makes live as long as the
-    process, so freezing them loses nothing and spares every later full collection from going
-    over them."""
+    in a flowers run. What is alive then lives about as long as the process; the freeze happens
+    once, at the first import, and what the process makes afterwards is collected as usual. The
+    price is the little cyclic garbage the import itself left (about 900 objects in a pandas and
+    scikit-learn import measured that way), never freed.
+    """
     import gc
 
     if not _command_process or not gc.isenabled():
@@ -124,8 +127,11 @@ class IntegrationsLeftOut:
     and cnnbuild never uses: JAX (for TF Lite's ``experimental_from_jax``), pandas (DataFrames
     given to ``fit``), scikit-learn (Keras's scikit-learn wrappers) and ``matplotlib.pyplot``
     (``keras.visualization``). Each of those imports is guarded by Keras or TensorFlow, which then
-    go without that integration; importing the module afterwards works as usual (cnnbuild's
-    multi-label report imports scikit-learn, for instance).
+    go without that integration for the rest of the process (Keras's scikit-learn wrappers say
+    scikit-learn is missing, a pandas DataFrame given to ``fit`` is read as an array,
+    ``keras.visualization`` and TF Lite's ``experimental_from_jax`` do not work), while importing
+    the module itself afterwards works as usual (cnnbuild's multi-label report imports
+    scikit-learn, for instance).
 
     With all of them installed they made up 1.4 to 1.5 s of a 4.8 to 5.2 s ``import tensorflow``
     (BENCHMARKS.md). Only where the console entry point asked for it (:func:`command_process`);
@@ -154,7 +160,8 @@ class IntegrationsLeftOut:
         try:
             yield
         finally:
-            sys.meta_path.remove(hook)
+            with contextlib.suppress(ValueError):  # something replaced sys.meta_path meanwhile
+                sys.meta_path.remove(hook)
 
 
 def _other_backend() -> bool:
@@ -165,11 +172,13 @@ def _other_backend() -> bool:
         return True  # Keras is loaded already, whatever its backend: leave its imports alone
     chosen = os.environ.get("KERAS_BACKEND")
     if chosen is None:
-        home = os.path.expanduser("~")
-        folder = os.environ.get("KERAS_HOME") or os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
-        settings = os.path.join(folder, "keras.json")
+        if "KERAS_HOME" in os.environ:  # Keras 3.15's own rule for its folder
+            folder = os.environ["KERAS_HOME"]
+        else:
+            home = os.path.expanduser("~")
+            folder = os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
         try:
-            with open(settings, encoding="utf-8") as file:
+            with open(os.path.expanduser(os.path.join(folder, "keras.json")), encoding="utf-8") as file:
                 chosen = json.load(file).get("backend")
         except (OSError, ValueError, AttributeError):
             chosen = None

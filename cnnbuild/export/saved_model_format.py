@@ -21,8 +21,9 @@ class SavedModelModel(ExportedModel):
 
     def __init__(self, path: Path, info: ExportMetadata) -> None:
         super().__init__(path, info)
-        import tensorflow as tf
+        from cnnbuild.data.native import import_tensorflow
 
+        tf = import_tensorflow()  # quietly, and the fast way in a command's process
         self.tf = tf
         self.function = tf.saved_model.load(str(path)).signatures["serving_default"]
 

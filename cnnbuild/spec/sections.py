@@ -117,8 +117,9 @@ class Train(Params):
     )
     continuous_pipeline: bool = Field(
         True,
-        description="one training iterator for the whole run (epochs are passes over the repeated data) and no tf.data autotuning thread, "
-        "so epochs and the run's end do not wait for iterators to be torn down and refilled; false: a new iterator every epoch, autotuned, as Keras does",
+        description="one training iterator for the whole run (epochs are passes over the repeated data; single-process runs) and no tf.data "
+        "autotuning thread (the training pipeline keeps it where more than 16 CPU threads could run its maps), so epochs and the run's end "
+        "do not wait for iterators to be torn down and refilled; false: a new iterator every epoch, autotuned, as Keras does",
     )
 
     fine_tune: FineTune | None = Field(

@@ -91,6 +91,9 @@ def _describe(number: int, outcome: Any, metric: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of a worker process started by ``cnnbuild sweep --workers K``."""
+    from cnnbuild.data.native import command_process
+
+    command_process()  # a command's own process: TensorFlow imported as `cnnbuild` imports it
     parser = argparse.ArgumentParser(prog="python -m cnnbuild.sweep")
     parser.add_argument("folder", type=Path)
     parser.add_argument("index", type=int)

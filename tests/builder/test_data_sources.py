@@ -172,3 +172,23 @@ def test_csv_source_reads_labels_from_a_file_and_lists_what_it_cannot_use(image_
     (tmp_path / "no-labels.csv").write_text("filename,kind\ncircles/a.png,round\n")
     with pytest.raises(CnnbuildError, match=r"no column \['label'\]; the header has \['filename', 'kind'\]"):
         spec(f"{{type: csv, path: {tmp_path / 'no-labels.csv'}, image_size: [8, 8]}}")
+
+
+@pytest.mark.parametrize("threads, training_autotuned", [(2, False), (16, False), (32, True)])
+def test_pipelines_without_the_autotuning_thread(image_folder, monkeypatch, threads, training_autotuned):
+    """Under continuous_pipeline the evaluation pipelines never autotune; the training pipeline does
+    only where more CPU threads than tf.data's default 16 could run its maps. Off, everything autotunes."""
+    from cnnbuild.builder.data import pipelines
+
+    monkeypatch.setattr(pipelines, "_cpu_threads", lambda: threads)
+    for switch in ("true", "false"):
+        s = spec_from_text(
+            f"data: {{type: image_directory, path: {image_folder}, image_size: [8, 8], batch_size: 4}}\n"
+            f"model: {{layers: [Flatten, {{type: Dense, units: auto}}]}}\ntrain: {{continuous_pipeline: {switch}}}\n"
+        )
+        prepared = build_pipelines(s, load_source(s))
+        train_on, validation_on = prepared.train.options().autotune.enabled, prepared.validation.options().autotune.enabled
+        if switch == "true":
+            assert (train_on is not False, validation_on is not False) == (training_autotuned, False)
+        else:
+            assert train_on is not False and validation_on is not False

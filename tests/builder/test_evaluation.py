@@ -110,3 +110,8 @@ def test_class_table_and_confusion_are_scikit_learns_to_the_last_bit():
         assert [row["support"] for row in rows] == support.tolist()
         outside = np.concatenate([true, [classes + 5, -1]]), np.concatenate([predicted, [0, 1]])
         assert confusion_counts(*outside, len(names)).tolist() == confusion_matrix(*outside, labels=list(range(len(names)))).tolist()
+    # a true label outside the classes still counts its prediction against the predicted class
+    true, predicted = np.array([0, 1, 2, 3, 3, 1]), np.array([0, 1, 1, 0, 1, 1])
+    rows = per_class_table(true, predicted, ["a", "b", "c"])
+    expected = precision_recall_fscore_support(true, predicted, labels=[0, 1, 2], zero_division=0)
+    assert [[row[key] for row in rows] for key in ("precision", "recall", "f1", "support")] == [list(values) for values in expected]

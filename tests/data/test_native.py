@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent("""
     import json, os, sys, threading, time
     from cnnbuild.data.native import stderr_captured
@@ -54,13 +56,31 @@ INTEGRATIONS = textwrap.dedent("""
     names = ["jax", "pandas", "sklearn", "matplotlib.pyplot"]
     installed = [name for name in names if importlib.util.find_spec(name.partition(".")[0]) is not None]
     loaded = [name for name in installed if name in sys.modules]
+    assert "keras.src.optimizers" in sys.modules  # Keras came in whole: nothing unguarded was refused
     import sklearn.metrics  # imported as usual once TensorFlow is in
     hook_left = any(type(f).__name__ == "IntegrationsLeftOut" for f in sys.meta_path)
     print(json.dumps({"installed": installed, "loaded": loaded, "hook_left": hook_left, "frozen": gc.get_freeze_count(), "collecting": gc.isenabled()}))
 """)
 
 
-def test_a_command_imports_tensorflow_without_the_integrations_it_never_uses():
+def test_the_import_hook_refuses_only_the_importing_thread():
+    import threading
+
+    from cnnbuild.data.native import IntegrationsLeftOut
+
+    hook = IntegrationsLeftOut()
+    elsewhere: list[object] = []
+    worker = threading.Thread(target=lambda: elsewhere.append(hook.find_spec("pandas.core")))
+    worker.start()
+    worker.join()
+    assert elsewhere == [None]  # another thread: the usual finders decide
+    for name in ("pandas", "sklearn.metrics", "jax.numpy", "matplotlib.pyplot"):
+        with pytest.raises(ModuleNotFoundError, match="CNNBUILD_TF_INTEGRATIONS=1"):
+            hook.find_spec(name)
+    assert hook.find_spec("matplotlib") is None and hook.find_spec("numpy") is None
+
+
+def test_a_command_imports_tensorflow_without_the_integrations_it_never_uses(tmp_path):
     """JAX, pandas, scikit-learn and pyplot are not imported with TensorFlow in a command's process
     (1.4 s of its import), nor is the garbage collector run meanwhile (0.8 s more); the modules
     still import afterwards, and a library caller, or
@@ -74,8 +94,10 @@ def test_a_command_imports_tensorflow_without_the_integrations_it_never_uses():
         "kept by the variable": ("command", {"CNNBUILD_TF_INTEGRATIONS": "1"}),
         "another backend": ("command", {"KERAS_BACKEND": "jax"}),
     }
+    clean = {key: value for key, value in os.environ.items() if key not in ("KERAS_BACKEND", "CNNBUILD_TF_INTEGRATIONS", "CNNBUILD_TF_LOGS")}
+    clean["KERAS_HOME"] = str(tmp_path)  # no keras.json of the developer's choosing another backend
     started = {
-        name: subprocess.Popen([sys.executable, "-c", INTEGRATIONS, mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **extra})
+        name: subprocess.Popen([sys.executable, "-c", INTEGRATIONS, mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**clean, **extra})
         for name, (mode, extra) in cases.items()
     }
     seen = {}

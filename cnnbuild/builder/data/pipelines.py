@@ -54,23 +54,39 @@ def _cache(dataset: Any, setting: str, spec: Spec, split: str, fingerprint: str 
     return dataset.cache(str(prefix))
 
 
-def without_autotuning(dataset: Any, spec: Spec) -> Any:
+def without_autotuning(dataset: Any, spec: Spec, *, training: bool = False) -> Any:
     """``dataset`` without tf.data's autotuning thread, under ``train.continuous_pipeline``.
 
     With TensorFlow 2.21, dropping an iterator waits for its autotuning thread, and that thread
     first sits out the timed wait it is in (``Model::OptimizeLoop``; the waits grow from 10 ms
     towards a minute as the iterator lives on). The training iterator is dropped after the last
     epoch: that stalled the flowers benchmark by 4 to 18 s in about one run in three (caught with
-    gdb), and each epoch's evaluation iterator by up to 0.9 s. Without autotuning, ``AUTOTUNE``
-    parallelism is a fixed share of the CPU's threads and prefetch buffers still grow while the
-    consumer waits; the training speed is unchanged (BENCHMARKS.md, "The stall after the last
-    epoch").
+    gdb), and each epoch's evaluation iterator by up to 0.9 s. Without autotuning, tf.data runs an
+    ``AUTOTUNE`` map on the smaller of 16 and the CPU threads it may use, and prefetch buffers
+    still grow while the consumer waits; on the 2-core benchmark machine the training speed was
+    the same (BENCHMARKS.md, "fifth round"). Where more than 16 CPU threads could work on the
+    training pipeline, autotuning could give its maps more than those 16, so the ``training``
+    pipeline keeps it there (and its end-of-run wait with it).
     """
-    if not spec.train.continuous_pipeline:
+    if not spec.train.continuous_pipeline or (training and _cpu_threads() > AUTOTUNE_DEFAULT_PARALLELISM):
         return dataset
     options = import_tensorflow().data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)
+
+
+#: How many calls tf.data runs an ``AUTOTUNE`` map with when autotuning is off, at most (TensorFlow 2.21).
+AUTOTUNE_DEFAULT_PARALLELISM = 16
+
+
+def _cpu_threads() -> int:
+    """The CPU threads this process may run on (its affinity where the system tells it)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def deterministic(spec: Spec) -> bool:
@@ -133,7 +149,7 @@ def build_pipelines(spec: Spec, source: Datasets, *, augment: bool = True) -> Pr
         # random layers draw from one shared state: a parallel map makes the draws race
         parallel = 1 if deterministic(spec) else tf.data.AUTOTUNE
         train = graph_map(train, training_augmenter(spec), num_parallel_calls=parallel)
-    train = without_autotuning(train.prefetch(tf.data.AUTOTUNE), spec)
+    train = without_autotuning(train.prefetch(tf.data.AUTOTUNE), spec, training=True)
 
     def evaluation(dataset: Any, split: str) -> Any:
         if dataset is None:

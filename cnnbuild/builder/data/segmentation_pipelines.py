@@ -73,7 +73,7 @@ def segmentation_pipelines(spec: Spec, source: Datasets, *, augment: bool = True
     train = train.batch(data.batch_size)
     if augment and spec.augmentation:
         train = graph_map(train, mask_augmenter(spec), num_parallel_calls=1 if deterministic(spec) else tf.data.AUTOTUNE)
-    train = without_autotuning(train.prefetch(tf.data.AUTOTUNE), spec)
+    train = without_autotuning(train.prefetch(tf.data.AUTOTUNE), spec, training=True)
 
     def evaluation(dataset: Any, split: str) -> Any:
         if dataset is None:

@@ -65,18 +65,25 @@ def decode_labels(encoded: Any, labels: Labels) -> Any:
 
 def per_class_table(true: Any, predicted: Any, class_names: list[str]) -> list[dict[str, Any]]:
     """Precision, recall, F1 and support of every class (0 where a class was never predicted or
-    has no examples), as scikit-learn's ``precision_recall_fscore_support(zero_division=0)`` gives them."""
-    matrix = confusion_counts(true, predicted, len(class_names))
+    has no examples), as scikit-learn's ``precision_recall_fscore_support(labels=range(n),
+    zero_division=0)`` gives them: a prediction counts against its class whatever the true label,
+    and an example counts in its class's support whatever was predicted."""
+    import numpy as np
+
+    n = len(class_names)
+    true, predicted = np.asarray(true, dtype="int64").reshape(-1), np.asarray(predicted, dtype="int64").reshape(-1)
+    hits = np.bincount(true[(true == predicted) & (true >= 0) & (true < n)], minlength=n)
+    supports = np.bincount(true[(true >= 0) & (true < n)], minlength=n)
+    predictions = np.bincount(predicted[(predicted >= 0) & (predicted < n)], minlength=n)
     rows = []
     for i, name in enumerate(class_names):
-        hits, support, predicted_as = int(matrix[i, i]), int(matrix[i].sum()), int(matrix[:, i].sum())
-        misses, false_alarms = support - hits, predicted_as - hits
+        tp, support, predicted_as = int(hits[i]), int(supports[i]), int(predictions[i])
         rows.append(
             {
                 "class": name,
-                "precision": hits / predicted_as if predicted_as else 0.0,
-                "recall": hits / support if support else 0.0,
-                "f1": 2 * hits / (2 * hits + misses + false_alarms) if hits else 0.0,
+                "precision": tp / predicted_as if predicted_as else 0.0,
+                "recall": tp / support if support else 0.0,
+                "f1": 2 * tp / (support + predicted_as) if tp else 0.0,
                 "support": support,
             }
         )
