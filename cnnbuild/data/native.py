@@ -65,13 +65,8 @@ def import_tensorflow() -> Any:
 
         _tensorflow = tensorflow
         return tensorflow
-    if os.environ.get(SHOW_LOGS_ENV):
-        with _without_collections(), IntegrationsLeftOut.while_importing():
-            import tensorflow
-
-        _tensorflow = tensorflow
-        return tensorflow
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not os.environ.get(SHOW_LOGS_ENV):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     written: list[str] = []
     try:
         with stderr_captured() as written, _without_collections(), IntegrationsLeftOut.while_importing():
@@ -152,7 +147,7 @@ class IntegrationsLeftOut:
     @classmethod
     @contextlib.contextmanager
     def while_importing(cls) -> Iterator[None]:
-        if not _command_process or os.environ.get(INTEGRATIONS_ENV, "").strip() not in ("", "0") or _other_backend():
+        if not _command_process or os.environ.get(INTEGRATIONS_ENV, "").strip() not in ("", "0") or _leave_keras_alone():
             yield
             return
         hook = cls()
@@ -164,22 +159,28 @@ class IntegrationsLeftOut:
                 sys.meta_path.remove(hook)
 
 
-def _other_backend() -> bool:
-    """Whether Keras is loaded already, or set to a backend other than TensorFlow (``KERAS_BACKEND``, else keras.json, read as Keras reads it)."""
+def _leave_keras_alone() -> bool:
+    """Whether the hook must stay out: Keras is loaded already, or set to a backend other than
+    TensorFlow (``KERAS_BACKEND``, else its keras.json), where JAX is the engine."""
     import json
 
     if "keras" in sys.modules:
         return True  # Keras is loaded already, whatever its backend: leave its imports alone
     chosen = os.environ.get("KERAS_BACKEND")
     if chosen is None:
-        if "KERAS_HOME" in os.environ:  # Keras 3.15's own rule for its folder
-            folder = os.environ["KERAS_HOME"]
-        else:
-            home = os.path.expanduser("~")
-            folder = os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
         try:
-            with open(os.path.expanduser(os.path.join(folder, "keras.json")), encoding="utf-8") as file:
+            with open(os.path.join(keras_folder(), "keras.json"), encoding="utf-8") as file:
                 chosen = json.load(file).get("backend")
         except (OSError, ValueError, AttributeError):
             chosen = None
     return chosen not in (None, "tensorflow")
+
+
+def keras_folder() -> str:
+    """Keras's own folder (its ``keras.json``, downloaded weights under ``models/``), found by
+    Keras 3.15's rule without importing Keras: ``KERAS_HOME`` when set, else ``~/.keras``, or
+    ``/tmp/.keras`` where the home folder is not writable."""
+    if "KERAS_HOME" in os.environ:
+        return os.path.expanduser(os.environ["KERAS_HOME"])
+    home = os.path.expanduser("~")
+    return os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")

@@ -23,9 +23,8 @@ class SavedModelModel(ExportedModel):
         super().__init__(path, info)
         from cnnbuild.data.native import import_tensorflow
 
-        tf = import_tensorflow()  # quietly, and the fast way in a command's process
-        self.tf = tf
-        self.function = tf.saved_model.load(str(path)).signatures["serving_default"]
+        self.tf = import_tensorflow()  # quietly, and the fast way in a command's process
+        self.function = self.tf.saved_model.load(str(path)).signatures["serving_default"]
 
     def __call__(self, images: Any) -> Any:
         return self.function(**{INPUT_NAME: self.tf.constant(images)})[OUTPUT_NAME].numpy()

@@ -4,6 +4,7 @@ threads capturing at once each get only their own output, and descriptor 2 comes
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -86,8 +87,6 @@ def test_a_command_imports_tensorflow_without_the_integrations_it_never_uses(tmp
     still import afterwards, and a library caller, or
     CNNBUILD_TF_INTEGRATIONS=1, or another Keras backend gets TensorFlow as it always loads.
     Real processes, started together."""
-    import os
-
     cases = {
         "command": ("command", {}),
         "library": ("library", {}),
@@ -114,3 +113,37 @@ def test_a_command_imports_tensorflow_without_the_integrations_it_never_uses(tmp
         assert seen[name]["loaded"] == seen[name]["installed"], name  # TensorFlow 2.21 loads every one it finds
     if "jax" in seen["another backend"]["installed"]:
         assert "jax" in seen["another backend"]["loaded"]
+
+
+def test_the_console_entry_point_and_sweep_workers_are_command_processes(monkeypatch):
+    """The fast import is wired where cnnbuild's own processes start: ``cnnbuild``'s console entry
+    point (seen at exit, in a real process) and a sweep worker's ``main``."""
+    probe = textwrap.dedent("""
+        import atexit, sys
+        from cnnbuild.data import native
+        atexit.register(lambda: print("command process:", native._command_process, flush=True))
+        sys.argv = ["cnnbuild", "--version"]
+        from cnnbuild.cli.main import console_main
+        console_main()
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "command process: True" in done.stdout
+
+    from cnnbuild.data import native
+    from cnnbuild.sweep import worker
+
+    monkeypatch.setattr(native, "_command_process", False)  # restored after the test: this process stays a library caller
+    with pytest.raises(SystemExit):
+        worker.main([])  # no folder given: argparse ends it, after the worker said what it is
+    assert native._command_process is True
+
+
+def test_keras_folder_is_the_one_keras_itself_uses(monkeypatch, tmp_path):
+    """The hook reads keras.json (and backbones fall back) where Keras does, without importing Keras."""
+    keras_config = pytest.importorskip("keras.src.backend.config")
+    from cnnbuild.data.native import keras_folder
+
+    assert keras_folder() == keras_config.keras_home()  # the environment Keras was imported in
+    monkeypatch.setenv("KERAS_HOME", "~/elsewhere")
+    assert keras_folder() == os.path.expanduser("~/elsewhere")

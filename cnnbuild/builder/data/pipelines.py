@@ -54,6 +54,10 @@ def _cache(dataset: Any, setting: str, spec: Spec, split: str, fingerprint: str 
     return dataset.cache(str(prefix))
 
 
+#: How many calls tf.data runs an ``AUTOTUNE`` map with when autotuning is off, at most (TensorFlow 2.21).
+AUTOTUNE_DEFAULT_PARALLELISM = 16
+
+
 def without_autotuning(dataset: Any, spec: Spec, *, training: bool = False) -> Any:
     """``dataset`` without tf.data's autotuning thread, under ``train.continuous_pipeline``.
 
@@ -73,10 +77,6 @@ def without_autotuning(dataset: Any, spec: Spec, *, training: bool = False) -> A
     options = import_tensorflow().data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)
-
-
-#: How many calls tf.data runs an ``AUTOTUNE`` map with when autotuning is off, at most (TensorFlow 2.21).
-AUTOTUNE_DEFAULT_PARALLELISM = 16
 
 
 def _cpu_threads() -> int:

@@ -68,13 +68,9 @@ def per_class_table(true: Any, predicted: Any, class_names: list[str]) -> list[d
     has no examples), as scikit-learn's ``precision_recall_fscore_support(labels=range(n),
     zero_division=0)`` gives them: a prediction counts against its class whatever the true label,
     and an example counts in its class's support whatever was predicted."""
-    import numpy as np
-
     n = len(class_names)
-    true, predicted = np.asarray(true, dtype="int64").reshape(-1), np.asarray(predicted, dtype="int64").reshape(-1)
-    hits = np.bincount(true[(true == predicted) & (true >= 0) & (true < n)], minlength=n)
-    supports = np.bincount(true[(true >= 0) & (true < n)], minlength=n)
-    predictions = np.bincount(predicted[(predicted >= 0) & (predicted < n)], minlength=n)
+    true, predicted = _indices(true), _indices(predicted)
+    hits, supports, predictions = _counts(true[true == predicted], n), _counts(true, n), _counts(predicted, n)
     rows = []
     for i, name in enumerate(class_names):
         tp, support, predicted_as = int(hits[i]), int(supports[i]), int(predictions[i])
@@ -93,12 +89,22 @@ def per_class_table(true: Any, predicted: Any, class_names: list[str]) -> list[d
 def confusion_counts(true: Any, predicted: Any, num_classes: int) -> Any:
     """``(classes, classes)`` int64 counts, rows the true class and columns the predicted one;
     pairs with an index outside ``0..num_classes-1`` are not counted (scikit-learn's ``confusion_matrix(labels=...)``)."""
+    true, predicted = _indices(true), _indices(predicted)
+    counted = (true >= 0) & (true < num_classes) & (predicted >= 0) & (predicted < num_classes)
+    return _counts(true[counted] * num_classes + predicted[counted], num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def _indices(values: Any) -> Any:
     import numpy as np
 
-    true, predicted = np.asarray(true, dtype="int64").reshape(-1), np.asarray(predicted, dtype="int64").reshape(-1)
-    counted = (true >= 0) & (true < num_classes) & (predicted >= 0) & (predicted < num_classes)
-    cells = true[counted] * num_classes + predicted[counted]
-    return np.bincount(cells, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    return np.asarray(values, dtype="int64").reshape(-1)
+
+
+def _counts(indices: Any, size: int) -> Any:
+    """How often each of ``0..size-1`` occurs in ``indices`` (others are not counted)."""
+    import numpy as np
+
+    return np.bincount(indices[(indices >= 0) & (indices < size)], minlength=size)
 
 
 class ReportBuilder:

@@ -9,7 +9,6 @@ three channels. Shapes and parameter counts come from :mod:`backbone_table` (no 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,7 +68,9 @@ def keras_cache() -> Path:
 
         return Path(keras_home()) / "models"
     except ImportError:  # a future Keras may move it
-        return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "models"
+        from cnnbuild.data.native import keras_folder
+
+        return Path(keras_folder()) / "models"
 
 
 def _first_line(exc: BaseException) -> str:
